@@ -1,0 +1,189 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+	"net/textproto"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Table is an immutable routing snapshot. Build one with New.
+type Table struct {
+	generation uint64
+	exact      map[string]*hostRoutes
+	wildcard   map[string]*hostRoutes // keyed by the suffix after "*."
+	catchAll   *hostRoutes
+	def        *Action
+	backends   []*Backend
+	routes     int
+}
+
+// hostRoutes are one host's routes in precedence order.
+type hostRoutes struct {
+	name   string
+	routes []*Route
+}
+
+// New builds a table from routes and a default action (used when no route
+// matches; nil means Weir's built-in 404). It compiles every regular
+// expression once, orders each host's routes with Less and gives each
+// distinct backend its index. The routes and actions must not be changed
+// afterwards. An error names every route that could not be compiled; the
+// caller keeps its previous table.
+func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
+	t := &Table{
+		generation: generation,
+		exact:      make(map[string]*hostRoutes),
+		wildcard:   make(map[string]*hostRoutes),
+		def:        def,
+	}
+	var errs []error
+	seen := make(map[*Backend]bool)
+	for _, r := range routes {
+		if err := compileRoute(r); err != nil {
+			errs = append(errs, fmt.Errorf("route %s %q: %w", r.Host, r.Path.Value, err))
+			continue
+		}
+		h := t.hostFor(r.Host)
+		h.routes = append(h.routes, r)
+		t.routes++
+		t.collectBackends(r.Action, seen)
+	}
+	t.collectBackends(def, seen)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for _, h := range t.allHosts() {
+		slices.SortStableFunc(h.routes, compareRoutes)
+	}
+	return t, nil
+}
+
+// hostFor returns (creating) the route list for a route's host.
+func (t *Table) hostFor(host string) *hostRoutes {
+	host = strings.ToLower(host)
+	var m map[string]*hostRoutes
+	key := host
+	switch {
+	case host == "":
+		if t.catchAll == nil {
+			t.catchAll = &hostRoutes{}
+		}
+		return t.catchAll
+	case strings.HasPrefix(host, "*."):
+		m, key = t.wildcard, host[2:]
+	default:
+		m = t.exact
+	}
+	h := m[key]
+	if h == nil {
+		h = &hostRoutes{name: host}
+		m[key] = h
+	}
+	return h
+}
+
+func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
+	if a == nil {
+		return
+	}
+	add := func(b *Backend) {
+		if b == nil || seen[b] {
+			return
+		}
+		seen[b] = true
+		b.index = len(t.backends)
+		t.backends = append(t.backends, b)
+	}
+	add(a.Split.Main)
+	if a.Split.Canary != nil {
+		add(a.Split.Canary.Backend)
+	}
+	for _, w := range a.Split.Weighted {
+		add(w.Backend)
+	}
+}
+
+// compileRoute checks a route and compiles its expressions.
+func compileRoute(r *Route) error {
+	if r.Action == nil {
+		return errors.New("route has no action")
+	}
+	if r.Path.Value == "" || (r.Path.Type != PathRegex && r.Path.Value[0] != '/') {
+		return fmt.Errorf("path %q must start with /", r.Path.Value)
+	}
+	if r.Path.Type == PathRegex {
+		re, err := CompilePathRegex(r.Path.Value)
+		if err != nil {
+			return err
+		}
+		r.Path.re = re
+	}
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		h.key = textproto.CanonicalMIMEHeaderKey(h.Name)
+		if h.Type == MatchRegex {
+			re, err := regexp.Compile(h.Value)
+			if err != nil {
+				return fmt.Errorf("header %s: %w", h.Name, err)
+			}
+			h.re = re
+		}
+	}
+	for i := range r.Query {
+		q := &r.Query[i]
+		if q.Type == MatchRegex {
+			re, err := regexp.Compile(q.Value)
+			if err != nil {
+				return fmt.Errorf("query parameter %s: %w", q.Name, err)
+			}
+			q.re = re
+		}
+	}
+	if c := r.Action.Split.Canary; c != nil {
+		c.headerKey = textproto.CanonicalMIMEHeaderKey(c.Header)
+		if c.WeightTotal <= 0 {
+			return errors.New("canary weight total must be at least 1")
+		}
+	}
+	return nil
+}
+
+// CompilePathRegex compiles a regex path the way the table matches it:
+// case-insensitive and anchored at the start only. The translator uses it to
+// validate paths before building.
+func CompilePathRegex(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("(?i)^(?:" + expr + ")")
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	return re, nil
+}
+
+// Generation is the number the controller gave this table.
+func (t *Table) Generation() uint64 { return t.generation }
+
+// Backends lists every distinct backend, indexed by Backend.Index.
+func (t *Table) Backends() []*Backend { return t.backends }
+
+// Default is the action for requests no route matches (nil: built-in 404).
+func (t *Table) Default() *Action { return t.def }
+
+// Len is the number of routes.
+func (t *Table) Len() int { return t.routes }
+
+func (t *Table) allHosts() []*hostRoutes {
+	var hs []*hostRoutes
+	for _, h := range t.exact {
+		hs = append(hs, h)
+	}
+	for _, h := range t.wildcard {
+		hs = append(hs, h)
+	}
+	if t.catchAll != nil {
+		hs = append(hs, t.catchAll)
+	}
+	return hs
+}

@@ -190,7 +190,7 @@ type Canary struct {
 	WeightTotal int
 	// Legacy is affinity-canary-behavior: legacy (the canary sets no
 	// affinity cookie of its own).
-	Legacy bool
+	Legacy    bool
 	headerKey string
 }
 

@@ -212,3 +212,12 @@ func isClean(p string) bool {
 	}
 	return true
 }
+
+// PathSubmatch returns the regex captures of a PathRegex route for path
+// (index 0 is the whole match), or nil for other routes.
+func (rt *Route) PathSubmatch(path string) []string {
+	if rt.Path.re == nil {
+		return nil
+	}
+	return rt.Path.re.FindStringSubmatch(path)
+}

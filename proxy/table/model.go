@@ -93,7 +93,12 @@ type Route struct {
 	// Order breaks ties that Less leaves: lower first. The translator
 	// assigns it from creation time, then namespace/name, then rule index.
 	Order int
+
+	index int
 }
+
+// Index is the route's position in Table.Routes.
+func (r *Route) Index() int { return r.index }
 
 // Action is what happens to a request that matched a route. Exactly one of
 // Redirect, Respond and a forwarding Split applies, in that order.

@@ -17,7 +17,7 @@ type Table struct {
 	catchAll   *hostRoutes
 	def        *Action
 	backends   []*Backend
-	routes     int
+	routes     []*Route
 }
 
 // hostRoutes are one host's routes in precedence order.
@@ -48,7 +48,8 @@ func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
 		}
 		h := t.hostFor(r.Host)
 		h.routes = append(h.routes, r)
-		t.routes++
+		r.index = len(t.routes)
+		t.routes = append(t.routes, r)
 		t.collectBackends(r.Action, seen)
 	}
 	t.collectBackends(def, seen)
@@ -172,7 +173,11 @@ func (t *Table) Backends() []*Backend { return t.backends }
 func (t *Table) Default() *Action { return t.def }
 
 // Len is the number of routes.
-func (t *Table) Len() int { return t.routes }
+func (t *Table) Len() int { return len(t.routes) }
+
+// Routes lists every route in the order New received them; Route.Index is
+// the position in this list.
+func (t *Table) Routes() []*Route { return t.routes }
 
 func (t *Table) allHosts() []*hostRoutes {
 	var hs []*hostRoutes

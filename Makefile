@@ -1,0 +1,48 @@
+# Weir's build and test entry points. `make test` is everything the project
+# checks (CI runs it); `make unit` is the fast part.
+GO ?= go
+PKGS := ./...
+
+.PHONY: all build unit test lint vet fmt-check race fuzz-seeds e2e bench sidebyside run demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/weir ./cmd/weir
+
+## lint: gofmt and go vet over both modules
+lint: fmt-check vet
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+	@if [ -f conformance/go.mod ]; then cd conformance && $(GO) vet ./...; fi
+
+## unit: lint plus every unit, golden and fuzz-seed test of the main module, with -race
+unit: lint
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## e2e: the local cluster and the end-to-end suite (needs root; builds Kubernetes once)
+e2e:
+	@if [ -f conformance/Makefile ]; then $(MAKE) -C conformance test; else echo "no conformance suite yet"; fi
+
+## test: everything CI checks
+test: unit e2e
+
+## bench: go benchmarks of the data plane and the controller
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy/... ./controller/...
+
+## sidebyside: Weir against nginx, HAProxy and Caddy on this machine (ratios)
+sidebyside:
+	conformance/bench/sidebyside.sh
+
+## run: Weir on the example manifests, no cluster needed (http://127.0.0.1:8080)
+run: build
+	bin/weir --manifests deploy/examples/demo.yaml --http-port 8080 --https-port 8443 --metrics-port 10254
+
+clean:
+	rm -rf bin

@@ -43,9 +43,10 @@ type HTTP2Options struct {
 	// long while we have data for it. Default none.
 	WriteByteTimeout time.Duration
 
-	// CountError, if set, is called with a short reason for every protocol
-	// error the server counts, "too_many_early_resets" among them; wire it
-	// to a metric. It must not block.
+	// CountError, if set, is called for every protocol error the server
+	// counts, with a reason "<conn|stream>_<HTTP/2 error code>_<cause>",
+	// such as "conn_ENHANCE_YOUR_CALM_too_many_early_resets" for a rapid
+	// reset client that was dropped; wire it to a metric. It must not block.
 	CountError func(reason string)
 }
 
@@ -61,7 +62,8 @@ type HTTP2Options struct {
 // whose stream was reset keeps its slot until it returns, further streams
 // are queued, queued streams that were reset are dropped without running,
 // and when the queue exceeds 4 x MaxConcurrentStreams the connection is
-// closed with GOAWAY ENHANCE_YOUR_CALM (counted as "too_many_early_resets").
+// closed with GOAWAY ENHANCE_YOUR_CALM (CountError hears
+// "conn_ENHANCE_YOUR_CALM_too_many_early_resets").
 // The module pins x/net v0.62.0, which has this (serverConn.scheduleHandler
 // in http2/server.go); net/http's bundled HTTP/2 server has the same code
 // since Go 1.21.3. The bound only works if handlers return soon after their

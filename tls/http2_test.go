@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -305,4 +306,69 @@ func resetOneConn(ctx context.Context, addr string, cfg *tls.Config, max int) (i
 	_ = conn.CloseWrite()
 	<-closed
 	return sent, goaway.Load(), nil
+}
+
+func TestHTTP2ServerDefaults(t *testing.T) {
+	h2 := HTTP2Server(HTTP2Options{})
+	assert.Equal(t, uint32(128), h2.MaxConcurrentStreams)
+	assert.Equal(t, DefaultHTTP2IdleTimeout, h2.IdleTimeout)
+	assert.Zero(t, h2.MaxReadFrameSize, "x/net's default")
+
+	h2 = HTTP2Server(HTTP2Options{MaxConcurrentStreams: 10, IdleTimeout: -1, MaxReadFrameSize: 1 << 16})
+	assert.Equal(t, uint32(10), h2.MaxConcurrentStreams)
+	assert.Zero(t, h2.IdleTimeout, "negative means no idle timeout")
+	assert.Equal(t, uint32(1<<16), h2.MaxReadFrameSize)
+
+	assert.Error(t, ConfigureServer(nil, h2))
+}
+
+// TestShutdownSendsGoAway checks that ConfigureServer hooks HTTP/2 into
+// http.Server.Shutdown, so clients learn to stop sending instead of seeing a
+// reset connection.
+func TestShutdownSendsGoAway(t *testing.T) {
+	ca := newTestCA(t)
+	snap, err := NewSnapshot(ca.parsed(t, leafSpec{names: []string{testHost}}), nil)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: quietLog()}
+	require.NoError(t, ConfigureServer(srv, HTTP2Server(HTTP2Options{})))
+	go func() { _ = srv.Serve(tls.NewListener(ln, ServerConfig(NewStore(snap), Options{}))) }()
+
+	cfg := clientConfig(ca, testHost)
+	cfg.NextProtos = []string{"h2"}
+	conn, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(conn, http2.ClientPreface)
+	require.NoError(t, err)
+	fr := http2.NewFramer(conn, conn)
+	require.NoError(t, fr.WriteSettings())
+
+	shutdownDone := make(chan error, 1)
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdownDone <- srv.Shutdown(ctx)
+	}
+	for started := false; ; {
+		f, err := fr.ReadFrame()
+		require.NoError(t, err, "connection ended without GOAWAY")
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			assert.Equal(t, http2.ErrCodeNo, ga.ErrCode)
+			break
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			require.NoError(t, fr.WriteSettingsAck())
+			// The server's SETTINGS means it is serving this connection:
+			// only now can Shutdown be expected to say GOAWAY on it.
+			if !started {
+				started = true
+				go shutdown()
+			}
+		}
+	}
+	_ = conn.Close()
+	require.NoError(t, <-shutdownDone)
 }

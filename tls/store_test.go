@@ -177,3 +177,37 @@ func BenchmarkGetCertificate(b *testing.B) {
 func benchHost(i int, domain string) string {
 	return "host-" + strconv.Itoa(i) + "." + domain
 }
+
+func TestStoreConcurrentSwap(t *testing.T) {
+	f := newStoreFixture(t)
+	other, err := NewSnapshot(f.apex, map[string]*Certificate{"www.example.com": f.wild})
+	require.NoError(t, err)
+	store := NewStore(f.snap)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%2 == 0 {
+				store.Swap(other)
+			} else {
+				store.Swap(f.snap)
+			}
+		}
+	}()
+	hello := &tls.ClientHelloInfo{ServerName: "www.example.com"}
+	for range 10000 {
+		got, err := store.GetCertificate(hello)
+		require.NoError(t, err)
+		if got != f.exact.TLSCertificate() && got != f.wild.TLSCertificate() {
+			t.Fatal("GetCertificate returned a certificate from neither snapshot")
+		}
+	}
+	close(stop)
+	<-done
+}

@@ -53,7 +53,11 @@ func ParseVersion(s string) (uint16, error) {
 // hand-written list would only age worse than the standard library's.
 //
 // Serve with tls.NewListener(ln, cfg) and http.Server.Serve, or ServeTLS: both
-// work, including ticket rotation (see TicketKeys).
+// work, including ticket rotation (see TicketKeys); with DisableHTTP2 and
+// ServeTLS, also call ConfigureServer(srv, nil). Do not fill the returned
+// config's Certificates: crypto/tls then serves Certificates[0] to clients
+// without SNI instead of asking the store (httptest.Server.StartTLS does
+// this when Certificates is empty).
 func ServerConfig(store *Store, opts Options) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:             max(opts.MinVersion, tls.VersionTLS12),

@@ -20,8 +20,9 @@ type UpstreamOptions struct {
 	CA []byte
 
 	// ServerName is sent as SNI and, with Verify, checked against the
-	// backend's certificate (proxy-ssl-name). Empty: the transport uses the
-	// host it dials.
+	// backend's certificate (proxy-ssl-name). Empty: net/http uses the host
+	// it dials, which for an endpoint is a pod IP, so verification then
+	// needs an IP SAN; set it whenever Verify is on.
 	ServerName string
 
 	// ClientCertificate is presented when the backend asks for one
@@ -29,7 +30,8 @@ type UpstreamOptions struct {
 	ClientCertificate *Certificate
 
 	// HTTP2 offers "h2" by ALPN (GRPCS, or HTTPS backends that speak h2).
-	// Default false: only "http/1.1".
+	// Default false: only "http/1.1". An http.Transport given this config
+	// also needs ForceAttemptHTTP2 (or an http2.Transport) to use h2.
 	HTTP2 bool
 
 	// MinVersion is the lowest TLS version offered; default TLS 1.2.

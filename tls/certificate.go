@@ -84,7 +84,23 @@ func ParseKeyPair(certPEM, keyPEM []byte) (*Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return assemble(chain, leaf, key)
+	c, err := assemble(chain, leaf, key)
+	if errors.Is(err, ErrKeyMismatch) {
+		return nil, explainMismatch(chain, key)
+	}
+	return c, err
+}
+
+// explainMismatch says so when the key belongs to a later certificate of the
+// chain, the usual cause being a tls.crt written CA first.
+func explainMismatch(chain [][]byte, key crypto.Signer) error {
+	for i, der := range chain[1:] {
+		cert, err := x509.ParseCertificate(der)
+		if err == nil && publicKeysEqual(cert.PublicKey, key.Public()) {
+			return fmt.Errorf("%w: it matches certificate %d of tls.crt, but the leaf must come first", ErrKeyMismatch, i+2)
+		}
+	}
+	return ErrKeyMismatch
 }
 
 // newCertificate builds a Certificate from a DER chain and its key, for

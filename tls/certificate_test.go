@@ -88,6 +88,7 @@ func TestParseKeyPairErrors(t *testing.T) {
 		{name: "encrypted pkcs8", cert: a.certPEM, key: encrypted, want: ErrEncryptedKey},
 		{name: "encrypted legacy", cert: a.certPEM, key: legacyEncrypted, want: ErrEncryptedKey},
 		{name: "mismatch", cert: a.certPEM, key: b.keyPEM, want: ErrKeyMismatch, wantText: "tls.key does not match the certificate"},
+		{name: "leaf not first", cert: append(append([]byte{}, ca.pem...), a.certPEM...), key: a.keyPEM, want: ErrKeyMismatch, wantText: "matches certificate 2 of tls.crt, but the leaf must come first"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

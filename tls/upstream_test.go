@@ -55,6 +55,7 @@ func dialUpstream(addr string, cfg *tls.Config) (tls.ConnectionState, error) {
 func TestUpstreamConfig(t *testing.T) {
 	ca, otherCA, clientCA := newTestCA(t), newTestCA(t), newTestCA(t)
 	plain := backend(t, ca, nil)
+	viaIntermediate := backend(t, ca.intermediate(t), nil)
 	mtls := backend(t, ca, clientCA)
 	clientCert := clientCA.parsed(t, leafSpec{cn: "weir", client: true})
 
@@ -70,6 +71,10 @@ func TestUpstreamConfig(t *testing.T) {
 		{name: "verify with the wrong CA", addr: plain, opts: UpstreamOptions{Verify: true, CA: otherCA.pem, ServerName: "backend.internal"}},
 		{name: "verify with the wrong name", addr: plain, opts: UpstreamOptions{Verify: true, CA: ca.pem, ServerName: "other.internal"}},
 		{name: "verify with system roots", addr: plain, opts: UpstreamOptions{Verify: true, ServerName: "backend.internal"}},
+		{name: "depth 1 accepts a directly signed backend", addr: plain, opts: UpstreamOptions{Verify: true, CA: ca.pem, ServerName: "backend.internal", VerifyDepth: 1}, ok: true},
+		{name: "depth 1 refuses an intermediate", addr: viaIntermediate, opts: UpstreamOptions{Verify: true, CA: ca.pem, ServerName: "backend.internal", VerifyDepth: 1}},
+		{name: "depth 2 accepts an intermediate", addr: viaIntermediate, opts: UpstreamOptions{Verify: true, CA: ca.pem, ServerName: "backend.internal", VerifyDepth: 2}, ok: true},
+		{name: "no depth limit", addr: viaIntermediate, opts: UpstreamOptions{Verify: true, CA: ca.pem, ServerName: "backend.internal"}, ok: true},
 		{name: "h2 offered", addr: plain, opts: UpstreamOptions{HTTP2: true}, ok: true, wantALPN: "h2"},
 		{name: "client certificate", addr: mtls, opts: UpstreamOptions{ClientCertificate: clientCert}, ok: true},
 		{name: "client certificate required", addr: mtls, opts: UpstreamOptions{}},

@@ -98,7 +98,9 @@ func (s *Snapshot) Expiries() []Expiry {
 }
 
 // Builder assembles a Snapshot one host at a time, so that a bad host name
-// costs only its own entry (the controller reports it as a problem).
+// costs only its own entry (the controller reports it as a problem). A host
+// whose Secret did not parse is simply not added: it falls back to the
+// default certificate, as the issue asks.
 type Builder struct {
 	snap *Snapshot
 }
@@ -169,11 +171,22 @@ func normalizeHost(host string) (string, bool, error) {
 		return "", false, fmt.Errorf("host %q: not a valid host name", host)
 	}
 	for _, label := range strings.Split(h, ".") {
-		if label == "" || strings.ContainsAny(label, "*/:[] ") {
+		if label == "" || strings.ContainsAny(label, "*/:[] ") || !isASCII(label) {
 			return "", false, fmt.Errorf("host %q: not a valid host name (only one leading \"*.\" label may be a wildcard)", host)
 		}
 	}
 	return h, wildcard, nil
+}
+
+// isASCII rejects U-labels: SNI carries host names in their ASCII (punycode)
+// form only, so an entry like "bücher.de" could never match.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func hasUpper(s string) bool {

@@ -63,6 +63,7 @@ func TestGetCertificateSNI(t *testing.T) {
 		{"empty first label upper", ".EXAMPLE.COM", f.def},
 		{"dot at end after trim", "a..", f.def},
 		{"too long", string(make([]byte, 300)), f.def},
+		{"wildcard label itself", "*.example.com", f.wild},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestGetCertificateSNI(t *testing.T) {
 
 func TestSnapshotRejectsBadHosts(t *testing.T) {
 	def := newTestCA(t).parsed(t, leafSpec{names: []string{"d"}})
-	for _, host := range []string{"", ".", "*.", "*", "a.*.com", "*.*.example.com", "a..b", "*example.com", "host:443", "[::1]"} {
+	for _, host := range []string{"", ".", "*.", "*", "a.*.com", "*.*.example.com", "a..b", "*example.com", "host:443", "[::1]", "bücher.example"} {
 		t.Run(host, func(t *testing.T) {
 			_, err := NewSnapshot(def, map[string]*Certificate{host: def})
 			assert.Error(t, err)

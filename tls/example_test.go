@@ -45,6 +45,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go func() { _ = srv.Serve(tls.NewListener(ln, weirtls.ServerConfig(store, weirtls.Options{TicketKeys: keys}))) }()
+	go func() {
+		_ = srv.Serve(tls.NewListener(ln, weirtls.ServerConfig(store, weirtls.Options{TicketKeys: keys})))
+	}()
 	_ = srv.Shutdown(ctx)
 }

@@ -164,7 +164,7 @@ func parseKey(keyPEM []byte) (crypto.Signer, error) {
 			return nil, ErrNoKey
 		}
 		switch {
-		case block.Type == "ENCRYPTED PRIVATE KEY", block.Headers["Proc-Type"] != "" && strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED"):
+		case block.Type == "ENCRYPTED PRIVATE KEY", strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED"):
 			return nil, ErrEncryptedKey
 		case block.Type == "PRIVATE KEY" || strings.HasSuffix(block.Type, " PRIVATE KEY"):
 			return parseKeyDER(block.Bytes)

@@ -1,0 +1,174 @@
+// Package endpoint is the registry of endpoint state that outlives routing
+// tables. Each publish maps the table's backends onto endpoint state keyed by
+// identity (address and protocol), so in-flight counts, latency and health
+// carry over a rebuild; it starts active checks for new endpoints and stops
+// them, and forgets the state, for endpoints that no table uses any more.
+package endpoint
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/health"
+	"weir.dev/weir/proxy/table"
+)
+
+// Options configure a Registry.
+type Options struct {
+	Logger *zap.Logger
+	// Clock is the time source of passive ejection (default time.Now).
+	Clock func() time.Time
+	// Rand replaces the balancers' random source (tests).
+	Rand func(n int) int
+	// OnHealthChange is called when an active check changes its verdict.
+	OnHealthChange func(address string, healthy bool)
+	// OnPanic is called when a backend has no available endpoint and its
+	// balancer uses them all.
+	OnPanic func(b *table.Backend)
+}
+
+type key struct {
+	address string
+	proto   table.Protocol
+}
+
+type entry struct {
+	ep      *balance.Endpoint
+	checker *health.Checker
+	spec    health.Spec
+}
+
+// Registry holds endpoint state across tables. Publish and Close take its
+// lock; requests never do.
+type Registry struct {
+	opts    Options
+	mu      sync.Mutex
+	entries map[key]*entry
+	closed  bool
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(opts Options) *Registry {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	return &Registry{opts: opts, entries: make(map[key]*entry)}
+}
+
+// Publish returns the pools of t's backends, indexed by Backend.Index. It is
+// safe to call while requests use pools of earlier tables.
+func (r *Registry) Publish(t *table.Table) []*balance.Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	backends := t.Backends()
+	pools := make([]*balance.Pool, len(backends))
+	seen := make(map[key]bool)
+	checked := make(map[key]health.Spec)
+	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
+	for _, b := range backends {
+		eps := make([]*balance.Endpoint, 0, len(b.Endpoints))
+		for _, e := range b.Endpoints {
+			k := key{e.Address, b.Protocol}
+			en := r.entries[k]
+			if en == nil {
+				en = &entry{ep: balance.NewEndpoint(e.Address, b.Protocol, r.opts.Clock)}
+				r.entries[k] = en
+			}
+			if !seen[k] {
+				// The first backend (in table order) that uses an endpoint
+				// sets its passive and active policies.
+				seen[k] = true
+				en.ep.SetPassive(b.Passive)
+				if b.Health.Path != "" {
+					checked[k] = health.SpecFor(b.Health, b.Protocol)
+				}
+			}
+			if !contains(eps, en.ep) {
+				eps = append(eps, en.ep)
+			}
+		}
+		pools[b.Index()] = balance.NewPool(b, eps, popts)
+	}
+	r.syncCheckers(seen, checked)
+	return pools
+}
+
+// syncCheckers starts, restarts and stops active checks so that exactly the
+// endpoints in checked have one, with that spec, and drops unseen entries.
+func (r *Registry) syncCheckers(seen map[key]bool, checked map[key]health.Spec) {
+	for k, en := range r.entries {
+		spec, want := checked[k]
+		if en.checker != nil && (!want || spec != en.spec || r.closed) {
+			en.checker.Stop()
+			en.checker = nil
+			en.ep.SetHealthy(true)
+		}
+		if !seen[k] {
+			delete(r.entries, k)
+			continue
+		}
+		if want && en.checker == nil && !r.closed {
+			en.spec = spec
+			ep, addr := en.ep, k.address
+			en.checker = health.Start(addr, spec, func(ok bool) {
+				ep.SetHealthy(ok)
+				if r.opts.OnHealthChange != nil {
+					r.opts.OnHealthChange(addr, ok)
+				}
+			}, r.opts.Logger)
+		}
+	}
+}
+
+// Close stops every checker and waits for them.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for _, en := range r.entries {
+		if en.checker != nil {
+			en.checker.Stop()
+			en.checker = nil
+		}
+	}
+}
+
+// EndpointStatus is one endpoint's state, for metrics and debugging.
+type EndpointStatus struct {
+	Address  string
+	Protocol table.Protocol
+	Healthy  bool
+	Ejected  bool
+	InFlight int64
+	EWMA     time.Duration
+	Checked  bool
+}
+
+// Snapshot lists every endpoint's state, sorted by address.
+func (r *Registry) Snapshot() []EndpointStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]EndpointStatus, 0, len(r.entries))
+	for k, en := range r.entries {
+		out = append(out, EndpointStatus{Address: k.address, Protocol: k.proto, Healthy: en.ep.Healthy(),
+			Ejected: en.ep.Ejected(), InFlight: en.ep.InFlight(), EWMA: en.ep.EWMA(), Checked: en.checker != nil})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+func contains(eps []*balance.Endpoint, e *balance.Endpoint) bool {
+	for _, x := range eps {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,355 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// h1Transport speaks HTTP/1.1 to endpoints over pooled keep-alive
+// connections. Unlike http.Transport it runs each exchange on the calling
+// goroutine (no read and write loops per connection, no channel hand-offs),
+// which is most of the CPU a proxied request costs. Pools are per endpoint
+// address; there is no lock shared between endpoints.
+type h1Transport struct {
+	dialer      net.Dialer
+	tlsConfig   *tls.Config // nil: clear text
+	maxIdle     int
+	idleTimeout time.Duration
+	pools       sync.Map // address -> *h1Pool
+}
+
+type h1Pool struct {
+	mu   sync.Mutex
+	idle []*h1Conn // most recently used last
+}
+
+type h1Conn struct {
+	conn      net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+	reused    bool
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+)
+
+func (t *h1Transport) pool(addr string) *h1Pool {
+	if p, ok := t.pools.Load(addr); ok {
+		return p.(*h1Pool)
+	}
+	p, _ := t.pools.LoadOrStore(addr, &h1Pool{})
+	return p.(*h1Pool)
+}
+
+// get returns an idle connection to addr that has not idled too long, or
+// dials a new one within the connect timeout.
+func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duration) (*h1Conn, error) {
+	p := t.pool(addr)
+	now := time.Now()
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if now.Sub(c.idleSince) < t.idleTimeout {
+			p.mu.Unlock()
+			c.reused = true
+			return c, nil
+		}
+		c.close()
+	}
+	p.mu.Unlock()
+	return t.dial(ctx, addr, connect)
+}
+
+func (t *h1Transport) dial(ctx context.Context, addr string, connect time.Duration) (*h1Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, connect)
+	defer cancel()
+	nc, err := t.dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	if t.tlsConfig != nil {
+		tc := tls.Client(nc, t.tlsConfig)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			nc.Close()
+			return nil, &dialError{fmt.Errorf("TLS handshake with %s: %w", addr, err)}
+		}
+		nc = tc
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(nc)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	return &h1Conn{conn: nc, br: br, bw: bw}, nil
+}
+
+// put returns a connection for reuse, or closes it when the pool is full.
+func (t *h1Transport) put(addr string, c *h1Conn) {
+	c.idleSince = time.Now()
+	p := t.pool(addr)
+	p.mu.Lock()
+	if len(p.idle) < t.maxIdle {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	c.close()
+}
+
+// closeIdle closes idle connections to addresses not in keep, and all of
+// them when keep is nil.
+func (t *h1Transport) closeIdle(keep map[string]bool) {
+	t.pools.Range(func(k, v any) bool {
+		if keep != nil && keep[k.(string)] {
+			return true
+		}
+		p := v.(*h1Pool)
+		p.mu.Lock()
+		idle := p.idle
+		p.idle = nil
+		p.mu.Unlock()
+		for _, c := range idle {
+			c.close()
+		}
+		if keep != nil {
+			t.pools.Delete(k)
+		}
+		return true
+	})
+}
+
+func (c *h1Conn) close() {
+	c.conn.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.br, c.bw = nil, nil
+	}
+}
+
+// dialError marks a failure to connect: the request never left Weir, so any
+// method may be retried.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// errNoResponse marks a connection that failed before any response byte
+// arrived; idempotent requests may be retried.
+var errNoResponse = errors.New("upstream closed the connection before responding")
+
+// writeRequest writes the request line, headers and body of out.
+func writeRequest(bw *bufio.Writer, out *outgoing) error {
+	bw.WriteString(out.method)
+	bw.WriteByte(' ')
+	bw.WriteString(out.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(out.host)
+	bw.WriteString("\r\n")
+	for k, vs := range out.header {
+		for _, v := range vs {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	chunked := false
+	switch {
+	case out.body == nil:
+		if out.method == http.MethodPost || out.method == http.MethodPut || out.method == http.MethodPatch {
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+	case out.contentLength >= 0:
+		bw.WriteString("Content-Length: ")
+		var buf [20]byte
+		bw.Write(strconv.AppendInt(buf[:0], out.contentLength, 10))
+		bw.WriteString("\r\n")
+	default:
+		chunked = true
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if out.upgrade != "" {
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
+		bw.WriteString(out.upgrade)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if out.body != nil {
+		if err := writeBody(bw, out.body, chunked); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+func writeBody(bw *bufio.Writer, body io.Reader, chunked bool) error {
+	if !chunked {
+		_, err := io.Copy(bw, body)
+		return err
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	for {
+		n, err := body.Read(*buf)
+		if n > 0 {
+			fmt.Fprintf(bw, "%x\r\n", n)
+			bw.Write((*buf)[:n])
+			bw.WriteString("\r\n")
+		}
+		if err == io.EOF {
+			_, werr := bw.WriteString("0\r\n\r\n")
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// h1Body returns its connection to the pool when the response body has been
+// read to the end, and closes it otherwise.
+type h1Body struct {
+	t        *h1Transport
+	addr     string
+	c        *h1Conn
+	body     io.ReadCloser
+	keep     bool
+	read     time.Duration
+	stop     func() bool // detaches the client-cancellation hook
+	finished bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.finished {
+		return 0, io.EOF
+	}
+	if b.read > 0 {
+		b.c.conn.SetReadDeadline(time.Now().Add(b.read))
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *h1Body) finish(atEOF bool) {
+	if b.finished {
+		return
+	}
+	b.finished = true
+	detached := b.stop()
+	if atEOF && detached && b.keep && b.c.br.Buffered() == 0 {
+		b.c.conn.SetReadDeadline(time.Time{})
+		b.t.put(b.addr, b.c)
+		return
+	}
+	b.c.close()
+}
+
+// roundTrip sends out to addr and reads the response headers. The returned
+// response's Body must be read to the end or closed. For a 101 Switching
+// Protocols answer the body is the raw connection (an io.ReadWriteCloser).
+func (t *h1Transport) roundTrip(ctx context.Context, addr string, out *outgoing, to *timeouts) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := t.get(ctx, addr, to.connect)
+		if err != nil {
+			return nil, err
+		}
+		// A client that goes away (or resets its HTTP/2 stream) unblocks
+		// the exchange at once, so handlers never outlive their requests.
+		stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+		resp, err := t.exchange(c, out, to, stop)
+		if err == nil {
+			return resp, nil
+		}
+		stop()
+		c.close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", errClientGone, err)
+		}
+		// A kept-alive connection the endpoint closed while idle fails
+		// before any response byte: send again on a fresh connection when
+		// nothing of the body can have been lost.
+		if c.reused && errors.Is(err, errNoResponse) && attempt == 0 && out.replayable() {
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func() bool) (*http.Response, error) {
+	if to.send > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(to.send))
+	}
+	if err := writeRequest(c.bw, out); err != nil {
+		if c.reused && out.body == nil {
+			return nil, fmt.Errorf("%w: %w", errNoResponse, err)
+		}
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	if to.send > 0 {
+		c.conn.SetWriteDeadline(time.Time{})
+	}
+	for {
+		if to.read > 0 {
+			c.conn.SetReadDeadline(time.Now().Add(to.read))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			if isTimeout(err) {
+				return nil, fmt.Errorf("read response: %w", err)
+			}
+			return nil, fmt.Errorf("%w: %w", errNoResponse, err)
+		}
+		resp, err := http.ReadResponse(c.br, out.req)
+		if err != nil {
+			return nil, fmt.Errorf("read response: %w", err)
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			stop()
+			c.conn.SetReadDeadline(time.Time{})
+			resp.Body = &upgradedConn{c: c}
+			return resp, nil
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			continue // 100 Continue and 103 Early Hints are not passed on
+		}
+		keep := !resp.Close && !out.close && resp.ProtoAtLeast(1, 1)
+		resp.Body = &h1Body{t: t, addr: out.addr, c: c, body: resp.Body, keep: keep, read: to.read, stop: stop}
+		return resp, nil
+	}
+}
+
+// upgradedConn is the body of a 101 response: reads see what the endpoint
+// sent after its headers (buffered bytes first), writes go to the endpoint.
+type upgradedConn struct{ c *h1Conn }
+
+func (u *upgradedConn) Read(p []byte) (int, error)  { return u.c.br.Read(p) }
+func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.conn.Write(p) }
+func (u *upgradedConn) Close() error                { return u.c.conn.Close() } // buffers go to the GC: a reader may still hold them
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

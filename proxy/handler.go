@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/table"
+)
+
+// exchange is the record of one request: what the handler decided and what
+// happened, for the access log and the metrics.
+type exchange struct {
+	start     time.Time
+	route     *table.Route
+	backend   *table.Backend
+	side      table.Side
+	status    int
+	bytes     int64
+	upstream  string
+	upLatency time.Duration
+	attempts  int
+	err       error
+	info      requestInfo
+}
+
+// ServeHTTP serves one request from the table in service.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := exchange{start: time.Now()}
+	snap := s.snap.Load()
+	s.metrics.inFlight.Inc()
+	defer s.metrics.inFlight.Dec()
+	if s.draining.Load() {
+		w.Header()["Connection"] = []string{"close"}
+	}
+	host := table.NormalizeHost(r.Host)
+	path := table.CleanPath(r.URL.Path)
+	ex.route = snap.table.Lookup(host, path, r)
+	action := snap.table.Default()
+	series := snap.def
+	if ex.route != nil {
+		action = ex.route.Action
+		series = snap.series[ex.route.Index()]
+	}
+	ex.info = s.requestInfo(r)
+	s.serve(w, r, snap, action, path, &ex)
+	s.observe(r, series, &ex)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a *table.Action, path string, ex *exchange) {
+	switch {
+	case a == nil:
+		ex.status = s.answer(w, http.StatusNotFound, "default backend - 404")
+		return
+	case a.SSLRedirect && r.TLS == nil && !strings.HasPrefix(path, "/.well-known/acme-challenge/"):
+		ex.status = sslRedirect(w, r)
+		return
+	case a.Redirect != nil:
+		ex.status = redirect(w, r, ex.route, a.Redirect)
+		return
+	case a.Respond != nil:
+		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
+		return
+	}
+	if a.HSTS != "" && r.TLS != nil {
+		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
+	}
+	if a.MaxBodyBytes > 0 {
+		if r.ContentLength > a.MaxBodyBytes {
+			ex.status = s.answer(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.MaxBodyBytes)
+	}
+	b, side, pinned := s.choose(r, snap, a)
+	ex.backend, ex.side = b, side
+	if b == nil {
+		ex.status = s.answer(w, http.StatusInternalServerError, "no backend with weight")
+		return
+	}
+	pool := snap.pools[b.Index()]
+	if len(pool.Endpoints()) == 0 {
+		ex.status = s.unavailable(w, b)
+		return
+	}
+	s.forward(w, r, pool, a, pinned, ex)
+}
+
+// unavailable answers for a backend without endpoints.
+func (s *Server) unavailable(w http.ResponseWriter, b *table.Backend) int {
+	if b.UnavailableStatus != 0 {
+		return s.answer(w, b.UnavailableStatus, "backend unavailable")
+	}
+	return s.answer(w, http.StatusServiceUnavailable, "no endpoint available")
+}
+
+// forward sends the request to endpoints of pool until one answers or the
+// retry policy gives up, then streams the answer to the client.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.Pool, a *table.Action, pinned string, ex *exchange) {
+	b := pool.Backend()
+	out := s.buildOutgoing(r, ex.route, a, &ex.info)
+	to := backendTimeouts(b)
+	tries := b.Retry.Tries
+	if tries <= 0 {
+		tries = 1
+	}
+	var deadline time.Time
+	if b.Retry.Timeout > 0 {
+		deadline = ex.start.Add(b.Retry.Timeout)
+	}
+	var triedBuf [4]*balance.Endpoint
+	tried := triedBuf[:0]
+	for attempt := 0; attempt < tries; attempt++ {
+		if attempt > 0 && !deadline.IsZero() && time.Now().After(deadline) {
+			break
+		}
+		ep := s.pick(r, pool, pinned, &ex.info, tried)
+		if ep == nil {
+			break
+		}
+		pinned = ""
+		tried = append(tried, ep)
+		ex.attempts++
+		ex.upstream = ep.Address()
+		out.addr = ep.Address()
+		ep.Begin()
+		t0 := time.Now()
+		resp, err := s.upstreams.roundTrip(r.Context(), b.Protocol, out, &to)
+		ex.upLatency = time.Since(t0)
+		if err != nil && (errors.Is(err, errClientGone) || r.Context().Err() != nil) {
+			// The client left: not the endpoint's fault, and nobody to answer.
+			ep.End(balance.Outcome{Latency: ex.upLatency})
+			ex.status, ex.err = statusClientClosed, err
+			return
+		}
+		if err != nil {
+			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: true})
+			ex.err = err
+			if attempt+1 < tries && retryable(err, out, b.Retry.On) {
+				continue
+			}
+			break
+		}
+		failed := b.Passive.On5xx && resp.StatusCode >= 500
+		if attempt+1 < tries && retryStatus(resp.StatusCode, out, b.Retry.On) {
+			resp.Body.Close()
+			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed, Status: resp.StatusCode})
+			continue
+		}
+		s.setAffinity(w, pool, a, ex.side, ep, r)
+		ex.status = resp.StatusCode
+		ex.err = nil
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			ex.bytes, ex.err = s.tunnel(w, resp)
+		} else {
+			ex.bytes, ex.err = s.copyResponse(w, resp, a)
+		}
+		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || ex.err != nil, Status: resp.StatusCode})
+		if ex.err != nil && !errors.Is(ex.err, errClientGone) {
+			// Response bytes already reached the client: the only honest
+			// signal left is to break the connection (or reset the stream).
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	if ex.attempts == 0 {
+		ex.status = s.unavailable(w, b)
+		return
+	}
+	if isTimeout(ex.err) && !isDial(ex.err) {
+		ex.status = s.answer(w, http.StatusGatewayTimeout, "upstream timed out")
+		return
+	}
+	ex.status = s.answer(w, http.StatusBadGateway, "upstream failed")
+}
+
+// pick chooses an endpoint: the pinned one when affinity names one that is
+// available, otherwise the balancer's choice excluding endpoints tried.
+func (s *Server) pick(r *http.Request, pool *balance.Pool, pinned string, info *requestInfo, tried []*balance.Endpoint) *balance.Endpoint {
+	if pinned != "" {
+		if ep := pool.Sticky(pinned); ep != nil {
+			return ep
+		}
+	}
+	ep := pool.Pick(r, info.clientIP, tried)
+	for _, t := range tried {
+		if ep == t {
+			return nil // only endpoints already tried are left
+		}
+	}
+	return ep
+}
+
+// statusClientClosed is nginx's 499: logged and counted, never sent.
+const statusClientClosed = 499
+
+var idempotent = map[string]bool{"GET": true, "HEAD": true, "OPTIONS": true, "TRACE": true, "PUT": true, "DELETE": true}
+
+// retryable reports whether a failed attempt may be repeated on another
+// endpoint. A connection that was never made can always be retried; one that
+// failed after the request was sent only for idempotent, bodiless requests.
+func retryable(err error, out *outgoing, on table.RetryOn) bool {
+	if isDial(err) {
+		return on&(table.RetryError|table.RetryTimeout) != 0
+	}
+	if !out.replayable() || (!idempotent[out.method] && on&table.RetryNonIdempotent == 0) {
+		return false
+	}
+	if isTimeout(err) {
+		return on&table.RetryTimeout != 0
+	}
+	return on&table.RetryError != 0
+}
+
+func retryStatus(code int, out *outgoing, on table.RetryOn) bool {
+	if !out.replayable() || (!idempotent[out.method] && on&table.RetryNonIdempotent == 0) {
+		return false
+	}
+	var bit table.RetryOn
+	switch code {
+	case 500:
+		bit = table.Retry500
+	case 502:
+		bit = table.Retry502
+	case 503:
+		bit = table.Retry503
+	case 504:
+		bit = table.Retry504
+	case 403:
+		bit = table.Retry403
+	case 404:
+		bit = table.Retry404
+	case 429:
+		bit = table.Retry429
+	}
+	return bit != 0 && on&bit != 0
+}
+
+func isDial(err error) bool {
+	var de *dialError
+	return errors.As(err, &de)
+}

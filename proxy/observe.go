@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"weir.dev/weir/proxy/table"
+)
+
+// observe records a finished request in the metrics and the access log.
+func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
+	d := time.Since(ex.start)
+	if rs != nil {
+		rs.get(ex.backend).observe(r.Method, ex.status, d, ex.upLatency)
+	}
+	if reason := errorReason(ex); reason != "" {
+		s.metrics.errors.WithLabelValues(reason).Inc()
+		level := zapcore.WarnLevel
+		if reason == reasonNoRoute {
+			level = zapcore.DebugLevel // scanners would flood the log otherwise
+		}
+		s.log.Log(level, "request not forwarded",
+			zap.String("reason", reason),
+			zap.String("host", r.Host),
+			zap.String("path", r.URL.Path),
+			zap.Int("status", ex.status),
+			zap.String("backend", backendName(ex.backend)),
+			zap.String("upstream", ex.upstream),
+			zap.String("request_id", ex.info.requestID),
+			zap.Error(ex.err))
+	}
+	if !s.opts.AccessLog {
+		return
+	}
+	var src table.Source
+	if ex.route != nil {
+		src = ex.route.Source
+	}
+	s.log.Info("access",
+		zap.String("client", ex.info.clientIP),
+		zap.String("method", r.Method),
+		zap.String("host", r.Host),
+		zap.String("uri", r.RequestURI),
+		zap.String("proto", r.Proto),
+		zap.Int("status", ex.status),
+		zap.Int64("bytes", ex.bytes),
+		zap.Duration("duration", d),
+		zap.String("namespace", src.Namespace),
+		zap.String("ingress", src.Name),
+		zap.String("backend", backendName(ex.backend)),
+		zap.Bool("canary", ex.side == table.SideCanary),
+		zap.String("upstream", ex.upstream),
+		zap.Duration("upstream_latency", ex.upLatency),
+		zap.Int("attempts", ex.attempts),
+		zap.String("request_id", ex.info.requestID),
+		zap.String("user_agent", r.UserAgent()))
+}
+
+func errorReason(ex *exchange) string {
+	switch {
+	case ex.route == nil && ex.status == http.StatusNotFound:
+		return reasonNoRoute
+	case ex.backend != nil && ex.attempts == 0 && ex.status >= 500:
+		return reasonNoEndpoint
+	case ex.status == http.StatusGatewayTimeout && ex.attempts > 0:
+		return reasonUpstreamTimeout
+	case ex.status == http.StatusBadGateway && ex.attempts > 0 && ex.err != nil:
+		return reasonUpstreamError
+	case ex.backend == nil && ex.status == http.StatusInternalServerError:
+		return reasonNoWeight
+	}
+	return ""
+}
+
+func backendName(b *table.Backend) string {
+	if b == nil {
+		return ""
+	}
+	return b.Name
+}

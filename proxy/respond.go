@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"weir.dev/weir/proxy/table"
+)
+
+// answer writes one of Weir's own short responses and returns its status.
+func (s *Server) answer(w http.ResponseWriter, status int, msg string) int {
+	h := w.Header()
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(status)
+	io.WriteString(w, msg+"\n")
+	return status
+}
+
+// sslRedirect sends a plain-HTTP request to the same URL over HTTPS (308
+// keeps the method and body, as ingress-nginx does).
+func sslRedirect(w http.ResponseWriter, r *http.Request) int {
+	host := r.Host
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+		host = h
+	}
+	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	return http.StatusPermanentRedirect
+}
+
+// redirect answers a route's redirect (Gateway API RequestRedirect, or an
+// ingress-nginx literal redirect URL).
+func redirect(w http.ResponseWriter, r *http.Request, rt *table.Route, rd *table.Redirect) int {
+	status := rd.Status
+	if status == 0 {
+		status = http.StatusFound
+	}
+	if rd.URL != "" {
+		w.Header()["Location"] = []string{rd.URL}
+		w.WriteHeader(status)
+		return status
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if rd.Scheme != "" {
+		scheme = rd.Scheme
+	}
+	host, port := r.Host, ""
+	if h, p, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+		host, port = h, p
+	}
+	if rd.Host != "" {
+		host = rd.Host
+	}
+	if rd.Port != 0 {
+		port = strconv.Itoa(rd.Port)
+	} else if rd.Scheme != "" {
+		port = "" // a scheme change drops the old port unless one is given
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	path := r.URL.EscapedPath()
+	switch {
+	case rd.Path != "":
+		path = rd.Path
+	case rd.PrefixPath != "" && rt != nil:
+		path = replacePrefix(path, rt.Path.Value, rd.PrefixPath)
+	}
+	loc := scheme + "://" + host
+	if port != "" {
+		loc += ":" + port
+	}
+	loc += path
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header()["Location"] = []string{loc}
+	w.WriteHeader(status)
+	return status
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func getBuffer() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuffer(b *[]byte) { bufPool.Put(b) }
+
+// errClientGone marks a copy that stopped because the client went away;
+// nothing more can be told to it.
+var errClientGone = errors.New("client went away")
+
+// copyResponse writes the endpoint's answer to the client: headers less the
+// hop-by-hop ones, the body (flushed as it arrives when its length is not
+// known in advance, so server-sent events and gRPC streams flow), then
+// trailers.
+func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *table.Action) (int64, error) {
+	defer resp.Body.Close()
+	dst := w.Header()
+	conn := resp.Header["Connection"]
+	for k, vs := range resp.Header {
+		if respHopHeaders[k] || connectionListed(conn, k) {
+			continue
+		}
+		dst[k] = vs
+	}
+	applyEdits(dst, a.ResponseHeaders)
+	if resp.ContentLength >= 0 && dst["Content-Length"] == nil {
+		dst["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
+	}
+	w.WriteHeader(resp.StatusCode)
+	n, err := copyBody(w, resp.Body, resp.ContentLength < 0)
+	if err != nil {
+		return n, err
+	}
+	// Trailers are known only now (gRPC sends grpc-status here); the
+	// prefix tells net/http to send them after the body.
+	for k, vs := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vs
+	}
+	return n, nil
+}
+
+// respHopHeaders are not passed from an endpoint's response to the client.
+var respHopHeaders = map[string]bool{
+	"Connection":        true,
+	"Proxy-Connection":  true,
+	"Keep-Alive":        true,
+	"Te":                true,
+	"Trailer":           true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
+}
+
+func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (int64, error) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	var total int64
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := body.Read(*buf)
+		if n > 0 {
+			wn, werr := w.Write((*buf)[:n])
+			total += int64(wn)
+			if werr != nil {
+				return total, errClientGone
+			}
+			if flush {
+				if err := rc.Flush(); err != nil {
+					return total, errClientGone
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}

@@ -1,0 +1,202 @@
+// Package proxy is Weir's data plane: a net/http handler that serves every
+// request from the routing table published last. It looks the route up,
+// runs the split (main or canary, or a weighted list), picks an endpoint
+// with the backend's balancer, forwards the request and records the outcome
+// for passive health, metrics and the access log.
+//
+// The handler takes no global lock: the table and the endpoint pools of one
+// generation sit behind one atomic.Pointer, loaded once per request.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/endpoint"
+	"weir.dev/weir/proxy/table"
+)
+
+// Options configure a Server. Zero values take the documented defaults.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-* headers are kept
+	// (extended) instead of replaced. Default: none.
+	TrustedProxies []netip.Prefix
+	// AccessLog writes one line per request when true.
+	AccessLog bool
+	// MaxIdlePerEndpoint bounds idle keep-alive connections per endpoint
+	// (default 128).
+	MaxIdlePerEndpoint int
+	// UpstreamIdleTimeout closes idle upstream connections (default 30s,
+	// below common backend keep-alive timeouts so Weir closes first).
+	UpstreamIdleTimeout time.Duration
+	// UpstreamTLS is the client TLS configuration for HTTPS and GRPCS
+	// backends (default: no verification, as ingress-nginx).
+	UpstreamTLS *tls.Config
+	// Rand replaces the split's random source (tests).
+	Rand table.Rand
+}
+
+// Server is the reverse-proxy handler.
+type Server struct {
+	opts      Options
+	log       *zap.Logger
+	metrics   *Metrics
+	registry  *endpoint.Registry
+	snap      atomic.Pointer[snapshot]
+	upstreams *upstreams
+	rnd       table.Rand
+	draining  atomic.Bool
+}
+
+// snapshot is one published generation: the table, the endpoint pools of
+// its backends (indexed by Backend.Index) and its metric series.
+type snapshot struct {
+	table  *table.Table
+	pools  []*balance.Pool
+	series []*routeSeries // indexed by Route.Index
+	def    *routeSeries
+}
+
+// Available implements table.Availability over the snapshot's pools.
+func (s *snapshot) Available(b *table.Backend) bool {
+	return s.pools[b.Index()].Available()
+}
+
+// New returns a Server that answers 404 until the first Publish.
+func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Server {
+	if opts.MaxIdlePerEndpoint <= 0 {
+		opts.MaxIdlePerEndpoint = 128
+	}
+	if opts.UpstreamIdleTimeout <= 0 {
+		opts.UpstreamIdleTimeout = 30 * time.Second
+	}
+	if opts.UpstreamTLS == nil {
+		opts.UpstreamTLS = &tls.Config{InsecureSkipVerify: true} // ingress-nginx default: proxy-ssl-verify off
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	s := &Server{opts: opts, log: log, metrics: m, registry: reg, rnd: opts.Rand}
+	if s.rnd == nil {
+		s.rnd = globalRand{}
+	}
+	s.upstreams = newUpstreams(opts)
+	empty, _ := table.New(0, nil, nil)
+	s.Publish(empty)
+	return s
+}
+
+// Publish makes t the table that new requests use. Requests already running
+// finish on the table they started with. Endpoint state carries over.
+func (s *Server) Publish(t *table.Table) {
+	snap := &snapshot{table: t, pools: s.registry.Publish(t)}
+	snap.series, snap.def = s.metrics.seriesFor(t)
+	s.snap.Store(snap)
+	s.metrics.tableGeneration.Set(float64(t.Generation()))
+	s.upstreams.forget(t)
+}
+
+// Table returns the table in service.
+func (s *Server) Table() *table.Table { return s.snap.Load().table }
+
+// Drain marks the server as shutting down: keep-alive is turned off for the
+// responses that follow, so clients reconnect elsewhere.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close releases upstream connections.
+func (s *Server) Close() { s.upstreams.closeAll() }
+
+// globalRand draws from math/rand/v2's per-thread generator: no lock.
+type globalRand struct{}
+
+func (globalRand) IntN(n int) int { return rand.IntN(n) }
+
+// requestInfo is what the handler learns about a request before forwarding.
+type requestInfo struct {
+	peerIP      string
+	clientIP    string
+	port        string
+	scheme      string
+	requestID   string
+	trustedPeer bool
+	upgrade     bool
+}
+
+func (s *Server) requestInfo(r *http.Request) requestInfo {
+	info := requestInfo{scheme: "http", port: "80"}
+	if r.TLS != nil {
+		info.scheme, info.port = "https", "443"
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if tcp, ok := la.(*net.TCPAddr); ok {
+			info.port = itoa(tcp.Port)
+		}
+	}
+	info.peerIP = splitHost(r.RemoteAddr)
+	info.clientIP = info.peerIP
+	if len(s.opts.TrustedProxies) > 0 {
+		if ip, err := netip.ParseAddr(info.peerIP); err == nil && s.trusted(ip) {
+			info.trustedPeer = true
+			info.clientIP = s.clientFromForwarded(r, info.peerIP)
+		}
+	}
+	if ids := r.Header["X-Request-Id"]; len(ids) > 0 && ids[0] != "" {
+		info.requestID = ids[0]
+	} else {
+		info.requestID = newRequestID()
+	}
+	info.upgrade = isWebSocketUpgrade(r)
+	return info
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientFromForwarded walks X-Forwarded-For from the right and returns the
+// first address that is not a trusted proxy, as nginx's real-ip module does.
+func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
+	client := peer
+	vals := r.Header["X-Forwarded-For"]
+	for i := len(vals) - 1; i >= 0; i-- {
+		parts := splitComma(vals[i])
+		for j := len(parts) - 1; j >= 0; j-- {
+			ip, err := netip.ParseAddr(parts[j])
+			if err != nil {
+				return client
+			}
+			client = parts[j]
+			if !s.trusted(ip) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// ctxKey carries per-request values for tests and logs.
+type ctxKey int
+
+const routeKey ctxKey = iota
+
+func withRoute(ctx context.Context, rt *table.Route) context.Context {
+	return context.WithValue(ctx, routeKey, rt)
+}

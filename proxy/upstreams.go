@@ -1,0 +1,151 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"weir.dev/weir/proxy/table"
+)
+
+// upstreams holds one transport per upstream protocol.
+type upstreams struct {
+	h1    *h1Transport // HTTP/1.1 in clear text
+	h1tls *h1Transport // HTTP/1.1 over TLS
+	h2c   *http2.Transport
+	h2tls *http2.Transport
+}
+
+func newUpstreams(opts Options) *upstreams {
+	dialer := net.Dialer{KeepAlive: 30 * time.Second}
+	tlsConf := opts.UpstreamTLS.Clone()
+	tlsConf.NextProtos = []string{"http/1.1"}
+	h2tlsConf := opts.UpstreamTLS.Clone()
+	h2tlsConf.NextProtos = []string{"h2"}
+	u := &upstreams{
+		h1:    &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		h1tls: &h1Transport{dialer: dialer, tlsConfig: tlsConf, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		h2c: &http2.Transport{
+			AllowHTTP: true,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, addr)
+			},
+			IdleConnTimeout:  opts.UpstreamIdleTimeout,
+			ReadIdleTimeout:  30 * time.Second,
+			PingTimeout:      10 * time.Second,
+			WriteByteTimeout: 30 * time.Second,
+		},
+		h2tls: &http2.Transport{
+			TLSClientConfig: h2tlsConf,
+			IdleConnTimeout: opts.UpstreamIdleTimeout,
+			ReadIdleTimeout: 30 * time.Second,
+			PingTimeout:     10 * time.Second,
+		},
+	}
+	return u
+}
+
+// roundTrip sends out over the transport for protocol p.
+func (u *upstreams) roundTrip(ctx context.Context, p table.Protocol, out *outgoing, to *timeouts) (*http.Response, error) {
+	switch p {
+	case table.HTTPS:
+		return u.h1tls.roundTrip(ctx, out.addr, out, to)
+	case table.H2C, table.GRPC:
+		return roundTripH2(ctx, u.h2c, "http", out, to)
+	case table.GRPCS:
+		return roundTripH2(ctx, u.h2tls, "https", out, to)
+	default:
+		return u.h1.roundTrip(ctx, out.addr, out, to)
+	}
+}
+
+// roundTripH2 sends a request over HTTP/2. The connect and response-header
+// timeouts cancel the stream only while no response has arrived, so long
+// gRPC streams are not cut.
+func roundTripH2(ctx context.Context, t *http2.Transport, scheme string, out *outgoing, to *timeouts) (*http.Response, error) {
+	u, err := url.ParseRequestURI(out.uri)
+	if err != nil {
+		return nil, fmt.Errorf("request URI %q: %w", out.uri, err)
+	}
+	u.Scheme, u.Host = scheme, out.addr
+	ctx, cancel := context.WithCancel(ctx)
+	req := (&http.Request{
+		Method:        out.method,
+		URL:           u,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        out.header,
+		Host:          out.host,
+		ContentLength: out.contentLength,
+	}).WithContext(ctx)
+	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
+		out.header["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
+	}
+	if out.body != nil {
+		req.Body = readCloser{out.body}
+		req.Trailer = out.req.Trailer
+	}
+	timer := time.AfterFunc(to.connect+to.read, cancel)
+	resp, err := t.RoundTrip(req)
+	if !timer.Stop() && err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	if err != nil {
+		cancel()
+		if isConnectFailure(err) {
+			return nil, &dialError{err}
+		}
+		return nil, err
+	}
+	resp.Body = cancelBody{resp.Body, cancel}
+	return resp, nil
+}
+
+type readCloser struct {
+	r interface{ Read([]byte) (int, error) }
+}
+
+func (r readCloser) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (readCloser) Close() error                 { return nil }
+
+type cancelBody struct {
+	body interface {
+		Read([]byte) (int, error)
+		Close() error
+	}
+	cancel context.CancelFunc
+}
+
+func (c cancelBody) Read(p []byte) (int, error) { return c.body.Read(p) }
+func (c cancelBody) Close() error               { err := c.body.Close(); c.cancel(); return err }
+
+func isConnectFailure(err error) bool {
+	var op *net.OpError
+	return asOpError(err, &op) && op.Op == "dial"
+}
+
+// forget closes idle HTTP/1.1 connections to endpoints no longer in t.
+func (u *upstreams) forget(t *table.Table) {
+	keep := make(map[string]bool)
+	for _, b := range t.Backends() {
+		for _, e := range b.Endpoints {
+			keep[e.Address] = true
+		}
+	}
+	u.h1.closeIdle(keep)
+	u.h1tls.closeIdle(keep)
+}
+
+func (u *upstreams) closeAll() {
+	u.h1.closeIdle(nil)
+	u.h1tls.closeIdle(nil)
+	u.h2c.CloseIdleConnections()
+	u.h2tls.CloseIdleConnections()
+}

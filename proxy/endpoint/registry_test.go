@@ -1,0 +1,89 @@
+package endpoint
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/proxy/table"
+)
+
+func tableWith(t *testing.T, backends ...*table.Backend) *table.Table {
+	t.Helper()
+	var routes []*table.Route
+	for i, b := range backends {
+		routes = append(routes, &table.Route{Host: "h" + string(rune('a'+i)), Path: table.PathMatch{Value: "/"}, Action: &table.Action{Split: table.Split{Main: b}}})
+	}
+	tb, err := table.New(1, routes, nil)
+	require.NoError(t, err)
+	return tb
+}
+
+func TestStateSurvivesTableSwaps(t *testing.T) {
+	r := NewRegistry(Options{})
+	defer r.Close()
+	b1 := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.2:80"}}}
+	pools := r.Publish(tableWith(t, b1))
+	ep := pools[0].Endpoints()[0]
+	ep.Begin()
+
+	b2 := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.3:80"}}}
+	pools = r.Publish(tableWith(t, b2))
+	assert.Same(t, ep, pools[0].Endpoints()[0], "same identity, same state")
+	assert.Equal(t, int64(1), pools[0].Endpoints()[0].InFlight())
+
+	addrs := []string{}
+	for _, s := range r.Snapshot() {
+		addrs = append(addrs, s.Address)
+	}
+	assert.Equal(t, []string{"10.0.0.1:80", "10.0.0.3:80"}, addrs, "10.0.0.2 was swept")
+}
+
+func TestProtocolIsPartOfIdentity(t *testing.T) {
+	r := NewRegistry(Options{})
+	defer r.Close()
+	a := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}
+	b := &table.Backend{Name: "b", Protocol: table.H2C, Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}
+	pools := r.Publish(tableWith(t, a, b))
+	assert.NotSame(t, pools[0].Endpoints()[0], pools[1].Endpoints()[0])
+}
+
+func TestChecksStartAndStopWithTables(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	changes := make(chan bool, 4)
+	r := NewRegistry(Options{OnHealthChange: func(_ string, ok bool) { changes <- ok }})
+	defer r.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	checked := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: addr}},
+		Health: table.HealthCheck{Path: "/hz", Interval: 10 * time.Millisecond, Fall: 1, Rise: 1}}
+	pools := r.Publish(tableWith(t, checked))
+	select {
+	case ok := <-changes:
+		assert.False(t, ok)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check never reported")
+	}
+	assert.False(t, pools[0].Endpoints()[0].Available())
+	assert.True(t, pools[0].Panicking())
+
+	before := runtime.NumGoroutine()
+	r.Publish(tableWith(t)) // the endpoint leaves every table
+	assert.Empty(t, r.Snapshot())
+	assert.Eventually(t, func() bool { return runtime.NumGoroutine() < before }, 5*time.Second, 10*time.Millisecond,
+		"the checker goroutine ends")
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -64,6 +65,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
 		return
 	}
+	if (len(a.SourceDeny) > 0 || len(a.SourceAllow) > 0) && !sourceAllowed(a, ex.info.clientIP) {
+		ex.status = s.answer(w, http.StatusForbidden, "forbidden")
+		return
+	}
 	if a.HSTS != "" && r.TLS != nil {
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
 	}
@@ -86,6 +91,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	}
 	s.forward(w, r, pool, a, pinned, ex)
+}
+
+// sourceAllowed applies an action's deny list, then its allow list, to the
+// client's address (from trusted forwarded headers when the peer is trusted).
+func sourceAllowed(a *table.Action, client string) bool {
+	ip, err := netip.ParseAddr(client)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range a.SourceDeny {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	if len(a.SourceAllow) == 0 {
+		return true
+	}
+	for _, p := range a.SourceAllow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // unavailable answers for a backend without endpoints.

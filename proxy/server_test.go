@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -382,4 +383,26 @@ func TestTableSwapsUnderLoadLoseNoRequest(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, failures.Load(), "of %d requests", total.Load())
 	assert.Greater(t, total.Load(), int64(0))
+}
+
+func TestSourceRanges(t *testing.T) {
+	h := newHarness(t, Options{})
+	rt := routeTo("a.test", "/", backendOf("a", named(t, "a")))
+	rt.Action.SourceAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	h.publish(rt)
+	code, _ := h.get("a.test", "/")
+	assert.Equal(t, 403, code, "127.0.0.1 is not in the allow list")
+
+	rt = routeTo("a.test", "/", backendOf("a", named(t, "a")))
+	rt.Action.SourceAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	h.publish(rt)
+	code, _ = h.get("a.test", "/")
+	assert.Equal(t, 200, code)
+
+	rt = routeTo("a.test", "/", backendOf("a", named(t, "a")))
+	rt.Action.SourceAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	rt.Action.SourceDeny = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	h.publish(rt)
+	code, _ = h.get("a.test", "/")
+	assert.Equal(t, 403, code, "deny is applied first")
 }

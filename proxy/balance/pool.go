@@ -138,7 +138,7 @@ func (p *Pool) nth(f filter, k int) *Endpoint {
 }
 
 // leastConn picks the candidate with the fewest in-flight requests; ties are
-// broken uniformly at random (reservoir sampling, one pass).
+// broken uniformly at random with one draw.
 func (p *Pool) leastConn(f filter) *Endpoint {
 	var best *Endpoint
 	var bestN int64
@@ -147,18 +147,26 @@ func (p *Pool) leastConn(f filter) *Endpoint {
 		if !f.ok(e) {
 			continue
 		}
-		n := e.inFlight.Load()
-		switch {
+		switch n := e.inFlight.Load(); {
 		case best == nil || n < bestN:
 			best, bestN, ties = e, n, 1
 		case n == bestN:
 			ties++
-			if p.rnd(ties) == 0 {
-				best = e
-			}
 		}
 	}
-	return best
+	if ties <= 1 {
+		return best
+	}
+	k := p.rnd(ties)
+	for _, e := range p.eps {
+		if f.ok(e) && e.inFlight.Load() == bestN {
+			if k == 0 {
+				return e
+			}
+			k--
+		}
+	}
+	return best // counts moved under us; the first minimum is as good
 }
 
 // twoChoices draws two distinct candidates and keeps the one with the lower

@@ -3,7 +3,6 @@ package endpoint
 import (
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -81,9 +80,13 @@ func TestChecksStartAndStopWithTables(t *testing.T) {
 	assert.False(t, pools[0].Endpoints()[0].Available())
 	assert.True(t, pools[0].Panicking())
 
-	before := runtime.NumGoroutine()
 	r.Publish(tableWith(t)) // the endpoint leaves every table
 	assert.Empty(t, r.Snapshot())
-	assert.Eventually(t, func() bool { return runtime.NumGoroutine() < before }, 5*time.Second, 10*time.Millisecond,
-		"the checker goroutine ends")
+	mu.Lock()
+	n := hits["/hz"]
+	mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // five intervals
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, n, hits["/hz"], "Publish stopped the checker before returning")
 }

@@ -114,6 +114,12 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 	if a.HostRewrite != "" {
 		fmt.Fprintf(b, "%shost-rewrite %s\n", in, a.HostRewrite)
 	}
+	for _, p := range a.SourceDeny {
+		fmt.Fprintf(b, "%sdeny %s\n", in, p)
+	}
+	for _, p := range a.SourceAllow {
+		fmt.Fprintf(b, "%sallow %s\n", in, p)
+	}
 	if a.MaxBodyBytes > 0 {
 		fmt.Fprintf(b, "%smax-body %d\n", in, a.MaxBodyBytes)
 	}

@@ -12,6 +12,7 @@ package table
 
 import (
 	"net/http"
+	"net/netip"
 	"regexp"
 	"time"
 )
@@ -123,6 +124,11 @@ type Action struct {
 	HostRewrite string
 	// MaxBodyBytes limits the request body (413 beyond); 0 is unlimited.
 	MaxBodyBytes int64
+
+	// SourceDeny and SourceAllow filter clients by address: a client in
+	// SourceDeny, or not in a non-empty SourceAllow, gets 403 (deny first).
+	SourceDeny  []netip.Prefix
+	SourceAllow []netip.Prefix
 }
 
 // Redirect answers without proxying.

@@ -1,0 +1,132 @@
+package annotations
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// parser collects problems while reading one object's annotations.
+type parser struct {
+	ann      map[string]string
+	problems []Problem
+}
+
+func (p *parser) get(name string) (string, bool) {
+	v, ok := p.ann[Prefix+name]
+	return v, ok
+}
+
+func (p *parser) problem(name, reason string, sev Severity, format string, args ...any) {
+	p.problems = append(p.problems, Problem{Field: Prefix + name, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
+}
+
+// boolean reads a strconv.ParseBool spelling; invalid values fall back.
+func (p *parser) boolean(name string, def bool) bool {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		p.problem(name, ReasonInvalidValue, Warning, "%q is not a boolean; using %t", v, def)
+		return def
+	}
+	return b
+}
+
+// integer reads a base-10 integer of at least min; invalid values fall back.
+func (p *parser) integer(name string, def, min int, reason string) int {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < min {
+		p.problem(name, reason, Warning, "%q is not an integer of at least %d; using %d", v, min, def)
+		return def
+	}
+	return n
+}
+
+// seconds reads whole seconds ("60s" is invalid, as in ingress-nginx).
+func (p *parser) seconds(name string, def time.Duration) time.Duration {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		p.problem(name, ReasonInvalidValue, Warning, "%q is not a whole number of seconds; using %s", v, def)
+		return def
+	}
+	return time.Duration(n) * time.Second
+}
+
+// Parse reads the annotations of an ordinary (non-canary) Ingress. The
+// canary annotations are read too, so that a canary Ingress is recognised;
+// use ParseCanary for one.
+func Parse(ann map[string]string) (*Config, []Problem) {
+	p := &parser{ann: ann}
+	c := &Config{}
+	p.canary(c)
+	p.routing(c)
+	p.upstream(c)
+	p.redirects(c)
+	p.sourceRanges(c)
+	p.check(false)
+	sortProblems(p.problems)
+	return c, p.problems
+}
+
+// ParseCanary reads a canary Ingress: only the canary annotations,
+// load-balance, upstream-hash-by and affinity-canary-behavior; every other
+// annotation is ignored without a problem (the main Ingress owns the route).
+func ParseCanary(ann map[string]string) (*Config, []Problem) {
+	p := &parser{ann: ann}
+	c := &Config{}
+	p.canary(c)
+	p.balance(c)
+	p.check(true)
+	sortProblems(p.problems)
+	return c, p.problems
+}
+
+// IsCanary reports whether the annotations mark a canary Ingress, with the
+// same spellings Parse accepts.
+func IsCanary(ann map[string]string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(ann[Prefix+"canary"]))
+	return err == nil && b
+}
+
+// check reports unknown, unsupported and snippet annotations.
+func (p *parser) check(canary bool) {
+	for k := range p.ann {
+		name, ok := strings.CutPrefix(k, Prefix)
+		if !ok {
+			continue
+		}
+		e, known := entries[name]
+		switch {
+		case (known && e.Snippet) || (!known && isSnippet(name)):
+			p.problem(name, ReasonSnippetRejected, Warning, "snippet annotations are never supported (configuration injection); the value is ignored")
+		case !known:
+			p.problem(name, ReasonUnknownAnnotation, Warning, "unknown annotation; it has no effect")
+		case canary && !e.OnCanary:
+			// ignored on a canary Ingress by design
+		case !e.Supported:
+			p.problem(name, ReasonUnsupportedAnnotation, Warning, "Weir does not implement this annotation yet; it has no effect")
+		}
+	}
+}
+
+func sortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Field != ps[j].Field {
+			return ps[i].Field < ps[j].Field
+		}
+		return ps[i].Reason < ps[j].Reason
+	})
+}

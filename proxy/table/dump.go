@@ -190,7 +190,7 @@ func dumpBackend(b *strings.Builder, be *Backend) {
 	t := be.Timeouts
 	fmt.Fprintf(b, "  timeouts connect=%s send=%s read=%s\n", t.Connect, t.Send, t.Read)
 	if be.Retry.Tries > 0 {
-		fmt.Fprintf(b, "  retry tries=%d timeout=%s on=%#x\n", be.Retry.Tries, be.Retry.Timeout, uint16(be.Retry.On))
+		fmt.Fprintf(b, "  retry tries=%d timeout=%s on=%s\n", be.Retry.Tries, be.Retry.Timeout, retryNames(be.Retry.On))
 	}
 	if h := be.Health; h.Path != "" {
 		fmt.Fprintf(b, "  health path=%s interval=%s timeout=%s rise=%d fall=%d\n", h.Path, h.Interval, h.Timeout, h.Rise, h.Fall)
@@ -232,4 +232,20 @@ func keyPartString(p KeyPart) string {
 	default:
 		return p.Name
 	}
+}
+
+var retryOnNames = []string{"error", "timeout", "invalid_header", "http_500", "http_502", "http_503", "http_504",
+	"http_403", "http_404", "http_429", "non_idempotent"}
+
+func retryNames(on RetryOn) string {
+	var names []string
+	for i, n := range retryOnNames {
+		if on&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "off"
+	}
+	return strings.Join(names, ",")
 }

@@ -1,0 +1,138 @@
+package translate
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"weir.dev/weir/proxy/table"
+)
+
+// resolved is a Service port resolved to endpoints.
+type resolved struct {
+	portName  string // the Service port's name or number, for the backend name
+	endpoints []table.Endpoint
+	problem   string // why there are no endpoints, when that is an error
+	reason    string
+}
+
+// resolve finds the endpoints of a Service port through its EndpointSlices
+// (never its ClusterIP: there may be no kube-proxy). Ready endpoints are
+// used; when none is ready, serving ones (terminating included) are, so a
+// rollout that briefly has no ready pod does not fail requests.
+func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) resolved {
+	svc := t.services[ns+"/"+sb.Name]
+	portLabel := sb.Port.Name
+	if portLabel == "" {
+		portLabel = strconv.Itoa(int(sb.Port.Number))
+	}
+	if svc == nil {
+		return resolved{portName: portLabel, reason: ReasonServiceNotFound,
+			problem: fmt.Sprintf("service %s/%s not found", ns, sb.Name)}
+	}
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if (sb.Port.Name != "" && p.Name == sb.Port.Name) || (sb.Port.Name == "" && p.Port == sb.Port.Number) {
+			sp = p
+			break
+		}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		port := sb.Port.Number
+		if sp != nil {
+			port = sp.Port
+		}
+		if port == 0 {
+			return resolved{portName: portLabel, reason: ReasonServicePortNotFound,
+				problem: fmt.Sprintf("service %s/%s has no port %s", ns, sb.Name, portLabel)}
+		}
+		addr := net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))
+		return resolved{portName: portLabel, endpoints: []table.Endpoint{{Address: addr}}}
+	}
+	if sp == nil {
+		return resolved{portName: portLabel, reason: ReasonServicePortNotFound,
+			problem: fmt.Sprintf("service %s/%s has no port %s", ns, sb.Name, portLabel)}
+	}
+	eps := t.sliceEndpoints(ns, sb.Name, sp)
+	r := resolved{portName: portLabel, endpoints: eps}
+	if len(eps) == 0 {
+		r.problem = fmt.Sprintf("service %s/%s port %s has no ready endpoint", ns, sb.Name, portLabel)
+	}
+	return r
+}
+
+// sliceEndpoints collects the endpoints of a Service port from its slices.
+func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []table.Endpoint {
+	var ready, serving []table.Endpoint
+	for _, s := range t.slices[ns+"/"+name] {
+		port, ok := slicePort(s, sp)
+		if !ok {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			isReady := e.Conditions.Ready == nil || *e.Conditions.Ready
+			isServing := isReady
+			if e.Conditions.Serving != nil {
+				isServing = *e.Conditions.Serving
+			}
+			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
+			for _, a := range e.Addresses {
+				ep := table.Endpoint{Address: net.JoinHostPort(a, strconv.Itoa(int(port))), Terminating: terminating}
+				if e.Zone != nil {
+					ep.Zone = *e.Zone
+				}
+				switch {
+				case isReady && !terminating:
+					ready = append(ready, ep)
+				case isServing:
+					serving = append(serving, ep)
+				}
+			}
+		}
+	}
+	out := ready
+	if len(out) == 0 {
+		out = serving
+	}
+	return dedupeEndpoints(out)
+}
+
+// slicePort finds the slice port that carries a Service port: the one with
+// the same name (slices name their ports after the Service's).
+func slicePort(s *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bool) {
+	for _, p := range s.Ports {
+		if p.Port == nil {
+			continue
+		}
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		proto := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		if name == sp.Name && proto == corev1.ProtocolTCP {
+			return *p.Port, true
+		}
+	}
+	return 0, false
+}
+
+func dedupeEndpoints(eps []table.Endpoint) []table.Endpoint {
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Address < eps[j].Address })
+	out := eps[:0]
+	for i, e := range eps {
+		if i > 0 && e.Address == eps[i-1].Address {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

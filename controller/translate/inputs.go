@@ -1,0 +1,86 @@
+// Package translate turns a snapshot of Kubernetes objects into Weir's
+// routing table. Translate is a pure function: the same Inputs give the same
+// table and problems, byte for byte, with no client, clock or randomness. A
+// bad object costs only its own routes; its problems are returned as data.
+package translate
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Inputs is everything translation reads.
+type Inputs struct {
+	Ingresses      []*networkingv1.Ingress
+	IngressClasses []*networkingv1.IngressClass
+	Services       []*corev1.Service
+	EndpointSlices []*discoveryv1.EndpointSlice
+	Secrets        []*corev1.Secret
+	Options        Options
+}
+
+// Options are the controller flags translation depends on.
+type Options struct {
+	// IngressClass is the legacy kubernetes.io/ingress.class value Weir
+	// serves (default "weir").
+	IngressClass string
+	// ControllerClass is the IngressClass spec.controller Weir serves
+	// (default "weir.dev/ingress-controller").
+	ControllerClass string
+	// DefaultBackendService is namespace/name of a Service answering
+	// requests no rule matches ("" is Weir's built-in 404).
+	DefaultBackendService string
+}
+
+// Defaults for Options.
+const (
+	DefaultIngressClass    = "weir"
+	DefaultControllerClass = "weir.dev/ingress-controller"
+)
+
+// ObjectRef names the object a problem is about.
+type ObjectRef struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+func (o ObjectRef) String() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
+
+// Severity of a problem.
+type Severity string
+
+const (
+	Warning Severity = "Warning"
+	Error   Severity = "Error"
+)
+
+// Problem is one thing wrong with an object. Reason is stable CamelCase: it
+// is the Event reason and the metric label.
+type Problem struct {
+	Object   ObjectRef
+	Field    string
+	Reason   string
+	Message  string
+	Severity Severity
+}
+
+// Problem reasons raised by translation (annotation reasons come from the
+// annotations package).
+const (
+	ReasonServiceNotFound     = "ServiceNotFound"
+	ReasonServicePortNotFound = "ServicePortNotFound"
+	ReasonNoReadyEndpoints    = "NoReadyEndpoints"
+	ReasonPathConflict        = "PathConflict"
+	ReasonInvalidPath         = "InvalidPath"
+	ReasonInvalidHost         = "InvalidHost"
+	ReasonCanaryWithoutMain   = "CanaryWithoutMain"
+	ReasonCanaryConflict      = "CanaryConflict"
+	ReasonDefaultBackend      = "DefaultBackendConflict"
+	ReasonBackendSettings     = "BackendSettingsConflict"
+	ReasonResourceBackend     = "ResourceBackendUnsupported"
+	ReasonTLSSecret           = "InvalidTLSSecret"
+	ReasonIngressDropped      = "IngressDropped"
+	ReasonServerAlias         = "ServerAliasConflict"
+)

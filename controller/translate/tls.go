@@ -1,0 +1,60 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	weirtls "weir.dev/weir/tls"
+)
+
+// collectTLS maps the hosts of every main Ingress's spec.tls to their
+// certificates. The oldest Ingress that sets a host validly wins. A host
+// whose Secret is missing or invalid still counts as a TLS host (HTTPS with
+// the default certificate, HTTP redirected), as in ingress-nginx.
+func (t *translator) collectTLS(mains []*parsed) {
+	for _, p := range mains {
+		for i, tl := range p.ing.Spec.TLS {
+			field := fmt.Sprintf("spec.tls[%d]", i)
+			hosts := tl.Hosts
+			if len(hosts) == 0 {
+				for _, r := range p.ing.Spec.Rules {
+					hosts = append(hosts, r.Host)
+				}
+			}
+			cert, err := t.certificate(p.ing.Namespace, tl.SecretName)
+			if err != nil {
+				t.problem(p, field+".secretName", ReasonTLSSecret, Warning, "%v; its hosts get the default certificate", err)
+			}
+			for _, h := range hosts {
+				h, ok := normalizeHost(h)
+				if !ok || h == "" {
+					continue
+				}
+				t.tlsHosts[h] = true
+				if cert != nil && t.certs[h] == nil {
+					t.certs[h] = cert
+				}
+			}
+		}
+	}
+}
+
+// certificate parses a kubernetes.io/tls Secret. Errors never include key
+// material.
+func (t *translator) certificate(ns, name string) (*weirtls.Certificate, error) {
+	if name == "" {
+		return nil, errors.New("no secretName")
+	}
+	s := t.secrets[ns+"/"+name]
+	if s == nil {
+		return nil, fmt.Errorf("TLS secret %s/%s not found", ns, name)
+	}
+	crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	c, err := weirtls.ParseKeyPair(crt, key)
+	if err != nil {
+		return nil, fmt.Errorf("TLS secret %s/%s: %w", ns, name, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,221 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"weir.dev/weir/annotations"
+	"weir.dev/weir/proxy/table"
+	weirtls "weir.dev/weir/tls"
+)
+
+// Result is the outcome of one translation.
+type Result struct {
+	// Table is nil only when building it failed; the caller then keeps
+	// serving its previous table.
+	Table *table.Table
+	// Certificates maps TLS host names (exact or "*.x") to certificates
+	// from valid Secrets.
+	Certificates map[string]*weirtls.Certificate
+	// Problems, sorted by object, field and reason.
+	Problems []Problem
+}
+
+// parsed is one of Weir's Ingresses with its annotations read.
+type parsed struct {
+	ing    *networkingv1.Ingress
+	ref    ObjectRef
+	cfg    *annotations.Config
+	canary bool
+}
+
+// conflictKey identifies a route for the oldest-wins rule.
+type conflictKey struct {
+	host, path string
+	ptype      table.PathType
+}
+
+// routeEntry is a main route and what has been attached to it.
+type routeEntry struct {
+	route   *table.Route
+	owner   *parsed
+	aliases []*table.Route // copies of the route under server-alias hosts
+	canary  *parsed
+}
+
+type translator struct {
+	opts     Options
+	services map[string]*corev1.Service
+	slices   map[string][]*discoveryv1.EndpointSlice
+	secrets  map[string]*corev1.Secret
+
+	problems []Problem
+	routes   map[conflictKey]*routeEntry
+	list     []*table.Route
+	hosts    map[string]bool // hosts that have main routes
+	order    int
+
+	backends map[string]*table.Backend
+	balance  map[string]balanceOwner // upstream settings per Service port
+
+	tlsHosts map[string]bool
+	certs    map[string]*weirtls.Certificate
+
+	def      *table.Action
+	defOwner *parsed
+}
+
+// Translate builds the routing table from in. generation is stamped on the
+// table.
+func Translate(in *Inputs, generation uint64) *Result {
+	t := newTranslator(in)
+	var mains, canaries []*parsed
+	for _, p := range t.ours(in) {
+		if p.canary {
+			canaries = append(canaries, p)
+		} else {
+			mains = append(mains, p)
+		}
+	}
+	t.collectTLS(mains)
+	for _, p := range mains {
+		t.addMain(p)
+	}
+	for _, p := range canaries {
+		t.addCanary(p)
+	}
+	t.addDefaultBackendService()
+	tb, err := table.New(generation, t.list, t.def)
+	if err != nil {
+		t.problems = append(t.problems, Problem{Object: ObjectRef{Kind: "Table"}, Reason: "TableBuildFailed",
+			Message: err.Error(), Severity: Error})
+		tb = nil
+	}
+	return &Result{Table: tb, Certificates: t.certs, Problems: sortProblems(t.problems)}
+}
+
+func newTranslator(in *Inputs) *translator {
+	t := &translator{
+		opts:     in.Options.withDefaults(),
+		services: make(map[string]*corev1.Service),
+		slices:   make(map[string][]*discoveryv1.EndpointSlice),
+		secrets:  make(map[string]*corev1.Secret),
+		routes:   make(map[conflictKey]*routeEntry),
+		hosts:    make(map[string]bool),
+		backends: make(map[string]*table.Backend),
+		balance:  make(map[string]balanceOwner),
+		tlsHosts: make(map[string]bool),
+		certs:    make(map[string]*weirtls.Certificate),
+	}
+	for _, s := range in.Services {
+		t.services[s.Namespace+"/"+s.Name] = s
+	}
+	for _, s := range in.EndpointSlices {
+		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
+			k := s.Namespace + "/" + svc
+			t.slices[k] = append(t.slices[k], s)
+		}
+	}
+	for k := range t.slices {
+		sort.Slice(t.slices[k], func(i, j int) bool { return t.slices[k][i].Name < t.slices[k][j].Name })
+	}
+	for _, s := range in.Secrets {
+		t.secrets[s.Namespace+"/"+s.Name] = s
+	}
+	return t
+}
+
+// ours selects Weir's Ingresses, oldest first (creation time, then
+// namespace/name), and reads their annotations.
+func (t *translator) ours(in *Inputs) []*parsed {
+	var ings []*networkingv1.Ingress
+	for _, ing := range in.Ingresses {
+		if IsWeirs(ing, in.IngressClasses, t.opts) {
+			ings = append(ings, ing)
+		}
+	}
+	sort.Slice(ings, func(i, j int) bool { return older(ings[i], ings[j]) })
+	out := make([]*parsed, 0, len(ings))
+	for _, ing := range ings {
+		p := &parsed{ing: ing, ref: ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}}
+		var ps []annotations.Problem
+		if annotations.IsCanary(ing.Annotations) {
+			p.canary = true
+			p.cfg, ps = annotations.ParseCanary(ing.Annotations)
+		} else {
+			p.cfg, ps = annotations.Parse(ing.Annotations)
+		}
+		for _, a := range ps {
+			t.problems = append(t.problems, Problem{Object: p.ref, Field: "metadata.annotations[" + a.Field + "]",
+				Reason: a.Reason, Message: a.Message, Severity: Severity(a.Severity)})
+		}
+		if p.cfg.DropIngress {
+			t.problem(p, "metadata.annotations", ReasonIngressDropped, Error, "an annotation is invalid in a way that invalidates the whole Ingress; none of its paths is served")
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func older(a, b *networkingv1.Ingress) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+func (t *translator) problem(p *parsed, field, reason string, sev Severity, format string, args ...any) {
+	t.problems = append(t.problems, Problem{Object: p.ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
+}
+
+func sortProblems(ps []Problem) []Problem {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.Object != b.Object {
+			return a.Object.String() < b.Object.String()
+		}
+		if a.Field != b.Field {
+			return a.Field < b.Field
+		}
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		return a.Message < b.Message
+	})
+	out := ps[:0]
+	for i, p := range ps {
+		if i > 0 && p == ps[i-1] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// normalizeHost lower-cases a rule host and checks its shape: a DNS name, or
+// "*." followed by one.
+func normalizeHost(h string) (string, bool) {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	rest := strings.TrimPrefix(h, "*.")
+	if h == "" {
+		return "", true
+	}
+	if strings.Contains(rest, "*") || rest == "" {
+		return h, false
+	}
+	for _, label := range strings.Split(rest, ".") {
+		if label == "" || len(label) > 63 {
+			return h, false
+		}
+	}
+	return h, true
+}

@@ -40,9 +40,9 @@ bench:
 sidebyside:
 	conformance/bench/sidebyside.sh
 
-## run: Weir on the example manifests, no cluster needed (http://127.0.0.1:8080)
-run: build
-	bin/weir --manifests deploy/examples/demo.yaml --http-port 8080 --https-port 8443 --metrics-port 10254
+## run: Weir offline on deploy/examples/demo.yaml in front of two local backends (http://127.0.0.1:8080)
+run:
+	deploy/examples/run-offline.sh
 
 clean:
 	rm -rf bin

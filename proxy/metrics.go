@@ -20,6 +20,8 @@ type Metrics struct {
 	tableGeneration   prometheus.Gauge
 	errors            *prometheus.CounterVec
 	canaryUnavailable prometheus.Counter
+	panics            *prometheus.CounterVec
+	endpointHealth    *prometheus.GaugeVec
 
 	mu     sync.Mutex
 	series map[seriesKey]*series
@@ -48,12 +50,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"reason"}),
 		canaryUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_canary_unavailable_total", Help: "Requests sent to the main backend because the canary had no available endpoint."}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_backend_panic_total", Help: "Picks made among all endpoints of a backend because none was healthy (panic threshold)."},
+			[]string{"namespace", "service"}),
+		endpointHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weir_endpoint_healthy", Help: "Verdict of the active health check of an endpoint (1 healthy, 0 not)."},
+			[]string{"endpoint"}),
 		series: make(map[seriesKey]*series),
 	}
 	empty := []*series{}
 	m.all.Store(&empty)
 	if reg != nil {
-		reg.MustRegister(m.inFlight, m.tableGeneration, m.errors, m.canaryUnavailable, &requestCollector{m})
+		reg.MustRegister(m.inFlight, m.tableGeneration, m.errors, m.canaryUnavailable, m.panics, m.endpointHealth, &requestCollector{m})
 	}
 	return m
 }
@@ -231,4 +239,20 @@ func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- s.duration.metric(durationDesc, labels)
 		ch <- s.upstream.metric(upstreamDesc, labels)
 	}
+}
+
+// BackendPanic counts a backend falling back to every endpoint because none
+// was available (the endpoint registry's hook).
+func (m *Metrics) BackendPanic(b *table.Backend) {
+	m.panics.WithLabelValues(b.Namespace, b.Service).Inc()
+}
+
+// EndpointHealth records an active check's verdict (the endpoint registry's
+// hook).
+func (m *Metrics) EndpointHealth(address string, healthy bool) {
+	v := 0.0
+	if healthy {
+		v = 1
+	}
+	m.endpointHealth.WithLabelValues(address).Set(v)
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// DefaultBackendService is namespace/name of a Service answering
 	// requests no rule matches ("" is Weir's built-in 404).
 	DefaultBackendService string
+	// DefaultSSLCertificate is namespace/name of the TLS Secret served to
+	// clients whose SNI matches no host ("" is a self-signed certificate
+	// made at start).
+	DefaultSSLCertificate string
 }
 
 // Defaults for Options.

@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -57,4 +58,21 @@ func (t *translator) certificate(ns, name string) (*weirtls.Certificate, error) 
 		return nil, fmt.Errorf("TLS secret %s/%s: %w", ns, name, err)
 	}
 	return c, nil
+}
+
+// defaultCertificate parses --default-ssl-certificate's Secret.
+func (t *translator) defaultCertificate() *weirtls.Certificate {
+	ref := t.opts.DefaultSSLCertificate
+	if ref == "" {
+		return nil
+	}
+	ns, name, _ := strings.Cut(ref, "/")
+	c, err := t.certificate(ns, name)
+	if err != nil {
+		t.problems = append(t.problems, Problem{Object: ObjectRef{Kind: "Secret", Namespace: ns, Name: name},
+			Field: "--default-ssl-certificate", Reason: ReasonTLSSecret, Severity: Warning,
+			Message: err.Error() + "; the self-signed default certificate is served"})
+		return nil
+	}
+	return c
 }

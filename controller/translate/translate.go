@@ -22,6 +22,8 @@ type Result struct {
 	// Certificates maps TLS host names (exact or "*.x") to certificates
 	// from valid Secrets.
 	Certificates map[string]*weirtls.Certificate
+	// DefaultCertificate is --default-ssl-certificate's, when set and valid.
+	DefaultCertificate *weirtls.Certificate
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
 }
@@ -83,6 +85,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 		}
 	}
 	t.collectTLS(mains)
+	defCert := t.defaultCertificate()
 	for _, p := range mains {
 		t.addMain(p)
 	}
@@ -96,7 +99,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	return &Result{Table: tb, Certificates: t.certs, Problems: sortProblems(t.problems)}
+	return &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, Problems: sortProblems(t.problems)}
 }
 
 func newTranslator(in *Inputs) *translator {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// config is every flag of `weir`. Names follow ingress-nginx where it has
+// one; the README lists them all.
+type config struct {
+	kubeconfig            string
+	manifests             string
+	ingressClass          string
+	controllerClass       string
+	gatewayControllerName string
+	watchNamespace        string
+	bindAddress           string
+	httpPort              int
+	httpsPort             int
+	metricsPort           int
+	publishService        string
+	publishStatusAddress  string
+	defaultSSLCertificate string
+	defaultBackendService string
+	electionID            string
+	accessLog             bool
+	logLevel              string
+	trustedProxies        string
+	cleartextHTTP2        bool
+	shutdownDelay         time.Duration
+	drainPeriod           time.Duration
+	readHeaderTimeout     time.Duration
+	idleTimeout           time.Duration
+	maxHeaderBytes        int
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("weir", flag.ContinueOnError)
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "path to a kubeconfig; empty uses the in-cluster configuration")
+	fs.StringVar(&c.manifests, "manifests", "", "offline mode: serve the Kubernetes YAML in this file or directory (watched for changes) instead of talking to an API server")
+	fs.StringVar(&c.ingressClass, "ingress-class", "weir", "value of the legacy kubernetes.io/ingress.class annotation that Weir serves")
+	fs.StringVar(&c.controllerClass, "controller-class", "weir.dev/ingress-controller", "IngressClass spec.controller value that Weir serves")
+	fs.StringVar(&c.gatewayControllerName, "gateway-controller-name", "weir.dev/gateway-controller", "GatewayClass spec.controllerName that Weir serves")
+	fs.StringVar(&c.watchNamespace, "watch-namespace", "", "watch only this namespace (default: all)")
+	fs.StringVar(&c.bindAddress, "bind-address", "", "address the HTTP, HTTPS and metrics listeners bind (default: all)")
+	fs.IntVar(&c.httpPort, "http-port", 80, "plain-HTTP port (0 disables)")
+	fs.IntVar(&c.httpsPort, "https-port", 443, "HTTPS port (0 disables)")
+	fs.IntVar(&c.metricsPort, "metrics-port", 10254, "port of /healthz, /readyz and /metrics")
+	fs.StringVar(&c.publishService, "publish-service", "", "namespace/name of the Service in front of Weir, whose addresses go to Ingress status")
+	fs.StringVar(&c.publishStatusAddress, "publish-status-address", "", "comma-separated addresses written to Ingress status (wins over --publish-service)")
+	fs.StringVar(&c.defaultSSLCertificate, "default-ssl-certificate", "", "namespace/name of the TLS Secret served when no host matches (default: a self-signed certificate made at start)")
+	fs.StringVar(&c.defaultBackendService, "default-backend-service", "", "namespace/name of a Service that answers requests no rule matches (default: Weir's built-in 404)")
+	fs.StringVar(&c.electionID, "election-id", "weir-leader", "name of the Lease that elects the replica writing status")
+	fs.BoolVar(&c.accessLog, "access-log", true, "write one JSON log line per request")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are trusted and extended (default: none, headers are replaced)")
+	fs.BoolVar(&c.cleartextHTTP2, "enable-h2c", true, "accept HTTP/2 with prior knowledge on the plain-HTTP port (gRPC without TLS)")
+	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports not ready before listeners stop accepting (lets load balancers drain)")
+	fs.DurationVar(&c.drainPeriod, "drain-period", 30*time.Second, "on SIGTERM, time in-flight requests get to finish")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client gets to send its request headers")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *config) trustedPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.trustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %w", err)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (c *config) addr(port int) string {
+	return fmt.Sprintf("%s:%d", c.bindAddress, port)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"weir.dev/weir/controller"
+	"weir.dev/weir/controller/offline"
+	"weir.dev/weir/controller/translate"
+	"weir.dev/weir/proxy"
+	"weir.dev/weir/proxy/endpoint"
+	weirtls "weir.dev/weir/tls"
+)
+
+// runner is the controller, online or offline.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// run wires the data plane, the TLS store and the controller, serves until
+// ctx ends, then drains.
+func run(ctx context.Context, cfg *config, log *zap.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	trusted, err := cfg.trustedPrefixes()
+	if err != nil {
+		return err
+	}
+	m := proxy.NewMetrics(reg)
+	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
+	defer endpoints.Close()
+	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog}, endpoints, m, log)
+	defer srv.Close()
+
+	selfSigned, err := weirtls.SelfSigned(time.Now())
+	if err != nil {
+		return fmt.Errorf("making the default certificate: %w", err)
+	}
+	initial, err := weirtls.NewSnapshot(selfSigned, nil)
+	if err != nil {
+		return err
+	}
+	certs := weirtls.NewStore(initial)
+	pub := &publisher{proxy: srv, certs: certs, fallback: selfSigned, log: log}
+
+	ctl, ready, err := newController(cfg, pub, log, reg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var shuttingDown sync.Once
+	draining := make(chan struct{})
+
+	servers, err := listen(ctx, cfg, srv, certs, log)
+	if err != nil {
+		return err
+	}
+	metricsSrv := metricsServer(cfg, reg, func() bool {
+		select {
+		case <-draining:
+			return false
+		default:
+			return ready()
+		}
+	})
+	go serveMetrics(metricsSrv, log)
+
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- ctl.Run(ctx) }()
+	log.Info("weir started", zap.Int("http_port", cfg.httpPort), zap.Int("https_port", cfg.httpsPort),
+		zap.Int("metrics_port", cfg.metricsPort), zap.String("manifests", cfg.manifests))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-ctlDone:
+	}
+	shuttingDown.Do(func() { close(draining) })
+	shutdown(cfg, srv, servers, metricsSrv, log)
+	return runErr
+}
+
+// newController returns the online controller (API server) or the offline
+// one (--manifests), and its readiness.
+func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.Registerer) (runner, func() bool, error) {
+	opts := controller.Options{
+		Translate: translate.Options{IngressClass: cfg.ingressClass, ControllerClass: cfg.controllerClass,
+			DefaultBackendService: cfg.defaultBackendService, DefaultSSLCertificate: cfg.defaultSSLCertificate},
+		WatchNamespace: cfg.watchNamespace,
+		Events:         true,
+	}
+	if cfg.manifests != "" {
+		o, err := offline.New(cfg.manifests, opts, pub, log, reg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return o, o.Controller().Ready, nil
+	}
+	rc, err := restConfig(cfg.kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc.UserAgent = "weir"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
+		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID}
+	c, err := controller.New(client, opts, pub, log, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.Ready, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		rc, err := rest.InClusterConfig()
+		if err == nil {
+			return rc, nil
+		}
+		if !errors.Is(err, rest.ErrNotInCluster) {
+			return nil, err
+		}
+		return nil, errors.New("not in a cluster: give --kubeconfig, or --manifests for offline mode")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading --kubeconfig: %w", err)
+	}
+	return rc, nil
+}
+
+// publisher hands each translation to the proxy and the certificate store.
+type publisher struct {
+	proxy    *proxy.Server
+	certs    *weirtls.Store
+	fallback *weirtls.Certificate
+	log      *zap.Logger
+}
+
+func (p *publisher) Publish(res *translate.Result) {
+	def := res.DefaultCertificate
+	if def == nil {
+		def = p.fallback
+	}
+	snap, err := weirtls.NewSnapshot(def, res.Certificates)
+	if err != nil {
+		p.log.Error("certificate snapshot; keeping the previous certificates", zap.Error(err))
+	} else {
+		p.certs.Swap(snap)
+	}
+	p.proxy.Publish(res.Table)
+}
+
+// listen opens the HTTP and HTTPS listeners (a port of 0 disables one).
+func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger) ([]*http.Server, error) {
+	opts := proxy.ServerOptions{ReadHeaderTimeout: cfg.readHeaderTimeout, IdleTimeout: cfg.idleTimeout,
+		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2}
+	var out []*http.Server
+	if cfg.httpPort > 0 {
+		srv := proxy.NewHTTPServer(cfg.addr(cfg.httpPort), h, opts, log)
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("--http-port: %w", err)
+		}
+		go serve(srv, func() error { return srv.Serve(ln) }, log)
+		out = append(out, srv)
+	}
+	if cfg.httpsPort > 0 {
+		keys, err := weirtls.NewTicketKeys(0)
+		if err != nil {
+			return nil, err
+		}
+		go keys.Run(ctx, func(err error) { log.Warn("rotating session ticket keys", zap.Error(err)) })
+		tlsOpts := opts
+		tlsOpts.CleartextHTTP2 = false
+		tlsOpts.TLS = weirtls.ServerConfig(certs, weirtls.Options{TicketKeys: keys})
+		srv := proxy.NewHTTPServer(cfg.addr(cfg.httpsPort), h, tlsOpts, log)
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("--https-port: %w", err)
+		}
+		go serve(srv, func() error { return srv.ServeTLS(ln, "", "") }, log)
+		out = append(out, srv)
+	}
+	return out, nil
+}
+
+func serve(srv *http.Server, f func() error, log *zap.Logger) {
+	if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("listener failed", zap.String("addr", srv.Addr), zap.Error(err))
+	}
+}
+
+func metricsServer(cfg *config, reg *prometheus.Registry, ready func() bool) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &http.Server{Addr: cfg.addr(cfg.metricsPort), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+func serveMetrics(srv *http.Server, log *zap.Logger) {
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener failed", zap.String("addr", srv.Addr), zap.Error(err))
+	}
+}
+
+// shutdown drains: /readyz already fails; wait --shutdown-delay so load
+// balancers stop sending, then stop accepting, give in-flight requests
+// --drain-period, and close what is left.
+func shutdown(cfg *config, p *proxy.Server, servers []*http.Server, metrics *http.Server, log *zap.Logger) {
+	log.Info("shutting down: not ready", zap.Duration("delay", cfg.shutdownDelay), zap.Duration("drain_period", cfg.drainPeriod))
+	p.Drain()
+	time.Sleep(cfg.shutdownDelay)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.drainPeriod)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := proxy.Shutdown(ctx, s); err != nil {
+				log.Warn("drain period ended with requests still running", zap.String("addr", s.Addr))
+			}
+		}()
+	}
+	wg.Wait()
+	metrics.Close()
+	log.Info("stopped")
+}

@@ -1,0 +1,221 @@
+// Package controller watches the Kubernetes objects Weir serves and keeps
+// the proxy's routing table in step with them. Informer events of every
+// kind enqueue one key, so a burst of events gives one rebuild; each rebuild
+// translates the whole cached state (controller/translate) and publishes the
+// result. Problems become Events on their objects, log lines and metrics;
+// a failed build keeps the last good table in service.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"weir.dev/weir/controller/translate"
+)
+
+// Publisher receives every successful translation.
+type Publisher interface {
+	Publish(res *translate.Result)
+}
+
+// Options configure a Controller.
+type Options struct {
+	Translate translate.Options
+	// WatchNamespace limits the informers to one namespace ("" watches all).
+	WatchNamespace string
+	// HoldOff is how long a rebuild waits for more events (default 100ms).
+	HoldOff time.Duration
+	// Status, when set, writes Ingress status (leader only).
+	Status *StatusOptions
+	// Events turns Kubernetes Events on (off in offline mode, where nobody
+	// would read them).
+	Events bool
+}
+
+// Controller turns watched objects into published routing tables.
+type Controller struct {
+	opts      Options
+	client    kubernetes.Interface
+	pub       Publisher
+	log       *zap.Logger
+	metrics   *metrics
+	factory   informers.SharedInformerFactory
+	listers   listers
+	queue     workqueue.TypedDelayingInterface[string]
+	recorder  record.EventRecorder
+	events    *eventDeduper
+	status    *statusWriter
+	gen       uint64
+	ready     atomic.Bool
+	lastMu    sync.Mutex
+	last      *translate.Result
+	synced    []cache.InformerSynced
+	broadcast record.EventBroadcaster
+}
+
+const tableKey = "table"
+
+// New builds a Controller on client. reg may be nil.
+func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logger, reg prometheus.Registerer) (*Controller, error) {
+	if opts.HoldOff <= 0 {
+		opts.HoldOff = 100 * time.Millisecond
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Controller{
+		opts:    opts,
+		client:  client,
+		pub:     pub,
+		log:     log,
+		metrics: newMetrics(reg),
+		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
+	}
+	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
+		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
+	if err := c.setupInformers(); err != nil {
+		return nil, err
+	}
+	if opts.Events {
+		c.broadcast = record.NewBroadcaster()
+		c.recorder = c.broadcast.NewRecorder(eventScheme(), corev1.EventSource{Component: "weir"})
+	}
+	c.events = newEventDeduper()
+	if opts.Status != nil {
+		c.status = newStatusWriter(client, *opts.Status, log)
+	}
+	return c, nil
+}
+
+// Ready reports whether the first table built from fully synced caches has
+// been published.
+func (c *Controller) Ready() bool { return c.ready.Load() }
+
+// Last returns the newest successful translation (nil before the first).
+func (c *Controller) Last() *translate.Result {
+	c.lastMu.Lock()
+	defer c.lastMu.Unlock()
+	return c.last
+}
+
+// Run watches until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	if c.broadcast != nil {
+		c.broadcast.StartRecordingToSink(&eventSink{c.client})
+		defer c.broadcast.Shutdown()
+	}
+	c.factory.Start(ctx.Done())
+	defer c.factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
+	}
+	c.log.Info("caches synced; building the first table")
+	// The first build runs on the fully processed initial lists.
+	c.rebuild()
+	c.ready.Store(true)
+	if c.status != nil {
+		go c.status.run(ctx, c)
+	}
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	for c.processNext() {
+	}
+	return nil
+}
+
+func (c *Controller) processNext() bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.log.Error("rebuild panicked; keeping the last table", zap.Any("panic", r))
+			}
+		}()
+		c.rebuild()
+	}()
+	return true
+}
+
+// enqueue schedules a rebuild after the hold-off; events inside the window
+// share it.
+func (c *Controller) enqueue() { c.queue.AddAfter(tableKey, c.opts.HoldOff) }
+
+// rebuild translates the cached state and publishes it.
+func (c *Controller) rebuild() {
+	start := time.Now()
+	in, err := c.listers.inputs(c.opts.Translate)
+	if err != nil {
+		c.log.Error("listing cached objects", zap.Error(err))
+		return
+	}
+	c.gen++
+	res := translate.Translate(in, c.gen)
+	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
+	c.report(res.Problems)
+	if res.Table == nil {
+		c.metrics.failures.Inc()
+		c.log.Error("table build failed; keeping the last good table", zap.Uint64("generation", c.gen))
+		return
+	}
+	c.pub.Publish(res)
+	c.lastMu.Lock()
+	c.last = res
+	c.lastMu.Unlock()
+	c.metrics.routes.Set(float64(res.Table.Len()))
+	c.metrics.generation.Set(float64(c.gen))
+	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
+		zap.Int("problems", len(res.Problems)), zap.Duration("took", time.Since(start)))
+	if c.status != nil {
+		c.status.poke()
+	}
+}
+
+// listers reads the informer caches.
+type listers struct {
+	factory informers.SharedInformerFactory
+}
+
+func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
+	in := &translate.Inputs{Options: opts}
+	f := l.factory
+	ings, err := f.Networking().V1().Ingresses().Lister().List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	in.Ingresses = ings
+	if in.IngressClasses, err = f.Networking().V1().IngressClasses().Lister().List(labels.Everything()); err != nil {
+		return nil, err
+	}
+	if in.Services, err = f.Core().V1().Services().Lister().List(labels.Everything()); err != nil {
+		return nil, err
+	}
+	if in.EndpointSlices, err = f.Discovery().V1().EndpointSlices().Lister().List(labels.Everything()); err != nil {
+		return nil, err
+	}
+	if in.Secrets, err = f.Core().V1().Secrets().Lister().List(labels.Everything()); err != nil {
+		return nil, err
+	}
+	return in, nil
+}

@@ -1,0 +1,199 @@
+package controller
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"weir.dev/weir/controller/translate"
+)
+
+// StatusOptions configure Ingress status writing.
+type StatusOptions struct {
+	// PublishStatusAddress is a comma-separated list of IPs or host names
+	// written to status; it wins over PublishService.
+	PublishStatusAddress string
+	// PublishService is namespace/name of the Service in front of Weir,
+	// whose load-balancer addresses (or external IPs, or cluster IP) are
+	// written to status.
+	PublishService string
+	// ElectionID names the Lease that elects the one replica writing status
+	// (default weir-leader), in ElectionNamespace (default: POD_NAMESPACE,
+	// else "default").
+	ElectionID        string
+	ElectionNamespace string
+	// Identity of this replica in the election (default: the host name).
+	Identity string
+	// Resync rewrites status this often even without changes (default 1m).
+	Resync time.Duration
+}
+
+type statusWriter struct {
+	client kubernetes.Interface
+	opts   StatusOptions
+	log    *zap.Logger
+	pokes  chan struct{}
+}
+
+func newStatusWriter(client kubernetes.Interface, opts StatusOptions, log *zap.Logger) *statusWriter {
+	if opts.ElectionID == "" {
+		opts.ElectionID = "weir-leader"
+	}
+	if opts.ElectionNamespace == "" {
+		opts.ElectionNamespace = os.Getenv("POD_NAMESPACE")
+	}
+	if opts.ElectionNamespace == "" {
+		opts.ElectionNamespace = "default"
+	}
+	if opts.Identity == "" {
+		opts.Identity, _ = os.Hostname()
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = time.Minute
+	}
+	return &statusWriter{client: client, opts: opts, log: log, pokes: make(chan struct{}, 1)}
+}
+
+// poke asks the leader to reconcile status soon.
+func (s *statusWriter) poke() {
+	select {
+	case s.pokes <- struct{}{}:
+	default:
+	}
+}
+
+// run takes part in the election until ctx ends; while leading it keeps
+// Ingress status in step. Every replica serves traffic either way.
+func (s *statusWriter) run(ctx context.Context, c *Controller) {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: s.opts.ElectionID, Namespace: s.opts.ElectionNamespace},
+		Client:     s.client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: s.opts.Identity},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   15 * time.Second,
+			RenewDeadline:   10 * time.Second,
+			RetryPeriod:     2 * time.Second,
+			ReleaseOnCancel: true,
+			Name:            "weir-status",
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) { s.lead(ctx, c) },
+				OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
+			},
+		})
+	}
+}
+
+func (s *statusWriter) lead(ctx context.Context, c *Controller) {
+	s.log.Info("leading: writing Ingress status", zap.String("identity", s.opts.Identity))
+	tick := time.NewTicker(s.opts.Resync)
+	defer tick.Stop()
+	for {
+		s.sync(ctx, c)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.pokes:
+		case <-tick.C:
+		}
+	}
+}
+
+// sync writes the published addresses to every Ingress that is Weir's, and
+// clears them from Ingresses that are not (any more). It writes only
+// changes.
+func (s *statusWriter) sync(ctx context.Context, c *Controller) {
+	addrs, err := s.addresses(ctx)
+	if err != nil {
+		s.log.Warn("cannot read the addresses to publish", zap.Error(err))
+		return
+	}
+	f := c.factory
+	ings, _ := f.Networking().V1().Ingresses().Lister().List(labels.Everything())
+	classes, _ := f.Networking().V1().IngressClasses().Lister().List(labels.Everything())
+	for _, ing := range ings {
+		current := ing.Status.LoadBalancer.Ingress
+		want := addrs
+		if !translate.IsWeirs(ing, classes, c.opts.Translate) {
+			if len(current) == 0 || !sameAddresses(current, addrs) {
+				continue // not ours, and not written by us
+			}
+			want = nil
+		}
+		if sameAddresses(current, want) {
+			continue
+		}
+		up := ing.DeepCopy()
+		up.Status.LoadBalancer.Ingress = want
+		if _, err := s.client.NetworkingV1().Ingresses(ing.Namespace).UpdateStatus(ctx, up, metav1.UpdateOptions{}); err != nil {
+			s.log.Warn("updating Ingress status", zap.String("namespace", ing.Namespace), zap.String("ingress", ing.Name), zap.Error(err))
+		}
+	}
+}
+
+func (s *statusWriter) addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
+	var out []networkingv1.IngressLoadBalancerIngress
+	if s.opts.PublishStatusAddress != "" {
+		for _, a := range strings.Split(s.opts.PublishStatusAddress, ",") {
+			out = appendAddress(out, strings.TrimSpace(a))
+		}
+		return sortAddresses(out), nil
+	}
+	if s.opts.PublishService == "" {
+		return nil, nil
+	}
+	ns, name, _ := strings.Cut(s.opts.PublishService, "/")
+	svc, err := s.client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, lb := range svc.Status.LoadBalancer.Ingress {
+		out = append(out, networkingv1.IngressLoadBalancerIngress{IP: lb.IP, Hostname: lb.Hostname})
+	}
+	if len(out) == 0 {
+		for _, ip := range svc.Spec.ExternalIPs {
+			out = appendAddress(out, ip)
+		}
+	}
+	if len(out) == 0 && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		out = appendAddress(out, svc.Spec.ClusterIP)
+	}
+	return sortAddresses(out), nil
+}
+
+func appendAddress(out []networkingv1.IngressLoadBalancerIngress, a string) []networkingv1.IngressLoadBalancerIngress {
+	if a == "" {
+		return out
+	}
+	if _, err := netip.ParseAddr(a); err == nil {
+		return append(out, networkingv1.IngressLoadBalancerIngress{IP: a})
+	}
+	return append(out, networkingv1.IngressLoadBalancerIngress{Hostname: a})
+}
+
+func sortAddresses(a []networkingv1.IngressLoadBalancerIngress) []networkingv1.IngressLoadBalancerIngress {
+	sort.Slice(a, func(i, j int) bool { return a[i].IP+a[i].Hostname < a[j].IP+a[j].Hostname })
+	return a
+}
+
+func sameAddresses(a, b []networkingv1.IngressLoadBalancerIngress) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(sortAddresses(append([]networkingv1.IngressLoadBalancerIngress(nil), a...)), b)
+}

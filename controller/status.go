@@ -46,6 +46,10 @@ type statusWriter struct {
 	opts   StatusOptions
 	log    *zap.Logger
 	pokes  chan struct{}
+	// pending maps namespace/name to the resourceVersion an Ingress had
+	// when Weir wrote its status; while the cache still shows that version
+	// the write is not visible yet and is not repeated.
+	pending map[string]string
 }
 
 func newStatusWriter(client kubernetes.Interface, opts StatusOptions, log *zap.Logger) *statusWriter {
@@ -64,7 +68,7 @@ func newStatusWriter(client kubernetes.Interface, opts StatusOptions, log *zap.L
 	if opts.Resync <= 0 {
 		opts.Resync = time.Minute
 	}
-	return &statusWriter{client: client, opts: opts, log: log, pokes: make(chan struct{}, 1)}
+	return &statusWriter{client: client, opts: opts, log: log, pokes: make(chan struct{}, 1), pending: make(map[string]string)}
 }
 
 // poke asks the leader to reconcile status soon.
@@ -135,9 +139,15 @@ func (s *statusWriter) sync(ctx context.Context, c *Controller) {
 			}
 			want = nil
 		}
+		key := ing.Namespace + "/" + ing.Name
 		if sameAddresses(current, want) {
+			delete(s.pending, key)
 			continue
 		}
+		if rv, ok := s.pending[key]; ok && rv == ing.ResourceVersion {
+			continue // our write has not reached the cache yet
+		}
+		s.pending[key] = ing.ResourceVersion
 		up := ing.DeepCopy()
 		up.Status.LoadBalancer.Ingress = want
 		if _, err := s.client.NetworkingV1().Ingresses(ing.Namespace).UpdateStatus(ctx, up, metav1.UpdateOptions{}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,10 +66,10 @@ type Cluster struct {
 
 	l       layout
 	logf    Logf
+	muted   *atomic.Bool // set once the caller's Logf must not be called
 	procs   []*process // etcd, kube-apiserver, kube-controller-manager
 	kubelet *kubelet
 	cancel  context.CancelFunc
-	stopped chan struct{}
 }
 
 // Up starts a cluster and returns once kube-apiserver is ready, the kubelet's
@@ -153,11 +154,17 @@ func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster,
 	if err != nil {
 		return nil, err
 	}
+	muted := new(atomic.Bool)
+	logf := func(format string, args ...any) {
+		if !muted.Load() {
+			opts.Logf(format, args...)
+		}
+	}
 	c := &Cluster{
 		Name: l.name, StateDir: l.stateDir, Kubeconfig: l.path("kubeconfig"),
 		Server: l.apiserverURL(), CAFile: l.path("ca.crt"), Token: token,
 		PodCIDR: l.podPrefix, BridgeAddr: l.bridgeAddr, NodeName: l.nodeName(),
-		l: l, logf: opts.Logf, stopped: make(chan struct{}),
+		l: l, logf: logf, muted: muted,
 	}
 	if err := createBridge(ctx, l); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ type Cluster struct {
 	l       layout
 	logf    Logf
 	muted   *atomic.Bool // set once the caller's Logf must not be called
-	procs   []*process // etcd, kube-apiserver, kube-controller-manager
+	procs   []*process   // etcd, kube-apiserver, kube-controller-manager
 	kubelet *kubelet
 	cancel  context.CancelFunc
 }

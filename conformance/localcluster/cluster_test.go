@@ -118,9 +118,6 @@ func TestTwoClusters(t *testing.T) {
 func createEcho(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string, replicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": name}
-	fieldEnv := func(env, path string) corev1.EnvVar {
-		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
-	}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: appsv1.DeploymentSpec{

@@ -163,6 +163,9 @@ func (w *podWorker) maybeStart(c *container, pod *corev1.Pod) error {
 		c.nextStart = time.Now().Add(c.backoff)
 		return fmt.Errorf("starting container %s: %w", c.spec.Name, err)
 	}
+	if c.lastTerm != nil {
+		c.restarts++
+	}
 	c.proc, c.startedAt = p, time.Now()
 	c.ready, c.probeOK, c.probeFail = false, 0, 0
 	c.nextProbe = c.startedAt
@@ -202,7 +205,6 @@ func (w *podWorker) reap(c *container, pod *corev1.Pod) {
 	if ranFor > stableRunFor {
 		c.backoff = time.Second
 	}
-	c.restarts++
 	c.nextStart = time.Now().Add(c.backoff)
 	c.backoff = min(2*c.backoff, maxBackoff)
 }

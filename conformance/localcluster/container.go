@@ -121,18 +121,21 @@ func (w *podWorker) mountsFor(c *corev1.Container, paths map[string]string) ([]b
 // command builds the exec.Cmd that runs the container in the Pod's network
 // namespace and in a private mount namespace.
 func (c *container) command(netns string) *exec.Cmd {
+	// The binary is opened before the mounts, which may hide its path (a
+	// volume at /root hides a cache under $HOME), and run through the open
+	// descriptor.
 	var script strings.Builder
-	script.WriteString("set -e\n")
+	script.WriteString("set -e\nexec 3<\"$1\"\nshift\n")
 	for _, m := range c.mounts {
 		fmt.Fprintf(&script, "mount --bind %s %s\n", shellQuote(m.src), shellQuote(m.dst))
 		if m.readOnly {
 			fmt.Fprintf(&script, "mount -o remount,bind,ro %s\n", shellQuote(m.dst))
 		}
 	}
-	script.WriteString(`exec "$@"` + "\n")
+	script.WriteString(`exec /proc/self/fd/3 "$@"` + "\n")
 	args := []string{"netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--",
-		"/bin/sh", "-c", script.String(), "sh"}
-	cmd := exec.Command("ip", append(args, c.argv...)...)
+		"/bin/sh", "-c", script.String(), "sh", c.argv[0]}
+	cmd := exec.Command("ip", append(args, c.argv[1:]...)...)
 	cmd.Env = c.env
 	cmd.Dir = "/"
 	if c.spec.WorkingDir != "" {

@@ -14,30 +14,39 @@ import (
 	"time"
 )
 
-// writePKI writes a CA, kube-apiserver's serving certificate signed by it and
-// the service-account signing key pair into the state directory.
+// writePKI writes a CA and, signed by it, kube-apiserver's serving
+// certificate, the kubelet's serving certificate and the client certificate
+// kube-apiserver presents to the kubelet; plus the service-account signing
+// key pair.
 func writePKI(l layout) error {
 	caKey, caCert, caDER, err := newCA(l.name)
 	if err != nil {
 		return err
 	}
-	serveKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generating the serving key: %w", err)
+	if err := writePEM(l.path("ca.crt"), "CERTIFICATE", caDER); err != nil {
+		return err
 	}
-	tmpl := &x509.Certificate{
+	bridge := net.IP(l.bridgeAddr.AsSlice())
+	certs := []*x509.Certificate{{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		Subject:      pkix.Name{CommonName: "apiserver"},
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.IP(l.bridgeAddr.AsSlice()), net.ParseIP("10.96.0.1")},
-	}
-	serveDER, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &serveKey.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("signing the serving certificate: %w", err)
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), bridge, net.ParseIP("10.96.0.1")},
+	}, {
+		SerialNumber: big.NewInt(3),
+		Subject:      pkix.Name{CommonName: "kubelet"},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{bridge},
+	}, {
+		SerialNumber: big.NewInt(4),
+		Subject:      pkix.Name{CommonName: "kubelet-client", Organization: []string{"system:masters"}},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}}
+	for _, tmpl := range certs {
+		if err := issue(l, tmpl, caCert, caKey); err != nil {
+			return err
+		}
 	}
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -47,23 +56,30 @@ func writePKI(l layout) error {
 	if err != nil {
 		return fmt.Errorf("encoding the service-account public key: %w", err)
 	}
-	files := []struct {
-		name, typ string
-		der       []byte
-	}{
-		{"ca.crt", "CERTIFICATE", caDER},
-		{"apiserver.crt", "CERTIFICATE", serveDER},
-		{"sa.pub", "PUBLIC KEY", saPub},
-	}
-	for _, f := range files {
-		if err := writePEM(l.path(f.name), f.typ, f.der); err != nil {
-			return err
-		}
-	}
-	if err := writeKey(l.path("apiserver.key"), serveKey); err != nil {
+	if err := writePEM(l.path("sa.pub"), "PUBLIC KEY", saPub); err != nil {
 		return err
 	}
 	return writeKey(l.path("sa.key"), saKey)
+}
+
+// issue signs tmpl with the CA and writes <CommonName>.crt and .key.
+func issue(l layout, tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generating the %s key: %w", tmpl.Subject.CommonName, err)
+	}
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("signing the %s certificate: %w", tmpl.Subject.CommonName, err)
+	}
+	name := tmpl.Subject.CommonName
+	if err := writePEM(l.path(name+".crt"), "CERTIFICATE", der); err != nil {
+		return err
+	}
+	return writeKey(l.path(name+".key"), key)
 }
 
 func newCA(name string) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {

@@ -20,6 +20,7 @@ type container struct {
 	spec    *corev1.Container
 	binary  string
 	logPath string
+	logs    *logSink // opened at first start, closed when the Pod stops
 
 	argv   []string
 	env    []string
@@ -154,13 +155,16 @@ func (w *podWorker) maybeStart(c *container, pod *corev1.Pod) error {
 	if c.proc != nil || c.finished || time.Now().Before(c.nextStart) {
 		return nil
 	}
-	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("opening the log of %s: %w", c.spec.Name, err)
+	if c.logs == nil {
+		sink, err := openLogSink(c.logPath)
+		if err != nil {
+			return fmt.Errorf("opening the log of %s: %w", c.spec.Name, err)
+		}
+		c.logs = sink
 	}
-	defer logFile.Close()
 	cmd := c.command(w.net.netns)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Stdout, cmd.Stderr = c.logs.stream("stdout"), c.logs.stream("stderr")
+	cmd.WaitDelay = 2 * time.Second // a child that keeps the pipes open must not block Wait
 	p, err := startProcess(w.k.l, cmd)
 	if err != nil {
 		c.nextStart = time.Now().Add(c.backoff)

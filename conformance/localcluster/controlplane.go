@@ -81,6 +81,10 @@ func startAPIServer(l layout, bin string) (*process, error) {
 		"--endpoint-reconciler-type=none",
 		"--cert-dir="+l.path("apiserver-certs"),
 		"--enable-priority-and-fairness=false",
+		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-certificate-authority="+l.path("ca.crt"),
+		"--kubelet-client-certificate="+l.path("kubelet-client.crt"),
+		"--kubelet-client-key="+l.path("kubelet-client.key"),
 		"--profiling=false",
 		"--v=1",
 	)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -67,8 +68,13 @@ func (c *Cluster) startKubelet(ctx context.Context, opts Options, bins Binaries)
 		cancel()
 		return fmt.Errorf("watching Pods: %w", err)
 	}
+	srv, err := k.serve(runCtx)
+	if err != nil {
+		cancel()
+		return err
+	}
 	factory.Start(runCtx.Done())
-	go k.run(runCtx, factory)
+	go k.run(runCtx, factory, srv)
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
 		return fmt.Errorf("waiting for the kubelet's Pod cache: %w", ctx.Err())
 	}
@@ -77,10 +83,13 @@ func (c *Cluster) startKubelet(ctx context.Context, opts Options, bins Binaries)
 
 // run renews the Lease until ctx ends, then waits for every Pod worker to
 // stop its processes.
-func (k *kubelet) run(ctx context.Context, factory informers.SharedInformerFactory) {
+func (k *kubelet) run(ctx context.Context, factory informers.SharedInformerFactory, srv *http.Server) {
 	defer close(k.done)
 	goSafe(k.logf, "lease", func() { k.renewLease(ctx) })
 	<-ctx.Done()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
 	factory.Shutdown()
 	k.wg.Wait()
 }
@@ -132,7 +141,8 @@ func (k *kubelet) registerNode(ctx context.Context) error {
 			{Type: corev1.NodeInternalIP, Address: k.l.bridgeAddr.String()},
 			{Type: corev1.NodeHostName, Address: hostname},
 		},
-		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.37.2-weir", OperatingSystem: "linux", Architecture: "amd64"},
+		DaemonEndpoints: k.daemonEndpoints(),
+		NodeInfo:        corev1.NodeSystemInfo{KubeletVersion: "v1.37.2-weir", OperatingSystem: "linux", Architecture: "amd64"},
 	}
 	if _, err := k.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("marking Node %s Ready: %w", node.Name, err)

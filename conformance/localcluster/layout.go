@@ -26,6 +26,7 @@ type layout struct {
 	etcdClientPort int
 	etcdPeerPort   int
 	apiserverPort  int
+	kubeletPort    int
 }
 
 var validName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
@@ -58,6 +59,7 @@ func layoutFor(name string, idx int) layout {
 		etcdClientPort: base,
 		etcdPeerPort:   base + 1,
 		apiserverPort:  base + 2,
+		kubeletPort:    base + 3,
 	}
 }
 

@@ -220,6 +220,12 @@ func (w *podWorker) shutdown(grace time.Duration) {
 		}
 	}
 	wg.Wait()
+	for _, c := range w.containers {
+		if c.logs != nil {
+			c.logs.Close()
+			c.logs = nil
+		}
+	}
 	if w.net != nil {
 		teardownPodNet(context.Background(), *w.net)
 		w.k.ipam.release(w.net.addr)

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"weir.dev/weir/conformance/localcluster"
 )
@@ -65,6 +66,7 @@ exec sleep 600`
 			t.Errorf("container output lacks %q:\n%s", want, out)
 		}
 	}
+	checkPodsLog(ctx, t, c, "inspect")
 	for _, dir := range []string{"/etc/cfg", "/etc/sec"} {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("the volume at %s is visible outside the Pod's mount namespace", dir)
@@ -132,4 +134,32 @@ func waitLog(ctx context.Context, t *testing.T, path, want string) string {
 		return strings.Contains(out, want), nil
 	})
 	return out
+}
+
+// checkPodsLog reads the Pod's log through kube-apiserver (pods/log), which
+// proxies to the kubelet's endpoint, with and without sinceTime.
+func checkPodsLog(ctx context.Context, t *testing.T, c *localcluster.Cluster, name string) {
+	t.Helper()
+	get := func(opts *corev1.PodLogOptions) string {
+		opts.Container = "main"
+		b, err := c.Client.CoreV1().Pods("default").GetLogs(name, opts).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("reading pods/log: %v", err)
+		}
+		return string(b)
+	}
+	if all := get(&corev1.PodLogOptions{}); !strings.Contains(all, "TOKEN-OK") {
+		t.Errorf("pods/log lacks TOKEN-OK:\n%s", all)
+	}
+	if last := get(&corev1.PodLogOptions{TailLines: ptr.To[int64](1)}); strings.TrimSpace(last) != "CA-OK" {
+		t.Errorf("pods/log tailLines=1: want CA-OK, have %q", last)
+	}
+	future := metav1.NewTime(time.Now().Add(time.Hour))
+	if later := get(&corev1.PodLogOptions{SinceTime: &future}); later != "" {
+		t.Errorf("pods/log sinceTime in the future: want nothing, have %q", later)
+	}
+	stamped := get(&corev1.PodLogOptions{Timestamps: true, TailLines: ptr.To[int64](1)})
+	if stamp, _, _ := strings.Cut(stamped, " "); !strings.HasPrefix(stamp, time.Now().UTC().Format("2006-01-02T")) {
+		t.Errorf("pods/log timestamps: want an RFC 3339 stamp, have %q", stamped)
+	}
 }

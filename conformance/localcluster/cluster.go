@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,14 +82,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	opts = withDefaults(opts)
-	l, err := newLayout(opts.Name)
-	if err != nil {
-		return nil, err
-	}
 	if err := Down(ctx, opts.Name); err != nil {
 		return nil, fmt.Errorf("cleaning a leftover cluster %q: %w", opts.Name, err)
 	}
-	if err := checkIndexFree(ctx, l); err != nil {
+	l, err := claimLayout(ctx, opts.Name)
+	if err != nil {
 		return nil, err
 	}
 	bins, err := binariesFor(ctx, opts)
@@ -118,6 +114,12 @@ func withDefaults(o Options) Options {
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 2 * time.Minute
 	}
+	// Containers run with / as their working directory.
+	if o.WeirBinary != "" {
+		if abs, err := filepath.Abs(o.WeirBinary); err == nil {
+			o.WeirBinary = abs
+		}
+	}
 	return o
 }
 
@@ -128,16 +130,6 @@ func binariesFor(ctx context.Context, o Options) (Binaries, error) {
 	return BuildBinaries(ctx, o.Logf)
 }
 
-// checkIndexFree fails when another live cluster's name hashes to the same
-// index (same bridge, ports and pod range).
-func checkIndexFree(ctx context.Context, l layout) error {
-	if linkExists(ctx, l.bridge) {
-		others, _ := filepath.Glob(filepath.Join(stateRoot, "weir-cluster-*", "index"))
-		return fmt.Errorf("bridge %s (index %d) is in use by another cluster (%v); pick another name", l.bridge, l.index, others)
-	}
-	return nil
-}
-
 // boot lays out the state directory and starts every part in order.
 func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
@@ -146,9 +138,6 @@ func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster,
 		if err := os.MkdirAll(l.path(d), 0o755); err != nil {
 			return nil, fmt.Errorf("creating the state directory: %w", err)
 		}
-	}
-	if err := os.WriteFile(l.path("index"), []byte(strconv.Itoa(l.index)), 0o644); err != nil {
-		return nil, fmt.Errorf("writing the index: %w", err)
 	}
 	token, err := writeSecrets(l)
 	if err != nil {

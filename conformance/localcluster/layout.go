@@ -1,16 +1,20 @@
 package localcluster
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
-// layout is everything derived from a cluster's name. Two clusters with
-// different names get different values unless their index collides, which Up
-// detects.
+// layout is everything derived from a cluster's name and index. The index
+// starts at a hash of the name and moves on to the next free one, so that two
+// live clusters never share a bridge, ports or pod range.
 type layout struct {
 	name  string
 	index int // 10..209: third octet of the pod range, and port block
@@ -34,14 +38,71 @@ var validName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 // stateRoot holds one directory per cluster; a variable so tests could move it.
 var stateRoot = "/tmp"
 
+// newLayout is the layout of an existing or future cluster: the index
+// recorded in its state directory, else the one its name hashes to.
 func newLayout(name string) (layout, error) {
 	if !validName.MatchString(name) {
 		return layout{}, fmt.Errorf("cluster name %q: want 1-32 lower-case letters, digits or dashes", name)
 	}
+	l := layoutFor(name, hashIndex(name))
+	if b, err := os.ReadFile(l.path("index")); err == nil {
+		if idx, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && idx >= minIndex && idx < minIndex+numIndex {
+			return layoutFor(name, idx), nil
+		}
+	}
+	return l, nil
+}
+
+const minIndex, numIndex = 10, 200
+
+func hashIndex(name string) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	idx := int(h.Sum32()%200) + 10
-	return layoutFor(name, idx), nil
+	return int(h.Sum32()%numIndex) + minIndex
+}
+
+// claimLayout picks the first free index from the name's hash on and records
+// it in a new state directory. A lock file serialises concurrent claims; an
+// index is taken when another state directory records it or its bridge
+// exists.
+func claimLayout(ctx context.Context, name string) (layout, error) {
+	if _, err := newLayout(name); err != nil {
+		return layout{}, err
+	}
+	unlock, err := lockFile(filepath.Join(stateRoot, "weir-clusters.lock"))
+	if err != nil {
+		return layout{}, err
+	}
+	defer unlock()
+	taken := claimedIndexes()
+	start := hashIndex(name)
+	for i := range numIndex {
+		idx := minIndex + (start-minIndex+i)%numIndex
+		l := layoutFor(name, idx)
+		if taken[idx] || linkExists(ctx, l.bridge) {
+			continue
+		}
+		if err := os.MkdirAll(l.stateDir, 0o755); err != nil {
+			return layout{}, fmt.Errorf("creating the state directory: %w", err)
+		}
+		if err := os.WriteFile(l.path("index"), []byte(strconv.Itoa(idx)), 0o644); err != nil {
+			return layout{}, fmt.Errorf("recording the cluster index: %w", err)
+		}
+		return l, nil
+	}
+	return layout{}, fmt.Errorf("all %d cluster slots are in use; run localcluster down for old clusters", numIndex)
+}
+
+func claimedIndexes() map[int]bool {
+	taken := map[int]bool{}
+	files, _ := filepath.Glob(filepath.Join(stateRoot, "weir-cluster-*", "index"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if idx, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			taken[idx] = true
+		}
+	}
+	return taken
 }
 
 func layoutFor(name string, idx int) layout {

@@ -2,6 +2,8 @@ package localcluster
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
 	"os"
 	"testing"
 	"time"
@@ -43,8 +45,17 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// nameFor turns a test name into a valid cluster name.
+// nameFor turns a test name into a valid cluster name, suffixed with a hash
+// of the working directory (the test's package) so that tests of the same
+// name in two packages running at once get two clusters.
 func nameFor(test string) string {
+	wd, _ := os.Getwd()
+	h := fnv.New32a()
+	h.Write([]byte(wd))
+	return fmt.Sprintf("%s-%04x", testSlug(test), h.Sum32()&0xffff)
+}
+
+func testSlug(test string) string {
 	b := []byte{}
 	for _, r := range []byte(test) {
 		switch {
@@ -56,8 +67,8 @@ func nameFor(test string) string {
 			b = append(b, '-')
 		}
 	}
-	if len(b) > 30 {
-		b = b[:30]
+	if len(b) > 25 {
+		b = b[:25]
 	}
 	for len(b) > 0 && b[len(b)-1] == '-' {
 		b = b[:len(b)-1]

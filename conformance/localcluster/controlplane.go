@@ -29,6 +29,7 @@ var controllers = []string{
 	"serviceaccount-controller",
 	"serviceaccount-token-controller",
 	"root-ca-certificate-publisher-controller",
+	"clusterrole-aggregation-controller", // fills admin, edit and view
 }
 
 func startDaemon(l layout, name, bin string, args ...string) (*process, error) {

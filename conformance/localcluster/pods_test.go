@@ -127,13 +127,16 @@ func createData(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
 
 func waitLog(ctx context.Context, t *testing.T, path, want string) string {
 	t.Helper()
-	var out string
-	poll(ctx, t, want+" in "+path, func(context.Context) (bool, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		b, _ := os.ReadFile(path)
-		out = string(b)
-		return strings.Contains(out, want), nil
-	})
-	return out
+		if out := string(b); strings.Contains(out, want) {
+			return out
+		} else if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("waiting for %q in %s; the log holds:\n%s", want, path, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // checkPodsLog reads the Pod's log through kube-apiserver (pods/log), which

@@ -165,6 +165,7 @@ func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster,
 		return nil, err
 	}
 	if err := c.waitDefaultServiceAccount(ctx); err != nil {
+		c.cancel() // stop the kubelet's goroutines; Up's cleanup does the rest
 		return nil, err
 	}
 	return c, nil

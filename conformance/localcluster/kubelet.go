@@ -76,6 +76,7 @@ func (c *Cluster) startKubelet(ctx context.Context, opts Options, bins Binaries)
 	factory.Start(runCtx.Done())
 	go k.run(runCtx, factory, srv)
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
+		cancel()
 		return fmt.Errorf("waiting for the kubelet's Pod cache: %w", ctx.Err())
 	}
 	return nil

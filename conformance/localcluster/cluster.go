@@ -139,6 +139,7 @@ func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster,
 			return nil, fmt.Errorf("creating the state directory: %w", err)
 		}
 	}
+	recordOwner(l)
 	token, err := writeSecrets(l)
 	if err != nil {
 		return nil, err
@@ -297,6 +298,7 @@ func Down(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	stopOwner(l)
 	killRecorded(l)
 	cleanupNetwork(ctx, l)
 	removeCreatedDirs(l)

@@ -62,14 +62,15 @@ func hashIndex(name string) int {
 }
 
 // claimLayout picks the first free index from the name's hash on and records
-// it in a new state directory. A lock file serialises concurrent claims; an
+// it in a new state directory. A lock on the state root serialises
+// concurrent claims (a lock file would be left behind); an
 // index is taken when another state directory records it or its bridge
 // exists.
 func claimLayout(ctx context.Context, name string) (layout, error) {
 	if _, err := newLayout(name); err != nil {
 		return layout{}, err
 	}
-	unlock, err := lockFile(filepath.Join(stateRoot, "weir-clusters.lock"))
+	unlock, err := lockDir(stateRoot)
 	if err != nil {
 		return layout{}, err
 	}

@@ -115,3 +115,39 @@ func killRecorded(l layout) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// recordOwner writes the pid of the process running the cluster (the
+// kubelet's home), so that `down` from another shell can stop it first.
+func recordOwner(l layout) {
+	pid := os.Getpid()
+	if st, err := startTime(pid); err == nil {
+		_ = os.WriteFile(l.path("owner"), []byte(strconv.Itoa(pid)+" "+st), 0o644)
+	}
+}
+
+// stopOwner asks a live owner other than this process to stop (SIGTERM: it
+// tears its cluster down) and waits up to 30 s for it to exit.
+func stopOwner(l layout) {
+	b, err := os.ReadFile(l.path("owner"))
+	if err != nil {
+		return
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid == os.Getpid() {
+		return
+	}
+	if st, err := startTime(pid); err != nil || st != f[1] {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if st, err := startTime(pid); err != nil || st != f[1] {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ func TestEchoDeployment(t *testing.T) {
 	if n := len(c.PodNetns(ctx)); n != 2 {
 		t.Errorf("want 2 pod network namespaces, have %d", n)
 	}
+	killAndRecover(ctx, t, c, &pods[0])
 
 	err := cs.AppsV1().Deployments("default").Delete(ctx, "echo", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
 	if err != nil {
@@ -241,4 +243,29 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatalf("parsing pod IP %q: %v", s, err)
 	}
 	return a
+}
+
+// killAndRecover kills a Pod's process and checks the kubelet restarts it
+// and the Pod answers again.
+func killAndRecover(ctx context.Context, t *testing.T, c *localcluster.Cluster, p *corev1.Pod) {
+	t.Helper()
+	pid, err := localcluster.ContainerPID(p, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing pid %d: %v", pid, err)
+	}
+	start := time.Now()
+	poll(ctx, t, "the killed container to be restarted and Ready", func(ctx context.Context) (bool, error) {
+		got, err := c.Client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil || len(got.Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
+		return got.Status.ContainerStatuses[0].RestartCount == 1 && podReady(got), nil
+	})
+	t.Logf("killed container Ready again %s later", time.Since(start).Round(time.Millisecond))
+	if got := getEcho(ctx, t, p.Status.PodIP); got.Pod != p.Name {
+		t.Errorf("restarted pod %s answered as %q", p.Name, got.Pod)
+	}
 }

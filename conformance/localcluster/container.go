@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -189,10 +190,7 @@ func (w *podWorker) reap(c *container, pod *corev1.Pod) {
 	if c.proc == nil || !c.proc.exited() {
 		return
 	}
-	code := int32(-1)
-	if ps := c.proc.cmd.ProcessState; ps != nil {
-		code = int32(ps.ExitCode())
-	}
+	code := exitCode(c.proc.cmd.ProcessState)
 	reason := "Completed"
 	if code != 0 {
 		reason = "Error"
@@ -243,4 +241,15 @@ func (c *container) probeReadiness(ctx context.Context, podIP string) {
 	if c.probeOK >= max(rp.SuccessThreshold, 1) {
 		c.ready = true
 	}
+}
+
+// exitCode reports a death by signal as 128+signal, like a container runtime.
+func exitCode(ps *os.ProcessState) int32 {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int32(ws.Signal())
+	}
+	return int32(ps.ExitCode())
 }

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Start brings a cluster up for a test and registers its teardown, which
@@ -82,4 +86,21 @@ func testSlug(test string) string {
 // PodNetns lists the network namespaces the cluster's Pods currently have.
 func (c *Cluster) PodNetns(ctx context.Context) []string {
 	return listNetns(ctx, c.l.netnsPfx)
+}
+
+// ContainerPID returns the host pid of a running container from the Pod's
+// status (containerID "weir://<pid>"). Killing it simulates a crash; the
+// kubelet restarts the container with back-off.
+func ContainerPID(pod *corev1.Pod, container string) (int, error) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name != container {
+			continue
+		}
+		s, ok := strings.CutPrefix(cs.ContainerID, "weir://")
+		if !ok || cs.State.Running == nil {
+			return 0, fmt.Errorf("container %s of %s/%s is not running", container, pod.Namespace, pod.Name)
+		}
+		return strconv.Atoi(s)
+	}
+	return 0, fmt.Errorf("pod %s/%s has no status for container %s", pod.Namespace, pod.Name, container)
 }

@@ -34,8 +34,9 @@ import (
 	"weir.dev/weir/conformance/localcluster"
 )
 
-// TestGatewayAPIBaseWorkload applies the workload of the Gateway API
-// conformance suite's base manifests (everything but the Gateways), creates
+// TestGatewayAPIBaseWorkload installs the Gateway API CRDs, applies the
+// conformance suite's base manifests (the Gateways stay unprogrammed: no
+// controller runs here), creates
 // the TLS Secrets afterwards as the suite does, and checks every Pod becomes
 // Ready and every HTTP and HTTPS echo-basic answers as itself.
 func TestGatewayAPIBaseWorkload(t *testing.T) {
@@ -58,8 +59,14 @@ func TestGatewayAPIBaseWorkload(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	objs := baseManifests(ctx, t)
-	secrets := applyWorkload(ctx, t, c.Client, objs)
+	installCRDs(ctx, t, c)
+	t.Logf("Gateway API CRDs installed in %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	raw, objs := baseManifests(ctx, t)
+	if err := c.ApplyYAML(ctx, raw, "default"); err != nil {
+		t.Fatalf("applying the base manifests: %v", err)
+	}
+	secrets := mountedSecrets(objs)
 	time.Sleep(time.Second) // the kubelet must cope with Secrets that come late
 	for _, s := range secrets {
 		createTLSSecret(ctx, t, c.Client, s[0], s[1])
@@ -78,7 +85,11 @@ func TestGatewayAPIBaseWorkload(t *testing.T) {
 				n += replicas(d)
 			}
 		}
-		pods = append(pods, waitReadyPods(ctx, t, c.Client, ns, "", n)...)
+		ready, err := c.WaitPodsReady(ctx, ns, "", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods = append(pods, ready...)
 	}
 	t.Logf("%d Pods Ready %s after the manifests were applied", len(pods), time.Since(start).Round(time.Millisecond))
 	if len(pods) != want {
@@ -94,13 +105,36 @@ func TestGatewayAPIBaseWorkload(t *testing.T) {
 	}
 }
 
-func baseManifests(ctx context.Context, t *testing.T) []runtime.Object {
+func moduleDir(ctx context.Context, t *testing.T, module string) string {
 	t.Helper()
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api/conformance").Output()
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", module).Output()
 	if err != nil {
-		t.Fatalf("locating the conformance module: %v", err)
+		t.Fatalf("locating module %s: %v", module, err)
 	}
-	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "base", "manifests.yaml"))
+	return strings.TrimSpace(string(out))
+}
+
+// installCRDs applies the standard channel's CRDs.
+func installCRDs(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(moduleDir(ctx, t, "sigs.k8s.io/gateway-api"), "config", "crd", "standard", "gateway.networking.k8s.io_*.yaml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ApplyYAML(ctx, b, ""); err != nil {
+			t.Fatalf("applying %s: %v", filepath.Base(f), err)
+		}
+	}
+}
+
+// baseManifests returns the suite's base manifests, raw and decoded (the
+// Gateways, of kinds the client-go scheme does not know, are left out of the
+// decoded list).
+func baseManifests(ctx context.Context, t *testing.T) ([]byte, []runtime.Object) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(moduleDir(ctx, t, "sigs.k8s.io/gateway-api/conformance"), "base", "manifests.yaml"))
 	if err != nil {
 		t.Fatalf("reading the base manifests: %v", err)
 	}
@@ -109,45 +143,38 @@ func baseManifests(ctx context.Context, t *testing.T) []runtime.Object {
 	for {
 		doc, err := dec.Read()
 		if errors.Is(err, io.EOF) {
-			return objs
+			return b, objs
 		}
 		if err != nil {
 			t.Fatalf("splitting the base manifests: %v", err)
 		}
 		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
 		if err != nil {
-			continue // Gateways: no CRDs here, and not needed for the workload
+			continue // Gateways
 		}
 		objs = append(objs, obj)
 	}
 }
 
-// applyWorkload creates the objects and returns the namespace and name of
-// each Secret the Deployments mount.
-func applyWorkload(ctx context.Context, t *testing.T, cs kubernetes.Interface, objs []runtime.Object) [][2]string {
-	t.Helper()
+// mountedSecrets returns the namespace and name of each Secret the
+// Deployments mount; the suite creates them after the Deployments.
+func mountedSecrets(objs []runtime.Object) [][2]string {
 	var secrets [][2]string
 	seen := map[[2]string]bool{}
 	for _, o := range objs {
-		var err error
-		switch v := o.(type) {
-		case *corev1.Namespace:
-			_, err = cs.CoreV1().Namespaces().Create(ctx, v, metav1.CreateOptions{})
-		case *corev1.Service:
-			_, err = cs.CoreV1().Services(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		case *corev1.ConfigMap:
-			_, err = cs.CoreV1().ConfigMaps(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		case *appsv1.Deployment:
-			_, err = cs.AppsV1().Deployments(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-			for _, vol := range v.Spec.Template.Spec.Volumes {
-				if vol.Secret != nil && !seen[[2]string{v.Namespace, vol.Secret.SecretName}] {
-					seen[[2]string{v.Namespace, vol.Secret.SecretName}] = true
-					secrets = append(secrets, [2]string{v.Namespace, vol.Secret.SecretName})
-				}
-			}
+		d, ok := o.(*appsv1.Deployment)
+		if !ok {
+			continue
 		}
-		if err != nil {
-			t.Fatalf("creating %T: %v", o, err)
+		for _, vol := range d.Spec.Template.Spec.Volumes {
+			key := [2]string{d.Namespace, ""}
+			if vol.Secret != nil {
+				key[1] = vol.Secret.SecretName
+			}
+			if key[1] != "" && !seen[key] {
+				seen[key] = true
+				secrets = append(secrets, key)
+			}
 		}
 	}
 	return secrets

@@ -152,7 +152,7 @@ func shellQuote(s string) string {
 
 // maybeStart starts a container that is not running, once its back-off has
 // passed.
-func (w *podWorker) maybeStart(c *container, pod *corev1.Pod) error {
+func (w *podWorker) maybeStart(ctx context.Context, c *container, pod *corev1.Pod) error {
 	if c.proc != nil || c.finished || time.Now().Before(c.nextStart) {
 		return nil
 	}
@@ -181,6 +181,7 @@ func (w *podWorker) maybeStart(c *container, pod *corev1.Pod) error {
 		c.nextProbe = c.startedAt.Add(time.Duration(rp.InitialDelaySeconds) * time.Second)
 	}
 	w.k.logf("kubelet: %s/%s: started %s (pid %d)", pod.Namespace, pod.Name, c.spec.Name, p.cmd.Process.Pid)
+	w.k.event(ctx, pod, corev1.EventTypeNormal, "Started", fmt.Sprintf("Started container %s as pid %d", c.spec.Name, p.cmd.Process.Pid))
 	return nil
 }
 

@@ -273,7 +273,11 @@ func (k *kubelet) bindLater(ctx context.Context, pod *corev1.Pod) {
 		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		err := k.client.CoreV1().Pods(pod.Namespace).Bind(bctx, b, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		switch {
+		case err == nil:
+			k.event(ctx, pod, corev1.EventTypeNormal, "Scheduled",
+				fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, k.l.nodeName()))
+		case !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil:
 			k.logf("kubelet: binding %s/%s: %v", pod.Namespace, pod.Name, err)
 		}
 	})

@@ -143,7 +143,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) {
 	}
 	for _, c := range w.containers {
 		w.reap(c, pod)
-		if err := w.maybeStart(c, pod); err != nil {
+		if err := w.maybeStart(ctx, c, pod); err != nil {
 			w.warn(ctx, pod, "Failed", err.Error())
 		}
 	}

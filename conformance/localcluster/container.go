@@ -19,7 +19,7 @@ import (
 // shell prologue that bind-mounts the volumes before exec'ing the binary.
 type container struct {
 	spec    *corev1.Container
-	binary  string
+	rule    ImageRule
 	logPath string
 	logs    *logSink // opened at first start, closed when the Pod stops
 
@@ -69,7 +69,7 @@ func (w *podWorker) prepare(ctx context.Context, pod *corev1.Pod) error {
 			return fmt.Errorf("container %s: %w", c.spec.Name, err)
 		}
 		c.env = env
-		c.argv = argv(c.binary, c.spec)
+		c.argv = argv(c.rule, c.spec)
 		for i := range c.argv[1:] {
 			c.argv[i+1] = expand(c.argv[i+1], vars)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestClaimLayoutSkipsTakenIndex(t *testing.T) {
@@ -95,5 +97,22 @@ func TestWriteLogs(t *testing.T) {
 	}
 	if got := read(logQuery{tail: -1, limitBytes: 5}); got != "one\nt" {
 		t.Errorf("limitBytes 5: %q", got)
+	}
+}
+
+func TestArgv(t *testing.T) {
+	c := &corev1.Container{Command: []string{"/entry", "--c"}, Args: []string{"--a"}}
+	if got := fmt.Sprint(argv(ImageRule{Binary: "/bin/x"}, c)); got != "[/bin/x --c --a]" {
+		t.Errorf("argv = %s", got)
+	}
+	if got := fmt.Sprint(argv(ImageRule{Binary: "/bin/x", IgnoreCommand: true}, c)); got != "[/bin/x --a]" {
+		t.Errorf("argv ignoring the command = %s", got)
+	}
+	rules := []ImageRule{{Contains: "echo-basic", Binary: "/e"}}
+	if r, err := resolveImage(rules, "registry.k8s.io/gateway-api/echo-basic:v1.5.1"); err != nil || r.Binary != "/e" {
+		t.Errorf("resolveImage(echo-basic) = %v, %v", r, err)
+	}
+	if _, err := resolveImage(rules, "nginx"); err == nil {
+		t.Error("resolveImage(nginx) found a binary")
 	}
 }

@@ -161,14 +161,14 @@ func (w *podWorker) resolve(ctx context.Context, pod *corev1.Pod) bool {
 	var cs []*container
 	for i := range pod.Spec.Containers {
 		spec := &pod.Spec.Containers[i]
-		bin, err := resolveImage(w.k.rules, spec.Image)
+		rule, err := resolveImage(w.k.rules, spec.Image)
 		if err != nil {
 			w.unknown = err.Error()
 			w.k.event(ctx, pod, corev1.EventTypeWarning, "UnknownImage", w.unknown)
 			return false
 		}
 		cs = append(cs, &container{
-			spec: spec.DeepCopy(), binary: bin, backoff: time.Second,
+			spec: spec.DeepCopy(), rule: rule, backoff: time.Second,
 			logPath: filepath.Join(w.dir, spec.Name+".log"),
 		})
 	}

@@ -1,0 +1,45 @@
+package localcluster
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+)
+
+// ipam hands out Pod addresses from the cluster's /24; .1 is the bridge.
+type ipam struct {
+	mu   sync.Mutex
+	l    layout
+	used map[netip.Addr]bool
+	next netip.Addr
+}
+
+func newIPAM(l layout) *ipam {
+	return &ipam{l: l, used: map[netip.Addr]bool{}, next: l.bridgeAddr.Next()}
+}
+
+// allocate returns a free address, cycling through the range so a released
+// address is not reused at once (stale endpoints point nowhere, not at a new
+// Pod).
+func (a *ipam) allocate() (netip.Addr, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for range 256 {
+		addr := a.next
+		a.next = addr.Next()
+		if !a.l.podPrefix.Contains(a.next) || a.next.As4()[3] == 255 {
+			a.next = a.l.bridgeAddr.Next()
+		}
+		if a.l.podPrefix.Contains(addr) && addr.As4()[3] >= 2 && addr.As4()[3] <= 254 && !a.used[addr] {
+			a.used[addr] = true
+			return addr, nil
+		}
+	}
+	return netip.Addr{}, errors.New("pod address range exhausted")
+}
+
+func (a *ipam) release(addr netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.used, addr)
+}

@@ -161,12 +161,25 @@ func writeRequest(bw *bufio.Writer, out *outgoing) error {
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(out.host)
 	bw.WriteString("\r\n")
-	for k, vs := range out.header {
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+	if out.header != nil {
+		for k, vs := range out.header {
+			for _, v := range vs {
+				writeHeaderLine(bw, k, v)
+			}
+		}
+	} else {
+		conn := out.req.Header["Connection"]
+		for k, vs := range out.req.Header {
+			if out.skipHeader(k, conn) {
+				continue
+			}
+			for _, v := range vs {
+				writeHeaderLine(bw, k, v)
+			}
+		}
+		kv, n := out.forwarded()
+		for _, p := range kv[:n] {
+			writeHeaderLine(bw, p[0], p[1])
 		}
 	}
 	chunked := false
@@ -196,6 +209,13 @@ func writeRequest(bw *bufio.Writer, out *outgoing) error {
 		}
 	}
 	return bw.Flush()
+}
+
+func writeHeaderLine(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
 }
 
 func writeBody(bw *bufio.Writer, body io.Reader, chunked bool) error {
@@ -228,7 +248,9 @@ type h1Body struct {
 	t        *h1Transport
 	addr     string
 	c        *h1Conn
-	body     io.ReadCloser
+	r        io.Reader // framed by Content-Length, chunks, or the connection's end
+	chunked  bool
+	resp     *http.Response // receives the trailers
 	keep     bool
 	read     time.Duration
 	stop     func() bool // detaches the client-cancellation hook
@@ -239,14 +261,34 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	if b.finished {
 		return 0, io.EOF
 	}
-	if b.read > 0 {
+	if b.read > 0 && b.c.br.Buffered() == 0 {
+		// Only a read that may reach the socket needs a fresh deadline.
 		b.c.conn.SetReadDeadline(time.Now().Add(b.read))
 	}
-	n, err := b.body.Read(p)
+	n, err := b.r.Read(p)
 	if err == io.EOF {
-		b.finish(true)
+		err = b.atEOF()
 	}
 	return n, err
+}
+
+// atEOF checks that the body ended where its framing says, reads chunked
+// trailers, and releases the connection.
+func (b *h1Body) atEOF() error {
+	if lr, ok := b.r.(*io.LimitedReader); ok && lr.N > 0 {
+		b.finish(false)
+		return io.ErrUnexpectedEOF // the endpoint closed before Content-Length bytes
+	}
+	if b.chunked {
+		t, err := readTrailers(b.c.br)
+		if err != nil {
+			b.finish(false)
+			return err
+		}
+		b.resp.Trailer = t
+	}
+	b.finish(true)
+	return io.EOF
 }
 
 func (b *h1Body) Close() error {
@@ -261,7 +303,8 @@ func (b *h1Body) finish(atEOF bool) {
 	b.finished = true
 	detached := b.stop()
 	if atEOF && detached && b.keep && b.c.br.Buffered() == 0 {
-		b.c.conn.SetReadDeadline(time.Time{})
+		// The read deadline left on the connection is replaced before its
+		// next read; the write side has none.
 		b.t.put(b.addr, b.c)
 		return
 	}
@@ -300,7 +343,9 @@ func (t *h1Transport) roundTrip(ctx context.Context, addr string, out *outgoing,
 }
 
 func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func() bool) (*http.Response, error) {
-	if to.send > 0 {
+	// A bodiless request fits the socket buffer: no write deadline needed.
+	timedWrite := to.send > 0 && out.body != nil
+	if timedWrite {
 		c.conn.SetWriteDeadline(time.Now().Add(to.send))
 	}
 	if err := writeRequest(c.bw, out); err != nil {
@@ -309,7 +354,7 @@ func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func
 		}
 		return nil, fmt.Errorf("send request: %w", err)
 	}
-	if to.send > 0 {
+	if timedWrite {
 		c.conn.SetWriteDeadline(time.Time{})
 	}
 	for {
@@ -322,21 +367,29 @@ func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func
 			}
 			return nil, fmt.Errorf("%w: %w", errNoResponse, err)
 		}
-		resp, err := http.ReadResponse(c.br, out.req)
+		h := make(http.Header, 8)
+		rh, err := readResponseHead(c.br, h)
 		if err != nil {
 			return nil, fmt.Errorf("read response: %w", err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusSwitchingProtocols:
+		if rh.code == http.StatusSwitchingProtocols {
 			stop()
 			c.conn.SetReadDeadline(time.Time{})
-			resp.Body = &upgradedConn{c: c}
-			return resp, nil
-		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
+		}
+		if rh.code < 200 {
 			continue // 100 Continue and 103 Early Hints are not passed on
 		}
-		keep := !resp.Close && !out.close && resp.ProtoAtLeast(1, 1)
-		resp.Body = &h1Body{t: t, addr: out.addr, c: c, body: resp.Body, keep: keep, read: to.read, stop: stop}
+		if err := framing(&rh, h, out.method); err != nil {
+			return nil, err
+		}
+		resp := &http.Response{StatusCode: rh.code, Header: h, ContentLength: rh.contentLength, Close: rh.close}
+		body := &h1Body{t: t, addr: out.addr, c: c, r: bodyReader(c.br, &rh), chunked: rh.chunked,
+			keep: !rh.close && !out.close, read: to.read, stop: stop, resp: resp}
+		if body.r == nil {
+			body.finish(true)
+		}
+		resp.Body = body
 		return resp, nil
 	}
 }

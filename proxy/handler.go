@@ -155,7 +155,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		ex.upstream = ep.Address()
 		out.addr = ep.Address()
 		ep.Begin()
-		t0 := time.Now()
+		t0 := ex.start
+		if attempt > 0 {
+			t0 = time.Now()
+		}
 		resp, err := s.upstreams.roundTrip(r.Context(), b.Protocol, out, &to)
 		ex.upLatency = time.Since(t0)
 		if err != nil && (errors.Is(err, errClientGone) || r.Context().Err() != nil) {

@@ -70,8 +70,12 @@ type seriesKey struct{ host, namespace, ingress, service, canary string }
 
 // series holds the counters of one label set.
 type series struct {
-	key      seriesKey
-	counts   sync.Map // methodStatus -> *atomic.Uint64
+	key seriesKey
+	// counts maps method and status to a counter. It is copied on write
+	// (a new method/status pair is rare), so the request path reads it with
+	// one atomic load and no lock.
+	counts   atomic.Pointer[map[uint32]*atomic.Uint64]
+	countsMu sync.Mutex
 	duration histogram
 	upstream histogram
 }
@@ -161,11 +165,40 @@ func methodIndex(m string) uint32 {
 
 func (s *series) observe(method string, status int, d, up time.Duration) {
 	key := methodIndex(method)<<16 | uint32(status)
-	c, ok := s.counts.Load(key)
-	if !ok {
-		c, _ = s.counts.LoadOrStore(key, new(atomic.Uint64))
+	if m := s.counts.Load(); m != nil {
+		if c := (*m)[key]; c != nil {
+			c.Add(1)
+			s.observeDurations(d, up)
+			return
+		}
 	}
-	c.(*atomic.Uint64).Add(1)
+	s.counter(key).Add(1)
+	s.observeDurations(d, up)
+}
+
+// counter returns (creating) the counter for key.
+func (s *series) counter(key uint32) *atomic.Uint64 {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	old := s.counts.Load()
+	if old != nil {
+		if c := (*old)[key]; c != nil {
+			return c
+		}
+	}
+	next := make(map[uint32]*atomic.Uint64, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c := new(atomic.Uint64)
+	next[key] = c
+	s.counts.Store(&next)
+	return c
+}
+
+func (s *series) observeDurations(d, up time.Duration) {
 	s.duration.observe(d)
 	if up > 0 {
 		s.upstream.observe(up)
@@ -223,18 +256,15 @@ func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range *c.m.all.Load() {
 		k := s.key
 		labels := []string{k.host, k.namespace, k.ingress, k.service, k.canary}
-		seen := false
-		s.counts.Range(func(key, v any) bool {
-			ms := key.(uint32)
+		m := s.counts.Load()
+		if m == nil {
+			continue
+		}
+		for ms, v := range *m {
 			method := methodNames[min(int(ms>>16), len(methodNames)-1)]
 			status := strconv.Itoa(int(ms & 0xffff))
 			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue,
-				float64(v.(*atomic.Uint64).Load()), append(labels[:5:5], method, status)...)
-			seen = true
-			return true
-		})
-		if !seen {
-			continue
+				float64(v.Load()), append(labels[:5:5], method, status)...)
 		}
 		ch <- s.duration.metric(durationDesc, labels)
 		ch <- s.upstream.metric(upstreamDesc, labels)

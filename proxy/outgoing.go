@@ -15,15 +15,17 @@ import (
 // request and reused by every attempt.
 type outgoing struct {
 	req           *http.Request
+	info          *requestInfo
 	addr          string
 	method        string
 	uri           string
 	host          string
-	header        http.Header
 	body          io.Reader
 	contentLength int64
 	upgrade       string
 	close         bool
+	// header is the upstream header map, built only when needed (headers()).
+	header http.Header
 }
 
 // replayable reports whether the request can be sent again after a failed
@@ -63,55 +65,27 @@ var hopHeaders = map[string]bool{
 	"Host":                true,
 }
 
-// forwardedHeaders are set by Weir; a client's own values are dropped unless
+// forwardedHeader are set by Weir; a client's own values are dropped unless
 // it is a trusted proxy.
-var forwardedHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-Ip", "X-Forwarded-Prefix"}
+var forwardedHeader = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true,
+	"X-Forwarded-Port": true, "X-Real-Ip": true, "X-Forwarded-Prefix": true}
 
-// buildOutgoing prepares the upstream request: hop-by-hop headers removed,
-// forwarding headers set, the request ID added and the route's rewrites
-// applied. It copies the header map once.
+// buildOutgoing prepares the upstream request: the request line, the
+// route's rewrites and the request's forwarding facts. For HTTP/1.1 the
+// headers are written straight from the client's request (hop-by-hop ones
+// skipped, forwarding ones replaced), so no header map is built; a map is
+// built only for HTTP/2 upstreams and routes that edit headers.
 func (s *Server) buildOutgoing(r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
-	h := make(http.Header, len(r.Header)+6)
-	var connHeaders []string
-	if c := r.Header["Connection"]; len(c) > 0 {
-		connHeaders = c
-	}
-	for k, vs := range r.Header {
-		if hopHeaders[k] || connectionListed(connHeaders, k) {
-			continue
-		}
-		h[k] = vs
-	}
-	trusted := info.trustedPeer
-	if !trusted {
-		for _, k := range forwardedHeaders {
-			delete(h, k)
-		}
-	}
-	if prior := h["X-Forwarded-For"]; trusted && len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + info.peerIP}
-	} else {
-		h["X-Forwarded-For"] = []string{info.peerIP}
-	}
-	if !trusted || h["X-Forwarded-Proto"] == nil {
-		h["X-Forwarded-Proto"] = []string{info.scheme}
-	}
-	if !trusted || h["X-Forwarded-Host"] == nil {
-		h["X-Forwarded-Host"] = []string{r.Host}
-	}
-	if !trusted || h["X-Forwarded-Port"] == nil {
-		h["X-Forwarded-Port"] = []string{info.port}
-	}
-	h["X-Real-Ip"] = []string{info.clientIP}
-	h["X-Request-Id"] = []string{info.requestID}
-
 	out := &outgoing{
 		req:           r,
+		info:          info,
 		method:        r.Method,
-		uri:           r.URL.RequestURI(),
+		uri:           r.RequestURI,
 		host:          r.Host,
-		header:        h,
 		contentLength: r.ContentLength,
+	}
+	if !strings.HasPrefix(out.uri, "/") {
+		out.uri = r.URL.RequestURI() // absolute-form or asterisk-form targets
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		out.body = r.Body
@@ -119,14 +93,77 @@ func (s *Server) buildOutgoing(r *http.Request, rt *table.Route, a *table.Action
 	if info.upgrade {
 		out.upgrade = "websocket"
 	}
-	applyEdits(h, a.RequestHeaders)
 	if a.HostRewrite != "" {
 		out.host = a.HostRewrite
 	}
+	e := a.RequestHeaders
+	if len(e.Set)+len(e.Add)+len(e.Remove) > 0 {
+		applyEdits(out.headers(), e)
+	}
 	if a.Rewrite != nil && rt != nil {
-		out.uri = rewriteURI(r, rt, a.Rewrite, h)
+		out.uri = rewriteURI(r, rt, a.Rewrite)
+		if a.Rewrite.ForwardedPrefix != "" {
+			out.headers()["X-Forwarded-Prefix"] = []string{a.Rewrite.ForwardedPrefix}
+		}
 	}
 	return out
+}
+
+// skipHeader reports whether a client header is not forwarded as is:
+// hop-by-hop headers, headers the Connection header names, and the
+// forwarding headers Weir sets itself (kept from trusted peers).
+func (o *outgoing) skipHeader(k string, conn []string) bool {
+	if hopHeaders[k] || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
+		return true
+	}
+	if !o.info.trustedPeer && forwardedHeader[k] {
+		return true
+	}
+	return len(conn) > 0 && connectionListed(conn, k)
+}
+
+// forwarded returns the headers Weir adds (n of the array are used), as an
+// array so that the request path does not allocate for them.
+func (o *outgoing) forwarded() (kv [6][2]string, n int) {
+	r, info := o.req, o.info
+	add := func(k, v string) { kv[n] = [2]string{k, v}; n++ }
+	xff := info.peerIP
+	if prior := r.Header["X-Forwarded-For"]; info.trustedPeer && len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + info.peerIP
+	}
+	add("X-Forwarded-For", xff)
+	if !info.trustedPeer || r.Header["X-Forwarded-Proto"] == nil {
+		add("X-Forwarded-Proto", info.scheme)
+	}
+	if !info.trustedPeer || r.Header["X-Forwarded-Host"] == nil {
+		add("X-Forwarded-Host", r.Host)
+	}
+	if !info.trustedPeer || r.Header["X-Forwarded-Port"] == nil {
+		add("X-Forwarded-Port", info.port)
+	}
+	add("X-Real-Ip", info.clientIP)
+	add("X-Request-Id", info.requestID)
+	return kv, n
+}
+
+// headers builds (once) the upstream header map.
+func (o *outgoing) headers() http.Header {
+	if o.header != nil {
+		return o.header
+	}
+	h := make(http.Header, len(o.req.Header)+6)
+	conn := o.req.Header["Connection"]
+	for k, vs := range o.req.Header {
+		if !o.skipHeader(k, conn) {
+			h[k] = vs
+		}
+	}
+	kv, n := o.forwarded()
+	for _, p := range kv[:n] {
+		h[p[0]] = []string{p[1]}
+	}
+	o.header = h
+	return h
 }
 
 func connectionListed(conn []string, key string) bool {

@@ -9,7 +9,7 @@ import (
 
 // rewriteURI returns the request URI to send upstream for a route with a
 // rewrite; the query string is always kept.
-func rewriteURI(r *http.Request, rt *table.Route, rw *table.Rewrite, h http.Header) string {
+func rewriteURI(r *http.Request, rt *table.Route, rw *table.Rewrite) string {
 	path := r.URL.EscapedPath()
 	switch {
 	case rw.Full != "":
@@ -18,9 +18,6 @@ func rewriteURI(r *http.Request, rt *table.Route, rw *table.Rewrite, h http.Head
 		path = replacePrefix(path, rt.Path.Value, rw.Prefix)
 	case rw.Target != "":
 		path = expandTarget(rt, table.CleanPath(r.URL.Path), rw.Target)
-	}
-	if rw.ForwardedPrefix != "" {
-		h["X-Forwarded-Prefix"] = []string{rw.ForwardedPrefix}
 	}
 	if r.URL.RawQuery != "" {
 		return path + "?" + r.URL.RawQuery

@@ -80,12 +80,12 @@ func roundTripH2(ctx context.Context, t *http2.Transport, scheme string, out *ou
 		URL:           u,
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
-		Header:        out.header,
+		Header:        out.headers(),
 		Host:          out.host,
 		ContentLength: out.contentLength,
 	}).WithContext(ctx)
 	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
-		out.header["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
+		out.headers()["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
 	}
 	if out.body != nil {
 		req.Body = readCloser{out.body}

@@ -35,6 +35,7 @@ type config struct {
 	readHeaderTimeout     time.Duration
 	idleTimeout           time.Duration
 	maxHeaderBytes        int
+	profiling             bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client gets to send its request headers")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
+	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
 		fs.PrintDefaults()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -29,6 +30,12 @@ func main() {
 		os.Exit(2)
 	}
 	defer log.Sync()
+	if os.Getenv("GOGC") == "" {
+		// The heap is small (tables, connection buffers) and allocation is
+		// per request: collecting at 5x the live heap instead of 2x cuts the
+		// proxy's CPU per request by about a tenth. GOGC overrides it.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {

@@ -1,0 +1,225 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"strconv"
+	"strings"
+)
+
+// maxResponseHead bounds an endpoint's status line and headers.
+const maxResponseHead = 64 << 10
+
+var (
+	errHeadTooLarge = errors.New("response headers too large")
+	errBadResponse  = errors.New("malformed response")
+)
+
+// respHead is the framing of one HTTP/1.x response.
+type respHead struct {
+	code          int
+	minor         int // 0 or 1 of HTTP/1.x
+	contentLength int64
+	chunked       bool
+	untilClose    bool
+	close         bool
+}
+
+// readResponseHead parses a status line and headers from br into h, which
+// must be empty. Header names are canonicalised with a table of common names
+// first, so the usual response allocates only its values.
+func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
+	var rh respHead
+	budget := maxResponseHead
+	line, err := readLine(br, &budget)
+	if err != nil {
+		return rh, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return rh, fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+	}
+	rh.minor = int(line[7] - '0')
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || code < 100 || code > 999 || (len(line) > 12 && line[12] != ' ') {
+		return rh, fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+	}
+	rh.code = code
+	for {
+		line, err := readLine(br, &budget)
+		if err != nil {
+			return rh, err
+		}
+		if len(line) == 0 {
+			return rh, nil
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 || line[0] == ' ' || line[0] == '\t' || bytes.ContainsAny(line[:i], " \t") {
+			return rh, fmt.Errorf("%w: header line %q", errBadResponse, truncate(line))
+		}
+		key := canonicalKey(line[:i])
+		value := string(bytes.TrimSpace(line[i+1:]))
+		h[key] = append(h[key], value)
+	}
+}
+
+// readLine returns one line without its CRLF (or LF), charging it to budget.
+func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, errHeadTooLarge
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if *budget -= len(line); *budget < 0 {
+		return nil, errHeadTooLarge
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+func truncate(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+// commonKeys maps the header names endpoints send most, in the spellings
+// they use, to their canonical form; a lookup with string(b) does not
+// allocate.
+var commonKeys = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
+		"Last-Modified", "Location", "Server", "Set-Cookie", "Strict-Transport-Security", "Trailer",
+		"Transfer-Encoding", "Vary", "Via", "X-Content-Type-Options", "X-Frame-Options", "X-Request-Id",
+		"Access-Control-Allow-Origin", "Grpc-Status", "Grpc-Message", "Upgrade", "Sec-Websocket-Accept"} {
+		m[k] = k
+		m[strings.ToLower(k)] = k
+	}
+	m["ETag"] = "Etag"
+	return m
+}()
+
+func canonicalKey(b []byte) string {
+	if k, ok := commonKeys[string(b)]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(b))
+}
+
+// framing decides how the body of a response is delimited (RFC 9112
+// section 6.3) and whether the connection can be reused, and removes the
+// framing headers that are not passed on.
+func framing(rh *respHead, h http.Header, method string) error {
+	rh.contentLength = -1
+	conn := h["Connection"]
+	rh.close = rh.minor == 0 && !headerHasToken(conn, "keep-alive") || headerHasToken(conn, "close")
+	if method == http.MethodHead || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified || rh.code < 200 {
+		rh.contentLength = 0
+		if cl := h["Content-Length"]; method == http.MethodHead && len(cl) > 0 {
+			n, err := strconv.ParseInt(cl[0], 10, 64)
+			if err == nil && n >= 0 {
+				rh.contentLength = n // informational only: a HEAD answer has no body
+			}
+		}
+		delete(h, "Transfer-Encoding")
+		return nil
+	}
+	if te := h["Transfer-Encoding"]; len(te) > 0 {
+		delete(h, "Transfer-Encoding")
+		delete(h, "Content-Length") // a length beside a transfer coding is ignored (and suspicious)
+		last := strings.TrimSpace(te[len(te)-1])
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = strings.TrimSpace(last[i+1:])
+		}
+		if strings.EqualFold(last, "chunked") {
+			rh.chunked = true
+			return nil
+		}
+		rh.untilClose, rh.close = true, true
+		return nil
+	}
+	if cl := h["Content-Length"]; len(cl) > 0 {
+		for _, v := range cl[1:] {
+			if v != cl[0] {
+				return fmt.Errorf("%w: conflicting Content-Length values", errBadResponse)
+			}
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: Content-Length %q", errBadResponse, cl[0])
+		}
+		rh.contentLength = n
+		if len(cl) > 1 {
+			h["Content-Length"] = cl[:1]
+		}
+		return nil
+	}
+	rh.untilClose, rh.close = true, true
+	return nil
+}
+
+func headerHasToken(vals []string, token string) bool {
+	for _, v := range vals {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bodyReader returns the reader of a response body framed by rh.
+func bodyReader(br *bufio.Reader, rh *respHead) io.Reader {
+	switch {
+	case rh.chunked:
+		return httputil.NewChunkedReader(br)
+	case rh.untilClose:
+		return br
+	case rh.contentLength == 0:
+		return nil
+	default:
+		return &io.LimitedReader{R: br, N: rh.contentLength}
+	}
+}
+
+// readTrailers reads the trailer section after the last chunk.
+func readTrailers(br *bufio.Reader) (http.Header, error) {
+	budget := maxResponseHead
+	var t http.Header
+	for {
+		line, err := readLine(br, &budget)
+		if err != nil {
+			return t, err
+		}
+		if len(line) == 0 {
+			return t, nil
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 {
+			return t, fmt.Errorf("%w: trailer line %q", errBadResponse, truncate(line))
+		}
+		if t == nil {
+			t = make(http.Header)
+		}
+		k := canonicalKey(line[:i])
+		t[k] = append(t[k], string(bytes.TrimSpace(line[i+1:])))
+	}
+}

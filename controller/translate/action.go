@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,13 +69,13 @@ type balanceOwner struct {
 
 // backendFor resolves an Ingress backend with the location settings of cfg.
 // A Resource backend is not supported (problem, nil).
-func (t *translator) backendFor(p *parsed, field string, ib *networkingv1.IngressBackend, cfg *annotations.Config) *table.Backend {
+func (t *translator) backendFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, cfg *annotations.Config) *table.Backend {
 	return t.backend(p, field, ib, cfg, p.cfg)
 }
 
 // canaryFor builds the canary of a route from a canary Ingress: the
 // canary's own backend with the main route's location settings.
-func (t *translator) canaryFor(p *parsed, field string, ib *networkingv1.IngressBackend, main *parsed) *table.Canary {
+func (t *translator) canaryFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, main *parsed) *table.Canary {
 	b := t.backend(p, field, ib, main.cfg, p.cfg)
 	if b == nil {
 		return nil
@@ -86,54 +87,87 @@ func (t *translator) canaryFor(p *parsed, field string, ib *networkingv1.Ingress
 
 // backend returns the (shared) table backend for a Service port with the
 // location settings of loc and the upstream settings of up.
-func (t *translator) backend(p *parsed, field string, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
+func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
 	if ib.Resource != nil || ib.Service == nil {
-		t.problem(p, field, ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
+		t.problem(p, field.String(), ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
 		return nil
 	}
 	ns := p.ing.Namespace
-	res := t.resolve(ns, ib.Service)
-	svcPort := ns + "/" + ib.Service.Name + ":" + res.portName
+	portLabel := ib.Service.Port.Name
+	if portLabel == "" {
+		portLabel = strconv.Itoa(int(ib.Service.Port.Number))
+	}
+	svcPort := ns + "/" + ib.Service.Name + ":" + portLabel
 	policy := t.upstreamPolicy(p, field, svcPort, up)
-	proto := protocol(loc.BackendProtocol)
-	key := fmt.Sprintf("%s|%d|%v|%v|%v", svcPort, proto, loc.Timeouts, loc.NextUpstream, policyKey(policy))
-	if b := t.backends[key]; b != nil {
-		return b
+	key := backendKey{svcPort: svcPort, proto: protocol(loc.BackendProtocol), timeouts: loc.Timeouts,
+		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind}
+	if len(policy.HashKey) > 0 || policy.Affinity != nil {
+		key.policyDetail = policyKey(policy)
 	}
-	if res.reason != "" {
-		t.problem(p, field+".service", res.reason, Warning, "%s; requests get 503", res.problem)
-	} else if res.problem != "" {
-		t.problem(p, field+".service", ReasonNoReadyEndpoints, Warning, "%s; requests get 503 until one is ready", res.problem)
+	e := t.backends[key]
+	if e == nil {
+		e = t.newBackend(ns, ib.Service, portLabel, key, policy)
+		t.backends[key] = e
 	}
+	if e.res.reason != "" {
+		t.problem(p, field.with(".service").String(), e.res.reason, Warning, "%s; requests get 503", e.res.problem)
+	} else if e.res.problem != "" {
+		t.problem(p, field.with(".service").String(), ReasonNoReadyEndpoints, Warning, "%s; requests get 503 until one is ready", e.res.problem)
+	}
+	return e.backend
+}
+
+// backendKey identifies a shared table backend: a Service port with one set
+// of location and upstream settings.
+type backendKey struct {
+	svcPort      string
+	proto        table.Protocol
+	timeouts     annotations.Timeouts
+	retry        table.RetryPolicy
+	policy       table.BalanceKind
+	policyDetail string
+}
+
+// backendEntry is a built backend and how its Service port resolved.
+type backendEntry struct {
+	backend *table.Backend
+	res     resolved
+}
+
+func (t *translator) newBackend(ns string, sb *networkingv1.IngressServiceBackend, portLabel string, k backendKey, policy table.BalancePolicy) *backendEntry {
+	res := t.resolve(ns, sb)
 	b := &table.Backend{
-		Name: svcPort, Namespace: ns, Service: ib.Service.Name, Port: res.portName,
-		Endpoints: res.endpoints, Protocol: proto, Balance: policy, Problem: res.problem,
-		Timeouts: table.Timeouts{Connect: loc.Timeouts.Connect, Send: loc.Timeouts.Send, Read: loc.Timeouts.Read},
-		Retry:    retryPolicy(loc.NextUpstream),
+		Name: k.svcPort, Namespace: ns, Service: sb.Name, Port: portLabel,
+		Endpoints: res.endpoints, Protocol: k.proto, Balance: policy, Problem: res.problem,
+		Timeouts: table.Timeouts{Connect: k.timeouts.Connect, Send: k.timeouts.Send, Read: k.timeouts.Read},
+		Retry:    k.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},
 	}
-	t.backends[key] = b
-	return b
+	return &backendEntry{backend: b, res: res}
 }
 
 // upstreamPolicy applies the oldest Ingress's load-balance, upstream-hash-by
 // and affinity to a Service port; a later Ingress that disagrees gets a
 // problem.
-func (t *translator) upstreamPolicy(p *parsed, field, svcPort string, cfg *annotations.Config) table.BalancePolicy {
+func (t *translator) upstreamPolicy(p *parsed, field fieldRef, svcPort string, cfg *annotations.Config) table.BalancePolicy {
 	policy := balancePolicy(cfg)
 	prev, ok := t.balance[svcPort]
 	if !ok {
 		t.balance[svcPort] = balanceOwner{owner: p, policy: policy}
 		return policy
 	}
-	if prev.owner != p && !p.canary && !reflect.DeepEqual(policyKey(prev.policy), policyKey(policy)) {
-		t.problem(p, field, ReasonBackendSettings, Warning, "the older %s sets other load-balancing or affinity for %s; its settings apply",
+	if prev.owner != p && !p.canary && !samePolicy(prev.policy, policy) {
+		t.problem(p, field.String(), ReasonBackendSettings, Warning, "the older %s sets other load-balancing or affinity for %s; its settings apply",
 			prev.owner.ref, svcPort)
 	}
 	if p.canary {
 		return policy
 	}
 	return prev.policy
+}
+
+func samePolicy(a, b table.BalancePolicy) bool {
+	return a.Kind == b.Kind && reflect.DeepEqual(a.HashKey, b.HashKey) && reflect.DeepEqual(a.Affinity, b.Affinity)
 }
 
 func policyKey(p table.BalancePolicy) string {

@@ -62,7 +62,7 @@ type translator struct {
 	hosts    map[string]bool // hosts that have main routes
 	order    int
 
-	backends map[string]*table.Backend
+	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port
 
 	tlsHosts map[string]bool
@@ -110,7 +110,7 @@ func newTranslator(in *Inputs) *translator {
 		secrets:  make(map[string]*corev1.Secret),
 		routes:   make(map[conflictKey]*routeEntry),
 		hosts:    make(map[string]bool),
-		backends: make(map[string]*table.Backend),
+		backends: make(map[backendKey]*backendEntry),
 		balance:  make(map[string]balanceOwner),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),

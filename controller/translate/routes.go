@@ -1,7 +1,6 @@
 package translate
 
 import (
-
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/proxy/table"

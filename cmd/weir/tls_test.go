@@ -104,6 +104,13 @@ spec:
 func startTLSWorld(t *testing.T, secrets string) *tlsWorld {
 	t.Helper()
 	be := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select { // answers late, or never once the client gave up
+			case <-r.Context().Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+		}
 		fmt.Fprintf(w, "host=%s proto=%s xfp=%s", r.Host, r.Proto, r.Header.Get("X-Forwarded-Proto"))
 	})}
 	bln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -100,7 +100,7 @@ func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.Ingress
 	svcPort := ns + "/" + ib.Service.Name + ":" + portLabel
 	policy := t.upstreamPolicy(p, field, svcPort, up)
 	key := backendKey{svcPort: svcPort, proto: protocol(loc.BackendProtocol), timeouts: loc.Timeouts,
-		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind}
+		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind, health: up.HealthCheck}
 	if len(policy.HashKey) > 0 || policy.Affinity != nil {
 		key.policyDetail = policyKey(policy)
 	}
@@ -126,6 +126,7 @@ type backendKey struct {
 	retry        table.RetryPolicy
 	policy       table.BalanceKind
 	policyDetail string
+	health       annotations.HealthCheck
 }
 
 // backendEntry is a built backend and how its Service port resolved.
@@ -142,6 +143,7 @@ func (t *translator) newBackend(ns string, sb *networkingv1.IngressServiceBacken
 		Timeouts: table.Timeouts{Connect: k.timeouts.Connect, Send: k.timeouts.Send, Read: k.timeouts.Read},
 		Retry:    k.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},
+		Health:   table.HealthCheck{Path: k.health.Path, Interval: k.health.Interval, Timeout: k.health.Timeout},
 	}
 	return &backendEntry{backend: b, res: res}
 }

@@ -30,7 +30,7 @@ func newUpstreams(opts Options) *upstreams {
 	h2tlsConf := opts.UpstreamTLS.Clone()
 	h2tlsConf.NextProtos = []string{"h2"}
 	u := &upstreams{
-		h1:    &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		h1: &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
 		https: &http.Transport{
 			DialContext:         dialer.DialContext,
 			TLSClientConfig:     tlsConf,

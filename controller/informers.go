@@ -14,7 +14,7 @@ import (
 // handlers: every relevant change schedules one rebuild.
 func (c *Controller) setupInformers() error {
 	f := c.factory
-	c.listers = listers{factory: f}
+	c.listers = listers{factory: f, secrets: c.secrets}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { c.enqueue() },
 		UpdateFunc: func(oldObj, newObj any) {
@@ -29,7 +29,7 @@ func (c *Controller) setupInformers() error {
 		f.Networking().V1().IngressClasses().Informer(),
 		f.Core().V1().Services().Informer(),
 		f.Discovery().V1().EndpointSlices().Informer(),
-		f.Core().V1().Secrets().Informer(),
+		c.secrets.Core().V1().Secrets().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err

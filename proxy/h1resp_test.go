@@ -2,10 +2,10 @@ package proxy
 
 import (
 	"bufio"
-	"reflect"
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 

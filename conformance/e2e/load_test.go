@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// load is steady GET traffic to one host through Weir: a few workers, each
+// sending one request after another with a short pause, bounded in count
+// and time.
+type load struct {
+	host string
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	ok     int
+	failed int
+	errs   []string       // the first few failures
+	pods   map[string]int // answers per Pod
+	last   string         // Pod of the latest answer
+}
+
+const (
+	loadWorkers  = 3
+	loadPause    = 5 * time.Millisecond
+	loadMax      = 30000 // requests, all workers together
+	loadMaxSpan  = 3 * time.Minute
+	keptFailures = 5
+)
+
+// startLoad starts the workers; the test's cleanup stops them if the test
+// did not.
+func startLoad(t *testing.T, host string) *load {
+	l := &load{host: host, stop: make(chan struct{}), pods: map[string]int{}}
+	deadline := time.Now().Add(loadMaxSpan)
+	for i := 0; i < loadWorkers; i++ {
+		l.wg.Add(1)
+		go l.work(deadline)
+	}
+	t.Cleanup(l.finish)
+	return l
+}
+
+func (l *load) work(deadline time.Time) {
+	defer l.wg.Done()
+	c := client()
+	for time.Now().Before(deadline) {
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(loadPause):
+		}
+		if !l.record(get(c, l.host, "/", nil)) {
+			return
+		}
+	}
+}
+
+// record counts one answer and says whether to go on.
+func (l *load) record(e echo, err error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil || e.Status != 200:
+		l.failed++
+		if len(l.errs) < keptFailures {
+			l.errs = append(l.errs, fmt.Sprintf("%s status %d err %v", time.Now().Format("15:04:05.000"), e.Status, err))
+		}
+	default:
+		l.ok++
+		l.pods[e.Pod]++
+		l.last = e.Pod
+	}
+	return l.ok+l.failed < loadMax
+}
+
+// finish stops the workers and waits for them (idempotent).
+func (l *load) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// snapshot returns the answers per Pod so far.
+func (l *load) snapshot() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.pods))
+	for k, v := range l.pods {
+		out[k] = v
+	}
+	return out
+}
+
+// waitFor waits until cond holds for the answers so far, or fails.
+func (l *load) waitFor(t *testing.T, what string, cond func(pods map[string]int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond(l.snapshot()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("under load: %s did not happen within 60 s; answers per Pod: %v", what, l.snapshot())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// reset forgets the answers so far (counts of failures stay).
+func (l *load) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pods = map[string]int{}
+}
+
+// requireNoFailures stops the load and fails the test if any request failed.
+func (l *load) requireNoFailures(t *testing.T) {
+	t.Helper()
+	l.finish()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Logf("load on %s: %d requests answered, %d failed", l.host, l.ok, l.failed)
+	if l.ok == 0 {
+		t.Errorf("load on %s: no request answered", l.host)
+	}
+	if l.failed > 0 {
+		t.Errorf("load on %s: %d of %d requests failed; first: %v", l.host, l.failed, l.ok+l.failed, l.errs)
+	}
+}

@@ -279,4 +279,3 @@ func restarts(p *corev1.Pod) int32 {
 	}
 	return n
 }
-

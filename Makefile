@@ -44,5 +44,9 @@ sidebyside:
 run:
 	deploy/examples/run-offline.sh
 
+## demo: Weir in a local cluster (root) with the canary example of deploy/examples/demo-cluster.yaml; Ctrl-C ends it
+demo:
+	$(MAKE) -C conformance demo
+
 clean:
 	rm -rf bin

@@ -32,26 +32,36 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	s, err := setUp(ctx)
-	if s != nil {
-		defer s.tearDown()
-	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: setting up: %v\n", err)
+		if s != nil {
+			s.tearDown()
+		}
 		return 1
 	}
 	env = s
-	return m.Run()
+	code := m.Run()
+	if !s.tearDown() && code == 0 {
+		code = 1
+	}
+	return code
 }
 
-// tearDown removes the cluster and reports anything it left behind.
-func (s *suite) tearDown() {
+// tearDown removes the cluster and reports whether nothing was left behind.
+func (s *suite) tearDown() bool {
+	defer os.RemoveAll(s.tmp)
+	if s.cluster == nil {
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := s.cluster.Down(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: tearing down: %v\n", err)
+		return false
 	}
 	if left := localcluster.Leftovers(ctx, s.cluster.Name); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "e2e: cluster %s left behind: %v\n", s.cluster.Name, left)
+		return false
 	}
-	os.RemoveAll(s.tmp)
+	return true
 }

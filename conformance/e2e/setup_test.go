@@ -35,18 +35,18 @@ func setUp(ctx context.Context) (*suite, error) {
 	}
 	root, err := weirdeploy.RepoRoot(ctx)
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	bin := filepath.Join(s.tmp, "weir")
 	t0 := time.Now()
 	if err := weirdeploy.BuildWeir(ctx, root, bin); err != nil {
-		return nil, err
+		return s, err
 	}
 	s.Setup["build weir"] = time.Since(t0)
 	t0 = time.Now()
 	c, err := localcluster.Up(ctx, localcluster.Options{Name: "e2e", WeirBinary: bin, Logf: logf})
 	if err != nil {
-		return nil, fmt.Errorf("bringing the cluster up: %w", err)
+		return s, fmt.Errorf("bringing the cluster up: %w", err)
 	}
 	s.cluster = c
 	s.Setup["cluster up"] = time.Since(t0)

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,14 +29,17 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+var nsSeq atomic.Int32
+
 // namespace creates a namespace for one test and deletes it afterwards.
 func namespace(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(name) > 50 {
-		name = name[:50]
+	if len(name) > 45 {
+		name = name[:45]
 	}
-	name = strings.TrimRight(name, "-")
+	// A suffix keeps names apart with -count=N (deletion is asynchronous).
+	name = fmt.Sprintf("%s-%d", strings.TrimRight(name, "-"), nsSeq.Add(1))
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := env.cluster.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
@@ -43,6 +49,7 @@ func namespace(t *testing.T, ctx context.Context) string {
 		defer cancel()
 		_ = env.cluster.Client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	})
+	t.Cleanup(func() { keepWeirLog(t) })
 	return name
 }
 
@@ -51,6 +58,16 @@ func namespace(t *testing.T, ctx context.Context) string {
 func echoApp(t *testing.T, ctx context.Context, ns, name string, replicas int32) {
 	t.Helper()
 	createDeployment(t, ctx, weirdeploy.Echo(ns, name, name, "v1", replicas))
+	createService(t, ctx, service(ns, name, map[string]string{"app": name}))
+	waitEndpoints(t, ctx, ns, name, int(replicas))
+}
+
+// gracefulApp is echoApp with Pods that keep serving 2 s after SIGTERM.
+func gracefulApp(t *testing.T, ctx context.Context, ns, name string, replicas int32) {
+	t.Helper()
+	d := weirdeploy.Echo(ns, name, name, "v1", replicas)
+	d.Spec.Template.Spec.Containers[0].Image = gracefulImage
+	createDeployment(t, ctx, d)
 	createService(t, ctx, service(ns, name, map[string]string{"app": name}))
 	waitEndpoints(t, ctx, ns, name, int(replicas))
 }
@@ -240,4 +257,22 @@ func tally(t *testing.T, c *http.Client, host string, header http.Header, n int)
 		got[app(e.Pod)]++
 	}
 	return got
+}
+
+// keepWeirLog copies Weir's log (with its access log) to the output
+// directory when the test failed: the cluster, and the log, go at the end.
+func keepWeirLog(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	b, err := os.ReadFile(env.cluster.PodLogPath(&env.weir, "weir"))
+	if err != nil {
+		t.Logf("reading Weir's log: %v", err)
+		return
+	}
+	path := filepath.Join(*outDir, strings.ReplaceAll(t.Name(), "/", "_")+".weir.log")
+	if err := os.MkdirAll(*outDir, 0o755); err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	t.Logf("Weir's log: %s (%v)", path, err)
 }

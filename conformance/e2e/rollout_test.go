@@ -79,7 +79,7 @@ func TestRollingUpdate(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	ns := namespace(t, ctx)
 	host := "rolling." + ns + ".test"
-	echoApp(t, ctx, ns, "web", 2)
+	gracefulApp(t, ctx, ns, "web", 2)
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
 	waitServed(t, client(), host, nil, "web")
 	before := podNames(t, ns, "app=web")
@@ -164,7 +164,7 @@ func TestScale(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	ns := namespace(t, ctx)
 	host := "scale." + ns + ".test"
-	echoApp(t, ctx, ns, "web", 1)
+	gracefulApp(t, ctx, ns, "web", 1)
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
 	waitServed(t, client(), host, nil, "web")
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -43,8 +44,13 @@ func setUp(ctx context.Context) (*suite, error) {
 		return s, err
 	}
 	s.Setup["build weir"] = time.Since(t0)
+	graceful, err := buildGraceful(ctx, s.tmp)
+	if err != nil {
+		return s, err
+	}
 	t0 = time.Now()
-	c, err := localcluster.Up(ctx, localcluster.Options{Name: "e2e", WeirBinary: bin, Logf: logf})
+	c, err := localcluster.Up(ctx, localcluster.Options{Name: "e2e", WeirBinary: bin, Logf: logf,
+		Images: []localcluster.ImageRule{{Contains: gracefulImage, Binary: graceful}}})
 	if err != nil {
 		return s, fmt.Errorf("bringing the cluster up: %w", err)
 	}
@@ -54,7 +60,6 @@ func setUp(ctx context.Context) (*suite, error) {
 	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{ExtraArgs: []string{
 		"--shutdown-delay=0s",
 		"--publish-status-address=" + statusAddress,
-		"--access-log=false",
 	}})
 	if err != nil {
 		return s, err
@@ -70,4 +75,21 @@ func logf(format string, args ...any) {
 	if os.Getenv("E2E_VERBOSE") != "" {
 		fmt.Printf(format+"\n", args...)
 	}
+}
+
+// gracefulImage runs echo-basic behind testdata/graceful, which keeps
+// serving 2 s after SIGTERM, as an app rolled out without errors must.
+const gracefulImage = "e2e/echo-graceful"
+
+func buildGraceful(ctx context.Context, dir string) (string, error) {
+	bins, err := localcluster.BuildBinaries(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "graceful")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "-ldflags", "-X main.echoBasic="+bins.EchoBasic, "./testdata/graceful")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building testdata/graceful: %v\n%s", err, b)
+	}
+	return out, nil
 }

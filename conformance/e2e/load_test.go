@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ type load struct {
 	errs   []string       // the first few failures
 	pods   map[string]int // answers per Pod
 	last   string         // Pod of the latest answer
+	slow   int            // answers that took over a second
+	max    time.Duration  // the slowest answer
+	client *http.Client
 }
 
 const (
@@ -34,7 +38,12 @@ const (
 // startLoad starts the workers; the test's cleanup stops them if the test
 // did not.
 func startLoad(t *testing.T, host string) *load {
-	l := &load{host: host, stop: make(chan struct{}), pods: map[string]int{}}
+	return startLoadWith(t, host, client())
+}
+
+// startLoadWith is startLoad with the given client (and its timeout).
+func startLoadWith(t *testing.T, host string, c *http.Client) *load {
+	l := &load{host: host, stop: make(chan struct{}), pods: map[string]int{}, client: c}
 	deadline := time.Now().Add(loadMaxSpan)
 	for i := 0; i < loadWorkers; i++ {
 		l.wg.Add(1)
@@ -46,23 +55,28 @@ func startLoad(t *testing.T, host string) *load {
 
 func (l *load) work(deadline time.Time) {
 	defer l.wg.Done()
-	c := client()
 	for time.Now().Before(deadline) {
 		select {
 		case <-l.stop:
 			return
 		case <-time.After(loadPause):
 		}
-		if !l.record(get(c, l.host, "/", nil)) {
+		t0 := time.Now()
+		e, err := get(l.client, l.host, "/", nil)
+		if !l.record(e, err, time.Since(t0)) {
 			return
 		}
 	}
 }
 
 // record counts one answer and says whether to go on.
-func (l *load) record(e echo, err error) bool {
+func (l *load) record(e echo, err error, took time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if took > time.Second {
+		l.slow++
+	}
+	l.max = max(l.max, took)
 	switch {
 	case err != nil || e.Status != 200:
 		l.failed++
@@ -123,7 +137,8 @@ func (l *load) requireNoFailures(t *testing.T) {
 	l.finish()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t.Logf("load on %s: %d requests answered, %d failed", l.host, l.ok, l.failed)
+	t.Logf("load on %s: %d requests answered, %d failed; %d took over 1 s, the slowest %v",
+		l.host, l.ok, l.failed, l.slow, l.max.Round(time.Millisecond))
 	if l.ok == 0 {
 		t.Errorf("load on %s: no request answered", l.host)
 	}

@@ -279,3 +279,28 @@ func restarts(p *corev1.Pod) int32 {
 	}
 	return n
 }
+
+// TestAbruptScaleDown scales down Pods that exit at once on SIGTERM (plain
+// echo-basic): the Pod IP vanishes before the EndpointSlice change reaches
+// Weir, so a request dialled to it in that window waits for the connect
+// timeout (5 s, ingress-nginx's default) and is then retried on another
+// endpoint. With a client that waits longer than that, no GET fails; the
+// slow ones are logged. Compare TestScale, whose Pods end gracefully.
+func TestAbruptScaleDown(t *testing.T) {
+	ctx := ctxFor(t, 3*time.Minute)
+	ns := namespace(t, ctx)
+	host := "abrupt." + ns + ".test"
+	echoApp(t, ctx, ns, "web", 3)
+	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
+	waitServed(t, client(), host, nil, "web")
+	patient := client()
+	patient.Timeout = 30 * time.Second
+	l := startLoadWith(t, host, patient)
+	l.waitFor(t, "answers from 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
+	scale(t, ns, "web", 1)
+	waitRolledOut(t, ns, "web", 1)
+	waitEndpoints(t, ctx, ns, "web", 1)
+	// Long enough for a request stuck in a connect to time out and retry.
+	time.Sleep(6 * time.Second)
+	l.requireNoFailures(t)
+}

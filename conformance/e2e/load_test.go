@@ -124,6 +124,30 @@ func (l *load) waitFor(t *testing.T, what string, cond func(pods map[string]int)
 	}
 }
 
+// settlesOn waits until a window of 100 consecutive answers comes only from
+// Pods that allowed accepts (Weir applies a change within a fraction of a
+// second; a request sent just before may still land on the old side), or
+// fails after 60 s with the last window.
+func (l *load) settlesOn(t *testing.T, what string, allowed func(pod string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l.reset()
+		l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
+		window := l.snapshot()
+		ok := true
+		for p := range window {
+			ok = ok && allowed(p)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("under load: %s: answers still from %v after 60 s", what, window)
+		}
+	}
+}
+
 // reset forgets the answers so far (counts of failures stay).
 func (l *load) reset() {
 	l.mu.Lock()

@@ -70,6 +70,9 @@ type translator struct {
 
 	def      *table.Action
 	defOwner *parsed
+
+	hostOwner    map[string]*parsed // the oldest main Ingress naming each host
+	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 }
 
 // Translate builds the routing table from in. generation is stamped on the
@@ -89,6 +92,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 	for _, p := range mains {
 		t.addMain(p)
 	}
+	t.addHostDefaults()
 	for _, p := range canaries {
 		t.addCanary(p)
 	}
@@ -114,6 +118,8 @@ func newTranslator(in *Inputs) *translator {
 		balance:  make(map[string]balanceOwner),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
+
+		hostOwner: make(map[string]*parsed),
 	}
 	for _, s := range in.Services {
 		t.services[s.Namespace+"/"+s.Name] = s

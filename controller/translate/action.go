@@ -3,7 +3,7 @@ package translate
 import (
 	"fmt"
 	"net/http"
-	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +63,7 @@ func (t *translator) hasTLS(host string) bool {
 // settings first.
 type balanceOwner struct {
 	owner  *parsed
-	policy table.BalancePolicy
+	policy keyedPolicy
 }
 
 // backendFor resolves an Ingress backend with the location settings of cfg.
@@ -85,29 +85,31 @@ func (t *translator) canaryFor(p *parsed, field string, ib *networkingv1.Ingress
 }
 
 // backend returns the (shared) table backend for a Service port with the
-// location settings of loc and the upstream settings of up.
+// location settings of loc and the upstream settings of up. Backends are
+// shared by pointer per Service port and settings; the cache is consulted
+// before the Service is resolved, so a shared backend costs one map lookup.
 func (t *translator) backend(p *parsed, field string, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
 	if ib.Resource != nil || ib.Service == nil {
 		t.problem(p, field, ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
 		return nil
 	}
 	ns := p.ing.Namespace
-	res := t.resolve(ns, ib.Service)
-	svcPort := ns + "/" + ib.Service.Name + ":" + res.portName
-	policy := t.upstreamPolicy(p, field, svcPort, up)
-	proto := protocol(loc.BackendProtocol)
-	key := fmt.Sprintf("%s|%d|%v|%v|%v", svcPort, proto, loc.Timeouts, loc.NextUpstream, policyKey(policy))
+	portName := portLabel(ib.Service.Port)
+	svcPort := ns + "/" + ib.Service.Name + ":" + portName
+	policy, pkey := t.upstreamPolicy(p, field, svcPort, up)
+	key := svcPort + "|" + t.locationKey(loc) + "|" + pkey
 	if b := t.backends[key]; b != nil {
 		return b
 	}
+	res := t.resolve(ns, ib.Service)
 	if res.reason != "" {
 		t.problem(p, field+".service", res.reason, Warning, "%s; requests get 503", res.problem)
 	} else if res.problem != "" {
 		t.problem(p, field+".service", ReasonNoReadyEndpoints, Warning, "%s; requests get 503 until one is ready", res.problem)
 	}
 	b := &table.Backend{
-		Name: svcPort, Namespace: ns, Service: ib.Service.Name, Port: res.portName,
-		Endpoints: res.endpoints, Protocol: proto, Balance: policy, Problem: res.problem,
+		Name: svcPort, Namespace: ns, Service: ib.Service.Name, Port: portName,
+		Endpoints: res.endpoints, Protocol: protocol(loc.BackendProtocol), Balance: policy, Problem: res.problem,
 		Timeouts: table.Timeouts{Connect: loc.Timeouts.Connect, Send: loc.Timeouts.Send, Read: loc.Timeouts.Read},
 		Retry:    retryPolicy(loc.NextUpstream),
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},
@@ -116,27 +118,59 @@ func (t *translator) backend(p *parsed, field string, ib *networkingv1.IngressBa
 	return b
 }
 
+// locationKey is the part of a backend's identity that comes from location
+// annotations, computed once per parsed annotation set.
+func (t *translator) locationKey(cfg *annotations.Config) string {
+	if k, ok := t.locKeys[cfg]; ok {
+		return k
+	}
+	k := fmt.Sprintf("%d|%v|%v", protocol(cfg.BackendProtocol), cfg.Timeouts, cfg.NextUpstream)
+	t.locKeys[cfg] = k
+	return k
+}
+
+// policyFor is the balancing policy of an annotation set and its key,
+// computed once per parsed annotation set.
+func (t *translator) policyFor(cfg *annotations.Config) keyedPolicy {
+	if kp, ok := t.policies[cfg]; ok {
+		return kp
+	}
+	bp := balancePolicy(cfg)
+	kp := keyedPolicy{policy: bp, key: policyKey(bp)}
+	t.policies[cfg] = kp
+	return kp
+}
+
+// keyedPolicy is a balancing policy with its comparison key.
+type keyedPolicy struct {
+	policy table.BalancePolicy
+	key    string
+}
+
 // upstreamPolicy applies the oldest Ingress's load-balance, upstream-hash-by
 // and affinity to a Service port; a later Ingress that disagrees gets a
-// problem.
-func (t *translator) upstreamPolicy(p *parsed, field, svcPort string, cfg *annotations.Config) table.BalancePolicy {
-	policy := balancePolicy(cfg)
+// problem. A canary keeps its own (CANARY.md section 1).
+func (t *translator) upstreamPolicy(p *parsed, field, svcPort string, cfg *annotations.Config) (table.BalancePolicy, string) {
+	kp := t.policyFor(cfg)
 	prev, ok := t.balance[svcPort]
 	if !ok {
-		t.balance[svcPort] = balanceOwner{owner: p, policy: policy}
-		return policy
+		t.balance[svcPort] = balanceOwner{owner: p, policy: kp}
+		return kp.policy, kp.key
 	}
-	if prev.owner != p && !p.canary && !reflect.DeepEqual(policyKey(prev.policy), policyKey(policy)) {
+	if prev.owner != p && !p.canary && prev.policy.key != kp.key {
 		t.problem(p, field, ReasonBackendSettings, Warning, "the older %s sets other load-balancing or affinity for %s; its settings apply",
 			prev.owner.ref, svcPort)
 	}
 	if p.canary {
-		return policy
+		return kp.policy, kp.key
 	}
-	return prev.policy
+	return prev.policy.policy, prev.policy.key
 }
 
 func policyKey(p table.BalancePolicy) string {
+	if p.Affinity == nil && len(p.HashKey) == 0 {
+		return strconv.Itoa(int(p.Kind))
+	}
 	s := fmt.Sprintf("%d|%v", p.Kind, p.HashKey)
 	if p.Affinity != nil {
 		s += fmt.Sprintf("|%+v", *p.Affinity)

@@ -27,10 +27,7 @@ type resolved struct {
 // rollout that briefly has no ready pod does not fail requests.
 func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) resolved {
 	svc := t.services[ns+"/"+sb.Name]
-	portLabel := sb.Port.Name
-	if portLabel == "" {
-		portLabel = strconv.Itoa(int(sb.Port.Number))
-	}
+	portLabel := portLabel(sb.Port)
 	if svc == nil {
 		return resolved{portName: portLabel, reason: ReasonServiceNotFound,
 			problem: fmt.Sprintf("service %s/%s not found", ns, sb.Name)}
@@ -65,6 +62,14 @@ func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) 
 		r.problem = fmt.Sprintf("service %s/%s port %s has no ready endpoint", ns, sb.Name, portLabel)
 	}
 	return r
+}
+
+// portLabel names a Service port reference: its name, else its number.
+func portLabel(p networkingv1.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strconv.Itoa(int(p.Number))
 }
 
 // sliceEndpoints collects the endpoints of a Service port from its slices.

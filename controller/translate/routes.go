@@ -1,7 +1,7 @@
 package translate
 
 import (
-	"fmt"
+	"strconv"
 
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -35,7 +35,7 @@ func (t *translator) addMain(p *parsed) {
 	}
 	for ri, rule := range p.ing.Spec.Rules {
 		host, ok := normalizeHost(rule.Host)
-		field := fmt.Sprintf("spec.rules[%d]", ri)
+		field := "spec.rules[" + strconv.Itoa(ri) + "]"
 		if !ok {
 			t.problem(p, field+".host", ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
 			continue
@@ -49,7 +49,7 @@ func (t *translator) addMain(p *parsed) {
 			continue
 		}
 		for pi, path := range rule.HTTP.Paths {
-			pfield := fmt.Sprintf("%s.http.paths[%d]", field, pi)
+			pfield := field + ".http.paths[" + strconv.Itoa(pi) + "]"
 			pm, ok := t.pathMatch(p, pfield, path, regex)
 			if !ok {
 				continue
@@ -159,7 +159,7 @@ func (t *translator) addCanary(p *parsed) {
 	}
 	for ri, rule := range p.ing.Spec.Rules {
 		host, ok := normalizeHost(rule.Host)
-		field := fmt.Sprintf("spec.rules[%d]", ri)
+		field := "spec.rules[" + strconv.Itoa(ri) + "]"
 		if !ok {
 			t.problem(p, field+".host", ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
 			continue
@@ -172,7 +172,7 @@ func (t *translator) addCanary(p *parsed) {
 			continue
 		}
 		for pi, path := range rule.HTTP.Paths {
-			pfield := fmt.Sprintf("%s.http.paths[%d]", field, pi)
+			pfield := field + ".http.paths[" + strconv.Itoa(pi) + "]"
 			e := t.pairFor(host, path)
 			if e == nil {
 				t.problem(p, pfield, ReasonCanaryWithoutMain, Warning, "no main Ingress routes host %q path %q; this canary path is ignored",

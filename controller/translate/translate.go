@@ -64,6 +64,9 @@ type translator struct {
 
 	backends map[string]*table.Backend
 	balance  map[string]balanceOwner // upstream settings per Service port
+	locKeys  map[*annotations.Config]string
+	policies map[*annotations.Config]keyedPolicy
+	defaults *annotations.Config // Parse(nil), shared by Ingresses without nginx annotations
 
 	tlsHosts map[string]bool
 	certs    map[string]*weirtls.Certificate
@@ -116,6 +119,8 @@ func newTranslator(in *Inputs) *translator {
 		hosts:    make(map[string]bool),
 		backends: make(map[string]*table.Backend),
 		balance:  make(map[string]balanceOwner),
+		locKeys:  make(map[*annotations.Config]string),
+		policies: make(map[*annotations.Config]keyedPolicy),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
 
@@ -157,7 +162,7 @@ func (t *translator) ours(in *Inputs) []*parsed {
 			p.canary = true
 			p.cfg, ps = annotations.ParseCanary(ing.Annotations)
 		} else {
-			p.cfg, ps = annotations.Parse(ing.Annotations)
+			p.cfg, ps = t.parse(ing.Annotations)
 		}
 		for _, a := range ps {
 			t.problems = append(t.problems, Problem{Object: p.ref, Field: "metadata.annotations[" + a.Field + "]",
@@ -170,6 +175,21 @@ func (t *translator) ours(in *Inputs) []*parsed {
 		out = append(out, p)
 	}
 	return out
+}
+
+// parse reads an ordinary Ingress's annotations. Most Ingresses carry no
+// nginx annotation at all; they share one parsed default configuration
+// (translation never changes a Config).
+func (t *translator) parse(ann map[string]string) (*annotations.Config, []annotations.Problem) {
+	for k := range ann {
+		if strings.HasPrefix(k, annotations.Prefix) {
+			return annotations.Parse(ann)
+		}
+	}
+	if t.defaults == nil {
+		t.defaults, _ = annotations.Parse(nil)
+	}
+	return t.defaults, nil
 }
 
 func older(a, b *networkingv1.Ingress) bool {

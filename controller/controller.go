@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"weir.dev/weir/controller/status"
 	"weir.dev/weir/controller/translate"
 )
 
@@ -32,13 +34,20 @@ type Publisher interface {
 	Publish(res *translate.Result)
 }
 
+// StatusOptions configure Ingress status writing (see controller/status).
+type StatusOptions = status.Options
+
 // Options configure a Controller.
 type Options struct {
 	Translate translate.Options
 	// WatchNamespace limits the informers to one namespace ("" watches all).
 	WatchNamespace string
-	// HoldOff is how long a rebuild waits for more events (default 100ms).
+	// HoldOff is the quiet time a rebuild waits for after the last event
+	// (default 100ms), so a burst of events gives one rebuild.
 	HoldOff time.Duration
+	// MaxHoldOff caps the wait from the first event of a burst (default
+	// 500ms), so constant churn still publishes at least that often.
+	MaxHoldOff time.Duration
 	// Status, when set, writes Ingress status (leader only).
 	Status *StatusOptions
 	// Events turns Kubernetes Events on (off in offline mode, where nobody
@@ -58,13 +67,17 @@ type Controller struct {
 	queue     workqueue.TypedDelayingInterface[string]
 	recorder  record.EventRecorder
 	events    *eventDeduper
-	status    *statusWriter
+	status    *status.Writer
 	gen       uint64
 	ready     atomic.Bool
 	lastMu    sync.Mutex
 	last      *translate.Result
 	synced    []cache.InformerSynced
 	broadcast record.EventBroadcaster
+
+	burstMu    sync.Mutex
+	burstStart time.Time // first event since the last rebuild began (zero: none)
+	lastEvent  time.Time
 }
 
 const tableKey = "table"
@@ -73,6 +86,9 @@ const tableKey = "table"
 func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logger, reg prometheus.Registerer) (*Controller, error) {
 	if opts.HoldOff <= 0 {
 		opts.HoldOff = 100 * time.Millisecond
+	}
+	if opts.MaxHoldOff < opts.HoldOff {
+		opts.MaxHoldOff = max(500*time.Millisecond, opts.HoldOff)
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -96,7 +112,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	}
 	c.events = newEventDeduper()
 	if opts.Status != nil {
-		c.status = newStatusWriter(client, *opts.Status, log)
+		c.status = status.New(client, *opts.Status, log)
 	}
 	return c, nil
 }
@@ -130,7 +146,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.rebuild()
 	c.ready.Store(true)
 	if c.status != nil {
-		go c.status.run(ctx, c)
+		go c.status.Run(ctx, statusSource{c})
 	}
 	go func() {
 		<-ctx.Done()
@@ -147,6 +163,10 @@ func (c *Controller) processNext() bool {
 		return false
 	}
 	defer c.queue.Done(key)
+	if wait := c.holdRemaining(time.Now()); wait > 0 {
+		c.queue.AddAfter(key, wait)
+		return true
+	}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -158,9 +178,39 @@ func (c *Controller) processNext() bool {
 	return true
 }
 
-// enqueue schedules a rebuild after the hold-off; events inside the window
-// share it.
-func (c *Controller) enqueue() { c.queue.AddAfter(tableKey, c.opts.HoldOff) }
+// enqueue notes an event and schedules a rebuild. Every event kind uses the
+// one key, so the queue holds at most one pending rebuild; holdRemaining
+// then stretches the wait until events pause for HoldOff, but never beyond
+// MaxHoldOff after the burst's first event.
+func (c *Controller) enqueue() {
+	now := time.Now()
+	c.burstMu.Lock()
+	if c.burstStart.IsZero() {
+		c.burstStart = now
+	}
+	c.lastEvent = now
+	c.burstMu.Unlock()
+	c.queue.AddAfter(tableKey, c.opts.HoldOff)
+}
+
+// holdRemaining is how much longer the pending rebuild should wait; zero
+// means build now, and starts a new burst.
+func (c *Controller) holdRemaining(now time.Time) time.Duration {
+	c.burstMu.Lock()
+	defer c.burstMu.Unlock()
+	if c.burstStart.IsZero() {
+		return 0
+	}
+	deadline := c.lastEvent.Add(c.opts.HoldOff)
+	if limit := c.burstStart.Add(c.opts.MaxHoldOff); limit.Before(deadline) {
+		deadline = limit
+	}
+	if wait := deadline.Sub(now); wait > 0 {
+		return wait
+	}
+	c.burstStart = time.Time{}
+	return 0
+}
 
 // rebuild translates the cached state and publishes it.
 func (c *Controller) rebuild() {
@@ -188,7 +238,7 @@ func (c *Controller) rebuild() {
 	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
 		zap.Int("problems", len(res.Problems)), zap.Duration("took", time.Since(start)))
 	if c.status != nil {
-		c.status.poke()
+		c.status.Poke()
 	}
 }
 
@@ -218,4 +268,23 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// statusSource shows the status writer the cached Ingresses.
+type statusSource struct{ c *Controller }
+
+func (s statusSource) Ingresses() []*networkingv1.Ingress {
+	ings, err := s.c.factory.Networking().V1().Ingresses().Lister().List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	return ings
+}
+
+func (s statusSource) IsWeirs(ing *networkingv1.Ingress) bool {
+	classes, err := s.c.factory.Networking().V1().IngressClasses().Lister().List(labels.Everything())
+	if err != nil {
+		return false
+	}
+	return translate.IsWeirs(ing, classes, s.c.opts.Translate)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -210,4 +211,21 @@ func TestStatusIsWrittenByTheLeaderOnlyWhenItChanges(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, updates, "one status write for one change")
+}
+
+func TestConstantChurnStillPublishes(t *testing.T) {
+	ctx := context.Background()
+	client, rec, _ := start(t, Options{HoldOff: 100 * time.Millisecond, MaxHoldOff: 300 * time.Millisecond}, class(), service("web"))
+	before := rec.count()
+	// An event every 20 ms for 1.2 s never leaves 100 ms of quiet; the cap
+	// still publishes about every 300 ms.
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		_, err := client.CoreV1().Services("default").Create(ctx, service(fmt.Sprintf("churn-%d", i)), metav1.CreateOptions{})
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := rec.count() - before
+	assert.GreaterOrEqual(t, n, 2, "the cap publishes under constant churn")
+	assert.LessOrEqual(t, n, 8, "but far fewer times than there were events")
 }

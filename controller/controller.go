@@ -9,6 +9,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -78,6 +80,8 @@ type Controller struct {
 	burstMu    sync.Mutex
 	burstStart time.Time // first event since the last rebuild began (zero: none)
 	lastEvent  time.Time
+	full       bool            // something other than EndpointSlices changed
+	dirty      map[string]bool // Services whose EndpointSlices changed
 }
 
 const tableKey = "table"
@@ -100,6 +104,8 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		log:     log,
 		metrics: newMetrics(reg),
 		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
+		dirty:   make(map[string]bool),
+		full:    true,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
@@ -183,6 +189,13 @@ func (c *Controller) processNext() bool {
 // then stretches the wait until events pause for HoldOff, but never beyond
 // MaxHoldOff after the burst's first event.
 func (c *Controller) enqueue() {
+	c.burstMu.Lock()
+	c.full = true
+	c.burstMu.Unlock()
+	c.schedule()
+}
+
+func (c *Controller) schedule() {
 	now := time.Now()
 	c.burstMu.Lock()
 	if c.burstStart.IsZero() {
@@ -212,19 +225,23 @@ func (c *Controller) holdRemaining(now time.Time) time.Duration {
 	return 0
 }
 
-// rebuild translates the cached state and publishes it.
+// rebuild translates the cached state and publishes it. When only
+// EndpointSlices changed since the last published table it takes the
+// endpoint-only fast path (translate.Refresh), which gives the same table.
 func (c *Controller) rebuild() {
 	start := time.Now()
-	in, err := c.listers.inputs(c.opts.Translate)
-	if err != nil {
-		c.log.Error("listing cached objects", zap.Error(err))
+	full, dirty := c.takeChanges()
+	if !full && len(dirty) == 0 {
+		return // the events were already covered by an earlier rebuild
+	}
+	res, fast := c.translate(full, dirty)
+	if res == nil {
 		return
 	}
-	c.gen++
-	res := translate.Translate(in, c.gen)
 	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
 	c.report(res.Problems)
 	if res.Table == nil {
+		c.markFull()
 		c.metrics.failures.Inc()
 		c.log.Error("table build failed; keeping the last good table", zap.Uint64("generation", c.gen))
 		return
@@ -236,10 +253,54 @@ func (c *Controller) rebuild() {
 	c.metrics.routes.Set(float64(res.Table.Len()))
 	c.metrics.generation.Set(float64(c.gen))
 	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
-		zap.Int("problems", len(res.Problems)), zap.Duration("took", time.Since(start)))
+		zap.Int("problems", len(res.Problems)), zap.Bool("endpointsOnly", fast), zap.Duration("took", time.Since(start)))
 	if c.status != nil {
 		c.status.Poke()
 	}
+}
+
+// takeChanges returns and resets what changed since the last rebuild.
+func (c *Controller) takeChanges() (bool, map[string]bool) {
+	c.burstMu.Lock()
+	defer c.burstMu.Unlock()
+	full, dirty := c.full, c.dirty
+	c.full, c.dirty = false, make(map[string]bool)
+	return full, dirty
+}
+
+// markFull makes the next rebuild a full one (the last build failed, so
+// the published table no longer matches the caches but for endpoints).
+func (c *Controller) markFull() {
+	c.burstMu.Lock()
+	c.full = true
+	c.burstMu.Unlock()
+}
+
+// translate builds the next result: the fast path when only the
+// EndpointSlices of the dirty Services changed and it applies, else a full
+// translation. nil means there is nothing to publish: nothing could be
+// listed, or no endpoint that a route uses changed.
+func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Result, bool) {
+	if last := c.Last(); !full && last != nil {
+		if in, err := c.listers.endpointInputs(dirty); err == nil {
+			res, ok := translate.Refresh(last, in, dirty, c.gen+1)
+			if ok && res == last {
+				return nil, true // nothing any route uses changed
+			}
+			if ok {
+				c.gen++
+				return res, true
+			}
+		}
+	}
+	in, err := c.listers.inputs(c.opts.Translate)
+	if err != nil {
+		c.markFull()
+		c.log.Error("listing cached objects", zap.Error(err))
+		return nil, false
+	}
+	c.gen++
+	return translate.Translate(in, c.gen), false
 }
 
 // listers reads the informer caches.
@@ -287,4 +348,26 @@ func (s statusSource) IsWeirs(ing *networkingv1.Ingress) bool {
 		return false
 	}
 	return translate.IsWeirs(ing, classes, s.c.opts.Translate)
+}
+
+// endpointInputs lists the named Services ("namespace/name") and their
+// EndpointSlices, for the endpoint-only fast path.
+func (l *listers) endpointInputs(services map[string]bool) (*translate.Inputs, error) {
+	in := &translate.Inputs{}
+	f := l.factory
+	for key := range services {
+		ns, name, _ := strings.Cut(key, "/")
+		svc, err := f.Core().V1().Services().Lister().Services(ns).Get(name)
+		if err != nil {
+			return nil, fmt.Errorf("getting service %s: %w", key, err)
+		}
+		in.Services = append(in.Services, svc)
+		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+		slices, err := f.Discovery().V1().EndpointSlices().Lister().EndpointSlices(ns).List(sel)
+		if err != nil {
+			return nil, fmt.Errorf("listing endpoint slices of %s: %w", key, err)
+		}
+		in.EndpointSlices = append(in.EndpointSlices, slices...)
+	}
+	return in, nil
 }

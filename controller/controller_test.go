@@ -229,3 +229,37 @@ func TestConstantChurnStillPublishes(t *testing.T) {
 	assert.GreaterOrEqual(t, n, 2, "the cap publishes under constant churn")
 	assert.LessOrEqual(t, n, 8, "but far fewer times than there were events")
 }
+
+func TestEndpointOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	client, rec, _ := start(t, Options{}, class(), service("web"), slice("web", "10.0.0.1"), ingress("web", "a.test", "web", nil),
+		service("unused"), slice("unused", "10.1.0.1"))
+	dumpHas(t, rec, "endpoint 10.0.0.1:8080")
+	time.Sleep(100 * time.Millisecond)
+	before := rec.count()
+
+	// A Service no route uses: nothing is published.
+	_, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("unused", "10.1.0.2"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, before, rec.count(), "an unused Service's endpoints publish nothing")
+
+	// A used one: the fast path publishes exactly what a full build gives.
+	_, err = client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("web", "10.0.0.1", "10.0.0.3"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, "endpoint 10.0.0.3:8080")
+	in := &translate.Inputs{
+		Ingresses:      []*networkingv1.Ingress{ingress("web", "a.test", "web", nil)},
+		IngressClasses: []*networkingv1.IngressClass{class()},
+		Services:       []*corev1.Service{service("web"), service("unused")},
+		EndpointSlices: []*discoveryv1.EndpointSlice{slice("web", "10.0.0.1", "10.0.0.3"), slice("unused", "10.1.0.2")},
+	}
+	last := rec.last()
+	assert.Equal(t, translate.Translate(in, last.Table.Generation()).Table.Dump(), last.Table.Dump())
+
+	// The last endpoint goes: problems change, so a full rebuild runs.
+	_, err = client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("web"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, "no endpoints")
+	assert.Contains(t, translate.FormatProblems(rec.last().Problems), translate.ReasonNoReadyEndpoints)
+}

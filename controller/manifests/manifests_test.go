@@ -69,7 +69,9 @@ func TestDecodeNamesTheBadDocument(t *testing.T) {
 
 func TestLoadReadsADirectoryInNameOrder(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)) }
+	write := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
 	write("b.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: second}\n")
 	write("a.yml", "apiVersion: v1\nkind: Service\nmetadata: {name: first}\n")
 	write("notes.txt", "not read")

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,9 @@ import (
 // those Services and all of their EndpointSlices (it may hold nothing
 // else). Refresh re-resolves the endpoints of the backends of those
 // Services and returns a result equal to a full Translate's.
+//
+// When no backend's endpoints changed (a Service no route uses, or a
+// change that does not matter) it returns prev itself.
 //
 // It declines (ok false) when a backend gains its first endpoint or loses
 // its last one, because problems and 503 explanations change then; the
@@ -36,6 +40,7 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 	}
 	old := prev.Table.Backends()
 	backends := make([]table.Backend, len(old))
+	moved := false
 	for i, b := range old {
 		backends[i] = *b
 		if dirty[svcKey{b.Namespace, b.Service}] {
@@ -43,8 +48,12 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 			if (len(res.endpoints) == 0) != (len(b.Endpoints) == 0) {
 				return nil, false
 			}
+			moved = moved || !slices.Equal(res.endpoints, b.Endpoints)
 			backends[i].Endpoints = res.endpoints
 		}
+	}
+	if !moved {
+		return prev, true // no backend's endpoints changed: prev stays in service
 	}
 	c := &cloner{backends: backends, done: make(map[*table.Action]*table.Action, prev.Table.Len()+1),
 		actions: make([]table.Action, 0, prev.Table.Len()+1)}

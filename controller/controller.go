@@ -150,9 +150,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("caches synced; building the first table")
 	// The first build runs on the fully processed initial lists.
 	c.rebuild()
-	c.ready.Store(true)
 	if c.status != nil {
-		go c.status.Run(ctx, statusSource{c})
+		go func() {
+			defer c.recoverLog("status writer")
+			c.status.Run(ctx, statusSource{c})
+		}()
 	}
 	go func() {
 		<-ctx.Done()
@@ -174,14 +176,18 @@ func (c *Controller) processNext() bool {
 		return true
 	}
 	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("rebuild panicked; keeping the last table", zap.Any("panic", r))
-			}
-		}()
+		defer c.recoverLog("rebuild (the last table stays in service)")
 		c.rebuild()
 	}()
 	return true
+}
+
+// recoverLog logs a panic instead of crashing the process; deferred at the
+// top of the controller's goroutines and of each rebuild.
+func (c *Controller) recoverLog(what string) {
+	if r := recover(); r != nil {
+		c.log.Error("panic recovered", zap.String("in", what), zap.Any("panic", r))
+	}
 }
 
 // enqueue notes an event and schedules a rebuild. Every event kind uses the
@@ -247,6 +253,9 @@ func (c *Controller) rebuild() {
 		return
 	}
 	c.pub.Publish(res)
+	// Ready only once a table built from the synced caches is in service
+	// (rebuild runs only after the caches synced).
+	c.ready.Store(true)
 	c.lastMu.Lock()
 	c.last = res
 	c.lastMu.Unlock()

@@ -99,19 +99,26 @@ func (s *Writer) Run(ctx context.Context, src Source) {
 		Client:     s.client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: s.opts.Identity},
 	}
+	cfg := leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		Name:            "weir-status",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) { s.lead(ctx, src) },
+			OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
+		},
+	}
+	// A replica that loses the Lease campaigns again until ctx ends.
 	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   15 * time.Second,
-			RenewDeadline:   10 * time.Second,
-			RetryPeriod:     2 * time.Second,
-			ReleaseOnCancel: true,
-			Name:            "weir-status",
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) { s.lead(ctx, src) },
-				OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
-			},
-		})
+		le, err := leaderelection.NewLeaderElector(cfg)
+		if err != nil {
+			s.log.Error("leader election is misconfigured; Ingress status is not written", zap.Error(err))
+			return
+		}
+		le.Run(ctx)
 	}
 }
 

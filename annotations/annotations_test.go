@@ -209,3 +209,12 @@ func TestUnknownUnsupportedAndSnippets(t *testing.T) {
 	_, ps = Parse(map[string]string{"kubernetes.io/ingress.class": "weir", "other/x": "y"})
 	assert.Empty(t, ps, "other prefixes are not ours")
 }
+
+func TestWeirHealthCheck(t *testing.T) {
+	c, ps := Parse(map[string]string{"weir.dev/health-check-path": "/healthz", "weir.dev/health-check-interval": "2"})
+	assert.Empty(t, ps)
+	assert.Equal(t, HealthCheck{Path: "/healthz", Interval: 2 * time.Second, Timeout: time.Second}, c.HealthCheck)
+	c, ps = Parse(map[string]string{"weir.dev/health-check-path": "healthz", "weir.dev/nope": "x"})
+	assert.Empty(t, c.HealthCheck.Path)
+	assert.Equal(t, []string{ReasonInvalidValue, ReasonUnknownAnnotation}, reasons(ps))
+}

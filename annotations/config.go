@@ -78,6 +78,9 @@ type Config struct {
 
 	ServerAlias []string
 
+	// HealthCheck is Weir's active check (weir.dev/health-check-*).
+	HealthCheck HealthCheck
+
 	// DropIngress is set when a value invalidates the whole Ingress
 	// (ingress-nginx drops it; Weir reports an Error problem and serves
 	// none of its paths).

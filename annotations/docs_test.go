@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite docs/annotations.md")
 func TestDocsAreCurrent(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("# Annotations\n\nGenerated from the registry in `annotations/` by `go test ./annotations -update`; do not edit.\n\n")
-	b.WriteString("Every key carries the prefix `nginx.ingress.kubernetes.io/`. An annotation that is not supported, unknown, or a snippet is reported on the Ingress as a warning Event and has no effect.\n\n")
+	b.WriteString("Keys without a prefix below carry `nginx.ingress.kubernetes.io/`; Weir's own carry `weir.dev/`. An annotation that is not supported, unknown, or a snippet is reported on the Ingress as a warning Event and has no effect.\n\n")
 	b.WriteString("| annotation | scope | default | supported | on a canary Ingress | description |\n|---|---|---|---|---|---|\n")
 	for _, e := range All() {
 		supported := "yes"

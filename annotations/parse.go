@@ -76,7 +76,9 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.upstream(c)
 	p.redirects(c)
 	p.sourceRanges(c)
+	p.health(c)
 	p.check(false)
+	p.checkWeir()
 	sortProblems(p.problems)
 	return c, p.problems
 }

@@ -61,8 +61,11 @@ func register(es ...Entry) {
 
 // All returns every registered annotation sorted by name.
 func All() []Entry {
-	out := make([]Entry, 0, len(entries))
+	out := make([]Entry, 0, len(entries)+len(weirEntries))
 	for _, e := range entries {
+		out = append(out, e)
+	}
+	for _, e := range weirEntries {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

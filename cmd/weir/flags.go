@@ -15,7 +15,6 @@ type config struct {
 	manifests             string
 	ingressClass          string
 	controllerClass       string
-	gatewayControllerName string
 	watchNamespace        string
 	bindAddress           string
 	httpPort              int
@@ -39,13 +38,28 @@ type config struct {
 }
 
 func parseFlags(args []string) (*config, error) {
+	c, fs := newFlagSet()
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// flagNames lists every flag (for the README check).
+func flagNames() []string {
+	_, fs := newFlagSet()
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
+func newFlagSet() (*config, *flag.FlagSet) {
 	c := &config{}
 	fs := flag.NewFlagSet("weir", flag.ContinueOnError)
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "path to a kubeconfig; empty uses the in-cluster configuration")
 	fs.StringVar(&c.manifests, "manifests", "", "offline mode: serve the Kubernetes YAML in this file or directory (watched for changes) instead of talking to an API server")
 	fs.StringVar(&c.ingressClass, "ingress-class", "weir", "value of the legacy kubernetes.io/ingress.class annotation that Weir serves")
 	fs.StringVar(&c.controllerClass, "controller-class", "weir.dev/ingress-controller", "IngressClass spec.controller value that Weir serves")
-	fs.StringVar(&c.gatewayControllerName, "gateway-controller-name", "weir.dev/gateway-controller", "GatewayClass spec.controllerName that Weir serves")
 	fs.StringVar(&c.watchNamespace, "watch-namespace", "", "watch only this namespace (default: all)")
 	fs.StringVar(&c.bindAddress, "bind-address", "", "address the HTTP, HTTPS and metrics listeners bind (default: all)")
 	fs.IntVar(&c.httpPort, "http-port", 80, "plain-HTTP port (0 disables)")
@@ -70,10 +84,7 @@ func parseFlags(args []string) (*config, error) {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, fs
 }
 
 func (c *config) trustedPrefixes() ([]netip.Prefix, error) {

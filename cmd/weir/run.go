@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -40,22 +41,12 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	m := proxy.NewMetrics(reg)
-	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
-	defer endpoints.Close()
-	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog}, endpoints, m, log)
-	defer srv.Close()
-
-	selfSigned, err := weirtls.SelfSigned(time.Now())
-	if err != nil {
-		return fmt.Errorf("making the default certificate: %w", err)
-	}
-	initial, err := weirtls.NewSnapshot(selfSigned, nil)
+	pub, err := newDataPlane(cfg, trusted, reg, log)
 	if err != nil {
 		return err
 	}
-	certs := weirtls.NewStore(initial)
-	pub := &publisher{proxy: srv, certs: certs, fallback: selfSigned, log: log}
+	defer pub.close()
+	srv, certs := pub.proxy, pub.certs
 
 	ctl, ready, err := newController(cfg, pub, log, reg)
 	if err != nil {
@@ -93,6 +84,23 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	shuttingDown.Do(func() { close(draining) })
 	shutdown(cfg, srv, servers, metricsSrv, log)
 	return runErr
+}
+
+// newDataPlane builds the proxy, its endpoint registry and the certificate
+// store (starting with a self-signed default certificate).
+func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
+	m := proxy.NewMetrics(reg)
+	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
+	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog}, endpoints, m, log)
+	selfSigned, err := weirtls.SelfSigned(time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("making the default certificate: %w", err)
+	}
+	initial, err := weirtls.NewSnapshot(selfSigned, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &publisher{proxy: srv, endpoints: endpoints, certs: weirtls.NewStore(initial), fallback: selfSigned, log: log}, nil
 }
 
 // newController returns the online controller (API server) or the offline
@@ -149,10 +157,16 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 
 // publisher hands each translation to the proxy and the certificate store.
 type publisher struct {
-	proxy    *proxy.Server
-	certs    *weirtls.Store
-	fallback *weirtls.Certificate
-	log      *zap.Logger
+	proxy     *proxy.Server
+	endpoints *endpoint.Registry
+	certs     *weirtls.Store
+	fallback  *weirtls.Certificate
+	log       *zap.Logger
+}
+
+func (p *publisher) close() {
+	p.proxy.Close()
+	p.endpoints.Close()
 }
 
 func (p *publisher) Publish(res *translate.Result) {
@@ -169,21 +183,39 @@ func (p *publisher) Publish(res *translate.Result) {
 	p.proxy.Publish(res.Table)
 }
 
-// listen opens the HTTP and HTTPS listeners (a port of 0 disables one).
+// listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and
+// serves h on them.
 func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger) ([]*http.Server, error) {
+	var plain, secure net.Listener
+	var err error
+	if cfg.httpPort > 0 {
+		if plain, err = net.Listen("tcp", cfg.addr(cfg.httpPort)); err != nil {
+			return nil, fmt.Errorf("--http-port: %w", err)
+		}
+	}
+	if cfg.httpsPort > 0 {
+		if secure, err = net.Listen("tcp", cfg.addr(cfg.httpsPort)); err != nil {
+			if plain != nil {
+				plain.Close()
+			}
+			return nil, fmt.Errorf("--https-port: %w", err)
+		}
+	}
+	return startServers(ctx, cfg, h, certs, log, plain, secure)
+}
+
+// startServers serves h in clear text on plain and over TLS on secure
+// (either may be nil).
+func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger, plain, secure net.Listener) ([]*http.Server, error) {
 	opts := proxy.ServerOptions{ReadHeaderTimeout: cfg.readHeaderTimeout, IdleTimeout: cfg.idleTimeout,
 		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2}
 	var out []*http.Server
-	if cfg.httpPort > 0 {
-		srv := proxy.NewHTTPServer(cfg.addr(cfg.httpPort), h, opts, log)
-		ln, err := net.Listen("tcp", srv.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("--http-port: %w", err)
-		}
-		go serve(srv, func() error { return srv.Serve(ln) }, log)
+	if plain != nil {
+		srv := proxy.NewHTTPServer(plain.Addr().String(), h, opts, log)
+		go serve(srv, func() error { return srv.Serve(plain) }, log)
 		out = append(out, srv)
 	}
-	if cfg.httpsPort > 0 {
+	if secure != nil {
 		keys, err := weirtls.NewTicketKeys(0)
 		if err != nil {
 			return nil, err
@@ -192,12 +224,8 @@ func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Sto
 		tlsOpts := opts
 		tlsOpts.CleartextHTTP2 = false
 		tlsOpts.TLS = weirtls.ServerConfig(certs, weirtls.Options{TicketKeys: keys})
-		srv := proxy.NewHTTPServer(cfg.addr(cfg.httpsPort), h, tlsOpts, log)
-		ln, err := net.Listen("tcp", srv.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("--https-port: %w", err)
-		}
-		go serve(srv, func() error { return srv.ServeTLS(ln, "", "") }, log)
+		srv := proxy.NewHTTPServer(secure.Addr().String(), h, tlsOpts, log)
+		go serve(srv, func() error { return srv.ServeTLS(secure, "", "") }, log)
 		out = append(out, srv)
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -63,18 +64,18 @@ func (t *translator) hasTLS(host string) bool {
 // settings first.
 type balanceOwner struct {
 	owner  *parsed
-	policy keyedPolicy
+	policy table.BalancePolicy
 }
 
 // backendFor resolves an Ingress backend with the location settings of cfg.
 // A Resource backend is not supported (problem, nil).
-func (t *translator) backendFor(p *parsed, field string, ib *networkingv1.IngressBackend, cfg *annotations.Config) *table.Backend {
+func (t *translator) backendFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, cfg *annotations.Config) *table.Backend {
 	return t.backend(p, field, ib, cfg, p.cfg)
 }
 
 // canaryFor builds the canary of a route from a canary Ingress: the
 // canary's own backend with the main route's location settings.
-func (t *translator) canaryFor(p *parsed, field string, ib *networkingv1.IngressBackend, main *parsed) *table.Canary {
+func (t *translator) canaryFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, main *parsed) *table.Canary {
 	b := t.backend(p, field, ib, main.cfg, p.cfg)
 	if b == nil {
 		return nil
@@ -85,92 +86,93 @@ func (t *translator) canaryFor(p *parsed, field string, ib *networkingv1.Ingress
 }
 
 // backend returns the (shared) table backend for a Service port with the
-// location settings of loc and the upstream settings of up. Backends are
-// shared by pointer per Service port and settings; the cache is consulted
-// before the Service is resolved, so a shared backend costs one map lookup.
-func (t *translator) backend(p *parsed, field string, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
+// location settings of loc and the upstream settings of up.
+func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
 	if ib.Resource != nil || ib.Service == nil {
-		t.problem(p, field, ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
+		t.problem(p, field.String(), ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
 		return nil
 	}
 	ns := p.ing.Namespace
-	portName := portLabel(ib.Service.Port)
-	svcPort := ns + "/" + ib.Service.Name + ":" + portName
-	policy, pkey := t.upstreamPolicy(p, field, svcPort, up)
-	key := svcPort + "|" + t.locationKey(loc) + "|" + pkey
-	if b := t.backends[key]; b != nil {
-		return b
+	portLabel := ib.Service.Port.Name
+	if portLabel == "" {
+		portLabel = strconv.Itoa(int(ib.Service.Port.Number))
 	}
-	res := t.resolve(ns, ib.Service)
-	if res.reason != "" {
-		t.problem(p, field+".service", res.reason, Warning, "%s; requests get 503", res.problem)
-	} else if res.problem != "" {
-		t.problem(p, field+".service", ReasonNoReadyEndpoints, Warning, "%s; requests get 503 until one is ready", res.problem)
+	svcPort := ns + "/" + ib.Service.Name + ":" + portLabel
+	policy := t.upstreamPolicy(p, field, svcPort, up)
+	key := backendKey{svcPort: svcPort, proto: protocol(loc.BackendProtocol), timeouts: loc.Timeouts,
+		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind, health: up.HealthCheck}
+	if len(policy.HashKey) > 0 || policy.Affinity != nil {
+		key.policyDetail = policyKey(policy)
 	}
+	e := t.backends[key]
+	if e == nil {
+		e = t.newBackend(ns, ib.Service, portLabel, key, policy)
+		t.backends[key] = e
+	}
+	if e.res.reason != "" {
+		t.problem(p, field.with(".service").String(), e.res.reason, Warning, "%s; requests get 503", e.res.problem)
+	} else if e.res.problem != "" {
+		t.problem(p, field.with(".service").String(), ReasonNoReadyEndpoints, Warning, "%s; requests get 503 until one is ready", e.res.problem)
+	}
+	return e.backend
+}
+
+// backendKey identifies a shared table backend: a Service port with one set
+// of location and upstream settings.
+type backendKey struct {
+	svcPort      string
+	proto        table.Protocol
+	timeouts     annotations.Timeouts
+	retry        table.RetryPolicy
+	policy       table.BalanceKind
+	policyDetail string
+	health       annotations.HealthCheck
+}
+
+// backendEntry is a built backend and how its Service port resolved.
+type backendEntry struct {
+	backend *table.Backend
+	res     resolved
+}
+
+func (t *translator) newBackend(ns string, sb *networkingv1.IngressServiceBackend, portLabel string, k backendKey, policy table.BalancePolicy) *backendEntry {
+	res := t.resolve(ns, sb)
 	b := &table.Backend{
-		Name: svcPort, Namespace: ns, Service: ib.Service.Name, Port: portName,
-		Endpoints: res.endpoints, Protocol: protocol(loc.BackendProtocol), Balance: policy, Problem: res.problem,
-		Timeouts: table.Timeouts{Connect: loc.Timeouts.Connect, Send: loc.Timeouts.Send, Read: loc.Timeouts.Read},
-		Retry:    retryPolicy(loc.NextUpstream),
+		Name: k.svcPort, Namespace: ns, Service: sb.Name, Port: portLabel,
+		Endpoints: res.endpoints, Protocol: k.proto, Balance: policy, Problem: res.problem,
+		Timeouts: table.Timeouts{Connect: k.timeouts.Connect, Send: k.timeouts.Send, Read: k.timeouts.Read},
+		Retry:    k.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},
+		Health:   table.HealthCheck{Path: k.health.Path, Interval: k.health.Interval, Timeout: k.health.Timeout},
 	}
-	t.backends[key] = b
-	return b
-}
-
-// locationKey is the part of a backend's identity that comes from location
-// annotations, computed once per parsed annotation set.
-func (t *translator) locationKey(cfg *annotations.Config) string {
-	if k, ok := t.locKeys[cfg]; ok {
-		return k
-	}
-	k := fmt.Sprintf("%d|%v|%v", protocol(cfg.BackendProtocol), cfg.Timeouts, cfg.NextUpstream)
-	t.locKeys[cfg] = k
-	return k
-}
-
-// policyFor is the balancing policy of an annotation set and its key,
-// computed once per parsed annotation set.
-func (t *translator) policyFor(cfg *annotations.Config) keyedPolicy {
-	if kp, ok := t.policies[cfg]; ok {
-		return kp
-	}
-	bp := balancePolicy(cfg)
-	kp := keyedPolicy{policy: bp, key: policyKey(bp)}
-	t.policies[cfg] = kp
-	return kp
-}
-
-// keyedPolicy is a balancing policy with its comparison key.
-type keyedPolicy struct {
-	policy table.BalancePolicy
-	key    string
+	return &backendEntry{backend: b, res: res}
 }
 
 // upstreamPolicy applies the oldest Ingress's load-balance, upstream-hash-by
 // and affinity to a Service port; a later Ingress that disagrees gets a
-// problem. A canary keeps its own (CANARY.md section 1).
-func (t *translator) upstreamPolicy(p *parsed, field, svcPort string, cfg *annotations.Config) (table.BalancePolicy, string) {
-	kp := t.policyFor(cfg)
+// problem.
+func (t *translator) upstreamPolicy(p *parsed, field fieldRef, svcPort string, cfg *annotations.Config) table.BalancePolicy {
+	policy := balancePolicy(cfg)
 	prev, ok := t.balance[svcPort]
 	if !ok {
-		t.balance[svcPort] = balanceOwner{owner: p, policy: kp}
-		return kp.policy, kp.key
+		t.balance[svcPort] = balanceOwner{owner: p, policy: policy}
+		return policy
 	}
-	if prev.owner != p && !p.canary && prev.policy.key != kp.key {
-		t.problem(p, field, ReasonBackendSettings, Warning, "the older %s sets other load-balancing or affinity for %s; its settings apply",
+	if prev.owner != p && !p.canary && !samePolicy(prev.policy, policy) {
+		t.problem(p, field.String(), ReasonBackendSettings, Warning, "the older %s sets other load-balancing or affinity for %s; its settings apply",
 			prev.owner.ref, svcPort)
 	}
 	if p.canary {
-		return kp.policy, kp.key
+		return policy
 	}
-	return prev.policy.policy, prev.policy.key
+	return prev.policy
+}
+
+func samePolicy(a, b table.BalancePolicy) bool {
+	return a.Kind == b.Kind && reflect.DeepEqual(a.HashKey, b.HashKey) && reflect.DeepEqual(a.Affinity, b.Affinity)
 }
 
 func policyKey(p table.BalancePolicy) string {
-	if p.Affinity == nil && len(p.HashKey) == 0 {
-		return strconv.Itoa(int(p.Kind))
-	}
 	s := fmt.Sprintf("%d|%v", p.Kind, p.HashKey)
 	if p.Affinity != nil {
 		s += fmt.Sprintf("|%+v", *p.Affinity)

@@ -1,115 +1,84 @@
-package translate_test
+package translate
 
 import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-
-	"weir.dev/weir/annotations"
-	. "weir.dev/weir/controller/translate"
 )
 
-// benchInputs is the benchmark shape: n Ingresses, each one host and
-// two paths on its own Service with eps endpoints; every tenth Ingress has a
-// canary Ingress sending 10 % to a second Service.
-func benchInputs(n, eps int) *Inputs {
+// benchInputs builds n Ingresses, each with one host and two paths to its
+// own Service of five endpoints; every tenth has a 10 % canary Ingress.
+func benchInputs(n int) *Inputs {
 	in := &Inputs{IngressClasses: []*networkingv1.IngressClass{{ObjectMeta: metav1.ObjectMeta{Name: "weir"},
 		Spec: networkingv1.IngressClassSpec{Controller: DefaultControllerClass}}}}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < n; i++ {
-		ns, svc := fmt.Sprintf("ns-%d", i%100), fmt.Sprintf("svc-%d", i)
-		host := fmt.Sprintf("h%d.example.com", i)
-		in.Ingresses = append(in.Ingresses, benchIngress(ns, svc, host, svc, nil, t0.Add(time.Duration(i)*time.Second)))
-		in.Services = append(in.Services, benchService(ns, svc))
-		in.EndpointSlices = append(in.EndpointSlices, benchSlice(ns, svc, i, eps))
-		if i%10 != 0 {
-			continue
+	pt := networkingv1.PathTypePrefix
+	ing := func(name, host, svc string, ann map[string]string) *networkingv1.Ingress {
+		be := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: svc, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+		return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench", Annotations: ann},
+			Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("weir"), Rules: []networkingv1.IngressRule{{Host: host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/", PathType: &pt, Backend: be}, {Path: "/api", PathType: &pt, Backend: be}}}}}}}}
+	}
+	svc := func(name string, base int) {
+		in.Services = append(in.Services, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
+		s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: name + "-x", Namespace: "bench",
+			Labels: map[string]string{discoveryv1.LabelServiceName: name}}, AddressType: discoveryv1.AddressTypeIPv4,
+			Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}}}
+		for e := 0; e < 5; e++ {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.%d.%d.%d", base/65536%256, base/256%256, base%256+e)},
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
 		}
-		canary := svc + "-canary"
-		ann := map[string]string{annotations.Prefix + "canary": "true", annotations.Prefix + "canary-weight": "10"}
-		in.Ingresses = append(in.Ingresses, benchIngress(ns, canary, host, canary, ann, t0.Add(time.Duration(n+i)*time.Second)))
-		in.Services = append(in.Services, benchService(ns, canary))
-		in.EndpointSlices = append(in.EndpointSlices, benchSlice(ns, canary, n+i, 1))
+		in.EndpointSlices = append(in.EndpointSlices, s)
+	}
+	for i := 0; i < n; i++ {
+		host := fmt.Sprintf("app-%d.example.com", i)
+		name := fmt.Sprintf("app-%d", i)
+		svc(name, i*8)
+		in.Ingresses = append(in.Ingresses, ing(name, host, name, nil))
+		if i%10 == 0 {
+			svc(name+"-canary", i*8+5)
+			in.Ingresses = append(in.Ingresses, ing(name+"-canary", host, name+"-canary", map[string]string{
+				"nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10"}))
+		}
 	}
 	return in
 }
 
-func benchIngress(ns, name, host, svc string, ann map[string]string, created time.Time) *networkingv1.Ingress {
-	pt := networkingv1.PathTypePrefix
-	paths := []networkingv1.HTTPIngressPath{
-		{Path: "/", PathType: &pt, Backend: benchBackend(svc)},
-		{Path: "/api", PathType: &pt, Backend: benchBackend(svc)},
+func BenchmarkTranslate(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("ingresses=%d", n), func(b *testing.B) {
+			in := benchInputs(n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var res *Result
+			for i := 0; i < b.N; i++ {
+				res = Translate(in, uint64(i))
+			}
+			b.StopTimer()
+			if res.Table == nil || len(res.Problems) > 0 {
+				b.Fatalf("unexpected problems: %v", res.Problems)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/ingress")
+			// Retained memory of one table, per route: the heap after a GC
+			// with the table held, less the heap with it dropped.
+			res = nil
+			keep := Translate(in, 1)
+			routes := keep.Table.Len()
+			runtime.GC()
+			var with, without runtime.MemStats
+			runtime.ReadMemStats(&with)
+			runtime.KeepAlive(keep)
+			keep = nil
+			runtime.GC()
+			runtime.ReadMemStats(&without)
+			b.ReportMetric(float64(int64(with.HeapAlloc)-int64(without.HeapAlloc))/float64(routes), "B-retained/route")
+		})
 	}
-	return &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: ann, CreationTimestamp: metav1.NewTime(created)},
-		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("weir"), Rules: []networkingv1.IngressRule{{Host: host,
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}}},
-	}
-}
-
-func benchBackend(svc string) networkingv1.IngressBackend {
-	return networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: svc, Port: networkingv1.ServiceBackendPort{Number: 80}}}
-}
-
-func benchService(ns, name string) *corev1.Service {
-	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-}
-
-func benchSlice(ns, svc string, seed, eps int) *discoveryv1.EndpointSlice {
-	s := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: svc + "-x", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
-	}
-	for e := 0; e < eps; e++ {
-		addr := fmt.Sprintf("10.%d.%d.%d", (seed>>8)&255, seed&255, e+1)
-		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
-	}
-	return s
-}
-
-// go test ./controller/translate -run '^$' -bench Translate -benchtime 5x
-func BenchmarkTranslate1000(b *testing.B)  { benchmarkTranslate(b, 1000, 3) }
-func BenchmarkTranslate10000(b *testing.B) { benchmarkTranslate(b, 10000, 5) }
-
-func benchmarkTranslate(b *testing.B, n, eps int) {
-	in := benchInputs(n, eps)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var routes int
-	for i := 0; i < b.N; i++ {
-		res := Translate(in, uint64(i+1))
-		if res.Table == nil || len(res.Problems) != 0 {
-			b.Fatalf("table %v, problems:\n%s", res.Table != nil, FormatProblems(res.Problems))
-		}
-		routes = res.Table.Len()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/ingress")
-	b.ReportMetric(float64(retained(in))/float64(routes), "retained-B/route")
-}
-
-// retained measures the heap one translation keeps alive (the table and
-// its backends, not the inputs).
-func retained(in *Inputs) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	res := Translate(in, 1)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(res)
-	runtime.KeepAlive(in)
-	if after.HeapAlloc < before.HeapAlloc {
-		return 0
-	}
-	return after.HeapAlloc - before.HeapAlloc
 }

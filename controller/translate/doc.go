@@ -41,8 +41,9 @@
 //     upstream-hash-by and affinity override it).
 //   - Passive health: three consecutive connection failures eject an
 //     endpoint for ten seconds; 5xx responses do not count.
-//   - Active health checks: none. ingress-nginx has no annotation for them;
-//     Weir relies on the readiness the EndpointSlices report plus passive
+//   - Active health checks: none unless the weir.dev/health-check-*
+//     annotations ask (ingress-nginx has no such annotation); otherwise Weir
+//     relies on the readiness the EndpointSlices report plus passive
 //     ejection.
 //   - Retries: proxy-next-upstream's defaults, three tries on error and
 //     timeout, never across main and canary.

@@ -57,10 +57,10 @@ func (t *translator) addHostDefaults() {
 			continue
 		}
 		p := hd.owner
-		b := t.backendFor(p, "spec.defaultBackend", p.ing.Spec.DefaultBackend, p.cfg)
+		b := t.backendFor(p, plainField("spec.defaultBackend"), p.ing.Spec.DefaultBackend, p.cfg)
 		if b == nil {
 			continue
 		}
-		t.addRoute(p, hd.host, "spec.defaultBackend", table.PathMatch{Type: table.PathPrefix, Value: "/"}, t.action(p, hd.host, b))
+		t.addRoute(p, hd.host, plainField("spec.defaultBackend"), table.PathMatch{Type: table.PathPrefix, Value: "/"}, t.action(p, hd.host, b))
 	}
 }

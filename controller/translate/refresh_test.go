@@ -16,7 +16,7 @@ import (
 // randomSlice gives a Service a slice of random endpoints with random
 // conditions (sometimes none at all).
 func randomSlice(r *rand.Rand, ns, svc string, gen int) *discoveryv1.EndpointSlice {
-	s := benchSlice(ns, svc, 0, 0)
+	s := sampleSlice(ns, svc, 0, 0)
 	s.Name = fmt.Sprintf("%s-%d", svc, r.IntN(2))
 	opt := func() *bool {
 		switch r.IntN(3) {
@@ -41,7 +41,7 @@ func randomSlice(r *rand.Rand, ns, svc string, gen int) *discoveryv1.EndpointSli
 // gives exactly the table and problems a full translation gives.
 func TestRefreshEqualsAFullRebuild(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	in := benchInputs(40, 2)
+	in := sampleInputs(40, 2)
 	prev := Translate(in, 1)
 	require.NotNil(t, prev.Table)
 	refreshed := 0
@@ -94,11 +94,11 @@ func replaceSlices(all []*discoveryv1.EndpointSlice, svc *corev1.Service, s *dis
 }
 
 func TestRefreshLeavesThePreviousTableAlone(t *testing.T) {
-	in := benchInputs(3, 1)
+	in := sampleInputs(3, 1)
 	prev := Translate(in, 1)
 	before := prev.Table.Dump()
 	svc := in.Services[0]
-	s := benchSlice(svc.Namespace, svc.Name, 200, 2)
+	s := sampleSlice(svc.Namespace, svc.Name, 200, 2)
 	fast, ok := Refresh(prev, &Inputs{Services: []*corev1.Service{svc}, EndpointSlices: []*discoveryv1.EndpointSlice{s}},
 		map[string]bool{svc.Namespace + "/" + svc.Name: true}, 2)
 	require.True(t, ok)
@@ -108,14 +108,14 @@ func TestRefreshLeavesThePreviousTableAlone(t *testing.T) {
 
 // go test ./controller/translate -run '^$' -bench Refresh -benchtime 20x
 func BenchmarkRefresh10000(b *testing.B) {
-	in := benchInputs(10000, 5)
+	in := sampleInputs(10000, 5)
 	prev := Translate(in, 1)
 	svc := in.Services[len(in.Services)/2]
 	changed := map[string]bool{svc.Namespace + "/" + svc.Name: true}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s := benchSlice(svc.Namespace, svc.Name, i, 5)
+		s := sampleSlice(svc.Namespace, svc.Name, i, 5)
 		if _, ok := Refresh(prev, &Inputs{Services: []*corev1.Service{svc}, EndpointSlices: []*discoveryv1.EndpointSlice{s}}, changed, uint64(i+2)); !ok {
 			b.Fatal("declined")
 		}

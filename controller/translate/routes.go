@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"strconv"
-
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/proxy/table"
@@ -35,9 +33,9 @@ func (t *translator) addMain(p *parsed) {
 	}
 	for ri, rule := range p.ing.Spec.Rules {
 		host, ok := normalizeHost(rule.Host)
-		field := "spec.rules[" + strconv.Itoa(ri) + "]"
+		field := ruleField(ri)
 		if !ok {
-			t.problem(p, field+".host", ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
+			t.problem(p, field.with(".host").String(), ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
 			continue
 		}
 		t.claimHost(p, host)
@@ -49,12 +47,12 @@ func (t *translator) addMain(p *parsed) {
 			continue
 		}
 		for pi, path := range rule.HTTP.Paths {
-			pfield := field + ".http.paths[" + strconv.Itoa(pi) + "]"
+			pfield := pathField(ri, pi)
 			pm, ok := t.pathMatch(p, pfield, path, regex)
 			if !ok {
 				continue
 			}
-			b := t.backendFor(p, pfield+".backend", &path.Backend, p.cfg)
+			b := t.backendFor(p, pfield.with(".backend"), &path.Backend, p.cfg)
 			if b == nil {
 				continue
 			}
@@ -63,30 +61,30 @@ func (t *translator) addMain(p *parsed) {
 	}
 }
 
-func (t *translator) pathMatch(p *parsed, field string, path networkingv1.HTTPIngressPath, regex bool) (table.PathMatch, bool) {
+func (t *translator) pathMatch(p *parsed, field fieldRef, path networkingv1.HTTPIngressPath, regex bool) (table.PathMatch, bool) {
 	pm := table.PathMatch{Type: pathType(path.PathType, regex), Value: path.Path}
 	if pm.Value == "" {
 		pm.Value = "/"
 	}
 	if pm.Type == table.PathRegex {
 		if _, err := table.CompilePathRegex(pm.Value); err != nil {
-			t.problem(p, field+".path", ReasonInvalidPath, Warning, "%v; path ignored", err)
+			t.problem(p, field.with(".path").String(), ReasonInvalidPath, Warning, "%v; path ignored", err)
 			return pm, false
 		}
 		return pm, true
 	}
 	if pm.Value[0] != '/' {
-		t.problem(p, field+".path", ReasonInvalidPath, Warning, "path %q must start with /; path ignored", pm.Value)
+		t.problem(p, field.with(".path").String(), ReasonInvalidPath, Warning, "path %q must start with /; path ignored", pm.Value)
 		return pm, false
 	}
 	return pm, true
 }
 
 // addRoute records a main route for host and the Ingress's server aliases.
-func (t *translator) addRoute(p *parsed, host, field string, pm table.PathMatch, a *table.Action) {
+func (t *translator) addRoute(p *parsed, host string, field fieldRef, pm table.PathMatch, a *table.Action) {
 	key := conflictKey{host, pm.Value, pm.Type}
 	if prev := t.routes[key]; prev != nil {
-		t.problem(p, field, ReasonPathConflict, Warning, "host %q path %q is already routed by the older %s; this path is ignored",
+		t.problem(p, field.String(), ReasonPathConflict, Warning, "host %q path %q is already routed by the older %s; this path is ignored",
 			displayHost(host), pm.Value, prev.owner.ref)
 		return
 	}
@@ -143,7 +141,7 @@ func (t *translator) setDefault(p *parsed, db *networkingv1.IngressBackend) {
 		t.problem(p, "spec.defaultBackend", ReasonDefaultBackend, Warning, "the older %s already sets the default backend; ignored", t.defOwner.ref)
 		return
 	}
-	b := t.backendFor(p, "spec.defaultBackend", db, p.cfg)
+	b := t.backendFor(p, plainField("spec.defaultBackend"), db, p.cfg)
 	if b == nil {
 		return
 	}
@@ -159,32 +157,32 @@ func (t *translator) addCanary(p *parsed) {
 	}
 	for ri, rule := range p.ing.Spec.Rules {
 		host, ok := normalizeHost(rule.Host)
-		field := "spec.rules[" + strconv.Itoa(ri) + "]"
+		field := ruleField(ri)
 		if !ok {
-			t.problem(p, field+".host", ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
+			t.problem(p, field.with(".host").String(), ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
 			continue
 		}
 		if rule.HTTP == nil {
 			continue
 		}
 		if !t.hosts[host] {
-			t.problem(p, field+".host", ReasonCanaryWithoutMain, Warning, "no main Ingress serves host %q; the canary is ignored", displayHost(host))
+			t.problem(p, field.with(".host").String(), ReasonCanaryWithoutMain, Warning, "no main Ingress serves host %q; the canary is ignored", displayHost(host))
 			continue
 		}
 		for pi, path := range rule.HTTP.Paths {
-			pfield := field + ".http.paths[" + strconv.Itoa(pi) + "]"
+			pfield := pathField(ri, pi)
 			e := t.pairFor(host, path)
 			if e == nil {
-				t.problem(p, pfield, ReasonCanaryWithoutMain, Warning, "no main Ingress routes host %q path %q; this canary path is ignored",
+				t.problem(p, pfield.String(), ReasonCanaryWithoutMain, Warning, "no main Ingress routes host %q path %q; this canary path is ignored",
 					displayHost(host), pathOrRoot(path.Path))
 				continue
 			}
 			if e.canary != nil {
-				t.problem(p, pfield, ReasonCanaryConflict, Warning, "the older canary %s already splits host %q path %q; only one canary per route works",
+				t.problem(p, pfield.String(), ReasonCanaryConflict, Warning, "the older canary %s already splits host %q path %q; only one canary per route works",
 					e.canary.ref, displayHost(host), pathOrRoot(path.Path))
 				continue
 			}
-			c := t.canaryFor(p, pfield+".backend", &path.Backend, e.owner)
+			c := t.canaryFor(p, pfield.with(".backend"), &path.Backend, e.owner)
 			if c == nil {
 				continue
 			}
@@ -219,7 +217,7 @@ func (t *translator) attachDefaultCanary(p *parsed, db *networkingv1.IngressBack
 		t.problem(p, "spec.defaultBackend", ReasonCanaryConflict, Warning, "another canary already splits the default backend")
 		return
 	}
-	if c := t.canaryFor(p, "spec.defaultBackend", db, t.defOwner); c != nil {
+	if c := t.canaryFor(p, plainField("spec.defaultBackend"), db, t.defOwner); c != nil {
 		t.def.Split.Canary = c
 	}
 }

@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +18,7 @@ import (
 func (t *translator) collectTLS(mains []*parsed) {
 	for _, p := range mains {
 		for i, tl := range p.ing.Spec.TLS {
-			field := fmt.Sprintf("spec.tls[%d]", i)
+			field := "spec.tls[" + strconv.Itoa(i) + "]"
 			hosts := tl.Hosts
 			if len(hosts) == 0 {
 				for _, r := range p.ing.Spec.Rules {

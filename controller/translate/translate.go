@@ -62,11 +62,9 @@ type translator struct {
 	hosts    map[string]bool // hosts that have main routes
 	order    int
 
-	backends map[string]*table.Backend
+	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port
-	locKeys  map[*annotations.Config]string
-	policies map[*annotations.Config]keyedPolicy
-	defaults *annotations.Config // Parse(nil), shared by Ingresses without nginx annotations
+	defaults *annotations.Config     // Parse(nil), shared by Ingresses without nginx annotations
 
 	tlsHosts map[string]bool
 	certs    map[string]*weirtls.Certificate
@@ -117,10 +115,8 @@ func newTranslator(in *Inputs) *translator {
 		secrets:  make(map[string]*corev1.Secret),
 		routes:   make(map[conflictKey]*routeEntry),
 		hosts:    make(map[string]bool),
-		backends: make(map[string]*table.Backend),
+		backends: make(map[backendKey]*backendEntry),
 		balance:  make(map[string]balanceOwner),
-		locKeys:  make(map[*annotations.Config]string),
-		policies: make(map[*annotations.Config]keyedPolicy),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
 
@@ -178,11 +174,11 @@ func (t *translator) ours(in *Inputs) []*parsed {
 }
 
 // parse reads an ordinary Ingress's annotations. Most Ingresses carry no
-// nginx annotation at all; they share one parsed default configuration
+// nginx.ingress.kubernetes.io/ or weir.dev/ annotation at all; they share one parsed default configuration
 // (translation never changes a Config).
 func (t *translator) parse(ann map[string]string) (*annotations.Config, []annotations.Problem) {
 	for k := range ann {
-		if strings.HasPrefix(k, annotations.Prefix) {
+		if strings.HasPrefix(k, annotations.Prefix) || strings.HasPrefix(k, annotations.WeirPrefix) {
 			return annotations.Parse(ann)
 		}
 	}

@@ -221,3 +221,12 @@ func BenchmarkPick(b *testing.B) {
 		}
 	}
 }
+
+func TestFailuresDoNotLookFast(t *testing.T) {
+	e := endpoints(1, nil)[0]
+	e.Begin()
+	e.End(Outcome{Latency: time.Millisecond})
+	e.Begin()
+	e.End(Outcome{Latency: 10 * time.Microsecond, Failed: true})
+	assert.Greater(t, e.EWMA(), 20*time.Millisecond, "a fast failure raises the latency estimate")
+}

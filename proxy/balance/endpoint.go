@@ -104,6 +104,9 @@ type Outcome struct {
 // requests dominate).
 const ewmaDecay = 0.1
 
+// failurePenalty is the least latency a failed request counts for.
+const failurePenalty = 250 * time.Millisecond
+
 // End finishes a request: in-flight goes down, the latency enters the EWMA
 // and the outcome drives passive ejection.
 func (e *Endpoint) End(o Outcome) {
@@ -112,9 +115,15 @@ func (e *Endpoint) End(o Outcome) {
 		for {
 			old := e.ewmaNs.Load()
 			prev := math.Float64frombits(old)
-			next := float64(o.Latency)
+			sample := float64(o.Latency)
+			if o.Failed {
+				// A refused connection is fast; it must not make a dead
+				// endpoint look like the best one.
+				sample = max(sample, float64(failurePenalty), 2*prev)
+			}
+			next := sample
 			if prev != 0 {
-				next = prev + ewmaDecay*(next-prev)
+				next = prev + ewmaDecay*(sample-prev)
 			}
 			if e.ewmaNs.CompareAndSwap(old, math.Float64bits(next)) {
 				break

@@ -124,14 +124,27 @@ func (p *Pool) count(f filter) int {
 	return n
 }
 
-// nth returns the k-th candidate (0-based).
+// nth returns the k-th candidate (0-based). Health may change between
+// counting and choosing; then the last candidate seen, or failing that any
+// untried endpoint, is returned rather than nothing.
 func (p *Pool) nth(f filter, k int) *Endpoint {
+	var last *Endpoint
 	for _, e := range p.eps {
 		if f.ok(e) {
 			if k == 0 {
 				return e
 			}
 			k--
+			last = e
+		}
+	}
+	if last != nil {
+		return last
+	}
+	f.healthy = false
+	for _, e := range p.eps {
+		if f.ok(e) {
+			return e
 		}
 	}
 	return nil
@@ -154,7 +167,7 @@ func (p *Pool) leastConn(f filter) *Endpoint {
 			ties++
 		}
 	}
-	if ties <= 1 {
+	if ties <= 1 || best == nil {
 		return best
 	}
 	k := p.rnd(ties)

@@ -245,6 +245,7 @@ func (c *Controller) rebuild() {
 		return
 	}
 	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
+	c.metrics.builds.WithLabelValues(buildPath(fast)).Inc()
 	c.report(res.Problems)
 	if res.Table == nil {
 		c.markFull()
@@ -266,6 +267,13 @@ func (c *Controller) rebuild() {
 	if c.status != nil {
 		c.status.Poke()
 	}
+}
+
+func buildPath(endpointsOnly bool) string {
+	if endpointsOnly {
+		return "endpoints"
+	}
+	return "full"
 }
 
 // takeChanges returns and resets what changed since the last rebuild.

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
@@ -65,6 +66,7 @@ type Controller struct {
 	log       *zap.Logger
 	metrics   *metrics
 	factory   informers.SharedInformerFactory
+	secrets   informers.SharedInformerFactory // TLS Secrets only
 	listers   listers
 	queue     workqueue.TypedDelayingInterface[string]
 	recorder  record.EventRecorder
@@ -109,6 +111,12 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
+	// Only kubernetes.io/tls Secrets are listed and watched: the API server
+	// filters the others out, so Weir never holds credentials it has no use
+	// for.
+	c.secrets = informers.NewSharedInformerFactoryWithOptions(client, 0,
+		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeTLS) }))
 	if err := c.setupInformers(); err != nil {
 		return nil, err
 	}
@@ -143,7 +151,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer c.broadcast.Shutdown()
 	}
 	c.factory.Start(ctx.Done())
+	c.secrets.Start(ctx.Done())
 	defer c.factory.Shutdown()
+	defer c.secrets.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
 	}
@@ -322,7 +332,7 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 
 // listers reads the informer caches.
 type listers struct {
-	factory informers.SharedInformerFactory
+	factory, secrets informers.SharedInformerFactory
 }
 
 func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
@@ -342,7 +352,7 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 	if in.EndpointSlices, err = f.Discovery().V1().EndpointSlices().Lister().List(labels.Everything()); err != nil {
 		return nil, err
 	}
-	if in.Secrets, err = f.Core().V1().Secrets().Lister().List(labels.Everything()); err != nil {
+	if in.Secrets, err = l.secrets.Core().V1().Secrets().Lister().List(labels.Everything()); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -15,7 +15,7 @@ import (
 // handlers: every relevant change schedules one rebuild.
 func (c *Controller) setupInformers() error {
 	f := c.factory
-	c.listers = listers{factory: f}
+	c.listers = listers{factory: f, secrets: c.secrets}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { c.enqueue() },
 		UpdateFunc: func(oldObj, newObj any) {
@@ -44,7 +44,7 @@ func (c *Controller) setupInformers() error {
 		{f.Networking().V1().IngressClasses().Informer(), handler},
 		{f.Core().V1().Services().Informer(), handler},
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
-		{f.Core().V1().Secrets().Informer(), handler},
+		{c.secrets.Core().V1().Secrets().Informer(), handler},
 	} {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
 			return fmt.Errorf("adding an event handler: %w", err)

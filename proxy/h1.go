@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,14 +13,13 @@ import (
 	"time"
 )
 
-// h1Transport speaks HTTP/1.1 to endpoints over pooled keep-alive
-// connections. Unlike http.Transport it runs each exchange on the calling
+// h1Transport speaks HTTP/1.1 in clear text to endpoints over pooled
+// keep-alive connections. Unlike http.Transport it runs each exchange on the calling
 // goroutine (no read and write loops per connection, no channel hand-offs),
 // which is most of the CPU a proxied request costs. Pools are per endpoint
 // address; there is no lock shared between endpoints.
 type h1Transport struct {
 	dialer      net.Dialer
-	tlsConfig   *tls.Config // nil: clear text
 	maxIdle     int
 	idleTimeout time.Duration
 	pools       sync.Map // address -> *h1Pool
@@ -79,14 +77,6 @@ func (t *h1Transport) dial(ctx context.Context, addr string, connect time.Durati
 	nc, err := t.dialer.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}
-	}
-	if t.tlsConfig != nil {
-		tc := tls.Client(nc, t.tlsConfig)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			nc.Close()
-			return nil, &dialError{fmt.Errorf("TLS handshake with %s: %w", addr, err)}
-		}
-		nc = tc
 	}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(nc)

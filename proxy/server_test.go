@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
@@ -405,4 +407,92 @@ func TestSourceRanges(t *testing.T) {
 	h.publish(rt)
 	code, _ = h.get("a.test", "/")
 	assert.Equal(t, 403, code, "deny is applied first")
+}
+
+func TestHTTPSBackendSpeaksHTTP2WhenOffered(t *testing.T) {
+	h := newHarness(t, Options{})
+	b := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proto=%s tls=%t", r.Proto, r.TLS != nil)
+	}))
+	b.EnableHTTP2 = true
+	b.StartTLS()
+	defer b.Close()
+	be := backendOf("tls", b)
+	be.Protocol = table.HTTPS
+	h.publish(routeTo("a.test", "/", be))
+	code, body := h.get("a.test", "/")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "proto=HTTP/2.0 tls=true", body)
+
+	old := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proto=%s", r.Proto)
+	}))
+	defer old.Close()
+	be = backendOf("tls1", old)
+	be.Protocol = table.HTTPS
+	h.publish(routeTo("a.test", "/", be))
+	_, body = h.get("a.test", "/")
+	assert.Equal(t, "proto=HTTP/1.1", body, "HTTP/1.1 when the endpoint offers nothing else")
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "finished")
+	}))
+	defer slow.Close()
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(Options{}, reg, nil, nil)
+	tb, err := table.New(1, []*table.Route{routeTo("a.test", "/", backendOf("slow", slow))}, nil)
+	require.NoError(t, err)
+	s.Publish(tb)
+	srv := NewHTTPServer("", s, ServerOptions{}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+
+	type result struct {
+		code int
+		body string
+		conn string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+		req.Host = "a.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{code: resp.StatusCode, body: string(b), conn: resp.Header.Get("Connection")}
+	}()
+	require.Eventually(t, func() bool { return s.metrics.inFlight != nil && inFlight(s) == 1 }, 5*time.Second, 5*time.Millisecond)
+	s.Drain()
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- Shutdown(ctx, srv)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	assert.Error(t, err, "no new connections once shutdown began")
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, 200, r.code)
+	assert.Equal(t, "finished", r.body)
+	assert.NoError(t, <-shut, "shutdown returns once the in-flight request is done")
+}
+
+func inFlight(s *Server) float64 {
+	m := &dto.Metric{}
+	s.metrics.inFlight.Write(m)
+	return m.GetGauge().GetValue()
 }

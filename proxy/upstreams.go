@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,21 +17,29 @@ import (
 
 // upstreams holds one transport per upstream protocol.
 type upstreams struct {
-	h1    *h1Transport // HTTP/1.1 in clear text
-	h1tls *h1Transport // HTTP/1.1 over TLS
-	h2c   *http2.Transport
-	h2tls *http2.Transport
+	h1    *h1Transport     // HTTP/1.1 in clear text
+	https *http.Transport  // TLS, HTTP/2 when the endpoint offers it, else HTTP/1.1
+	h2c   *http2.Transport // HTTP/2 with prior knowledge (h2c, gRPC)
+	h2tls *http2.Transport // HTTP/2 over TLS (gRPC over TLS)
 }
 
 func newUpstreams(opts Options) *upstreams {
 	dialer := net.Dialer{KeepAlive: 30 * time.Second}
 	tlsConf := opts.UpstreamTLS.Clone()
-	tlsConf.NextProtos = []string{"http/1.1"}
+	tlsConf.NextProtos = []string{"h2", "http/1.1"}
 	h2tlsConf := opts.UpstreamTLS.Clone()
 	h2tlsConf.NextProtos = []string{"h2"}
 	u := &upstreams{
-		h1:    &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
-		h1tls: &h1Transport{dialer: dialer, tlsConfig: tlsConf, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		h1: &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		https: &http.Transport{
+			DialContext:         dialer.DialContext,
+			TLSClientConfig:     tlsConf,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: opts.MaxIdlePerEndpoint,
+			IdleConnTimeout:     opts.UpstreamIdleTimeout,
+			DisableCompression:  true,
+			TLSHandshakeTimeout: 10 * time.Second,
+		},
 		h2c: &http2.Transport{
 			AllowHTTP: true,
 			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
@@ -55,20 +64,21 @@ func newUpstreams(opts Options) *upstreams {
 func (u *upstreams) roundTrip(ctx context.Context, p table.Protocol, out *outgoing, to *timeouts) (*http.Response, error) {
 	switch p {
 	case table.HTTPS:
-		return u.h1tls.roundTrip(ctx, out.addr, out, to)
+		return roundTripStd(ctx, u.https, "https", out, to)
 	case table.H2C, table.GRPC:
-		return roundTripH2(ctx, u.h2c, "http", out, to)
+		return roundTripStd(ctx, u.h2c, "http", out, to)
 	case table.GRPCS:
-		return roundTripH2(ctx, u.h2tls, "https", out, to)
+		return roundTripStd(ctx, u.h2tls, "https", out, to)
 	default:
 		return u.h1.roundTrip(ctx, out.addr, out, to)
 	}
 }
 
-// roundTripH2 sends a request over HTTP/2. The connect and response-header
-// timeouts cancel the stream only while no response has arrived, so long
-// gRPC streams are not cut.
-func roundTripH2(ctx context.Context, t *http2.Transport, scheme string, out *outgoing, to *timeouts) (*http.Response, error) {
+// roundTripStd sends a request through a standard library or x/net
+// transport (HTTP/2, and HTTPS). The connect and response-header timeouts
+// cancel the request only while no response has arrived, so long gRPC
+// streams are not cut.
+func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *outgoing, to *timeouts) (*http.Response, error) {
 	u, err := url.ParseRequestURI(out.uri)
 	if err != nil {
 		return nil, fmt.Errorf("request URI %q: %w", out.uri, err)
@@ -84,6 +94,11 @@ func roundTripH2(ctx context.Context, t *http2.Transport, scheme string, out *ou
 		Host:          out.host,
 		ContentLength: out.contentLength,
 	}).WithContext(ctx)
+	if out.upgrade != "" {
+		h := out.headers()
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{out.upgrade}
+	}
 	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
 		out.headers()["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
 	}
@@ -104,9 +119,22 @@ func roundTripH2(ctx context.Context, t *http2.Transport, scheme string, out *ou
 		}
 		return nil, err
 	}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = cancelConn{rwc, cancel}
+		return resp, nil
+	}
 	resp.Body = cancelBody{resp.Body, cancel}
 	return resp, nil
 }
+
+// cancelConn is an upgraded connection that releases its request context
+// when closed.
+type cancelConn struct {
+	io.ReadWriteCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelConn) Close() error { err := c.ReadWriteCloser.Close(); c.cancel(); return err }
 
 type readCloser struct {
 	r interface{ Read([]byte) (int, error) }
@@ -140,12 +168,11 @@ func (u *upstreams) forget(t *table.Table) {
 		}
 	}
 	u.h1.closeIdle(keep)
-	u.h1tls.closeIdle(keep)
 }
 
 func (u *upstreams) closeAll() {
 	u.h1.closeIdle(nil)
-	u.h1tls.closeIdle(nil)
+	u.https.CloseIdleConnections()
 	u.h2c.CloseIdleConnections()
 	u.h2tls.CloseIdleConnections()
 }

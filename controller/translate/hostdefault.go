@@ -34,6 +34,7 @@ func (t *translator) claimHost(p *parsed, host string) {
 	if db == nil || host == "" {
 		return
 	}
+	p.hostDefault = true
 	if first != p {
 		t.problem(p, "spec.defaultBackend", ReasonDefaultBackend, Warning,
 			"the older %s names host %q first; this defaultBackend does not answer that host's unmatched paths", first.ref, host)
@@ -45,6 +46,17 @@ func (t *translator) claimHost(p *parsed, host string) {
 		}
 	}
 	t.hostDefaults = append(t.hostDefaults, hostDefault{host: host, owner: p})
+}
+
+// checkUnusedDefault reports a defaultBackend that answers nothing: the
+// Ingress has rules, but only for the catch-all host, which keeps the
+// table's default (as in ingress-nginx).
+func (t *translator) checkUnusedDefault(p *parsed) {
+	if p.ing.Spec.DefaultBackend == nil || len(p.ing.Spec.Rules) == 0 || p.hostDefault {
+		return
+	}
+	t.problem(p, "spec.defaultBackend", ReasonDefaultBackend, Warning,
+		"has no effect: the rules name no host, and the catch-all host keeps the default of an Ingress without rules")
 }
 
 // addHostDefaults adds the implicit "Prefix /" routes of every host whose

@@ -34,6 +34,9 @@ type parsed struct {
 	ref    ObjectRef
 	cfg    *annotations.Config
 	canary bool
+	// hostDefault: its spec.defaultBackend was considered for one of its
+	// hosts (taken, or refused with a problem).
+	hostDefault bool
 }
 
 // conflictKey identifies a route for the oldest-wins rule.
@@ -92,6 +95,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 	defCert := t.defaultCertificate()
 	for _, p := range mains {
 		t.addMain(p)
+		t.checkUnusedDefault(p)
 	}
 	t.addHostDefaults()
 	for _, p := range canaries {

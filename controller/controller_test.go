@@ -265,3 +265,35 @@ func TestEndpointOnlyChanges(t *testing.T) {
 	dumpHas(t, rec, "no endpoints")
 	assert.Contains(t, translate.FormatProblems(rec.last().Problems), translate.ReasonNoReadyEndpoints)
 }
+
+func TestOnlyTheLeaderOfTwoReplicasWritesStatus(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(class(), service("web"), ingress("ours", "a.test", "web", nil))
+	run := func(identity string) *Controller {
+		c, err := New(client, Options{HoldOff: 10 * time.Millisecond, Status: &StatusOptions{
+			PublishStatusAddress: "192.0.2.1", ElectionID: "weir-two", Identity: identity}}, &recorder{}, nil, nil)
+		require.NoError(t, err)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { c.Run(runCtx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return c
+	}
+	a, b := run("replica-a"), run("replica-b")
+	require.Eventually(t, func() bool { return a.Ready() && b.Ready() }, 10*time.Second, 10*time.Millisecond, "every replica serves")
+	require.Eventually(t, func() bool {
+		ing, err := client.NetworkingV1().Ingresses("default").Get(ctx, "ours", metav1.GetOptions{})
+		return err == nil && len(ing.Status.LoadBalancer.Ingress) == 1
+	}, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	writes := 0
+	for _, act := range client.Actions() {
+		if act.GetVerb() == "update" && act.GetSubresource() == "status" {
+			writes++
+		}
+	}
+	assert.Equal(t, 1, writes, "one replica leads and writes once")
+	lease, err := client.CoordinationV1().Leases("default").Get(ctx, "weir-two", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, []string{"replica-a", "replica-b"}, *lease.Spec.HolderIdentity)
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -80,6 +81,7 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 		if !ok {
 			continue
 		}
+		portStr := strconv.Itoa(int(port))
 		for _, e := range s.Endpoints {
 			isReady := e.Conditions.Ready == nil || *e.Conditions.Ready
 			isServing := isReady
@@ -88,7 +90,7 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 			}
 			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
 			for _, a := range e.Addresses {
-				ep := table.Endpoint{Address: net.JoinHostPort(a, strconv.Itoa(int(port))), Terminating: terminating}
+				ep := table.Endpoint{Address: hostPort(a, portStr), Terminating: terminating}
 				if e.Zone != nil {
 					ep.Zone = *e.Zone
 				}
@@ -106,6 +108,15 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 		out = serving
 	}
 	return dedupeEndpoints(out)
+}
+
+// hostPort is net.JoinHostPort for an address from an EndpointSlice, with
+// one allocation.
+func hostPort(addr, port string) string {
+	if strings.IndexByte(addr, ':') >= 0 {
+		return "[" + addr + "]:" + port
+	}
+	return addr + ":" + port
 }
 
 // slicePort finds the slice port that carries a Service port: the one with

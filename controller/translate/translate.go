@@ -114,17 +114,17 @@ func Translate(in *Inputs, generation uint64) *Result {
 func newTranslator(in *Inputs) *translator {
 	t := &translator{
 		opts:     in.Options.withDefaults(),
-		services: make(map[string]*corev1.Service),
-		slices:   make(map[string][]*discoveryv1.EndpointSlice),
-		secrets:  make(map[string]*corev1.Secret),
-		routes:   make(map[conflictKey]*routeEntry),
-		hosts:    make(map[string]bool),
-		backends: make(map[backendKey]*backendEntry),
-		balance:  make(map[string]balanceOwner),
+		services: make(map[string]*corev1.Service, len(in.Services)),
+		slices:   make(map[string][]*discoveryv1.EndpointSlice, len(in.Services)),
+		secrets:  make(map[string]*corev1.Secret, len(in.Secrets)),
+		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
+		hosts:    make(map[string]bool, len(in.Ingresses)),
+		backends: make(map[backendKey]*backendEntry, len(in.Services)),
+		balance:  make(map[string]balanceOwner, len(in.Services)),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
 
-		hostOwner: make(map[string]*parsed),
+		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
 	}
 	for _, s := range in.Services {
 		t.services[s.Namespace+"/"+s.Name] = s

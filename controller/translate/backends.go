@@ -75,8 +75,14 @@ func portLabel(p networkingv1.ServiceBackendPort) string {
 
 // sliceEndpoints collects the endpoints of a Service port from its slices.
 func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []table.Endpoint {
-	var ready, serving []table.Endpoint
-	for _, s := range t.slices[ns+"/"+name] {
+	slices := t.slices[ns+"/"+name]
+	n := 0
+	for _, s := range slices {
+		n += len(s.Endpoints)
+	}
+	ready := make([]table.Endpoint, 0, n)
+	var serving []table.Endpoint
+	for _, s := range slices {
 		port, ok := slicePort(s, sp)
 		if !ok {
 			continue

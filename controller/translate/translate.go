@@ -158,7 +158,7 @@ func (t *translator) ours(in *Inputs) []*parsed {
 	for _, ing := range ings {
 		p := &parsed{ing: ing, ref: ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}}
 		var ps []annotations.Problem
-		if annotations.IsCanary(ing.Annotations) {
+		if _, marked := ing.Annotations[canaryKey]; marked && annotations.IsCanary(ing.Annotations) {
 			p.canary = true
 			p.cfg, ps = annotations.ParseCanary(ing.Annotations)
 		} else {
@@ -176,6 +176,10 @@ func (t *translator) ours(in *Inputs) []*parsed {
 	}
 	return out
 }
+
+// canaryKey is the canary annotation, checked for presence first so that
+// the many Ingresses without it cost no parse error.
+const canaryKey = annotations.Prefix + "canary"
 
 // parse reads an ordinary Ingress's annotations. Most Ingresses carry no
 // nginx.ingress.kubernetes.io/ or weir.dev/ annotation at all; they share one parsed default configuration

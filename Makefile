@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build unit test lint vet fmt-check race fuzz-seeds e2e bench sidebyside run demo clean
+.PHONY: all build unit test lint vet fmt-check e2e bench sidebyside run demo clean
 
 all: build
 
@@ -43,6 +43,10 @@ sidebyside:
 ## run: Weir offline on deploy/examples/demo.yaml in front of two local backends (http://127.0.0.1:8080)
 run:
 	deploy/examples/run-offline.sh
+
+## demo: Weir in a local cluster (root) with the canary example of deploy/examples/demo-cluster.yaml; Ctrl-C ends it
+demo:
+	$(MAKE) -C conformance demo
 
 clean:
 	rm -rf bin

@@ -97,6 +97,17 @@ func TestCanaryAnnotations(t *testing.T) {
 	}
 }
 
+// A value that is not a number is reported as such, not against a minimum
+// the user never wrote (canary-weight's is -2^31, clamped later).
+func TestIntegerProblemMessages(t *testing.T) {
+	_, ps := ParseCanary(ann("canary", "true", "canary-weight", "twenty"))
+	require.Len(t, ps, 1)
+	assert.Equal(t, `"twenty" is not an integer; using 0`, ps[0].Message)
+	_, ps = ParseCanary(ann("canary", "true", "canary-weight-total", "0"))
+	require.Len(t, ps, 1)
+	assert.Equal(t, `"0" is not an integer of at least 1; using 100`, ps[0].Message)
+}
+
 func TestCanaryIngressIgnoresOtherAnnotations(t *testing.T) {
 	c, ps := ParseCanary(ann("canary", "true", "rewrite-target", "/x", "proxy-body-size", "junk", "load-balance", "ewma", "enable-cors", "true"))
 	assert.Empty(t, ps)

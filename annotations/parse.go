@@ -44,7 +44,11 @@ func (p *parser) integer(name string, def, min int, reason string) int {
 		return def
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < min {
+	if err != nil {
+		p.problem(name, reason, Warning, "%q is not an integer; using %d", v, def)
+		return def
+	}
+	if n < min {
 		p.problem(name, reason, Warning, "%q is not an integer of at least %d; using %d", v, min, def)
 		return def
 	}

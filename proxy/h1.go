@@ -239,6 +239,7 @@ type h1Body struct {
 	addr     string
 	c        *h1Conn
 	r        io.Reader // framed by Content-Length, chunks, or the connection's end
+	lr       io.LimitedReader
 	chunked  bool
 	resp     *http.Response // receives the trailers
 	keep     bool
@@ -376,6 +377,10 @@ func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func
 		resp := &http.Response{StatusCode: rh.code, Header: h, ContentLength: rh.contentLength, Close: rh.close}
 		body := &h1Body{t: t, addr: out.addr, c: c, r: bodyReader(c.br, &rh), chunked: rh.chunked,
 			keep: !rh.close && !out.close, read: to.read, stop: stop, resp: resp}
+		if body.r != nil && !rh.chunked && !rh.untilClose {
+			body.lr = io.LimitedReader{R: c.br, N: rh.contentLength}
+			body.r = &body.lr
+		}
 		if body.r == nil {
 			body.finish(true)
 		}

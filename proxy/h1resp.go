@@ -35,21 +35,78 @@ type respHead struct {
 // must be empty. Header names are canonicalised with a table of common names
 // first, so the usual response allocates only its values.
 func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
+	// The usual head is already whole in the buffer: parse it from one
+	// string, so every header value is a substring of it (one allocation).
+	if buf, _ := br.Peek(br.Buffered()); len(buf) > 0 {
+		if end := bytes.Index(buf, []byte("\r\n\r\n")); end >= 0 &&
+			bytes.Count(buf[:end+2], []byte("\n")) == bytes.Count(buf[:end+2], []byte("\r\n")) {
+			head := string(buf[:end+2])
+			br.Discard(end + 4)
+			return parseHead(head, h)
+		}
+	}
+	return readHeadLines(br, h)
+}
+
+// parseHead parses a whole head (status line and header lines, each ending
+// in CRLF) held in one string.
+func parseHead(head string, h http.Header) (respHead, error) {
+	var rh respHead
+	line, rest, _ := strings.Cut(head, "\r\n")
+	if err := parseStatusLine(&rh, []byte(line)); err != nil {
+		return rh, err
+	}
+	n := strings.Count(rest, "\r\n")
+	vals := make([]string, 0, n)
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || !validHeaderName(line[:i]) {
+			return rh, fmt.Errorf("%w: header line %q", errBadResponse, truncate([]byte(line)))
+		}
+		key := canonicalKey([]byte(line[:i]))
+		v := strings.TrimSpace(line[i+1:])
+		if prev := h[key]; prev != nil {
+			h[key] = append(prev, v)
+			continue
+		}
+		vals = append(vals, v)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	return rh, nil
+}
+
+func parseStatusLine(rh *respHead, line []byte) error {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+	}
+	rh.minor = int(line[7] - '0')
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || (len(line) > 12 && line[12] != ' ') {
+		return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+	}
+	rh.code = code
+	return nil
+}
+
+// readHeadLines parses a head that is not yet whole in the buffer, line by
+// line.
+func readHeadLines(br *bufio.Reader, h http.Header) (respHead, error) {
 	var rh respHead
 	budget := maxResponseHead
 	line, err := readLine(br, &budget)
 	if err != nil {
 		return rh, err
 	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return rh, fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+	if err := parseStatusLine(&rh, line); err != nil {
+		return rh, err
 	}
-	rh.minor = int(line[7] - '0')
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || code < 100 || code > 999 || (len(line) > 12 && line[12] != ' ') {
-		return rh, fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
-	}
-	rh.code = code
 	for {
 		line, err := readLine(br, &budget)
 		if err != nil {
@@ -59,7 +116,7 @@ func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
 			return rh, nil
 		}
 		i := bytes.IndexByte(line, ':')
-		if i <= 0 || line[0] == ' ' || line[0] == '\t' || bytes.ContainsAny(line[:i], " \t") {
+		if i <= 0 || !validHeaderName(string(line[:i])) {
 			return rh, fmt.Errorf("%w: header line %q", errBadResponse, truncate(line))
 		}
 		key := canonicalKey(line[:i])
@@ -196,7 +253,7 @@ func bodyReader(br *bufio.Reader, rh *respHead) io.Reader {
 	case rh.contentLength == 0:
 		return nil
 	default:
-		return &io.LimitedReader{R: br, N: rh.contentLength}
+		return br // limited by the caller
 	}
 }
 
@@ -222,4 +279,18 @@ func readTrailers(br *bufio.Reader) (http.Header, error) {
 		k := canonicalKey(line[:i])
 		t[k] = append(t[k], string(bytes.TrimSpace(line[i+1:])))
 	}
+}
+
+// validHeaderName reports whether s is an RFC 9110 token (a field name).
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

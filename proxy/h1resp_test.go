@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -148,8 +149,20 @@ func FuzzReadResponseHead(f *testing.F) {
 	f.Add("HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\n\r\n")
 	f.Add("HTTP/1.1 999\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
+		// The whole-head path (head already buffered) and the line-by-line
+		// path must agree.
+		fast := bufio.NewReader(strings.NewReader(in))
+		fast.Peek(1)
+		hf := make(http.Header)
+		rhf, errf := readResponseHead(fast, hf)
 		h := make(http.Header)
-		rh, err := readResponseHead(bufio.NewReader(strings.NewReader(in)), h)
+		rh, err := readHeadLines(bufio.NewReader(strings.NewReader(in)), h)
+		if (err == nil) != (errf == nil) {
+			t.Fatalf("paths disagree: fast %v, lines %v", errf, err)
+		}
+		if err == nil && errf == nil && (rh != rhf || !reflect.DeepEqual(h, hf)) {
+			t.Fatalf("paths disagree:\n%+v %v\n%+v %v", rh, h, rhf, hf)
+		}
 		if err != nil {
 			return
 		}

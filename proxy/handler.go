@@ -77,7 +77,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 			ex.status = s.answer(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, a.MaxBodyBytes)
+		if r.ContentLength != 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, a.MaxBodyBytes)
+		}
 	}
 	b, side, pinned := s.choose(r, snap, a)
 	ex.backend, ex.side = b, side

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"weir.dev/weir/conformance/localcluster"
+	"weir.dev/weir/conformance/weirdeploy"
+)
+
+// statusAddress is what Weir writes to its Ingresses' status
+// (--publish-status-address); a documentation address, never dialled.
+const statusAddress = "192.0.2.10"
+
+// suite is the shared cluster and the Weir Pod under test.
+type suite struct {
+	cluster *localcluster.Cluster
+	tmp     string
+	weir    corev1.Pod
+	url     string // http://<weir pod IP>:8080
+	// Setup records how long each step took, for the README.
+	Setup map[string]time.Duration
+}
+
+func setUp(ctx context.Context) (*suite, error) {
+	s := &suite{Setup: map[string]time.Duration{}}
+	var err error
+	if s.tmp, err = os.MkdirTemp("", "weir-e2e-"); err != nil {
+		return nil, err
+	}
+	root, err := weirdeploy.RepoRoot(ctx)
+	if err != nil {
+		return s, err
+	}
+	bin := filepath.Join(s.tmp, "weir")
+	t0 := time.Now()
+	if err := weirdeploy.BuildWeir(ctx, root, bin); err != nil {
+		return s, err
+	}
+	s.Setup["build weir"] = time.Since(t0)
+	graceful, err := buildGraceful(ctx, s.tmp)
+	if err != nil {
+		return s, err
+	}
+	t0 = time.Now()
+	c, err := localcluster.Up(ctx, localcluster.Options{Name: "e2e", WeirBinary: bin, Logf: logf,
+		Images: []localcluster.ImageRule{{Contains: gracefulImage, Binary: graceful}}})
+	if err != nil {
+		return s, fmt.Errorf("bringing the cluster up: %w", err)
+	}
+	s.cluster = c
+	s.Setup["cluster up"] = time.Since(t0)
+	t0 = time.Now()
+	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{ExtraArgs: []string{
+		"--shutdown-delay=0s",
+		"--publish-status-address=" + statusAddress,
+	}})
+	if err != nil {
+		return s, err
+	}
+	s.Setup["weir ready"] = time.Since(t0)
+	s.weir = pods[0]
+	s.url = weirdeploy.HTTPURL(&pods[0])
+	fmt.Printf("e2e: cluster %s up, Weir at %s; set-up took %v\n", c.Name, s.url, s.Setup)
+	return s, nil
+}
+
+func logf(format string, args ...any) {
+	if os.Getenv("E2E_VERBOSE") != "" {
+		fmt.Printf(format+"\n", args...)
+	}
+}
+
+// gracefulImage runs echo-basic behind testdata/graceful, which keeps
+// serving 2 s after SIGTERM, as an app rolled out without errors must.
+const gracefulImage = "e2e/echo-graceful"
+
+func buildGraceful(ctx context.Context, dir string) (string, error) {
+	bins, err := localcluster.BuildBinaries(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "graceful")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "-ldflags", "-X main.echoBasic="+bins.EchoBasic, "./testdata/graceful")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building testdata/graceful: %v\n%s", err, b)
+	}
+	return out, nil
+}

@@ -1,0 +1,159 @@
+// Package weirdeploy builds Weir from this repository and deploys it into a
+// local cluster from deploy/base, the way a user applies the Kustomize base,
+// with the image mapped to the freshly built binary. The end-to-end suite and
+// `make demo` share it, together with small builders for echo-basic
+// workloads.
+package weirdeploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"weir.dev/weir/conformance/localcluster"
+)
+
+// Namespace is the namespace deploy/base puts Weir in.
+const Namespace = "weir-system"
+
+// Selector selects Weir's Pods.
+const Selector = "app.kubernetes.io/name=weir"
+
+// RepoRoot is the repository root: the parent of the conformance module.
+func RepoRoot(ctx context.Context) (string, error) {
+	dir, err := localcluster.ModuleDir(ctx)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(dir), nil
+}
+
+// BuildWeir builds ./cmd/weir of the repository into out.
+func BuildWeir(ctx context.Context, root, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/weir")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/weir: %v\n%s", err, b)
+	}
+	return nil
+}
+
+// Options adjust deploy/base for a test cluster.
+type Options struct {
+	// Replicas of the Deployment. Default 1.
+	Replicas int32
+	// ExtraArgs are appended to Weir's arguments (a later flag wins).
+	ExtraArgs []string
+}
+
+// baseFiles are the objects of deploy/base except the Deployment (built
+// separately) and kustomization.yaml (not an object), namespace first.
+var baseFiles = []string{"namespace.yaml", "serviceaccount.yaml", "rbac.yaml", "service.yaml", "ingressclass.yaml", "poddisruptionbudget.yaml"}
+
+// Deploy applies deploy/base into Weir's namespace, waits for the Weir Pods
+// to be Ready and returns them.
+func Deploy(ctx context.Context, c *localcluster.Cluster, root string, o Options) ([]corev1.Pod, error) {
+	base := filepath.Join(root, "deploy", "base")
+	for _, f := range baseFiles {
+		b, err := os.ReadFile(filepath.Join(base, f))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.ApplyYAML(ctx, b, Namespace); err != nil {
+			return nil, fmt.Errorf("applying %s: %w", f, err)
+		}
+	}
+	d, err := Deployment(base, o)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Client.AppsV1().Deployments(Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("creating Weir's Deployment: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	return c.WaitPodsReady(wctx, Namespace, Selector, int(*d.Spec.Replicas))
+}
+
+// Deployment reads deploy/base/deployment.yaml and applies o to it.
+func Deployment(base string, o Options) (*appsv1.Deployment, error) {
+	b, err := os.ReadFile(filepath.Join(base, "deployment.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	d := &appsv1.Deployment{}
+	if err := yaml.UnmarshalStrict(b, d); err != nil {
+		return nil, fmt.Errorf("decoding deployment.yaml: %w", err)
+	}
+	d.Namespace = Namespace
+	replicas := o.Replicas
+	if replicas == 0 {
+		replicas = 1
+	}
+	d.Spec.Replicas = &replicas
+	ct := &d.Spec.Template.Spec.Containers[0]
+	ct.Args = append(ct.Args, o.ExtraArgs...)
+	return d, nil
+}
+
+// HTTPURL is the plain-HTTP address of a Weir Pod (deploy/base uses 8080).
+func HTTPURL(p *corev1.Pod) string {
+	return "http://" + p.Status.PodIP + ":8080"
+}
+
+// Echo is an echo-basic Deployment: replicas Pods labelled app and version,
+// answering on port 3000 (and 3001), Ready when /health answers.
+func Echo(ns, name, app, version string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": app, "version": version}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr(int64(5)),
+					Containers: []corev1.Container{{
+						Name:  "echo",
+						Image: "gcr.io/k8s-staging-gateway-api/echo-basic:v20240412-v1.0.0-394-g40c666fd",
+						Env: []corev1.EnvVar{
+							fieldEnv("POD_NAME", "metadata.name"),
+							fieldEnv("NAMESPACE", "metadata.namespace"),
+						},
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 3000}, {Name: "alt", ContainerPort: 3001}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(3000)}},
+							PeriodSeconds: 1,
+						},
+					}},
+				},
+			},
+		},
+	}
+}
+
+func fieldEnv(name, path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// PodNames returns the names of pods, for messages.
+func PodNames(pods []corev1.Pod) string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ",")
+}

@@ -9,6 +9,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -25,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"weir.dev/weir/controller/status"
 	"weir.dev/weir/controller/translate"
 )
 
@@ -33,13 +37,20 @@ type Publisher interface {
 	Publish(res *translate.Result)
 }
 
+// StatusOptions configure Ingress status writing (see controller/status).
+type StatusOptions = status.Options
+
 // Options configure a Controller.
 type Options struct {
 	Translate translate.Options
 	// WatchNamespace limits the informers to one namespace ("" watches all).
 	WatchNamespace string
-	// HoldOff is how long a rebuild waits for more events (default 100ms).
+	// HoldOff is the quiet time a rebuild waits for after the last event
+	// (default 100ms), so a burst of events gives one rebuild.
 	HoldOff time.Duration
+	// MaxHoldOff caps the wait from the first event of a burst (default
+	// 500ms), so constant churn still publishes at least that often.
+	MaxHoldOff time.Duration
 	// Status, when set, writes Ingress status (leader only).
 	Status *StatusOptions
 	// Events turns Kubernetes Events on (off in offline mode, where nobody
@@ -60,13 +71,19 @@ type Controller struct {
 	queue     workqueue.TypedDelayingInterface[string]
 	recorder  record.EventRecorder
 	events    *eventDeduper
-	status    *statusWriter
+	status    *status.Writer
 	gen       uint64
 	ready     atomic.Bool
 	lastMu    sync.Mutex
 	last      *translate.Result
 	synced    []cache.InformerSynced
 	broadcast record.EventBroadcaster
+
+	burstMu    sync.Mutex
+	burstStart time.Time // first event since the last rebuild began (zero: none)
+	lastEvent  time.Time
+	full       bool            // something other than EndpointSlices changed
+	dirty      map[string]bool // Services whose EndpointSlices changed
 }
 
 const tableKey = "table"
@@ -75,6 +92,9 @@ const tableKey = "table"
 func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logger, reg prometheus.Registerer) (*Controller, error) {
 	if opts.HoldOff <= 0 {
 		opts.HoldOff = 100 * time.Millisecond
+	}
+	if opts.MaxHoldOff < opts.HoldOff {
+		opts.MaxHoldOff = max(500*time.Millisecond, opts.HoldOff)
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -86,6 +106,8 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		log:     log,
 		metrics: newMetrics(reg),
 		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
+		dirty:   make(map[string]bool),
+		full:    true,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
@@ -104,7 +126,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	}
 	c.events = newEventDeduper()
 	if opts.Status != nil {
-		c.status = newStatusWriter(client, *opts.Status, log)
+		c.status = status.New(client, *opts.Status, log)
 	}
 	return c, nil
 }
@@ -138,9 +160,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("caches synced; building the first table")
 	// The first build runs on the fully processed initial lists.
 	c.rebuild()
-	c.ready.Store(true)
 	if c.status != nil {
-		go c.status.run(ctx, c)
+		go func() {
+			defer c.recoverLog("status writer")
+			c.status.Run(ctx, statusSource{c})
+		}()
 	}
 	go func() {
 		<-ctx.Done()
@@ -157,49 +181,153 @@ func (c *Controller) processNext() bool {
 		return false
 	}
 	defer c.queue.Done(key)
+	if wait := c.holdRemaining(time.Now()); wait > 0 {
+		c.queue.AddAfter(key, wait)
+		return true
+	}
 	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("rebuild panicked; keeping the last table", zap.Any("panic", r))
-			}
-		}()
+		defer c.recoverLog("rebuild (the last table stays in service)")
 		c.rebuild()
 	}()
 	return true
 }
 
-// enqueue schedules a rebuild after the hold-off; events inside the window
-// share it.
-func (c *Controller) enqueue() { c.queue.AddAfter(tableKey, c.opts.HoldOff) }
+// recoverLog logs a panic instead of crashing the process; deferred at the
+// top of the controller's goroutines and of each rebuild.
+func (c *Controller) recoverLog(what string) {
+	if r := recover(); r != nil {
+		c.log.Error("panic recovered", zap.String("in", what), zap.Any("panic", r))
+	}
+}
 
-// rebuild translates the cached state and publishes it.
+// enqueue notes an event and schedules a rebuild. Every event kind uses the
+// one key, so the queue holds at most one pending rebuild; holdRemaining
+// then stretches the wait until events pause for HoldOff, but never beyond
+// MaxHoldOff after the burst's first event.
+func (c *Controller) enqueue() {
+	c.burstMu.Lock()
+	c.full = true
+	c.burstMu.Unlock()
+	c.schedule()
+}
+
+func (c *Controller) schedule() {
+	now := time.Now()
+	c.burstMu.Lock()
+	if c.burstStart.IsZero() {
+		c.burstStart = now
+	}
+	c.lastEvent = now
+	c.burstMu.Unlock()
+	c.queue.AddAfter(tableKey, c.opts.HoldOff)
+}
+
+// holdRemaining is how much longer the pending rebuild should wait; zero
+// means build now, and starts a new burst.
+func (c *Controller) holdRemaining(now time.Time) time.Duration {
+	c.burstMu.Lock()
+	defer c.burstMu.Unlock()
+	if c.burstStart.IsZero() {
+		return 0
+	}
+	deadline := c.lastEvent.Add(c.opts.HoldOff)
+	if limit := c.burstStart.Add(c.opts.MaxHoldOff); limit.Before(deadline) {
+		deadline = limit
+	}
+	if wait := deadline.Sub(now); wait > 0 {
+		return wait
+	}
+	c.burstStart = time.Time{}
+	return 0
+}
+
+// rebuild translates the cached state and publishes it. When only
+// EndpointSlices changed since the last published table it takes the
+// endpoint-only fast path (translate.Refresh), which gives the same table.
 func (c *Controller) rebuild() {
 	start := time.Now()
-	in, err := c.listers.inputs(c.opts.Translate)
-	if err != nil {
-		c.log.Error("listing cached objects", zap.Error(err))
+	full, dirty := c.takeChanges()
+	if !full && len(dirty) == 0 {
+		return // the events were already covered by an earlier rebuild
+	}
+	res, fast := c.translate(full, dirty)
+	if res == nil {
 		return
 	}
-	c.gen++
-	res := translate.Translate(in, c.gen)
 	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
+	c.metrics.builds.WithLabelValues(buildPath(fast)).Inc()
 	c.report(res.Problems)
 	if res.Table == nil {
+		c.markFull()
 		c.metrics.failures.Inc()
 		c.log.Error("table build failed; keeping the last good table", zap.Uint64("generation", c.gen))
 		return
 	}
 	c.pub.Publish(res)
+	// Ready only once a table built from the synced caches is in service
+	// (rebuild runs only after the caches synced).
+	c.ready.Store(true)
 	c.lastMu.Lock()
 	c.last = res
 	c.lastMu.Unlock()
 	c.metrics.routes.Set(float64(res.Table.Len()))
 	c.metrics.generation.Set(float64(c.gen))
 	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
-		zap.Int("problems", len(res.Problems)), zap.Duration("took", time.Since(start)))
+		zap.Int("problems", len(res.Problems)), zap.Bool("endpointsOnly", fast), zap.Duration("took", time.Since(start)))
 	if c.status != nil {
-		c.status.poke()
+		c.status.Poke()
 	}
+}
+
+func buildPath(endpointsOnly bool) string {
+	if endpointsOnly {
+		return "endpoints"
+	}
+	return "full"
+}
+
+// takeChanges returns and resets what changed since the last rebuild.
+func (c *Controller) takeChanges() (bool, map[string]bool) {
+	c.burstMu.Lock()
+	defer c.burstMu.Unlock()
+	full, dirty := c.full, c.dirty
+	c.full, c.dirty = false, make(map[string]bool)
+	return full, dirty
+}
+
+// markFull makes the next rebuild a full one (the last build failed, so
+// the published table no longer matches the caches but for endpoints).
+func (c *Controller) markFull() {
+	c.burstMu.Lock()
+	c.full = true
+	c.burstMu.Unlock()
+}
+
+// translate builds the next result: the fast path when only the
+// EndpointSlices of the dirty Services changed and it applies, else a full
+// translation. nil means there is nothing to publish: nothing could be
+// listed, or no endpoint that a route uses changed.
+func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Result, bool) {
+	if last := c.Last(); !full && last != nil {
+		if in, err := c.listers.endpointInputs(dirty); err == nil {
+			res, ok := translate.Refresh(last, in, dirty, c.gen+1)
+			if ok && res == last {
+				return nil, true // nothing any route uses changed
+			}
+			if ok {
+				c.gen++
+				return res, true
+			}
+		}
+	}
+	in, err := c.listers.inputs(c.opts.Translate)
+	if err != nil {
+		c.markFull()
+		c.log.Error("listing cached objects", zap.Error(err))
+		return nil, false
+	}
+	c.gen++
+	return translate.Translate(in, c.gen), false
 }
 
 // listers reads the informer caches.
@@ -226,6 +354,47 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 	}
 	if in.Secrets, err = l.secrets.Core().V1().Secrets().Lister().List(labels.Everything()); err != nil {
 		return nil, err
+	}
+	return in, nil
+}
+
+// statusSource shows the status writer the cached Ingresses.
+type statusSource struct{ c *Controller }
+
+func (s statusSource) Ingresses() []*networkingv1.Ingress {
+	ings, err := s.c.factory.Networking().V1().Ingresses().Lister().List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	return ings
+}
+
+func (s statusSource) IsWeirs(ing *networkingv1.Ingress) bool {
+	classes, err := s.c.factory.Networking().V1().IngressClasses().Lister().List(labels.Everything())
+	if err != nil {
+		return false
+	}
+	return translate.IsWeirs(ing, classes, s.c.opts.Translate)
+}
+
+// endpointInputs lists the named Services ("namespace/name") and their
+// EndpointSlices, for the endpoint-only fast path.
+func (l *listers) endpointInputs(services map[string]bool) (*translate.Inputs, error) {
+	in := &translate.Inputs{}
+	f := l.factory
+	for key := range services {
+		ns, name, _ := strings.Cut(key, "/")
+		svc, err := f.Core().V1().Services().Lister().Services(ns).Get(name)
+		if err != nil {
+			return nil, fmt.Errorf("getting service %s: %w", key, err)
+		}
+		in.Services = append(in.Services, svc)
+		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+		slices, err := f.Discovery().V1().EndpointSlices().Lister().EndpointSlices(ns).List(sel)
+		if err != nil {
+			return nil, fmt.Errorf("listing endpoint slices of %s: %w", key, err)
+		}
+		in.EndpointSlices = append(in.EndpointSlices, slices...)
 	}
 	return in, nil
 }

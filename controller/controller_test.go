@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -212,4 +213,87 @@ func TestStatusIsWrittenByTheLeaderOnlyWhenItChanges(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, updates, "one status write for one change")
+}
+
+func TestConstantChurnStillPublishes(t *testing.T) {
+	ctx := context.Background()
+	client, rec, _ := start(t, Options{HoldOff: 100 * time.Millisecond, MaxHoldOff: 300 * time.Millisecond}, class(), service("web"))
+	before := rec.count()
+	// An event every 20 ms for 1.2 s never leaves 100 ms of quiet; the cap
+	// still publishes about every 300 ms.
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		_, err := client.CoreV1().Services("default").Create(ctx, service(fmt.Sprintf("churn-%d", i)), metav1.CreateOptions{})
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := rec.count() - before
+	assert.GreaterOrEqual(t, n, 2, "the cap publishes under constant churn")
+	assert.LessOrEqual(t, n, 8, "but far fewer times than there were events")
+}
+
+func TestEndpointOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	client, rec, _ := start(t, Options{}, class(), service("web"), slice("web", "10.0.0.1"), ingress("web", "a.test", "web", nil),
+		service("unused"), slice("unused", "10.1.0.1"))
+	dumpHas(t, rec, "endpoint 10.0.0.1:8080")
+	time.Sleep(100 * time.Millisecond)
+	before := rec.count()
+
+	// A Service no route uses: nothing is published.
+	_, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("unused", "10.1.0.2"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, before, rec.count(), "an unused Service's endpoints publish nothing")
+
+	// A used one: the fast path publishes exactly what a full build gives.
+	_, err = client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("web", "10.0.0.1", "10.0.0.3"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, "endpoint 10.0.0.3:8080")
+	in := &translate.Inputs{
+		Ingresses:      []*networkingv1.Ingress{ingress("web", "a.test", "web", nil)},
+		IngressClasses: []*networkingv1.IngressClass{class()},
+		Services:       []*corev1.Service{service("web"), service("unused")},
+		EndpointSlices: []*discoveryv1.EndpointSlice{slice("web", "10.0.0.1", "10.0.0.3"), slice("unused", "10.1.0.2")},
+	}
+	last := rec.last()
+	assert.Equal(t, translate.Translate(in, last.Table.Generation()).Table.Dump(), last.Table.Dump())
+
+	// The last endpoint goes: problems change, so a full rebuild runs.
+	_, err = client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("web"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, "no endpoints")
+	assert.Contains(t, translate.FormatProblems(rec.last().Problems), translate.ReasonNoReadyEndpoints)
+}
+
+func TestOnlyTheLeaderOfTwoReplicasWritesStatus(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(class(), service("web"), ingress("ours", "a.test", "web", nil))
+	run := func(identity string) *Controller {
+		c, err := New(client, Options{HoldOff: 10 * time.Millisecond, Status: &StatusOptions{
+			PublishStatusAddress: "192.0.2.1", ElectionID: "weir-two", Identity: identity}}, &recorder{}, nil, nil)
+		require.NoError(t, err)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { c.Run(runCtx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return c
+	}
+	a, b := run("replica-a"), run("replica-b")
+	require.Eventually(t, func() bool { return a.Ready() && b.Ready() }, 10*time.Second, 10*time.Millisecond, "every replica serves")
+	require.Eventually(t, func() bool {
+		ing, err := client.NetworkingV1().Ingresses("default").Get(ctx, "ours", metav1.GetOptions{})
+		return err == nil && len(ing.Status.LoadBalancer.Ingress) == 1
+	}, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	writes := 0
+	for _, act := range client.Actions() {
+		if act.GetVerb() == "update" && act.GetSubresource() == "status" {
+			writes++
+		}
+	}
+	assert.Equal(t, 1, writes, "one replica leads and writes once")
+	lease, err := client.CoordinationV1().Leases("default").Get(ctx, "weir-two", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, []string{"replica-a", "replica-b"}, *lease.Spec.HolderIdentity)
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,19 +25,54 @@ func (c *Controller) setupInformers() error {
 		},
 		DeleteFunc: func(any) { c.enqueue() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{
-		f.Networking().V1().Ingresses().Informer(),
-		f.Networking().V1().IngressClasses().Informer(),
-		f.Core().V1().Services().Informer(),
-		f.Discovery().V1().EndpointSlices().Informer(),
-		c.secrets.Core().V1().Secrets().Informer(),
+	// EndpointSlice changes only mark their Service, so that a rebuild
+	// caused by nothing else can take the endpoint-only fast path.
+	slices := cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { c.enqueueSlice(obj) },
+		UpdateFunc: func(oldObj, newObj any) {
+			if changed(oldObj, newObj) {
+				c.enqueueSlice(newObj)
+			}
+		},
+		DeleteFunc: func(obj any) { c.enqueueSlice(obj) },
+	}
+	for _, inf := range []struct {
+		informer cache.SharedIndexInformer
+		handler  cache.ResourceEventHandler
+	}{
+		{f.Networking().V1().Ingresses().Informer(), handler},
+		{f.Networking().V1().IngressClasses().Informer(), handler},
+		{f.Core().V1().Services().Informer(), handler},
+		{f.Discovery().V1().EndpointSlices().Informer(), slices},
+		{c.secrets.Core().V1().Secrets().Informer(), handler},
 	} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
+		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
+			return fmt.Errorf("adding an event handler: %w", err)
 		}
-		c.synced = append(c.synced, inf.HasSynced)
+		c.synced = append(c.synced, inf.informer.HasSynced)
 	}
 	return nil
+}
+
+// enqueueSlice records the Service whose EndpointSlice changed; anything
+// it cannot name forces a full rebuild.
+func (c *Controller) enqueueSlice(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	svc := ""
+	if ok {
+		svc = s.Labels[discoveryv1.LabelServiceName]
+	}
+	c.burstMu.Lock()
+	if svc == "" {
+		c.full = true
+	} else {
+		c.dirty[s.Namespace+"/"+svc] = true
+	}
+	c.burstMu.Unlock()
+	c.schedule()
 }
 
 // changed drops updates that cannot change the table: resyncs (same

@@ -12,6 +12,7 @@ type metrics struct {
 	routes       prometheus.Gauge
 	generation   prometheus.Gauge
 	failures     prometheus.Counter
+	builds       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_controller_generation", Help: "Generation of the newest table the controller built."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_table_build_failures_total", Help: "Rebuilds whose table could not be built; the previous table stayed in service."}),
+		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_table_builds_total", Help: "Tables built, by path: full translation or endpoint-only refresh."},
+			[]string{"path"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.problems, m.buildSeconds, m.routes, m.generation, m.failures)
+		reg.MustRegister(m.problems, m.buildSeconds, m.routes, m.generation, m.failures, m.builds)
 	}
 	return m
 }

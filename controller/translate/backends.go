@@ -5,6 +5,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -27,10 +28,7 @@ type resolved struct {
 // rollout that briefly has no ready pod does not fail requests.
 func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) resolved {
 	svc := t.services[ns+"/"+sb.Name]
-	portLabel := sb.Port.Name
-	if portLabel == "" {
-		portLabel = strconv.Itoa(int(sb.Port.Number))
-	}
+	portLabel := portLabel(sb.Port)
 	if svc == nil {
 		return resolved{portName: portLabel, reason: ReasonServiceNotFound,
 			problem: fmt.Sprintf("service %s/%s not found", ns, sb.Name)}
@@ -67,14 +65,29 @@ func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) 
 	return r
 }
 
+// portLabel names a Service port reference: its name, else its number.
+func portLabel(p networkingv1.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strconv.Itoa(int(p.Number))
+}
+
 // sliceEndpoints collects the endpoints of a Service port from its slices.
 func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []table.Endpoint {
-	var ready, serving []table.Endpoint
-	for _, s := range t.slices[ns+"/"+name] {
+	slices := t.slices[ns+"/"+name]
+	n := 0
+	for _, s := range slices {
+		n += len(s.Endpoints)
+	}
+	ready := make([]table.Endpoint, 0, n)
+	var serving []table.Endpoint
+	for _, s := range slices {
 		port, ok := slicePort(s, sp)
 		if !ok {
 			continue
 		}
+		portStr := strconv.Itoa(int(port))
 		for _, e := range s.Endpoints {
 			isReady := e.Conditions.Ready == nil || *e.Conditions.Ready
 			isServing := isReady
@@ -83,7 +96,7 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 			}
 			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
 			for _, a := range e.Addresses {
-				ep := table.Endpoint{Address: net.JoinHostPort(a, strconv.Itoa(int(port))), Terminating: terminating}
+				ep := table.Endpoint{Address: hostPort(a, portStr), Terminating: terminating}
 				if e.Zone != nil {
 					ep.Zone = *e.Zone
 				}
@@ -101,6 +114,15 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 		out = serving
 	}
 	return dedupeEndpoints(out)
+}
+
+// hostPort is net.JoinHostPort for an address from an EndpointSlice, with
+// one allocation.
+func hostPort(addr, port string) string {
+	if strings.IndexByte(addr, ':') >= 0 {
+		return "[" + addr + "]:" + port
+	}
+	return addr + ":" + port
 }
 
 // slicePort finds the slice port that carries a Service port: the one with

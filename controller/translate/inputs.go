@@ -1,7 +1,3 @@
-// Package translate turns a snapshot of Kubernetes objects into Weir's
-// routing table. Translate is a pure function: the same Inputs give the same
-// table and problems, byte for byte, with no client, clock or randomness. A
-// bad object costs only its own routes; its problems are returned as data.
 package translate
 
 import (

@@ -28,7 +28,7 @@ func pathType(pt *networkingv1.PathType, regex bool) table.PathType {
 func (t *translator) addMain(p *parsed) {
 	cfg := p.cfg
 	regex := cfg.UseRegex || cfg.RewriteTarget != ""
-	if db := p.ing.Spec.DefaultBackend; db != nil {
+	if db := p.ing.Spec.DefaultBackend; db != nil && len(p.ing.Spec.Rules) == 0 {
 		t.setDefault(p, db)
 	}
 	for ri, rule := range p.ing.Spec.Rules {
@@ -38,6 +38,7 @@ func (t *translator) addMain(p *parsed) {
 			t.problem(p, field.with(".host").String(), ReasonInvalidHost, Warning, "host %q is not a DNS name or a one-label wildcard; rule ignored", rule.Host)
 			continue
 		}
+		t.claimHost(p, host)
 		if cfg.AppRoot != "" {
 			t.addRoute(p, host, field, table.PathMatch{Type: table.PathExact, Value: "/"},
 				&table.Action{Redirect: &table.Redirect{Status: 302, URL: cfg.AppRoot}})

@@ -34,6 +34,9 @@ type parsed struct {
 	ref    ObjectRef
 	cfg    *annotations.Config
 	canary bool
+	// hostDefault: its spec.defaultBackend was considered for one of its
+	// hosts (taken, or refused with a problem).
+	hostDefault bool
 }
 
 // conflictKey identifies a route for the oldest-wins rule.
@@ -64,12 +67,16 @@ type translator struct {
 
 	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port
+	defaults *annotations.Config     // Parse(nil), shared by Ingresses without nginx annotations
 
 	tlsHosts map[string]bool
 	certs    map[string]*weirtls.Certificate
 
 	def      *table.Action
 	defOwner *parsed
+
+	hostOwner    map[string]*parsed // the oldest main Ingress naming each host
+	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 }
 
 // Translate builds the routing table from in. generation is stamped on the
@@ -88,7 +95,9 @@ func Translate(in *Inputs, generation uint64) *Result {
 	defCert := t.defaultCertificate()
 	for _, p := range mains {
 		t.addMain(p)
+		t.checkUnusedDefault(p)
 	}
+	t.addHostDefaults()
 	for _, p := range canaries {
 		t.addCanary(p)
 	}
@@ -105,15 +114,17 @@ func Translate(in *Inputs, generation uint64) *Result {
 func newTranslator(in *Inputs) *translator {
 	t := &translator{
 		opts:     in.Options.withDefaults(),
-		services: make(map[string]*corev1.Service),
-		slices:   make(map[string][]*discoveryv1.EndpointSlice),
-		secrets:  make(map[string]*corev1.Secret),
-		routes:   make(map[conflictKey]*routeEntry),
-		hosts:    make(map[string]bool),
-		backends: make(map[backendKey]*backendEntry),
-		balance:  make(map[string]balanceOwner),
+		services: make(map[string]*corev1.Service, len(in.Services)),
+		slices:   make(map[string][]*discoveryv1.EndpointSlice, len(in.Services)),
+		secrets:  make(map[string]*corev1.Secret, len(in.Secrets)),
+		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
+		hosts:    make(map[string]bool, len(in.Ingresses)),
+		backends: make(map[backendKey]*backendEntry, len(in.Services)),
+		balance:  make(map[string]balanceOwner, len(in.Services)),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
+
+		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
 	}
 	for _, s := range in.Services {
 		t.services[s.Namespace+"/"+s.Name] = s
@@ -147,11 +158,11 @@ func (t *translator) ours(in *Inputs) []*parsed {
 	for _, ing := range ings {
 		p := &parsed{ing: ing, ref: ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}}
 		var ps []annotations.Problem
-		if annotations.IsCanary(ing.Annotations) {
+		if _, marked := ing.Annotations[canaryKey]; marked && annotations.IsCanary(ing.Annotations) {
 			p.canary = true
 			p.cfg, ps = annotations.ParseCanary(ing.Annotations)
 		} else {
-			p.cfg, ps = annotations.Parse(ing.Annotations)
+			p.cfg, ps = t.parse(ing.Annotations)
 		}
 		for _, a := range ps {
 			t.problems = append(t.problems, Problem{Object: p.ref, Field: "metadata.annotations[" + a.Field + "]",
@@ -164,6 +175,25 @@ func (t *translator) ours(in *Inputs) []*parsed {
 		out = append(out, p)
 	}
 	return out
+}
+
+// canaryKey is the canary annotation, checked for presence first so that
+// the many Ingresses without it cost no parse error.
+const canaryKey = annotations.Prefix + "canary"
+
+// parse reads an ordinary Ingress's annotations. Most Ingresses carry no
+// nginx.ingress.kubernetes.io/ or weir.dev/ annotation at all; they share one parsed default configuration
+// (translation never changes a Config).
+func (t *translator) parse(ann map[string]string) (*annotations.Config, []annotations.Problem) {
+	for k := range ann {
+		if strings.HasPrefix(k, annotations.Prefix) || strings.HasPrefix(k, annotations.WeirPrefix) {
+			return annotations.Parse(ann)
+		}
+	}
+	if t.defaults == nil {
+		t.defaults, _ = annotations.Parse(nil)
+	}
+	return t.defaults, nil
 }
 
 func older(a, b *networkingv1.Ingress) bool {

@@ -1,4 +1,10 @@
-package controller
+// Package status keeps Ingress status.loadBalancer in step with the
+// addresses Weir is reached at (--publish-status-address, or the
+// --publish-service Service's load-balancer addresses, external IPs or
+// cluster IP). Only the replica holding the Lease named by --election-id
+// writes; every replica serves traffic either way. It writes only changes,
+// and clears the addresses it wrote from Ingresses that stop being Weir's.
+package status
 
 import (
 	"context"
@@ -13,16 +19,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-
-	"weir.dev/weir/controller/translate"
 )
 
-// StatusOptions configure Ingress status writing.
-type StatusOptions struct {
+// Options configure Ingress status writing.
+type Options struct {
 	// PublishStatusAddress is a comma-separated list of IPs or host names
 	// written to status; it wins over PublishService.
 	PublishStatusAddress string
@@ -41,9 +44,17 @@ type StatusOptions struct {
 	Resync time.Duration
 }
 
-type statusWriter struct {
+// Source is the controller's view of the Ingresses: the cached list and
+// whether an Ingress is Weir's.
+type Source interface {
+	Ingresses() []*networkingv1.Ingress
+	IsWeirs(ing *networkingv1.Ingress) bool
+}
+
+// Writer writes Ingress status while this replica leads.
+type Writer struct {
 	client kubernetes.Interface
-	opts   StatusOptions
+	opts   Options
 	log    *zap.Logger
 	pokes  chan struct{}
 	// pending maps namespace/name to the resourceVersion an Ingress had
@@ -52,7 +63,8 @@ type statusWriter struct {
 	pending map[string]string
 }
 
-func newStatusWriter(client kubernetes.Interface, opts StatusOptions, log *zap.Logger) *statusWriter {
+// New prepares a Writer; Run starts it.
+func New(client kubernetes.Interface, opts Options, log *zap.Logger) *Writer {
 	if opts.ElectionID == "" {
 		opts.ElectionID = "weir-leader"
 	}
@@ -68,47 +80,54 @@ func newStatusWriter(client kubernetes.Interface, opts StatusOptions, log *zap.L
 	if opts.Resync <= 0 {
 		opts.Resync = time.Minute
 	}
-	return &statusWriter{client: client, opts: opts, log: log, pokes: make(chan struct{}, 1), pending: make(map[string]string)}
+	return &Writer{client: client, opts: opts, log: log, pokes: make(chan struct{}, 1), pending: make(map[string]string)}
 }
 
-// poke asks the leader to reconcile status soon.
-func (s *statusWriter) poke() {
+// Poke asks the leader to reconcile status soon (after a new table).
+func (s *Writer) Poke() {
 	select {
 	case s.pokes <- struct{}{}:
 	default:
 	}
 }
 
-// run takes part in the election until ctx ends; while leading it keeps
+// Run takes part in the election until ctx ends; while leading it keeps
 // Ingress status in step. Every replica serves traffic either way.
-func (s *statusWriter) run(ctx context.Context, c *Controller) {
+func (s *Writer) Run(ctx context.Context, src Source) {
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Name: s.opts.ElectionID, Namespace: s.opts.ElectionNamespace},
 		Client:     s.client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: s.opts.Identity},
 	}
+	cfg := leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		Name:            "weir-status",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) { s.lead(ctx, src) },
+			OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
+		},
+	}
+	// A replica that loses the Lease campaigns again until ctx ends.
 	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   15 * time.Second,
-			RenewDeadline:   10 * time.Second,
-			RetryPeriod:     2 * time.Second,
-			ReleaseOnCancel: true,
-			Name:            "weir-status",
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) { s.lead(ctx, c) },
-				OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
-			},
-		})
+		le, err := leaderelection.NewLeaderElector(cfg)
+		if err != nil {
+			s.log.Error("leader election is misconfigured; Ingress status is not written", zap.Error(err))
+			return
+		}
+		le.Run(ctx)
 	}
 }
 
-func (s *statusWriter) lead(ctx context.Context, c *Controller) {
+func (s *Writer) lead(ctx context.Context, src Source) {
 	s.log.Info("leading: writing Ingress status", zap.String("identity", s.opts.Identity))
 	tick := time.NewTicker(s.opts.Resync)
 	defer tick.Stop()
 	for {
-		s.sync(ctx, c)
+		s.sync(ctx, src)
 		select {
 		case <-ctx.Done():
 			return
@@ -121,19 +140,16 @@ func (s *statusWriter) lead(ctx context.Context, c *Controller) {
 // sync writes the published addresses to every Ingress that is Weir's, and
 // clears them from Ingresses that are not (any more). It writes only
 // changes.
-func (s *statusWriter) sync(ctx context.Context, c *Controller) {
+func (s *Writer) sync(ctx context.Context, src Source) {
 	addrs, err := s.addresses(ctx)
 	if err != nil {
 		s.log.Warn("cannot read the addresses to publish", zap.Error(err))
 		return
 	}
-	f := c.factory
-	ings, _ := f.Networking().V1().Ingresses().Lister().List(labels.Everything())
-	classes, _ := f.Networking().V1().IngressClasses().Lister().List(labels.Everything())
-	for _, ing := range ings {
+	for _, ing := range src.Ingresses() {
 		current := ing.Status.LoadBalancer.Ingress
 		want := addrs
-		if !translate.IsWeirs(ing, classes, c.opts.Translate) {
+		if !src.IsWeirs(ing) {
 			if len(current) == 0 || !sameAddresses(current, addrs) {
 				continue // not ours, and not written by us
 			}
@@ -156,7 +172,7 @@ func (s *statusWriter) sync(ctx context.Context, c *Controller) {
 	}
 }
 
-func (s *statusWriter) addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
+func (s *Writer) addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
 	var out []networkingv1.IngressLoadBalancerIngress
 	if s.opts.PublishStatusAddress != "" {
 		for _, a := range strings.Split(s.opts.PublishStatusAddress, ",") {

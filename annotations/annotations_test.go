@@ -60,8 +60,12 @@ func TestCanaryAnnotations(t *testing.T) {
 		{"header value", ann("canary", "true", "canary-by-header", "X", "canary-by-header-value", "v2.1~a/b:c"), func(t *testing.T, c Canary) {
 			assert.Equal(t, "v2.1~a/b:c", c.HeaderValue)
 		}, nil},
-		{"bad header value", ann("canary", "true", "canary-by-header", "X", "canary-by-header-value", "a b"), func(t *testing.T, c Canary) {
+		{"bad header value turns the header rule off", ann("canary", "true", "canary-by-header", "X", "canary-by-header-value", "a b"), func(t *testing.T, c Canary) {
 			assert.Empty(t, c.HeaderValue)
+			assert.Empty(t, c.Header, "no silent fallback to always/never")
+		}, []string{ReasonInvalidCanaryHeader}},
+		{"pattern without header", ann("canary", "true", "canary-by-header-pattern", "^a"), func(t *testing.T, c Canary) {
+			assert.Empty(t, c.Header)
 		}, []string{ReasonInvalidCanaryHeader}},
 		{"pattern", ann("canary", "true", "canary-by-header", "X", "canary-by-header-pattern", "^v[0-9]+$"), func(t *testing.T, c Canary) {
 			require.NotNil(t, c.HeaderPattern)

@@ -22,6 +22,18 @@ func (p *parser) canary(c *Config) {
 	}
 	cn.Header = p.token("canary-by-header", ReasonInvalidCanaryHeader)
 	cn.HeaderValue = p.token("canary-by-header-value", ReasonInvalidCanaryHeader)
+	if v, ok := p.get("canary-by-header-value"); ok && v != "" && cn.HeaderValue == "" {
+		// The value was meant to select the canary; falling back to the
+		// always/never mode would route on a meaning nobody asked for.
+		cn.Header = ""
+	}
+	for _, k := range []string{"canary-by-header-value", "canary-by-header-pattern"} {
+		if v, ok := p.get(k); ok && v != "" && cn.Header == "" {
+			if _, hok := p.get("canary-by-header"); !hok {
+				p.problem(k, ReasonInvalidCanaryHeader, Warning, "%s needs canary-by-header; it has no effect", k)
+			}
+		}
+	}
 	if v, ok := p.get("canary-by-header-pattern"); ok && v != "" {
 		re, err := regexp.Compile(v)
 		switch {

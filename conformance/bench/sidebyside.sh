@@ -7,7 +7,10 @@
 # processes over the run divided by the requests wrk completed), and the
 # ratios to nginx. Only loopback is used; every run stops by itself.
 #
-# usage: conformance/bench/sidebyside.sh [seconds per run (default 10)] [connections (default 64)]
+# usage: [ROUNDS=3] conformance/bench/sidebyside.sh [seconds per run (default 10)] [connections (default 64)]
+# Every round runs the four proxies in turn; the ratios are taken within a
+# round and their median over the rounds is printed last, so a noisy moment
+# of the machine moves one round, not the result.
 set -euo pipefail
 DUR=${1:-10}
 CONNS=${2:-64}
@@ -149,27 +152,41 @@ cpu_ticks() {
 	echo $total
 }
 
+ROUNDS=${ROUNDS:-3}
 declare -A RPS P99 CPU
-for proxy in nginx haproxy caddy weir; do
-	start_proxy $proxy
-	# warm up, then measure
-	taskset -c 1 wrk -t1 -c$CONNS -d2s "http://127.0.0.1:$PROXY_PORT/" >/dev/null
-	before=$(cpu_ticks $PROXY_PID)
-	out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "http://127.0.0.1:$PROXY_PORT/")
-	after=$(cpu_ticks $PROXY_PID)
-	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
-	RPS[$proxy]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	P99[$proxy]=$(echo "$out" | awk '$1=="99%" {print $2}')
-	CPU[$proxy]=$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$TICK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
-	[ -n "$errs" ] && echo "$proxy: $errs" >&2
-	kill $PROXY_PID; wait $PROXY_PID 2>/dev/null || true
-	sleep 0.5
+for round in $(seq 1 "$ROUNDS"); do
+	for proxy in nginx haproxy caddy weir; do
+		start_proxy $proxy
+		# warm up, then measure
+		taskset -c 1 wrk -t1 -c$CONNS -d2s "http://127.0.0.1:$PROXY_PORT/" >/dev/null
+		before=$(cpu_ticks $PROXY_PID)
+		out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "http://127.0.0.1:$PROXY_PORT/")
+		after=$(cpu_ticks $PROXY_PID)
+		reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+		errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
+		RPS[$proxy,$round]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+		P99[$proxy,$round]=$(echo "$out" | awk '$1=="99%" {print $2}')
+		CPU[$proxy,$round]=$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$TICK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+		[ -n "$errs" ] && echo "$proxy: $errs" >&2
+		kill $PROXY_PID; wait $PROXY_PID 2>/dev/null || true
+		sleep 0.5
+	done
 done
 
-printf "%-8s %12s %10s %14s %10s %10s\n" proxy req/s p99 cpu-us/req rps/nginx cpu/nginx
+# Per round, and the median over the rounds of each ratio to nginx.
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+printf "%-8s %5s %12s %10s %12s %10s %10s\n" proxy round req/s p99 cpu-us/req rps/nginx cpu/nginx
 for proxy in nginx haproxy caddy weir; do
-	printf "%-8s %12s %10s %14s %10s %10s\n" $proxy "${RPS[$proxy]}" "${P99[$proxy]}" "${CPU[$proxy]}" \
-		"$(awk -v a="${RPS[$proxy]}" -v b="${RPS[nginx]}" 'BEGIN{printf "%.2f", a/b}')" \
-		"$(awk -v a="${CPU[$proxy]}" -v b="${CPU[nginx]}" 'BEGIN{printf "%.2f", a/b}')"
+	for round in $(seq 1 "$ROUNDS"); do
+		printf "%-8s %5s %12s %10s %12s %10s %10s\n" $proxy $round "${RPS[$proxy,$round]}" "${P99[$proxy,$round]}" "${CPU[$proxy,$round]}" \
+			"$(awk -v a="${RPS[$proxy,$round]}" -v b="${RPS[nginx,$round]}" 'BEGIN{printf "%.2f", a/b}')" \
+			"$(awk -v a="${CPU[$proxy,$round]}" -v b="${CPU[nginx,$round]}" 'BEGIN{printf "%.2f", a/b}')"
+	done
+done
+echo
+printf "%-8s %16s %16s\n" proxy "median cpu/nginx" "median rps/nginx"
+for proxy in nginx haproxy caddy weir; do
+	c=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${CPU[$proxy,$r]}" -v b="${CPU[nginx,$r]}" 'BEGIN{printf "%.3f\n", a/b}'; done | median)
+	q=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${RPS[$proxy,$r]}" -v b="${RPS[nginx,$r]}" 'BEGIN{printf "%.3f\n", a/b}'; done | median)
+	printf "%-8s %16.2f %16.2f\n" $proxy "$c" "$q"
 done

@@ -31,7 +31,9 @@ type Endpoint struct {
 	ejectedUntil atomic.Int64
 	// unhealthy is set by the active checker.
 	unhealthy atomic.Bool
-	passive   atomic.Pointer[table.PassiveHealth]
+	// removed is set when no published table has the endpoint any more.
+	removed atomic.Bool
+	passive atomic.Pointer[table.PassiveHealth]
 }
 
 // NewEndpoint returns the state of a new endpoint. clock may be nil.
@@ -54,10 +56,11 @@ func (e *Endpoint) Address() string { return e.address }
 // in affinity cookies so that they do not reveal addresses.
 func (e *Endpoint) ID() string { return e.id }
 
-// Available is the one availability predicate: the endpoint is not marked
-// down by its active check and not ejected by passive health.
+// Available is the one availability predicate: the endpoint is still in the
+// newest table, not marked down by its active check and not ejected by
+// passive health.
 func (e *Endpoint) Available() bool {
-	if e.unhealthy.Load() {
+	if e.unhealthy.Load() || e.removed.Load() {
 		return false
 	}
 	until := e.ejectedUntil.Load()
@@ -80,6 +83,10 @@ func (e *Endpoint) Ejected() bool {
 	until := e.ejectedUntil.Load()
 	return until != 0 && e.clock().UnixNano() < until
 }
+
+// MarkRemoved records that the endpoint left every published table; it is
+// no longer available to requests that still use an older table.
+func (e *Endpoint) MarkRemoved() { e.removed.Store(true) }
 
 // SetHealthy records the active check's verdict.
 func (e *Endpoint) SetHealthy(ok bool) { e.unhealthy.Store(!ok) }

@@ -111,6 +111,9 @@ func (r *Registry) syncCheckers(seen map[key]bool, checked map[key]health.Spec) 
 			en.ep.SetHealthy(true)
 		}
 		if !seen[k] {
+			// Requests still holding an older table must not pick it again
+			// (a retry after its Pod went away, say).
+			en.ep.MarkRemoved()
 			delete(r.entries, k)
 			continue
 		}

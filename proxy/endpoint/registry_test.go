@@ -90,3 +90,16 @@ func TestChecksStartAndStopWithTables(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, n, hits["/hz"], "Publish stopped the checker before returning")
 }
+
+func TestRemovedEndpointsAreUnavailableToOlderTables(t *testing.T) {
+	r := NewRegistry(Options{})
+	defer r.Close()
+	old := r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.2:80"}}}))
+	r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}))
+	gone := old[0].Endpoints()[1]
+	assert.Equal(t, "10.0.0.2:80", gone.Address())
+	assert.False(t, gone.Available(), "a request on the old table does not retry on a removed endpoint")
+	for i := 0; i < 20; i++ {
+		assert.Equal(t, "10.0.0.1:80", old[0].Pick(nil, "", nil).Address())
+	}
+}

@@ -22,7 +22,10 @@ type h1Transport struct {
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
-	pools       sync.Map // address -> *h1Pool
+	// idleCheck: a connection idle longer than this is probed for a close
+	// by the endpoint before it is reused (default 1s).
+	idleCheck time.Duration
+	pools     sync.Map // address -> *h1Pool
 }
 
 type h1Pool struct {
@@ -60,8 +63,13 @@ func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duratio
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if now.Sub(c.idleSince) < t.idleTimeout {
+		if idle := now.Sub(c.idleSince); idle < t.idleTimeout {
 			p.mu.Unlock()
+			if idle > t.idleCheck && closedByPeer(c, now) {
+				c.close()
+				p.mu.Lock()
+				continue
+			}
 			c.reused = true
 			return c, nil
 		}
@@ -69,6 +77,17 @@ func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duratio
 	}
 	p.mu.Unlock()
 	return t.dial(ctx, addr, connect)
+}
+
+// closedByPeer reports whether the endpoint closed an idle connection (many
+// servers close keep-alive connections after a few seconds: Node.js after
+// 5 s), so that it never carries a request, above all one whose body could
+// not be sent again.
+func closedByPeer(c *h1Conn, _ time.Time) bool {
+	if c.br.Buffered() > 0 {
+		return true // a stray byte on an idle connection: not reusable
+	}
+	return peerClosed(c.conn)
 }
 
 func (t *h1Transport) dial(ctx context.Context, addr string, connect time.Duration) (*h1Conn, error) {

@@ -496,3 +496,27 @@ func inFlight(s *Server) float64 {
 	s.metrics.inFlight.Write(m)
 	return m.GetGauge().GetValue()
 }
+
+func TestIdleConnectionsClosedByTheEndpointAreNotReused(t *testing.T) {
+	// A backend that closes keep-alive connections after 100 ms (as Node.js
+	// does after 5 s): a POST after the close must not land on the dead
+	// connection, where it could not be retried.
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %s", b)
+	}))
+	be.Config.IdleTimeout = 100 * time.Millisecond
+	be.Start()
+	defer be.Close()
+	h := newHarness(t, Options{})
+	h.srv.upstreams.h1.idleCheck = 10 * time.Millisecond
+	h.publish(routeTo("a.test", "/", backendOf("b", be)))
+	for i := 0; i < 3; i++ {
+		req := httptest.NewRequest(http.MethodPost, "http://a.test/", strings.NewReader(fmt.Sprintf("body-%d", i)))
+		req.RequestURI = ""
+		resp, body := h.do(req)
+		require.Equal(t, 200, resp.StatusCode, "POST %d", i)
+		assert.Equal(t, fmt.Sprintf("got body-%d", i), body)
+		time.Sleep(300 * time.Millisecond)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package proxy
+
+import "net"
+
+// peerClosed cannot peek without blocking here; idle connections are
+// trusted until they fail.
+func peerClosed(net.Conn) bool { return false }

@@ -9,12 +9,12 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -141,7 +141,7 @@ func (s *Server) requestInfo(r *http.Request) requestInfo {
 	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if tcp, ok := la.(*net.TCPAddr); ok {
-			info.port = itoa(tcp.Port)
+			info.port = strconv.Itoa(tcp.Port)
 		}
 	}
 	info.peerIP = splitHost(r.RemoteAddr)
@@ -190,13 +190,4 @@ func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
 		}
 	}
 	return client
-}
-
-// ctxKey carries per-request values for tests and logs.
-type ctxKey int
-
-const routeKey ctxKey = iota
-
-func withRoute(ctx context.Context, rt *table.Route) context.Context {
-	return context.WithValue(ctx, routeKey, rt)
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -156,7 +157,7 @@ func (c cancelBody) Close() error               { err := c.body.Close(); c.cance
 
 func isConnectFailure(err error) bool {
 	var op *net.OpError
-	return asOpError(err, &op) && op.Op == "dial"
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // forget closes idle HTTP/1.1 connections to endpoints no longer in t.

@@ -2,15 +2,10 @@ package proxy
 
 import (
 	"encoding/hex"
-	"errors"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func splitComma(s string) []string {
 	parts := strings.Split(s, ",")
@@ -19,8 +14,6 @@ func splitComma(s string) []string {
 	}
 	return parts
 }
-
-func asOpError(err error, op **net.OpError) bool { return errors.As(err, op) }
 
 // newRequestID returns 32 hex digits of randomness, like ingress-nginx's
 // $req_id.

@@ -19,7 +19,9 @@ import (
 // which is most of the CPU a proxied request costs. Pools are per endpoint
 // address; there is no lock shared between endpoints.
 type h1Transport struct {
-	dialer      net.Dialer
+	dialer net.Dialer
+	// dial opens connections (dialer.DialContext; tests replace it).
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	maxIdle     int
 	idleTimeout time.Duration
 	// idleCheck: a connection idle longer than this is probed for a close
@@ -56,7 +58,7 @@ func (t *h1Transport) pool(addr string) *h1Pool {
 
 // get returns an idle connection to addr that has not idled too long, or
 // dials a new one within the connect timeout.
-func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duration) (*h1Conn, error) {
+func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*h1Conn, error) {
 	p := t.pool(addr)
 	now := time.Now()
 	p.mu.Lock()
@@ -76,7 +78,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duratio
 		c.close()
 	}
 	p.mu.Unlock()
-	return t.dial(ctx, addr, connect)
+	return t.connect(ctx, addr, connect, gone)
 }
 
 // closedByPeer reports whether the endpoint closed an idle connection (many
@@ -90,10 +92,22 @@ func closedByPeer(c *h1Conn, _ time.Time) bool {
 	return peerClosed(c.conn)
 }
 
-func (t *h1Transport) dial(ctx context.Context, addr string, connect time.Duration) (*h1Conn, error) {
+func (t *h1Transport) connect(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*h1Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, connect)
 	defer cancel()
-	nc, err := t.dialer.DialContext(dctx, "tcp", addr)
+	if gone != nil {
+		// Once the endpoint has left every table, a connection attempt that
+		// is still not through after slowDial is to a Pod that went away:
+		// give up on it, so that the request is retried elsewhere. Attempts
+		// that are merely in flight at a table swap finish as usual.
+		start := time.Now()
+		defer context.AfterFunc(gone, func() { time.AfterFunc(max(slowDial-time.Since(start), 0), cancel) })()
+	}
+	dial := t.dial
+	if dial == nil {
+		dial = t.dialer.DialContext
+	}
+	nc, err := dial(dctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}
 	}
@@ -150,6 +164,9 @@ func (c *h1Conn) close() {
 		c.br, c.bw = nil, nil
 	}
 }
+
+// slowDial is how long a connection attempt to a removed endpoint may take.
+const slowDial = 250 * time.Millisecond
 
 // dialError marks a failure to connect: the request never left Weir, so any
 // method may be retried.
@@ -326,7 +343,7 @@ func (b *h1Body) finish(atEOF bool) {
 // Protocols answer the body is the raw connection (an io.ReadWriteCloser).
 func (t *h1Transport) roundTrip(ctx context.Context, addr string, out *outgoing, to *timeouts) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := t.get(ctx, addr, to.connect)
+		c, err := t.get(ctx, addr, to.connect, out.gone)
 		if err != nil {
 			return nil, err
 		}

@@ -155,7 +155,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		tried = append(tried, ep)
 		ex.attempts++
 		ex.upstream = ep.Address()
-		out.addr = ep.Address()
+		out.addr, out.gone = ep.Address(), ep.Gone()
 		ep.Begin()
 		t0 := ex.start
 		if attempt > 0 {

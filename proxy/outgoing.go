@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -14,9 +15,11 @@ import (
 // outgoing is the request as it is sent to an endpoint: built once per
 // request and reused by every attempt.
 type outgoing struct {
-	req           *http.Request
-	info          *requestInfo
-	addr          string
+	req  *http.Request
+	info *requestInfo
+	addr string
+	// gone ends connection attempts to addr when its endpoint is removed.
+	gone          context.Context
 	method        string
 	uri           string
 	host          string

@@ -520,3 +520,50 @@ func TestIdleConnectionsClosedByTheEndpointAreNotReused(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+func TestConnectToARemovedEndpointEndsAtOnce(t *testing.T) {
+	// A Pod that went away leaves connection attempts hanging until the
+	// connect timeout (30 s here). When a new table drops the endpoint, the
+	// attempt ends and the request is retried on an endpoint that exists.
+	h := newHarness(t, Options{})
+	good := named(t, "good")
+	const vanished = "127.0.0.1:1"
+	dialing := make(chan struct{}, 1)
+	var d net.Dialer
+	h.srv.upstreams.h1.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != vanished {
+			return d.DialContext(ctx, network, addr)
+		}
+		dialing <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	mk := func(addrs ...string) *table.Backend {
+		b := &table.Backend{Name: "b", Timeouts: table.Timeouts{Connect: 30 * time.Second},
+			Retry:   table.RetryPolicy{Tries: 3, On: table.RetryError | table.RetryTimeout},
+			Balance: table.BalancePolicy{Kind: table.RoundRobin}} // the first pick is the second endpoint
+		for _, a := range addrs {
+			b.Endpoints = append(b.Endpoints, table.Endpoint{Address: a})
+		}
+		return b
+	}
+	h.publish(routeTo("a.test", "/", mk(good.Listener.Addr().String(), vanished)))
+	done := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, h.front.URL+"/", nil)
+		req.Host = "a.test"
+		c := &http.Client{Timeout: 20 * time.Second}
+		resp, err := c.Do(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	<-dialing
+	h.publish(routeTo("a.test", "/", mk(good.Listener.Addr().String()))) // the Pod's endpoint is gone
+	got := <-done
+	assert.True(t, strings.HasPrefix(got, "200 good "), got)
+}

@@ -7,6 +7,7 @@
 package balance
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -31,8 +32,11 @@ type Endpoint struct {
 	ejectedUntil atomic.Int64
 	// unhealthy is set by the active checker.
 	unhealthy atomic.Bool
-	// removed is set when no published table has the endpoint any more.
+	// removed is set when no published table has the endpoint any more;
+	// gone is cancelled then too, which aborts connection attempts to it.
 	removed atomic.Bool
+	gone    context.Context
+	cancel  context.CancelFunc
 	passive atomic.Pointer[table.PassiveHealth]
 }
 
@@ -43,6 +47,7 @@ func NewEndpoint(address string, proto table.Protocol, clock func() time.Time) *
 	}
 	sum := sha256.Sum256([]byte(proto.String() + "://" + address))
 	e := &Endpoint{address: address, id: hex.EncodeToString(sum[:6]), clock: clock}
+	e.gone, e.cancel = context.WithCancel(context.Background())
 	for i := 0; i < 8; i++ {
 		e.hash = e.hash<<8 | uint64(sum[8+i])
 	}
@@ -86,7 +91,15 @@ func (e *Endpoint) Ejected() bool {
 
 // MarkRemoved records that the endpoint left every published table; it is
 // no longer available to requests that still use an older table.
-func (e *Endpoint) MarkRemoved() { e.removed.Store(true) }
+func (e *Endpoint) MarkRemoved() {
+	e.removed.Store(true)
+	e.cancel()
+}
+
+// Gone is cancelled when the endpoint leaves every published table, so that
+// a connection attempt to a Pod that went away ends at once instead of at
+// the connect timeout.
+func (e *Endpoint) Gone() context.Context { return e.gone }
 
 // SetHealthy records the active check's verdict.
 func (e *Endpoint) SetHealthy(ok bool) { e.unhealthy.Store(!ok) }

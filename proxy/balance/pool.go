@@ -85,6 +85,22 @@ func (p *Pool) Pick(r *http.Request, clientIP string, tried []*Endpoint) *Endpoi
 			p.onPanic(p.backend)
 		}
 	}
+	if e := p.choose(r, clientIP, f, n); e != nil {
+		return e
+	}
+	// Availability changed between counting and choosing (a health verdict,
+	// an ejection, a table swap removing the endpoint): take any endpoint not
+	// tried rather than none.
+	f.healthy = false
+	for _, e := range p.eps {
+		if f.ok(e) {
+			return e
+		}
+	}
+	return nil
+}
+
+func (p *Pool) choose(r *http.Request, clientIP string, f filter, n int) *Endpoint {
 	switch p.backend.Balance.Kind {
 	case table.RoundRobin:
 		return p.nth(f, int(p.rr.Add(1)%uint64(n)))

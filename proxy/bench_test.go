@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,5 +55,40 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkPublishEndpoints publishes an endpoint change of one backend in a
+// table of 10,000 backends of 5 endpoints each (20,000 routes).
+func BenchmarkPublishEndpoints(b *testing.B) {
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(Options{}, reg, nil, nil)
+	var routes []*table.Route
+	var first *table.Backend
+	for i := 0; i < 10000; i++ {
+		be := &table.Backend{Name: fmt.Sprintf("ns/svc-%d:80", i)}
+		for e := 0; e < 5; e++ {
+			be.Endpoints = append(be.Endpoints, table.Endpoint{Address: fmt.Sprintf("10.%d.%d.%d:8080", i/65536, i/256%256, i%256*0+e)})
+		}
+		if first == nil {
+			first = be
+		}
+		host := fmt.Sprintf("app-%d.example.com", i)
+		routes = append(routes, &table.Route{Host: host, Path: table.PathMatch{Value: "/"}, Action: &table.Action{Split: table.Split{Main: be}}},
+			&table.Route{Host: host, Path: table.PathMatch{Value: "/api"}, Action: &table.Action{Split: table.Split{Main: be}}})
+	}
+	tb, err := table.New(1, routes, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Publish(tb)
+	cur := tb
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		eps := []table.Endpoint{{Address: fmt.Sprintf("10.200.%d.%d:8080", i/256%256, i%256)}}
+		cur = cur.WithEndpoints(uint64(i+2), map[int][]table.Endpoint{first.Index(): eps})
+		s.PublishEndpoints(cur, []int{first.Index()})
 	}
 }

@@ -108,6 +108,22 @@ func (s *Server) Publish(t *table.Table) {
 	s.upstreams.forget(t)
 }
 
+// PublishEndpoints puts t in service, a table that table.WithEndpoints made
+// from the one in service and that differs from it only in the endpoints of
+// the backends indexed in changed: only their pools are rebuilt, so the cost
+// does not grow with the number of routes. Given any other table it
+// publishes in full.
+func (s *Server) PublishEndpoints(t *table.Table, changed []int) {
+	old := s.snap.Load()
+	if t.DerivedFrom() == nil || t.DerivedFrom() != old.table {
+		s.Publish(t)
+		return
+	}
+	snap := &snapshot{table: t, pools: s.registry.PublishChanged(t, old.pools, changed), series: old.series, def: old.def}
+	s.snap.Store(snap)
+	s.metrics.tableGeneration.Set(float64(t.Generation()))
+}
+
 // Table returns the table in service.
 func (s *Server) Table() *table.Table { return s.snap.Load().table }
 

@@ -567,3 +567,21 @@ func TestConnectToARemovedEndpointEndsAtOnce(t *testing.T) {
 	got := <-done
 	assert.True(t, strings.HasPrefix(got, "200 good "), got)
 }
+
+func TestPublishEndpointsMovesTraffic(t *testing.T) {
+	h := newHarness(t, Options{})
+	a, b := named(t, "a"), named(t, "b")
+	be := backendOf("svc", a)
+	tb, err := table.New(1, []*table.Route{routeTo("a.test", "/", be)}, nil)
+	require.NoError(t, err)
+	h.srv.Publish(tb)
+	_, body := h.get("a.test", "/")
+	require.True(t, strings.HasPrefix(body, "a "), body)
+	next := tb.WithEndpoints(2, map[int][]table.Endpoint{be.Index(): {{Address: b.Listener.Addr().String()}}})
+	h.srv.PublishEndpoints(next, []int{be.Index()})
+	for i := 0; i < 5; i++ {
+		_, body = h.get("a.test", "/")
+		assert.True(t, strings.HasPrefix(body, "b "), body)
+	}
+	assert.Same(t, next, h.srv.Table())
+}

@@ -164,7 +164,7 @@ func isConnectFailure(err error) bool {
 func (u *upstreams) forget(t *table.Table) {
 	keep := make(map[string]bool)
 	for _, b := range t.Backends() {
-		for _, e := range b.Endpoints {
+		for _, e := range t.Endpoints(b) {
 			keep[e.Address] = true
 		}
 	}

@@ -170,6 +170,12 @@ func (p *publisher) close() {
 }
 
 func (p *publisher) Publish(res *translate.Result) {
+	if res.EndpointsOnly != nil {
+		// Only endpoints moved: certificates are the same, and the proxy
+		// rebuilds only the pools of the backends that changed.
+		p.proxy.PublishEndpoints(res.Table, res.EndpointsOnly)
+		return
+	}
 	def := res.DefaultCertificate
 	if def == nil {
 		def = p.fallback

@@ -26,6 +26,10 @@ type Result struct {
 	DefaultCertificate *weirtls.Certificate
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
+	// EndpointsOnly, when not nil, says that Table differs from the table
+	// it was refreshed from (Table.DerivedFrom) only in the endpoints of
+	// these backends (by index).
+	EndpointsOnly []int
 }
 
 // parsed is one of Weir's Ingresses with its annotations read.

@@ -6,6 +6,7 @@
 package endpoint
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type entry struct {
 	ep      *balance.Endpoint
 	checker *health.Checker
 	spec    health.Spec
+	refs    int // backends of the table in service that use it
 }
 
 // Registry holds endpoint state across tables. Publish and Close take its
@@ -72,9 +74,11 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 	seen := make(map[key]bool)
 	checked := make(map[key]health.Spec)
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
+	refs := make(map[key]int)
 	for _, b := range backends {
-		eps := make([]*balance.Endpoint, 0, len(b.Endpoints))
-		for _, e := range b.Endpoints {
+		tEps := t.Endpoints(b)
+		eps := make([]*balance.Endpoint, 0, len(tEps))
+		for _, e := range tEps {
 			k := key{e.Address, b.Protocol}
 			en := r.entries[k]
 			if en == nil {
@@ -92,11 +96,67 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 			}
 			if !contains(eps, en.ep) {
 				eps = append(eps, en.ep)
+				refs[k]++
 			}
 		}
 		pools[b.Index()] = balance.NewPool(b, eps, popts)
 	}
 	r.syncCheckers(seen, checked)
+	for k, en := range r.entries {
+		en.refs = refs[k]
+	}
+	return pools
+}
+
+// PublishChanged returns the pools of t, a table that differs from the one
+// prev was published for only in the endpoints of the backends indexed in
+// changed (table.WithEndpoints). Only those pools are rebuilt; endpoints no
+// backend uses any more are removed as Publish would remove them.
+func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed []int) []*balance.Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	backends := t.Backends()
+	pools := slices.Clone(prev)
+	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
+	var released []key
+	for _, i := range changed {
+		b := backends[i]
+		for _, ep := range prev[i].Endpoints() {
+			k := key{ep.Address(), b.Protocol}
+			if en := r.entries[k]; en != nil && en.ep == ep {
+				en.refs--
+				released = append(released, k)
+			}
+		}
+		tEps := t.Endpoints(b)
+		eps := make([]*balance.Endpoint, 0, len(tEps))
+		for _, e := range tEps {
+			k := key{e.Address, b.Protocol}
+			en := r.entries[k]
+			if en == nil {
+				en = &entry{ep: balance.NewEndpoint(e.Address, b.Protocol, r.opts.Clock)}
+				en.ep.SetPassive(b.Passive)
+				r.entries[k] = en
+				if b.Health.Path != "" && !r.closed {
+					r.startChecker(k, en, health.SpecFor(b.Health, b.Protocol))
+				}
+			}
+			if !contains(eps, en.ep) {
+				eps = append(eps, en.ep)
+				en.refs++
+			}
+		}
+		pools[i] = balance.NewPool(b, eps, popts)
+	}
+	for _, k := range released {
+		if en := r.entries[k]; en != nil && en.refs <= 0 {
+			if en.checker != nil {
+				en.checker.Stop()
+			}
+			en.ep.MarkRemoved()
+			delete(r.entries, k)
+		}
+	}
 	return pools
 }
 
@@ -118,16 +178,20 @@ func (r *Registry) syncCheckers(seen map[key]bool, checked map[key]health.Spec) 
 			continue
 		}
 		if want && en.checker == nil && !r.closed {
-			en.spec = spec
-			ep, addr := en.ep, k.address
-			en.checker = health.Start(addr, spec, func(ok bool) {
-				ep.SetHealthy(ok)
-				if r.opts.OnHealthChange != nil {
-					r.opts.OnHealthChange(addr, ok)
-				}
-			}, r.opts.Logger)
+			r.startChecker(k, en, spec)
 		}
 	}
+}
+
+func (r *Registry) startChecker(k key, en *entry, spec health.Spec) {
+	en.spec = spec
+	ep, addr := en.ep, k.address
+	en.checker = health.Start(addr, spec, func(ok bool) {
+		ep.SetHealthy(ok)
+		if r.opts.OnHealthChange != nil {
+			r.opts.OnHealthChange(addr, ok)
+		}
+	}, r.opts.Logger)
 }
 
 // Close stops every checker and waits for them.

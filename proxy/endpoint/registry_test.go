@@ -103,3 +103,32 @@ func TestRemovedEndpointsAreUnavailableToOlderTables(t *testing.T) {
 		assert.Equal(t, "10.0.0.1:80", old[0].Pick(nil, "", nil).Address())
 	}
 }
+
+func TestPublishChangedEqualsPublish(t *testing.T) {
+	r := NewRegistry(Options{})
+	defer r.Close()
+	a := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.2:80"}}}
+	b := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: "10.0.0.2:80"}}}
+	tb := tableWith(t, a, b)
+	pools := r.Publish(tb)
+	kept := pools[a.Index()].Endpoints()[0]
+	shared := pools[a.Index()].Endpoints()[1]
+
+	// a loses 10.0.0.2 (still used by b) and gains 10.0.0.3.
+	next := tb.WithEndpoints(2, map[int][]table.Endpoint{a.Index(): {{Address: "10.0.0.1:80"}, {Address: "10.0.0.3:80"}}})
+	np := r.PublishChanged(next, pools, []int{a.Index()})
+	assert.Same(t, kept, np[a.Index()].Endpoints()[0], "state carries over")
+	assert.Equal(t, "10.0.0.3:80", np[a.Index()].Endpoints()[1].Address())
+	assert.Same(t, pools[b.Index()], np[b.Index()], "unchanged pools are reused")
+	assert.True(t, shared.Available(), "still used by b")
+
+	// b loses 10.0.0.2 too: now nobody uses it.
+	last := next.WithEndpoints(3, map[int][]table.Endpoint{b.Index(): {{Address: "10.0.0.3:80"}}})
+	r.PublishChanged(last, np, []int{b.Index()})
+	assert.False(t, shared.Available(), "removed once no backend uses it")
+	var addrs []string
+	for _, s := range r.Snapshot() {
+		addrs = append(addrs, s.Address)
+	}
+	assert.Equal(t, []string{"10.0.0.1:80", "10.0.0.3:80"}, addrs)
+}

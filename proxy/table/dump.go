@@ -40,7 +40,7 @@ func (t *Table) Dump() string {
 	bs := append([]*Backend(nil), t.backends...)
 	sort.SliceStable(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
 	for _, be := range bs {
-		dumpBackend(&b, be)
+		dumpBackend(&b, be, t.Endpoints(be))
 	}
 	return b.String()
 }
@@ -172,7 +172,7 @@ func dumpEdits(b *strings.Builder, in, dir string, e HeaderEdits) {
 	}
 }
 
-func dumpBackend(b *strings.Builder, be *Backend) {
+func dumpBackend(b *strings.Builder, be *Backend, eps []Endpoint) {
 	fmt.Fprintf(b, "backend %s protocol=%s balance=%s", be.Name, be.Protocol, be.Balance.Kind)
 	if len(be.Balance.HashKey) > 0 {
 		b.WriteString(" hash=")
@@ -201,10 +201,10 @@ func dumpBackend(b *strings.Builder, be *Backend) {
 	if be.UnavailableStatus != 0 {
 		fmt.Fprintf(b, "  unavailable-status %d\n", be.UnavailableStatus)
 	}
-	if len(be.Endpoints) == 0 {
+	if len(eps) == 0 {
 		b.WriteString("  no endpoints\n")
 	}
-	for _, e := range be.Endpoints {
+	for _, e := range eps {
 		fmt.Fprintf(b, "  endpoint %s", e.Address)
 		if e.Terminating {
 			b.WriteString(" terminating")

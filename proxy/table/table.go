@@ -17,7 +17,12 @@ type Table struct {
 	catchAll   *hostRoutes
 	def        *Action
 	backends   []*Backend
-	routes     []*Route
+	// eps holds each backend's endpoints, by Backend.Index: an
+	// endpoint-only change (WithEndpoints) replaces this slice and shares
+	// everything else.
+	eps    [][]Endpoint
+	routes []*Route
+	from   *Table
 }
 
 // hostRoutes are one host's routes in precedence order.
@@ -59,8 +64,41 @@ func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
 	for _, h := range t.allHosts() {
 		slices.SortStableFunc(h.routes, compareRoutes)
 	}
+	t.eps = make([][]Endpoint, len(t.backends))
+	for i, b := range t.backends {
+		t.eps[i] = b.Endpoints
+	}
 	return t, nil
 }
+
+// Endpoints returns a backend's endpoints in this table. Read them here,
+// not from Backend.Endpoints, which holds what the backend was built with.
+func (t *Table) Endpoints(b *Backend) []Endpoint {
+	if b == nil || b.index >= len(t.eps) {
+		return nil
+	}
+	return t.eps[b.index]
+}
+
+// WithEndpoints returns a table equal to t but for the endpoints of the
+// backends indexed in changed. It shares every host, route, action and
+// backend with t, so it costs little however large t is; t is unchanged.
+func (t *Table) WithEndpoints(generation uint64, changed map[int][]Endpoint) *Table {
+	nt := *t
+	nt.generation = generation
+	nt.eps = slices.Clone(t.eps)
+	for i, e := range changed {
+		if i >= 0 && i < len(nt.eps) {
+			nt.eps[i] = e
+		}
+	}
+	nt.from = t
+	return &nt
+}
+
+// DerivedFrom is the table WithEndpoints made this one from (nil for a
+// table built by New).
+func (t *Table) DerivedFrom() *Table { return t.from }
 
 // hostFor returns (creating) the route list for a route's host.
 func (t *Table) hostFor(host string) *hostRoutes {

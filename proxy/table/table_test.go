@@ -259,3 +259,18 @@ func TestDumpIsStable(t *testing.T) {
 	assert.Contains(t, first, "host a.test\n  prefix / from Ingress ns/web\n    main ns/web:80\n    canary ns/web-canary:80 header=X-Canary pattern=\"^a\" weight=10/100\n")
 	assert.Contains(t, first, "backend ns/web:80 protocol=http balance=least_conn\n")
 }
+
+func TestWithEndpointsSharesAllButTheEndpoints(t *testing.T) {
+	a, b := backend("a"), backend("b")
+	a.Endpoints = []Endpoint{{Address: "10.0.0.1:80"}}
+	b.Endpoints = []Endpoint{{Address: "10.0.1.1:80"}}
+	tb := mustNew(t, route("a.test", PathPrefix, "/", a), route("b.test", PathPrefix, "/", b))
+	next := tb.WithEndpoints(2, map[int][]Endpoint{a.Index(): {{Address: "10.0.0.2:80"}}})
+	assert.Equal(t, uint64(2), next.Generation())
+	assert.Same(t, tb, next.DerivedFrom())
+	assert.Equal(t, []Endpoint{{Address: "10.0.0.2:80"}}, next.Endpoints(a))
+	assert.Equal(t, []Endpoint{{Address: "10.0.1.1:80"}}, next.Endpoints(b))
+	assert.Equal(t, []Endpoint{{Address: "10.0.0.1:80"}}, tb.Endpoints(a), "the old table is unchanged")
+	assert.Same(t, tb.Lookup("a.test", "/", nil), next.Lookup("a.test", "/", nil), "routes are shared")
+	assert.Contains(t, next.Dump(), "endpoint 10.0.0.2:8")
+}

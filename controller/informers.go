@@ -108,8 +108,6 @@ func stripForCache(obj any) (any, error) {
 			v.Data, v.StringData = nil, nil
 		}
 		delete(v.Annotations, corev1.LastAppliedConfigAnnotation)
-	case *discoveryv1.EndpointSlice:
-		// kept whole: every field feeds translation
 	}
 	return obj, nil
 }

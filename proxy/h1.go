@@ -67,7 +67,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duratio
 		p.idle = p.idle[:len(p.idle)-1]
 		if idle := now.Sub(c.idleSince); idle < t.idleTimeout {
 			p.mu.Unlock()
-			if idle > t.idleCheck && closedByPeer(c, now) {
+			if idle > t.idleCheck && closedByPeer(c) {
 				c.close()
 				p.mu.Lock()
 				continue
@@ -85,7 +85,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, connect time.Duratio
 // servers close keep-alive connections after a few seconds: Node.js after
 // 5 s), so that it never carries a request, above all one whose body could
 // not be sent again.
-func closedByPeer(c *h1Conn, _ time.Time) bool {
+func closedByPeer(c *h1Conn) bool {
 	if c.br.Buffered() > 0 {
 		return true // a stray byte on an idle connection: not reusable
 	}

@@ -60,12 +60,10 @@ func parseHead(head string, h http.Header) (respHead, error) {
 	vals := make([]string, 0, n)
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
-		i := strings.IndexByte(line, ':')
-		if i <= 0 || !validHeaderName(line[:i]) {
-			return rh, fmt.Errorf("%w: header line %q", errBadResponse, truncate([]byte(line)))
+		key, v, err := splitHeaderLine(line)
+		if err != nil {
+			return rh, err
 		}
-		key := canonicalKey([]byte(line[:i]))
-		v := strings.TrimSpace(line[i+1:])
 		if prev := h[key]; prev != nil {
 			h[key] = append(prev, v)
 			continue
@@ -115,14 +113,22 @@ func readHeadLines(br *bufio.Reader, h http.Header) (respHead, error) {
 		if len(line) == 0 {
 			return rh, nil
 		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 || !validHeaderName(string(line[:i])) {
-			return rh, fmt.Errorf("%w: header line %q", errBadResponse, truncate(line))
+		key, value, err := splitHeaderLine(string(line))
+		if err != nil {
+			return rh, err
 		}
-		key := canonicalKey(line[:i])
-		value := string(bytes.TrimSpace(line[i+1:]))
 		h[key] = append(h[key], value)
 	}
+}
+
+// splitHeaderLine splits "Name: value" into the canonical name and the
+// trimmed value; both head parsers use it, so they cannot drift apart.
+func splitHeaderLine(line string) (string, string, error) {
+	i := strings.IndexByte(line, ':')
+	if i <= 0 || !validHeaderName(line[:i]) {
+		return "", "", fmt.Errorf("%w: header line %q", errBadResponse, truncate([]byte(line)))
+	}
+	return canonicalKey([]byte(line[:i])), strings.TrimSpace(line[i+1:]), nil
 }
 
 // readLine returns one line without its CRLF (or LF), charging it to budget.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -67,23 +66,13 @@ spec:
   - host: grpc.example.com
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: grpc, port: {number: 50051}}}}]}
 `, bport)), 0o600))
-	cfg, err := parseFlags([]string{"--manifests", dir, "--access-log=false"})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	pub, ready := newTestStack(t, ctx, cfg, zap.NewNop())
-	plain, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	servers, err := startServers(ctx, cfg, pub.proxy, pub.certs, zap.NewNop(), plain, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { servers[0].Close() })
-	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
+	plainAddr, _ := serveManifests(t, dir)
 
-	conn, err := grpc.NewClient("passthrough:///"+plain.Addr().String(),
+	conn, err := grpc.NewClient("passthrough:///"+plainAddr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority("grpc.example.com"))
 	require.NoError(t, err)
 	defer conn.Close()
-	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()
 
 	hc := healthpb.NewHealthClient(conn)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -21,4 +23,30 @@ func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logge
 	require.NoError(t, err)
 	go ctl.Run(ctx)
 	return pub, ready
+}
+
+// serveManifests runs Weir (the wiring of run, offline mode) on the YAML in
+// dir, serving plain HTTP and HTTPS on loopback listeners, and waits until
+// it is ready. It returns the two addresses.
+func serveManifests(t *testing.T, dir string) (plainAddr, httpsAddr string) {
+	t.Helper()
+	cfg, err := parseFlags([]string{"--manifests", dir, "--access-log=false"})
+	require.NoError(t, err)
+	log := zap.NewNop()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	pub, ready := newTestStack(t, ctx, cfg, log)
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	secure, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	servers, err := startServers(ctx, cfg, pub.proxy, pub.certs, log, plain, secure)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	})
+	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
+	return plain.Addr().String(), secure.Addr().String()
 }

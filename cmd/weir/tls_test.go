@@ -24,7 +24,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
 // testCert makes a self-signed ECDSA certificate for names and returns its
@@ -121,25 +120,7 @@ func startTLSWorld(t *testing.T, secrets string) *tlsWorld {
 
 	w := &tlsWorld{dir: t.TempDir(), backend: bport}
 	w.write(t, secrets)
-	cfg, err := parseFlags([]string{"--manifests", w.dir, "--access-log=false"})
-	require.NoError(t, err)
-	log := zap.NewNop()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	pub, ready := newTestStack(t, ctx, cfg, log)
-	plain, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	secure, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	servers, err := startServers(ctx, cfg, pub.proxy, pub.certs, log, plain, secure)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		for _, s := range servers {
-			s.Close()
-		}
-	})
-	w.plain, w.https = plain.Addr().String(), secure.Addr().String()
-	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
+	w.plain, w.https = serveManifests(t, w.dir)
 	return w
 }
 

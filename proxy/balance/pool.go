@@ -140,27 +140,15 @@ func (p *Pool) count(f filter) int {
 	return n
 }
 
-// nth returns the k-th candidate (0-based). Health may change between
-// counting and choosing; then the last candidate seen, or failing that any
-// untried endpoint, is returned rather than nothing.
+// nth returns the k-th candidate (0-based), or nil when availability
+// changed since counting (Pick then takes any untried endpoint).
 func (p *Pool) nth(f filter, k int) *Endpoint {
-	var last *Endpoint
 	for _, e := range p.eps {
 		if f.ok(e) {
 			if k == 0 {
 				return e
 			}
 			k--
-			last = e
-		}
-	}
-	if last != nil {
-		return last
-	}
-	f.healthy = false
-	for _, e := range p.eps {
-		if f.ok(e) {
-			return e
 		}
 	}
 	return nil

@@ -35,6 +35,7 @@ type config struct {
 	idleTimeout           time.Duration
 	maxHeaderBytes        int
 	profiling             bool
+	version               bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -80,8 +81,9 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return c, fs

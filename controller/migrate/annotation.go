@@ -77,6 +77,8 @@ func (s *subject) classify(key, value string) Finding {
 		return s.notHonoured(key, "unknown annotation (a typo, or a newer ingress-nginx's): it has no effect")
 	case s.canary && !e.OnCanary:
 		return Finding{Status: NoOp, Detail: "ignored on a canary Ingress, as in ingress-nginx: the main Ingress owns the route"}
+	case !e.Supported && e.FailClosed:
+		return Finding{Status: NotHonoured, Detail: "every path of the Ingress answers 503: Weir fails closed on an access restriction it cannot enforce"}
 	case !e.Supported:
 		return s.notHonoured(key, unsupportedConsequence(name))
 	}
@@ -132,8 +134,7 @@ func (s *subject) notHonoured(key, fallback string) Finding {
 // consequences of annotations Weir does not implement and that do not make
 // it fail closed, by name prefix (the longest prefix wins).
 var consequences = map[string]string{
-	"auth-":                   "the paths are served WITHOUT this authentication: do not move this Ingress yet",
-	"auth-tls-":               "no client certificate is requested or checked: the paths are served without it; do not move this Ingress yet",
+	"auth-":                   "the value is ignored: Weir does not implement this authentication (auth-type, auth-url or auth-tls-secret on the Ingress makes every path answer 503)",
 	"enable-cors":             "no CORS headers are added and preflight requests reach the backend: browsers refuse cross-origin calls the backend does not answer itself",
 	"cors-":                   "no CORS headers are added",
 	"limit-":                  "requests are not rate limited",

@@ -74,7 +74,11 @@ func (s *subject) classify(key, value string) Finding {
 	case (known && e.Snippet) || (!known && strings.HasSuffix(name, "-snippet")):
 		return s.notHonoured(key, "the snippet is ignored: Weir renders no configuration, so none can be injected")
 	case !known:
-		return s.notHonoured(key, "unknown annotation (a typo, or a newer ingress-nginx's): it has no effect")
+		msg := "unknown annotation: it has no effect"
+		if ps := s.problems[key]; len(ps) > 0 {
+			msg = "unknown annotation: " + ps[0].Message // it may suggest the key meant
+		}
+		return s.notHonoured(key, msg)
 	case s.canary && !e.OnCanary:
 		return Finding{Status: NoOp, Detail: "ignored on a canary Ingress, as in ingress-nginx: the main Ingress owns the route"}
 	case !e.Supported && e.FailClosed:

@@ -41,10 +41,13 @@ func main() {
 
 // weir runs the command line: a subcommand, or the controller until SIGTERM.
 func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "help" {
+		args = []string{"-h"}
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := subcommands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "weir: unknown command %q (commands: migrate, translate, version; weir -h lists the flags)\n", args[0])
+			fmt.Fprintf(stderr, "weir: unknown command %q (commands: migrate, translate, version, help)\n", args[0])
 			return exitUsage
 		}
 		return cmd(args[1:], stdin, stdout, stderr)

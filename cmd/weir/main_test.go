@@ -24,7 +24,7 @@ func TestUnknownCommandNeverStartsTheController(t *testing.T) {
 	code, out, errOut := runWeir("foo")
 	assert.Equal(t, exitUsage, code)
 	assert.Empty(t, out)
-	assert.Equal(t, "weir: unknown command \"foo\" (commands: migrate, translate, version; weir -h lists the flags)\n", errOut)
+	assert.Equal(t, "weir: unknown command \"foo\" (commands: migrate, translate, version, help)\n", errOut)
 }
 
 func TestStrayArgumentsAndBadFlagsAreOneLine(t *testing.T) {
@@ -37,9 +37,11 @@ func TestStrayArgumentsAndBadFlagsAreOneLine(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
 	assert.Contains(t, errOut, "-http-port")
 
-	code, out, _ := runWeir("-h")
-	assert.Equal(t, exitOK, code)
-	assert.Contains(t, out, "weir migrate")
+	for _, help := range []string{"-h", "help"} {
+		code, out, _ := runWeir(help)
+		assert.Equal(t, exitOK, code)
+		assert.Contains(t, out, "weir migrate")
+	}
 }
 
 func TestVersion(t *testing.T) {

@@ -79,7 +79,7 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	if *format == "json" {
 		writeLintJSON(stdout, res)
 	} else {
-		writeLintText(stdout, stderr, res)
+		writeLintText(stdout, stderr, res, *class)
 	}
 	if len(res.Problems) > 0 {
 		return lintProblems
@@ -87,10 +87,10 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	return lintClean
 }
 
-func writeLintText(stdout, stderr io.Writer, res offline.LintResult) {
+func writeLintText(stdout, stderr io.Writer, res offline.LintResult, class string) {
 	fmt.Fprint(stdout, res.Table)
 	for _, ref := range res.Ignored {
-		fmt.Fprintf(stderr, "not Weir's (another class): %s\n", ref)
+		fmt.Fprintf(stderr, "skipped, not of class %s: %s (--all lints every Ingress)\n", class, ref)
 	}
 	if len(res.Problems) > 0 {
 		fmt.Fprintf(stderr, "\n%d problem(s):\n%s", len(res.Problems), translate.FormatProblems(res.Problems))

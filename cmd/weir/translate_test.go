@@ -79,7 +79,7 @@ func TestTranslateClasses(t *testing.T) {
 	code, out, errOut := translateRun(nginx, "-f", "-")
 	assert.Equal(t, lintClean, code)
 	assert.NotContains(t, out, "shop.example.com")
-	assert.Contains(t, errOut, "not Weir's (another class): Ingress default/shop")
+	assert.Contains(t, errOut, "skipped, not of class weir: Ingress default/shop (--all lints every Ingress)")
 
 	_, out, _ = translateRun(nginx, "-f", "-", "--ingress-class", "nginx")
 	assert.Contains(t, out, "host shop.example.com")

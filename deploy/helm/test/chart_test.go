@@ -15,6 +15,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -239,4 +241,21 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 	assert.Equal(t, "prom", sm.Metadata.Labels["release"])
 	assert.Equal(t, "metrics", sm.Spec.Endpoints[0].Port)
 	assert.Equal(t, services[1].Spec.Selector, sm.Spec.Selector.MatchLabels)
+}
+
+// TestHelmLint runs `helm lint`'s rules (chart metadata, values, templates
+// rendered against the Kubernetes schema conventions): warnings fail too.
+func TestHelmLint(t *testing.T) {
+	for name, values := range map[string]map[string]any{
+		"defaults": nil,
+		"everything on": {"controller": map[string]any{"autoscaling": map[string]any{"enabled": true},
+			"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}}, "gatewayAPI": map[string]any{"enabled": true}},
+	} {
+		l := lint.All("../weir", values, "weir-system", false)
+		for _, m := range l.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("%s: %s", name, m)
+			}
+		}
+	}
 }

@@ -29,7 +29,10 @@ type exchange struct {
 	err       error
 	// reason, when set, is the error reason for metrics and the log.
 	reason string
-	info   requestInfo
+	// abort breaks the client's connection (or resets its stream) once the
+	// request is recorded: its answer is incomplete, or it has none.
+	abort bool
+	info  requestInfo
 }
 
 // ServeHTTP serves one request from the table in service.
@@ -62,6 +65,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.info = s.requestInfo(r)
 	s.serve(w, r, snap, action, path, &ex)
 	s.observe(r, series, &ex)
+	if ex.abort {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a *table.Action, path string, ex *exchange) {
@@ -206,22 +212,18 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed, Status: resp.StatusCode})
 			continue
 		}
-		blame, abort := s.respond(w, r, resp, pool, a, ep, out, ex)
+		blame := s.respond(w, r, resp, pool, a, ep, out, ex)
 		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || blame, Status: resp.StatusCode})
-		if abort {
-			// Response bytes already reached the client: the only honest
-			// signal left is to break the connection (or reset the stream).
-			panic(http.ErrAbortHandler)
-		}
 		return
 	}
 	s.failed(w, b, ex)
 }
 
-// respond passes an endpoint's answer to the client. It reports whether a
-// failure on the way is the endpoint's, and whether the client's
-// connection (or stream) must be broken because its answer is incomplete.
-func (s *Server) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, pool *balance.Pool, a *table.Action, ep *balance.Endpoint, out *outgoing, ex *exchange) (blame, abort bool) {
+// respond passes an endpoint's answer to the client, and reports whether a
+// failure on the way is the endpoint's. When response bytes already
+// reached the client, the only honest signal left of a failure is to break
+// its connection (or reset its stream).
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, pool *balance.Pool, a *table.Action, ep *balance.Endpoint, out *outgoing, ex *exchange) bool {
 	s.setAffinity(w, pool, a, ex.side, ep, r)
 	ex.status = resp.StatusCode
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -231,22 +233,26 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, resp *http.Resp
 	}
 	switch {
 	case ex.err == nil:
-		return false, false
+		return false
 	case errors.Is(ex.err, errUnsafeHead):
 		// Nothing was sent: a response edit from configuration.
 		s.log.Error("response head not sent", zap.String("backend", pool.Backend().Name), zap.Error(ex.err))
 		ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
-		return false, false
+		return false
 	case s.clientFault(nil, r, out, ex.err, ex):
-		return false, !errors.Is(ex.err, errClientGone)
+		ex.abort = !errors.Is(ex.err, errClientGone)
+		return false
 	}
-	return true, true
+	ex.abort = true
+	return true
 }
 
 // clientFault reports whether an attempt failed because of the client (its
 // body could not be read, or it went away) and, when w is set, answers it:
-// 400, 408 or 413 for the body, nothing for a client that left. Neither is
-// the endpoint's fault, nor retried.
+// 400, 408 or 413 for the body (written even if the client seems gone: a
+// client that half-closed its connection still reads), and for a client
+// that left, nothing (net/http would otherwise send an empty 200). Neither
+// is the endpoint's fault, nor retried.
 func (s *Server) clientFault(w http.ResponseWriter, r *http.Request, out *outgoing, err error, ex *exchange) bool {
 	berr := out.cb.failed()
 	gone := errors.Is(err, errClientGone) || r.Context().Err() != nil
@@ -260,11 +266,11 @@ func (s *Server) clientFault(w http.ResponseWriter, r *http.Request, out *outgoi
 	if berr != nil {
 		ex.err, ex.reason = berr, reasonClientBody
 	}
-	if gone {
-		ex.status = statusClientClosed
+	if berr != nil {
+		ex.status = s.answer(w, clientBodyStatus(berr), "cannot read the request body")
 		return true
 	}
-	ex.status = s.answer(w, clientBodyStatus(berr), "cannot read the request body")
+	ex.status, ex.abort = statusClientClosed, true
 	return true
 }
 

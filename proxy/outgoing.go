@@ -247,15 +247,18 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	if st := b.stall.Load(); st != nil && n > 0 {
 		st.touch()
 	}
-	if err != nil {
-		if b.timeout > 0 {
-			// net/http's server reads on after the body's end to notice a
-			// client that leaves; that read must not time out.
-			b.dl.SetReadDeadline(time.Time{})
-		}
-		if err != io.EOF {
-			b.err.CompareAndSwap(nil, &err)
-		}
+	switch {
+	case err == io.EOF && b.timeout > 0:
+		// net/http's server reads on after the body's end to notice a
+		// client that leaves; that read must not time out.
+		b.dl.SetReadDeadline(time.Time{})
+	case err != nil && err != io.EOF:
+		b.err.CompareAndSwap(nil, &err)
+		// net/http's HTTP/1.1 server reads what is left of a body before
+		// it sends the answer; from a client that stalled, that would
+		// never end. With the deadline past it fails at once, and the
+		// connection is closed after the answer.
+		b.dl.SetReadDeadline(time.Unix(1, 0))
 	}
 	return n, err
 }

@@ -149,7 +149,7 @@ func trimOWS(s string) string {
 	return s
 }
 
-// readLine returns one line without its CRLF (or LF), charging it to budget.
+// readLine returns one line without its CRLF, charging it to budget.
 func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -164,11 +164,13 @@ func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	if *budget -= len(line); *budget < 0 {
 		return nil, errHeadTooLarge
 	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	// A bare LF ends no line here: a backend that echoes a value with one
+	// means one field, not two (RFC 9112 section 2.2 lets a recipient
+	// choose; Weir does not guess).
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("%w: line %q does not end in CRLF", errBadResponse, truncate(line))
 	}
-	return line, nil
+	return line[:len(line)-2], nil
 }
 
 func truncate(b []byte) []byte {

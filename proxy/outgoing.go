@@ -122,10 +122,16 @@ func (s *Server) buildOutgoing(w http.ResponseWriter, r *http.Request, rt *table
 }
 
 // skipHeader reports whether a client header is not forwarded as is:
-// hop-by-hop headers, headers the Connection header names, and the
-// forwarding headers Weir sets itself (kept from trusted peers).
+// hop-by-hop headers, headers the Connection header names, the forwarding
+// headers Weir sets itself (kept from trusted peers), and names with "_"
+// unless enabled: ingress-nginx drops them (nginx's underscores_in_headers
+// off), because a backend may read "X_User" as "X-User", a header that
+// Weir did not check or set.
 func (o *outgoing) skipHeader(k string, conn []string) bool {
 	if hopHeaders[k] || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
+		return true
+	}
+	if !o.underscores && strings.IndexByte(k, '_') >= 0 {
 		return true
 	}
 	if !o.info.trustedPeer && forwardedHeader[k] {

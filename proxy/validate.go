@@ -80,8 +80,9 @@ func validTarget(method, target string, protoMajor int) bool {
 	return false
 }
 
+// hasHTTPScheme reports "http://" or "https://" followed by something.
 func hasHTTPScheme(s string) bool {
-	return len(s) > 8 && (strings.EqualFold(s[:7], "http://") || strings.EqualFold(s[:8], "https://"))
+	return len(s) > 7 && strings.EqualFold(s[:7], "http://") || len(s) > 8 && strings.EqualFold(s[:8], "https://")
 }
 
 func validTargetBytes(s string) bool {

@@ -156,14 +156,7 @@ func (t *h1Transport) closeIdle(keep map[string]bool) {
 		if keep != nil && keep[k.(string)] {
 			return true
 		}
-		p := v.(*h1Pool)
-		p.mu.Lock()
-		idle := p.idle
-		p.idle = nil
-		p.mu.Unlock()
-		for _, c := range idle {
-			c.close()
-		}
+		v.(*h1Pool).drain()
 		if keep != nil {
 			t.pools.Delete(k)
 		}
@@ -173,11 +166,13 @@ func (t *h1Transport) closeIdle(keep map[string]bool) {
 
 // closeAddr closes the idle connections to addr, an endpoint that left.
 func (t *h1Transport) closeAddr(addr string) {
-	v, ok := t.pools.LoadAndDelete(addr)
-	if !ok {
-		return
+	if v, ok := t.pools.LoadAndDelete(addr); ok {
+		v.(*h1Pool).drain()
 	}
-	p := v.(*h1Pool)
+}
+
+// drain closes the pool's idle connections.
+func (p *h1Pool) drain() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil

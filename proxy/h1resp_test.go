@@ -17,33 +17,21 @@ import (
 // then closes the connection when close is set.
 func rawBackend(t *testing.T, answer string, closeAfter bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, answer)
-					if closeAfter {
-						return
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, answer)
+			if closeAfter {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func rawRoute(addr string) *table.Route {

@@ -39,9 +39,17 @@ type recorder struct {
 
 func newRecorder(t testing.TB) *recorder {
 	t.Helper()
+	rec := &recorder{}
+	rec.addr = serveConns(t, rec.serve)
+	return rec
+}
+
+// serveConns runs serve on every connection to a new loopback listener
+// and returns its address.
+func serveConns(t testing.TB, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	rec := &recorder{addr: ln.Addr().String()}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -49,10 +57,10 @@ func newRecorder(t testing.TB) *recorder {
 			if err != nil {
 				return
 			}
-			go rec.serve(c)
+			go serve(c)
 		}
 	}()
-	return rec
+	return ln.Addr().String()
 }
 
 func (rec *recorder) serve(c net.Conn) {
@@ -143,16 +151,13 @@ func (f *front) publish(t testing.TB, routes ...*table.Route) {
 	f.srv.Publish(tb)
 }
 
-// rawExchange writes in on a new connection to addr, half-closes it, and
-// returns everything the server sent until it closed the connection, and
-// whether it did close it (rather than the test's deadline ending).
+// rawExchange writes in on a new connection to addr and returns everything
+// the server sent until it closed the connection, and whether it did close
+// it (rather than the test's deadline ending).
 func rawExchange(t testing.TB, addr, in string) (string, bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	c := dialRaw(t, addr, in, 10*time.Second)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, in)
 	out, err := io.ReadAll(c)
 	return string(out), err == nil
 }
@@ -161,14 +166,21 @@ func rawExchange(t testing.TB, addr, in string) (string, bool) {
 // connection after in, and reads on.
 func rawHalfClose(t testing.TB, addr, in string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	c := dialRaw(t, addr, in, 10*time.Second)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, in)
 	c.(*net.TCPConn).CloseWrite()
 	out, _ := io.ReadAll(c)
 	return string(out)
+}
+
+// dialRaw connects to addr, writes in and leaves wait for reading.
+func dialRaw(t testing.TB, addr, in string, wait time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	c.SetDeadline(time.Now().Add(wait))
+	io.WriteString(c, in)
+	return c
 }
 
 // ejected lists the endpoints that passive health took out.
@@ -186,11 +198,8 @@ func (f *front) ejected() []string {
 // server that keeps the connection open shows it by the read timing out.
 func rawKeepOpen(t testing.TB, addr, in string, wait time.Duration) (string, bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	c := dialRaw(t, addr, in, wait)
 	defer c.Close()
-	io.WriteString(c, in)
-	c.SetReadDeadline(time.Now().Add(wait))
 	out, err := io.ReadAll(c)
 	return string(out), err == nil
 }

@@ -147,22 +147,15 @@ func TestUnderscoreHeadersAreDropped(t *testing.T) {
 // proxy_read_timeout.
 func TestIdleWebSocketTunnelCloses(t *testing.T) {
 	f := newFront(t, Options{}, ServerOptions{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	addr := serveConns(t, func(c net.Conn) {
 		defer c.Close()
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
 		}
 		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		io.Copy(io.Discard, c) // then silence, until Weir closes
-	}()
-	be := &table.Backend{Name: "ws", Endpoints: []table.Endpoint{{Address: ln.Addr().String()}},
+	})
+	be := &table.Backend{Name: "ws", Endpoints: []table.Endpoint{{Address: addr}},
 		Timeouts: table.Timeouts{Read: 200 * time.Millisecond}}
 	f.publish(t, routeTo("a.test", "/", be))
 	start := time.Now()
@@ -178,26 +171,22 @@ func TestIdleWebSocketTunnelCloses(t *testing.T) {
 // at the next full publish.
 func TestEndpointOnlyUpdateClosesIdleConnections(t *testing.T) {
 	f := newFront(t, Options{}, ServerOptions{})
-	closed := make(chan struct{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	closed := make(chan struct{}, 1)
+	addr := serveConns(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			if _, err := http.ReadRequest(br); err != nil {
-				close(closed) // Weir closed the idle connection
+				select { // Weir closed the idle connection
+				case closed <- struct{}{}:
+				default:
+				}
 				return
 			}
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
+	})
 	other := newRecorder(t)
-	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: ln.Addr().String()}}}
+	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
 	tb, err := table.New(1, []*table.Route{routeTo("a.test", "/", be)}, nil)
 	require.NoError(t, err)
 	f.srv.Publish(tb)

@@ -147,7 +147,7 @@ type fuzzFront struct {
 func newFuzzFront(t testing.TB) *fuzzFront {
 	reg := endpoint.NewRegistry(endpoint.Options{})
 	t.Cleanup(reg.Close)
-	srv := New(Options{ClientBodyTimeout: 200 * time.Millisecond}, reg, nil, nil)
+	srv := New(Options{ClientBodyTimeout: 50 * time.Millisecond}, reg, nil, nil)
 	t.Cleanup(srv.Close)
 	fz := &fuzzFront{rec: newRecorder(t), saw: make(map[string]seen)}
 	be := fz.rec.backend("rec")
@@ -178,7 +178,7 @@ func newFuzzFront(t testing.TB) *fuzzFront {
 		}()
 		srv.ServeHTTP(w, r)
 	})
-	hs := NewHTTPServer("", h, ServerOptions{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond,
+	hs := NewHTTPServer("", h, ServerOptions{ReadHeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond,
 		MaxHeaderBytes: 8 << 10}, nil)
 	fz.addr = serveOn(t, hs, nil)
 	return fz

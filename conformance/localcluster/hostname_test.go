@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-func TestPodHostname(t *testing.T) {
+func TestPodHostnameDerivation(t *testing.T) {
 	long := strings.Repeat("a", 62) + "-b"
 	cases := []struct {
 		name, hostname, subdomain string

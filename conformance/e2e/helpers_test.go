@@ -259,20 +259,23 @@ func tally(t *testing.T, c *http.Client, host string, header http.Header, n int)
 	return got
 }
 
-// keepWeirLog copies Weir's log (with its access log) to the output
-// directory when the test failed: the cluster, and the log, go at the end.
+// keepWeirLog copies each Weir replica's log (with its access log) to the
+// output directory when the test failed: the cluster, and the logs, go at
+// the end.
 func keepWeirLog(t *testing.T) {
 	if !t.Failed() {
 		return
 	}
-	b, err := os.ReadFile(env.cluster.PodLogPath(&env.weir, "weir"))
-	if err != nil {
-		t.Logf("reading Weir's log: %v", err)
-		return
+	for i := range env.weirs {
+		b, err := os.ReadFile(env.cluster.PodLogPath(&env.weirs[i], "weir"))
+		if err != nil {
+			t.Logf("reading Weir's log: %v", err)
+			continue
+		}
+		path := filepath.Join(*outDir, fmt.Sprintf("%s.weir-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), i))
+		if err := os.MkdirAll(*outDir, 0o755); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		t.Logf("log of Weir Pod %s: %s (%v)", env.weirs[i].Name, path, err)
 	}
-	path := filepath.Join(*outDir, strings.ReplaceAll(t.Name(), "/", "_")+".weir.log")
-	if err := os.MkdirAll(*outDir, 0o755); err == nil {
-		err = os.WriteFile(path, b, 0o644)
-	}
-	t.Logf("Weir's log: %s (%v)", path, err)
 }

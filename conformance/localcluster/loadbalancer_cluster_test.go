@@ -50,7 +50,7 @@ func TestLoadBalancer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating the client Pod: %v", err)
 	}
-	if out := waitLog(ctx, t, c.PodLogPath(created, "main"), "DONE"); !strings.Contains(out, `"path":"/from-pod"`) {
+	if out := waitLog(ctx, t, c.PodLogPath(created, "main"), "DONE"); !strings.Contains(out, `"path": "/from-pod"`) {
 		t.Errorf("a Pod reaching %s: got %q, want an echo-basic answer", addr, out)
 	}
 

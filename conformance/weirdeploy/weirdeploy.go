@@ -111,6 +111,28 @@ func HTTPURL(p *corev1.Pod) string {
 	return "http://" + p.Status.PodIP + ":8080"
 }
 
+// ServiceName is deploy/base's LoadBalancer Service in front of Weir.
+const ServiceName = "weir"
+
+// WaitAddress waits until the local cluster's load balancer has given
+// deploy/base's Service its address and returns it: port 80 reaches the
+// Weir Pods' plain-HTTP port, 443 their HTTPS port.
+func WaitAddress(ctx context.Context, c *localcluster.Cluster) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		svc, err := c.Client.CoreV1().Services(Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+		if err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 && svc.Status.LoadBalancer.Ingress[0].IP != "" {
+			return svc.Status.LoadBalancer.Ingress[0].IP, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for Service %s/%s's load-balancer address (last error: %v): %w", Namespace, ServiceName, err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // Echo is an echo-basic Deployment: replicas Pods labelled app and version,
 // answering on port 3000 (and 3001), Ready when /health answers.
 func Echo(ns, name, app, version string, replicas int32) *appsv1.Deployment {

@@ -32,7 +32,7 @@ func TestLoadBalancer(t *testing.T) {
 	createEcho(ctx, t, cs, "default", "echo", 2)
 	pods := waitReadyPods(ctx, t, cs, "default", "app=echo", 2)
 	lbService(ctx, t, cs, "echo-lb", "")
-	addr := waitLBAddress(ctx, t, cs, "echo-lb")
+	addr := waitLBAddress(ctx, t, cs, "default", "echo-lb")
 	if !c.PodCIDR.Contains(mustAddr(t, addr)) || addr == pods[0].Status.PodIP || addr == pods[1].Status.PodIP {
 		t.Fatalf("LoadBalancer address %s: want a pool address of %s, not a Pod's", addr, c.PodCIDR)
 	}
@@ -75,7 +75,7 @@ func TestLoadBalancer(t *testing.T) {
 
 	static := c.StaticLoadBalancerAddresses()[0].String()
 	lbService(ctx, t, cs, "static", static)
-	if got := waitLBAddress(ctx, t, cs, "static"); got != static {
+	if got := waitLBAddress(ctx, t, cs, "default", "static"); got != static {
 		t.Errorf("Service asking for %s got %s", static, got)
 	}
 	if got := lbGet(ctx, t, static+":80"); got != remaining {
@@ -123,11 +123,11 @@ func lbService(ctx context.Context, t *testing.T, cs kubernetes.Interface, name,
 	}
 }
 
-func waitLBAddress(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) string {
+func waitLBAddress(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) string {
 	t.Helper()
 	var addr string
 	poll(ctx, t, "an address for Service "+name, func(ctx context.Context) (bool, error) {
-		s, err := cs.CoreV1().Services("default").Get(ctx, name, metav1.GetOptions{})
+		s, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || len(s.Status.LoadBalancer.Ingress) != 1 {
 			return false, nil
 		}

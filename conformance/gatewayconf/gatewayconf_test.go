@@ -72,7 +72,7 @@ func TestGatewayConformance(t *testing.T) {
 	if err := InstallCRDs(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: 2, ExtraArgs: append(flags, "--shutdown-delay=0s")}); err != nil {
+	if _, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{ExtraArgs: append(flags, "--shutdown-delay=0s")}); err != nil {
 		notReady(t, "Weir with %v did not become Ready: %v\n%s", flags, err, WeirLogTail(ctx, c, weirdeploy.Namespace, weirdeploy.Selector, 20))
 	}
 	if err := ApplyDeployGatewayAPI(ctx, c, root, weirdeploy.Namespace); err != nil {

@@ -50,7 +50,7 @@ func BuildWeir(ctx context.Context, root, out string) error {
 
 // Options adjust deploy/base for a test cluster.
 type Options struct {
-	// Replicas of the Deployment. Default 1.
+	// Replicas of the Deployment. Default: deploy/base's own count (2).
 	Replicas int32
 	// ExtraArgs are appended to Weir's arguments (a later flag wins).
 	ExtraArgs []string
@@ -96,11 +96,12 @@ func Deployment(base string, o Options) (*appsv1.Deployment, error) {
 		return nil, fmt.Errorf("decoding deployment.yaml: %w", err)
 	}
 	d.Namespace = Namespace
-	replicas := o.Replicas
-	if replicas == 0 {
-		replicas = 1
+	if o.Replicas > 0 {
+		d.Spec.Replicas = &o.Replicas
 	}
-	d.Spec.Replicas = &replicas
+	if d.Spec.Replicas == nil {
+		d.Spec.Replicas = ptr(int32(1)) // the API's default
+	}
 	ct := &d.Spec.Template.Spec.Containers[0]
 	ct.Args = append(ct.Args, o.ExtraArgs...)
 	return d, nil

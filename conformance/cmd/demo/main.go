@@ -82,7 +82,7 @@ func run(ctx context.Context, name string, requests int) (err error) {
 
 // deploy runs Weir and the example app, and waits until both versions answer.
 func deploy(ctx context.Context, c *localcluster.Cluster, root string) (string, error) {
-	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: 2, ExtraArgs: []string{"--shutdown-delay=0s"}})
+	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{ExtraArgs: []string{"--shutdown-delay=0s"}})
 	if err != nil {
 		return "", err
 	}

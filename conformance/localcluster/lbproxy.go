@@ -19,29 +19,25 @@ type lbBackends struct {
 	ready, serving []netip.AddrPort
 }
 
-// pick returns the candidates a new connection tries, in order: up to three
-// distinct endpoints of the preferred set, starting at a random one.
-func (b *lbBackends) pick() []netip.AddrPort {
+// pick returns the endpoint for a new connection: a random one of the
+// preferred set, or false when there is none.
+func (b *lbBackends) pick() (netip.AddrPort, bool) {
 	set := b.ready
 	if len(set) == 0 {
 		set = b.serving
 	}
-	n := min(len(set), maxDialAttempts)
-	out := make([]netip.AddrPort, 0, n)
-	start := rand.IntN(max(len(set), 1))
-	for i := range n {
-		out = append(out, set[(start+i)%len(set)])
+	if len(set) == 0 {
+		return netip.AddrPort{}, false
 	}
-	return out
+	return set[rand.IntN(len(set))], true
 }
 
-// A connection whose endpoint refuses or does not answer within
-// lbDialTimeout tries the next one, as kube-proxy's former userspace mode
-// did; a DNAT rule would leave that to the client.
-const (
-	maxDialAttempts = 3
-	lbDialTimeout   = 2 * time.Second
-)
+// lbDialTimeout bounds the connection to the endpoint. One endpoint per
+// connection and no second try, as kube-proxy's DNAT rules: an endpoint that
+// refuses resets the client, so what a real cluster shows during endpoint
+// churn (a replica that stops accepting before it leaves the
+// EndpointSlice) shows here too.
+const lbDialTimeout = 5 * time.Second
 
 // lbListener is one Service port on its load-balancer address: a userspace
 // TCP proxy that spreads connections over the port's endpoints.
@@ -110,18 +106,17 @@ func (p *lbListener) track(c net.Conn, add bool) bool {
 }
 
 // handle connects the client to an endpoint and copies both ways until both
-// sides have finished. Without an endpoint the client is reset, as a
-// kube-proxy reject rule refuses it.
+// sides have finished. Without an endpoint, or when it refuses, the client
+// is reset, as a kube-proxy reject rule or the refusing endpoint would.
 func (p *lbListener) handle(client net.Conn) {
 	defer client.Close()
 	var backend net.Conn
-	for _, ep := range p.backends.Load().pick() {
-		c, err := net.DialTimeout("tcp", ep.String(), lbDialTimeout)
-		if err == nil {
-			backend = c
-			break
+	ep, ok := p.backends.Load().pick()
+	if ok {
+		var err error
+		if backend, err = net.DialTimeout("tcp", ep.String(), lbDialTimeout); err != nil {
+			p.logf("loadbalancer: %s: endpoint %s: %v", p.ln.Addr(), ep, err)
 		}
-		p.logf("loadbalancer: %s: endpoint %s: %v", p.ln.Addr(), ep, err)
 	}
 	if backend == nil {
 		if tc, ok := client.(*net.TCPConn); ok {

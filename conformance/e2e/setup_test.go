@@ -58,7 +58,7 @@ func setUp(ctx context.Context) (*suite, error) {
 	s.cluster = c
 	s.Setup["cluster up"] = time.Since(t0)
 	t0 = time.Now()
-	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas, ExtraArgs: []string{"--shutdown-delay=0s"}})
+	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas})
 	if err != nil {
 		return s, err
 	}

@@ -233,3 +233,22 @@ func TestWeirHealthCheck(t *testing.T) {
 	assert.Empty(t, c.HealthCheck.Path)
 	assert.Equal(t, []string{ReasonInvalidValue, ReasonUnknownAnnotation}, reasons(ps))
 }
+
+// An access restriction Weir cannot enforce closes the Ingress: its paths
+// answer 503 instead of reaching the backend unprotected.
+func TestUnenforceableAccessFailsClosed(t *testing.T) {
+	for _, a := range [][]string{
+		{"auth-url", "http://oauth2-proxy.auth.svc/oauth2/auth"},
+		{"auth-type", "basic", "auth-secret", "users"},
+		{"auth-tls-secret", "default/ca"},
+	} {
+		c, ps := Parse(ann(a...))
+		assert.True(t, c.DenyAll, "%v must close the Ingress", a)
+		assert.Contains(t, reasons(ps), ReasonUnenforceableAccess, a)
+	}
+	c, ps := Parse(ann("auth-realm", "Protected"))
+	assert.False(t, c.DenyAll, "a realm alone restricts nothing")
+	assert.Equal(t, []string{ReasonUnsupportedAnnotation}, reasons(ps))
+	c, _ = ParseCanary(ann("canary", "true", "auth-url", "http://auth"))
+	assert.False(t, c.DenyAll, "a canary Ingress's other annotations are ignored; the main Ingress owns the route")
+}

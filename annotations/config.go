@@ -41,6 +41,7 @@ const (
 	ReasonInvalidHashKey               = "InvalidUpstreamHashBy"
 	ReasonInvalidRedirect              = "InvalidRedirect"
 	ReasonUnsupportedAnnotation        = "UnsupportedAnnotation"
+	ReasonUnenforceableAccess          = "UnenforceableAccessRestriction"
 	ReasonUnknownAnnotation            = "UnknownAnnotation"
 	ReasonSnippetRejected              = "SnippetRejected"
 )

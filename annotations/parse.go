@@ -81,7 +81,9 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.redirects(c)
 	p.sourceRanges(c)
 	p.health(c)
-	p.check(false)
+	if p.check(false) {
+		c.DenyAll = true
+	}
 	p.checkWeir()
 	sortProblems(p.problems)
 	return c, p.problems
@@ -107,8 +109,10 @@ func IsCanary(ann map[string]string) bool {
 	return err == nil && b
 }
 
-// check reports unknown, unsupported and snippet annotations.
-func (p *parser) check(canary bool) {
+// check reports unknown, unsupported and snippet annotations. It returns true
+// when an access-restricting annotation is present that Weir cannot enforce:
+// the caller then closes every path of the Ingress.
+func (p *parser) check(canary bool) (closed bool) {
 	for k := range p.ann {
 		name, ok := strings.CutPrefix(k, Prefix)
 		if !ok {
@@ -122,10 +126,14 @@ func (p *parser) check(canary bool) {
 			p.problem(name, ReasonUnknownAnnotation, Warning, "unknown annotation; it has no effect")
 		case canary && !e.OnCanary:
 			// ignored on a canary Ingress by design
+		case !e.Supported && e.FailClosed:
+			p.problem(name, ReasonUnenforceableAccess, Error, "Weir cannot enforce this access restriction yet; every path of the Ingress answers 503 (fail closed)")
+			closed = true
 		case !e.Supported:
 			p.problem(name, ReasonUnsupportedAnnotation, Warning, "Weir does not implement this annotation yet; it has no effect")
 		}
 	}
+	return closed
 }
 
 func sortProblems(ps []Problem) {

@@ -49,6 +49,10 @@ type Entry struct {
 	OnCanary bool
 	// Snippet marks configuration-injection annotations, always rejected.
 	Snippet bool
+	// FailClosed marks annotations that restrict access. While one is not
+	// Supported, or its value is invalid, every path of the Ingress answers
+	// 503: Weir never serves a path whose protection it cannot enforce.
+	FailClosed bool
 }
 
 var entries = map[string]Entry{}

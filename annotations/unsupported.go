@@ -50,6 +50,11 @@ var unsupported = []struct{ name, doc string }{
 	{"proxy-http-version", "HTTP version to backends."},
 }
 
+// failClosed are the unsupported annotations that turn on an access
+// restriction (ingress-nginx enables basic/digest auth with auth-type,
+// external auth with auth-url and client certificates with auth-tls-secret).
+var failClosed = map[string]bool{"auth-type": true, "auth-url": true, "auth-tls-secret": true}
+
 // snippetNames are configuration-injection annotations. Weir renders no
 // configuration, so they cannot work and are always rejected.
 var snippetNames = []string{
@@ -61,6 +66,11 @@ var snippetNames = []string{
 
 func registerUnsupported() {
 	for _, u := range unsupported {
+		if failClosed[u.name] {
+			register(Entry{Name: u.name, Scope: ScopeLocation, Risk: RiskCritical, FailClosed: true,
+				Doc: u.doc + " Not implemented: it restricts access, so every path of the Ingress answers 503 (fail closed)."})
+			continue
+		}
 		register(Entry{Name: u.name, Scope: ScopeLocation, Risk: RiskMedium, Doc: u.doc + " Not implemented: the Ingress gets a warning."})
 	}
 	for _, n := range snippetNames {

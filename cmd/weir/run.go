@@ -138,7 +138,7 @@ func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.
 		return nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
 	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
-		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID}
+		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
 	c, err := controller.New(client, opts, pub, log, reg)
 	if err != nil {
 		return nil, nil, err

@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build unit test lint vet fmt-check e2e bench sidebyside run demo clean
+.PHONY: all build unit test lint vet fmt-check e2e gateway-conformance bench sidebyside run demo clean
 
 all: build
 
@@ -30,6 +30,10 @@ unit: lint
 ## e2e: the local cluster and the end-to-end suite (needs root; builds Kubernetes once)
 e2e:
 	@if [ -f conformance/Makefile ]; then $(MAKE) -C conformance test; else echo "no conformance suite yet"; fi
+
+## gateway-conformance: the upstream Gateway API conformance suite against Weir on the local cluster (root); report in conformance/reports/
+gateway-conformance:
+	$(MAKE) -C conformance gateway-conformance
 
 ## test: everything CI checks
 test: unit e2e

@@ -99,7 +99,8 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
 	m := proxy.NewMetrics(reg)
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
-	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog}, endpoints, m, log)
+	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog,
+		ClientBodyTimeout: cfg.clientBodyTimeout, EnableUnderscoresInHeaders: cfg.underscoresInHeaders}, endpoints, m, log)
 	selfSigned, err := weirtls.SelfSigned(time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("making the default certificate: %w", err)
@@ -137,7 +138,7 @@ func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.
 		return nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
 	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
-		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID}
+		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
 	c, err := controller.New(client, opts, pub, log, reg)
 	if err != nil {
 		return nil, nil, err

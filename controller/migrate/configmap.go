@@ -53,8 +53,9 @@ var configMapKeys = map[string]cmKey{
 	"ssl-protocols":               {[]string{"tlsv1.2 tlsv1.3", "tlsv1.3 tlsv1.2"}, NotHonoured, "Weir accepts TLS 1.2 and 1.3"},
 	"ssl-session-tickets":         {[]string{"true"}, NotHonoured, "Weir issues session tickets (keys rotated hourly)"},
 	"allow-snippet-annotations":   {[]string{"false"}, NotHonoured, "snippet annotations are never read: each is reported and ignored"},
-	"enable-underscores-in-headers": {[]string{"true"}, Difference,
-		"header names with _ reach backends and match canary rules in Weir; nginx drops them by default"},
+	"enable-underscores-in-headers": {[]string{"false"}, NotHonoured,
+		"header names with _ are dropped before the backend unless Weir runs with --enable-underscores-in-headers"},
+	"client-body-timeout":        {[]string{"60"}, NotHonoured, "a client idle for 60 s in its request body gets 408; Weir's --client-body-timeout flag sets it"},
 	"use-forwarded-headers":      {[]string{"false"}, NotHonoured, noTrust},
 	"compute-full-forwarded-for": {nil, NotHonoured, noTrust},
 	"enable-real-ip":             {[]string{"false"}, NotHonoured, noTrust},
@@ -120,11 +121,6 @@ var configMapKeys = map[string]cmKey{
 	"ssl-session-timeout":              {nil, NoOp, "Go resumes TLS sessions with tickets; there is no session cache to size"},
 }
 
-// configMapLinks document the differences.
-var configMapLinks = map[string]string{
-	"enable-underscores-in-headers": differencesDoc,
-}
-
 // configMapFindings answers each key of ingress-nginx's ConfigMap.
 func configMapFindings(data map[string]string, nginx []*networkingv1.Ingress) []Finding {
 	keys := make([]string, 0, len(data))
@@ -154,7 +150,7 @@ func configMapFinding(key, value string) Finding {
 			return Finding{Key: key, Status: Honoured, Detail: "Weir's default is the same"}
 		}
 	}
-	return Finding{Key: key, Status: known.status, Detail: known.detail, Link: configMapLinks[key]}
+	return Finding{Key: key, Status: known.status, Detail: known.detail}
 }
 
 // narrowToIngresses answers a key that has an annotation of the same name

@@ -121,6 +121,17 @@ var configMapKeys = map[string]cmKey{
 	"ssl-session-timeout":              {nil, NoOp, "Go resumes TLS sessions with tickets; there is no session cache to size"},
 }
 
+// ConfigMapKeys lists the ingress-nginx ConfigMap keys Weir has an answer
+// for, sorted.
+func ConfigMapKeys() []string {
+	out := make([]string, 0, len(configMapKeys))
+	for k := range configMapKeys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // configMapFindings answers each key of ingress-nginx's ConfigMap.
 func configMapFindings(data map[string]string, nginx []*networkingv1.Ingress) []Finding {
 	keys := make([]string, 0, len(data))

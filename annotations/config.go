@@ -79,6 +79,13 @@ type Config struct {
 
 	ServerAlias []string
 
+	// CORS, BasicAuth, ExternalAuth and RateLimit are the access-control
+	// families (annotations/access.go); nil when not used.
+	CORS         *CORS
+	BasicAuth    *BasicAuth
+	ExternalAuth *ExternalAuth
+	RateLimit    *RateLimit
+
 	// HealthCheck is Weir's active check (weir.dev/health-check-*).
 	HealthCheck HealthCheck
 

@@ -35,7 +35,7 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 		a.HSTS = HSTS
 	}
 	switch {
-	case cfg.DenyAll:
+	case cfg.DenyAll || cfg.BasicAuth != nil || cfg.ExternalAuth != nil:
 		a.Respond = &table.Respond{Status: http.StatusServiceUnavailable, Body: "service unavailable"}
 	case cfg.Redirect != nil:
 		a.Redirect = &table.Redirect{Status: cfg.Redirect.Status, URL: cfg.Redirect.URL}

@@ -1,0 +1,107 @@
+package translate
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"weir.dev/weir/annotations"
+	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/cors"
+	"weir.dev/weir/proxy/ratelimit"
+)
+
+// Problem reasons of the access annotations.
+const (
+	ReasonAuthSecretNotFound = "AuthSecretNotFound"
+	ReasonInvalidAuthSecret  = "InvalidAuthSecret"
+)
+
+// accessChecks are an Ingress's CORS, rate-limit and authentication checks,
+// built once per Ingress and shared by its routes. deny closes every path
+// (503): an authentication Weir cannot enforce as configured.
+type accessChecks struct {
+	cors     *cors.Policy
+	limit    *ratelimit.Limiter
+	basic    *auth.Basic
+	external *auth.External
+	deny     bool
+}
+
+var noAccessChecks = &accessChecks{}
+
+func (t *translator) accessChecks(p *parsed) *accessChecks {
+	if p.access != nil {
+		return p.access
+	}
+	cfg := p.cfg
+	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil {
+		p.access = noAccessChecks
+		return p.access
+	}
+	ac := &accessChecks{}
+	if c := cfg.CORS; c != nil {
+		ac.cors = cors.New(cors.Config{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
+			ExposeHeaders: c.ExposeHeaders, AllowCredentials: c.AllowCredentials, MaxAge: c.MaxAge})
+	}
+	if l := cfg.RateLimit; l != nil {
+		id := fmt.Sprintf("Ingress %s/%s %s", p.ing.Namespace, p.ing.Name, p.ing.UID)
+		ac.limit = ratelimit.Shared(id, ratelimit.Config{RPS: l.RPS, RPM: l.RPM, Connections: l.Connections,
+			BurstMultiplier: l.BurstMultiplier, Allowlist: l.Allowlist})
+	}
+	if e := cfg.ExternalAuth; e != nil {
+		ac.external = auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,
+			SignInRedirectParam: e.SignInRedirectParam, ResponseHeaders: e.ResponseHeaders,
+			RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie})
+	}
+	if b := cfg.BasicAuth; b != nil {
+		ac.basic = t.basicAuth(p, b)
+		ac.deny = ac.basic == nil
+	}
+	p.access = ac
+	return ac
+}
+
+// basicAuth reads the users of auth-secret. A Secret in another namespace,
+// missing, or without the key "auth" (auth-file) is a problem and nil: the
+// caller closes the paths. Invalid lines are reported and left out.
+func (t *translator) basicAuth(p *parsed, b *annotations.BasicAuth) *auth.Basic {
+	field := "metadata.annotations[" + annotations.Prefix + "auth-secret]"
+	ns := p.ing.Namespace
+	if b.SecretNamespace != "" && b.SecretNamespace != ns {
+		t.problem(p, field, ReasonInvalidAuthSecret, Error, "Secret %s/%s is in another namespace; only the Ingress's own namespace is read; every path of the Ingress answers 503",
+			b.SecretNamespace, b.SecretName)
+		return nil
+	}
+	ref := ns + "/" + b.SecretName
+	s := t.secrets[ref]
+	if s == nil {
+		t.problem(p, field, ReasonAuthSecretNotFound, Error, "Secret %s not found; every path of the Ingress answers 503", ref)
+		return nil
+	}
+	users, errs, err := secretUsers(s, b.SecretType)
+	if err != nil {
+		t.problem(p, field, ReasonInvalidAuthSecret, Error, "Secret %s: %v; every path of the Ingress answers 503", ref, err)
+		return nil
+	}
+	for _, e := range errs {
+		t.problem(p, field, ReasonInvalidAuthSecret, Warning, "Secret %s %v; that entry cannot log in", ref, e)
+	}
+	if len(users) == 0 {
+		t.problem(p, field, ReasonInvalidAuthSecret, Warning, "Secret %s has no usable user; every request gets 401", ref)
+	}
+	return auth.NewBasic(users, b.Realm, "Secret "+ref)
+}
+
+func secretUsers(s *corev1.Secret, secretType string) (map[string]auth.Hash, []auth.LineError, error) {
+	if secretType == "auth-map" {
+		users, errs := auth.ParseAuthMap(s.Data)
+		return users, errs, nil
+	}
+	data, ok := s.Data["auth"]
+	if !ok {
+		return nil, nil, fmt.Errorf("no key \"auth\" (an htpasswd file)")
+	}
+	users, errs := auth.ParseHtpasswd(data)
+	return users, errs, nil
+}

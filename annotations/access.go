@@ -1,9 +1,12 @@
 package annotations
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // CORS is enable-cors with the cors-* annotations.
@@ -53,7 +56,21 @@ type ExternalAuth struct {
 	// RequestRedirect is X-Auth-Request-Redirect ("" sends the request URI).
 	RequestRedirect string
 	AlwaysSetCookie bool
+	// CacheKey, when set, caches the auth service's answers per key for the
+	// CacheRules' lifetimes (auth-cache-key, auth-cache-duration).
+	CacheKey   []KeyPart
+	CacheRules []CacheRule
 }
+
+// CacheRule is one group of auth-cache-duration: the statuses (nil is any)
+// whose answers are kept for TTL.
+type CacheRule struct {
+	Statuses []int
+	TTL      time.Duration
+}
+
+// DefaultCacheDuration is ingress-nginx's auth-cache-duration.
+const DefaultCacheDuration = "200 202 401 5m"
 
 // RateLimit is limit-rps, limit-rpm and limit-connections (0 is off).
 type RateLimit struct {
@@ -240,7 +257,114 @@ func (p *parser) externalAuth(c *Config) {
 		}
 		ea.RequestRedirect = r
 	}
+	if !p.authCache(ea) {
+		c.DenyAll = true
+		return
+	}
 	c.ExternalAuth = ea
+}
+
+// authCache reads auth-cache-key and auth-cache-duration. An invalid key
+// turns caching off; an invalid duration closes the paths (false), as
+// ingress-nginx denies the location.
+func (p *parser) authCache(ea *ExternalAuth) bool {
+	k, ok := p.get("auth-cache-key")
+	if !ok || strings.TrimSpace(k) == "" {
+		return true
+	}
+	parts, err := parseKey(strings.TrimSpace(k), cacheVariable)
+	if err != nil {
+		p.problem("auth-cache-key", ReasonInvalidValue, Warning, "%v; auth answers are not cached", err)
+		return true
+	}
+	d, _ := p.get("auth-cache-duration")
+	if strings.TrimSpace(d) == "" {
+		d = DefaultCacheDuration
+	}
+	rules, err := ParseCacheDurations(d)
+	if err != nil {
+		p.problem("auth-cache-duration", ReasonInvalidValue, Error, "%v; every path of the Ingress answers 503 (fail closed)", err)
+		return false
+	}
+	ea.CacheKey, ea.CacheRules = parts, rules
+	return true
+}
+
+func cacheVariable(name string) (KeyPart, error) {
+	if name == "remote_user" {
+		return KeyPart{Kind: KeyRemoteUser}, nil
+	}
+	part, err := hashVariable(name)
+	if err != nil {
+		return KeyPart{}, fmt.Errorf("auth-cache-key: unknown variable $%s", name)
+	}
+	return part, nil
+}
+
+// ParseCacheDurations parses auth-cache-duration: comma-separated groups of
+// statuses (or "any") followed by one duration (nginx units ms, s, m, h, d,
+// w; "5m", "1h30m"), at most MaxTimeout.
+func ParseCacheDurations(s string) ([]CacheRule, error) {
+	var rules []CacheRule
+	for _, group := range strings.Split(s, ",") {
+		f := strings.Fields(group)
+		if len(f) == 0 {
+			continue
+		}
+		ttl, err := nginxDuration(f[len(f)-1])
+		if err != nil || ttl > MaxTimeout {
+			return nil, fmt.Errorf("auth-cache-duration: %q does not end in a duration of at most %s", strings.TrimSpace(group), MaxTimeout)
+		}
+		r := CacheRule{TTL: ttl}
+		for _, code := range f[:len(f)-1] {
+			if code == "any" {
+				r.Statuses = nil
+				break
+			}
+			n, err := strconv.Atoi(code)
+			if err != nil || n < 100 || n > 599 {
+				return nil, fmt.Errorf("auth-cache-duration: %q is not a status", code)
+			}
+			r.Statuses = append(r.Statuses, n)
+		}
+		if len(f) == 1 {
+			r.Statuses = []int{200, 301, 302} // nginx's proxy_cache_valid without codes
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("auth-cache-duration: empty")
+	}
+	return rules, nil
+}
+
+var nginxDurationRE = regexp.MustCompile(`^(\d{1,9}(ms|s|m|h|d|w))+$`)
+
+// nginxDuration parses nginx's time syntax ("30s", "1h30m", "500ms").
+func nginxDuration(s string) (time.Duration, error) {
+	if !nginxDurationRE.MatchString(s) {
+		return 0, fmt.Errorf("not a duration")
+	}
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		n, _ := strconv.Atoi(s[:i])
+		j := i + 1
+		if strings.HasPrefix(s[i:], "ms") {
+			j = i + 2
+		}
+		unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
+			"d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[s[i:j]]
+		total += time.Duration(n) * unit
+		if total > MaxTimeout {
+			return 0, fmt.Errorf("too long")
+		}
+		s = s[j:]
+	}
+	return total, nil
 }
 
 // URLVariables are the nginx variables auth-url and auth-signin may hold.
@@ -314,6 +438,8 @@ func registerAccess() {
 		loc("auth-signin-redirect-param", "rd", "Query parameter of auth-signin that carries the original URL.", RiskLow),
 		loc("auth-response-headers", "", "Headers copied from the auth response to the request sent upstream.", RiskMedium),
 		loc("auth-request-redirect", "", "X-Auth-Request-Redirect sent to the auth service (default: the request URI).", RiskLow),
+		loc("auth-cache-key", "", "Caches the auth service's answers per this key (nginx variables such as $http_authorization, $cookie_NAME, $remote_user); unset: no caching.", RiskMedium),
+		loc("auth-cache-duration", DefaultCacheDuration, "Statuses and lifetime of cached auth answers (\"200 202 10m, 401 5m\"); answers with Set-Cookie are never cached; invalid: every path answers 503.", RiskMedium),
 		loc("auth-always-set-cookie", "false", "Pass the auth service's Set-Cookie to the client on every response, not only successful ones.", RiskLow),
 		loc("limit-rps", "0", "Requests per second per client address (per Ingress, per replica), with a burst of rps×multiplier; excess gets 503.", RiskLow),
 		loc("limit-rpm", "0", "Requests per minute per client address, with a burst of rpm×multiplier; excess gets 503.", RiskLow),

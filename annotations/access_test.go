@@ -3,6 +3,7 @@ package annotations
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,4 +104,31 @@ func TestRateLimit(t *testing.T) {
 	c, ps = Parse(ann("limit-rps", "5", "limit-burst-multiplier", "0"))
 	assert.Equal(t, 5, c.RateLimit.BurstMultiplier)
 	assert.Equal(t, []string{ReasonInvalidValue}, reasons(ps))
+}
+
+func TestAuthCache(t *testing.T) {
+	c, ps := Parse(ann("auth-url", "http://auth/", "auth-cache-key", "$remote_user$http_authorization", "auth-cache-duration", "200 202 10m, 401 30s"))
+	assert.Empty(t, ps)
+	assert.Equal(t, []KeyPart{{Kind: KeyRemoteUser}, {Kind: KeyHeader, Name: "authorization"}}, c.ExternalAuth.CacheKey)
+	assert.Equal(t, []CacheRule{{Statuses: []int{200, 202}, TTL: 10 * time.Minute}, {Statuses: []int{401}, TTL: 30 * time.Second}}, c.ExternalAuth.CacheRules)
+
+	c, _ = Parse(ann("auth-url", "http://auth/", "auth-cache-key", "${cookie__oauth2_proxy}"))
+	assert.Equal(t, []CacheRule{{Statuses: []int{200, 202, 401}, TTL: 5 * time.Minute}}, c.ExternalAuth.CacheRules, "the default duration")
+
+	c, ps = Parse(ann("auth-url", "http://auth/", "auth-cache-duration", "200 5m"))
+	assert.Empty(t, ps)
+	assert.Nil(t, c.ExternalAuth.CacheRules, "no key: no caching")
+
+	c, ps = Parse(ann("auth-url", "http://auth/", "auth-cache-key", "$upstream_addr"))
+	assert.Equal(t, []string{ReasonInvalidValue}, reasons(ps))
+	assert.Nil(t, c.ExternalAuth.CacheKey, "an invalid key turns caching off")
+
+	for _, d := range []string{"200 5x", "abc 5m", "200 9999w", "99 5m", ","} {
+		c, ps = Parse(ann("auth-url", "http://auth/", "auth-cache-key", "$http_authorization", "auth-cache-duration", d))
+		assert.True(t, c.DenyAll, d)
+		assert.Equal(t, []string{ReasonInvalidValue}, reasons(ps), d)
+	}
+	rules, err := ParseCacheDurations("any 1h30m, 5m")
+	require.NoError(t, err)
+	assert.Equal(t, []CacheRule{{TTL: 90 * time.Minute}, {Statuses: []int{200, 301, 302}, TTL: 5 * time.Minute}}, rules)
 }

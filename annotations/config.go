@@ -149,6 +149,8 @@ const (
 	KeyHeader
 	KeyCookie
 	KeyArg
+	// KeyRemoteUser is the basic-auth user name (auth-cache-key only).
+	KeyRemoteUser
 )
 
 // KeyPart is one piece of an upstream-hash-by template.

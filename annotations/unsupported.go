@@ -23,8 +23,6 @@ var catalog = []struct {
 	{"auth-tls-pass-certificate-to-upstream", "Pass the client certificate upstream.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
 	{"auth-tls-match-cn", "Required client-certificate subject.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
 	{"auth-proxy-set-headers", "ConfigMap of headers sent to the external auth service.", FailClosed, "every path of the Ingress answers 503 (the auth service would not get the headers it expects)"},
-	{"auth-cache-key", "Cache key of external auth responses.", NotImplemented, "auth responses are not cached: every request asks the auth service"},
-	{"auth-cache-duration", "Cache lifetime of external auth responses.", NotImplemented, "auth responses are not cached: every request asks the auth service"},
 	{"auth-keepalive", "Idle keep-alive connections to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
 	{"auth-keepalive-requests", "Requests per keep-alive connection to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
 	{"auth-keepalive-timeout", "Idle time of keep-alive connections to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},

@@ -94,6 +94,11 @@ func (p *parser) affinity(c *Config) {
 // ParseHashKey parses an upstream-hash-by template: nginx variables among
 // literal text. Unknown variables are an error.
 func ParseHashKey(s string) ([]KeyPart, error) {
+	return parseKey(s, hashVariable)
+}
+
+// parseKey parses nginx variables (named by variable) among literal text.
+func parseKey(s string, variable func(string) (KeyPart, error)) ([]KeyPart, error) {
 	var parts []KeyPart
 	lit := strings.Builder{}
 	flush := func() {
@@ -124,7 +129,7 @@ func ParseHashKey(s string) ([]KeyPart, error) {
 			}
 			k++
 		}
-		part, err := hashVariable(name)
+		part, err := variable(name)
 		if err != nil {
 			return nil, err
 		}

@@ -52,7 +52,8 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	if e := cfg.ExternalAuth; e != nil {
 		ac.external = auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,
 			SignInRedirectParam: e.SignInRedirectParam, ResponseHeaders: e.ResponseHeaders,
-			RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie})
+			RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie,
+			CacheKey: e.CacheKey, CacheRules: e.CacheRules})
 	}
 	if b := cfg.BasicAuth; b != nil {
 		ac.basic = t.basicAuth(p, b)

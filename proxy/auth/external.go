@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +22,9 @@ type ExternalConfig struct {
 	ResponseHeaders     []string
 	RequestRedirect     string
 	AlwaysSetCookie     bool
+	// CacheKey, when set, caches answers per key under CacheRules.
+	CacheKey   []KeyPart
+	CacheRules []CacheRule
 	// Timeout bounds the whole subrequest (default DefaultTimeout).
 	Timeout time.Duration
 }
@@ -33,6 +37,7 @@ const DefaultTimeout = 10 * time.Second
 type External struct {
 	cfg    ExternalConfig
 	client *http.Client
+	cache  *answerCache // nil: every request asks
 	desc   string
 }
 
@@ -77,7 +82,13 @@ func NewExternal(c ExternalConfig) *External {
 	if c.AlwaysSetCookie {
 		desc += " always-set-cookie"
 	}
-	return &External{cfg: c, client: client, desc: desc}
+	e := &External{cfg: c, client: client}
+	if len(c.CacheKey) > 0 && len(c.CacheRules) > 0 {
+		e.cache = &answerCache{key: c.CacheKey, rules: c.CacheRules, m: map[string]answer{}}
+		desc += fmt.Sprintf(" cache=%v", c.CacheRules)
+	}
+	e.desc = desc
+	return e
 }
 
 // String describes the check for table dumps.
@@ -104,34 +115,67 @@ type Decision struct {
 	Err             error // why the check failed (500), for the log
 }
 
-// Check asks the auth service about r.
+// Check asks the auth service about r (or its cache).
 func (e *External) Check(ctx context.Context, r *http.Request, f Facts) Decision {
-	sub, err := e.subrequest(ctx, r, f)
+	var key string
+	now := time.Now()
+	if e.cache != nil {
+		key = e.cache.render(r, f)
+		if a, ok := e.cache.get(key, now); ok {
+			return e.decide(a, r, f)
+		}
+	}
+	a, err := e.ask(ctx, r, f)
 	if err != nil {
 		return Decision{Status: http.StatusInternalServerError, Err: err}
+	}
+	if e.cache != nil {
+		e.cache.put(key, a, now)
+	}
+	return e.decide(a, r, f)
+}
+
+// ask sends the subrequest and keeps what a decision needs.
+func (e *External) ask(ctx context.Context, r *http.Request, f Facts) (answer, error) {
+	sub, err := e.subrequest(ctx, r, f)
+	if err != nil {
+		return answer{}, err
 	}
 	resp, err := e.client.Do(sub)
 	if err != nil {
-		return Decision{Status: http.StatusInternalServerError, Err: err}
+		return answer{}, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	cookies := resp.Header["Set-Cookie"]
-	switch code := resp.StatusCode; {
+	a := answer{status: resp.StatusCode, cookies: resp.Header["Set-Cookie"], header: http.Header{}}
+	for _, h := range e.cfg.ResponseHeaders {
+		if v := resp.Header.Get(h); v != "" {
+			a.header.Set(h, v)
+		}
+	}
+	if v := resp.Header["Www-Authenticate"]; len(v) > 0 {
+		a.header["Www-Authenticate"] = v
+	}
+	return a, nil
+}
+
+// decide turns an answer into a decision for r.
+func (e *External) decide(a answer, r *http.Request, f Facts) Decision {
+	switch code := a.status; {
 	case code >= 200 && code < 300:
-		d := Decision{SetCookie: cookies, Upstream: http.Header{}}
+		d := Decision{SetCookie: a.cookies, Upstream: http.Header{}}
 		for _, h := range e.cfg.ResponseHeaders {
-			if v := resp.Header.Get(h); v != "" {
-				d.Upstream.Set(h, v)
+			if v := a.header[http.CanonicalHeaderKey(h)]; len(v) > 0 {
+				d.Upstream[http.CanonicalHeaderKey(h)] = v
 			}
 		}
 		return d
 	case code == http.StatusUnauthorized && e.cfg.SignIn != "":
-		return Decision{Status: http.StatusFound, Location: e.signIn(r, f), SetCookie: cookies}
+		return Decision{Status: http.StatusFound, Location: e.signIn(r, f), SetCookie: a.cookies}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		d := Decision{Status: code, WWWAuthenticate: resp.Header["Www-Authenticate"]}
+		d := Decision{Status: code, WWWAuthenticate: a.header["Www-Authenticate"]}
 		if e.cfg.AlwaysSetCookie {
-			d.SetCookie = cookies
+			d.SetCookie = a.cookies
 		}
 		return d
 	default:

@@ -4,10 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/annotations"
 )
 
 func TestExpandAndSignIn(t *testing.T) {
@@ -57,4 +61,42 @@ func TestSubrequestHeaders(t *testing.T) {
 		assert.Equal(t, v, got.Header.Get(k), k)
 	}
 	assert.Zero(t, got.ContentLength)
+}
+
+func TestAnswerCache(t *testing.T) {
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		switch r.Header.Get("Authorization") {
+		case "Bearer good":
+			w.Header().Set("X-User", "u")
+		case "Bearer refresh":
+			w.Header().Set("Set-Cookie", "s=2")
+		default:
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL, SignIn: "https://login/", ResponseHeaders: []string{"X-User"},
+		CacheKey:   []KeyPart{{Kind: annotations.KeyHeader, Name: "Authorization"}},
+		CacheRules: []CacheRule{{Statuses: []int{200, 202}, TTL: time.Hour}, {Statuses: []int{401}, TTL: time.Hour}}})
+	check := func(authz, path string) Decision {
+		r := httptest.NewRequest(http.MethodGet, "http://app"+path, nil)
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		return e.Check(context.Background(), r, Facts{Scheme: "https"})
+	}
+	for i := 0; i < 3; i++ {
+		d := check("Bearer good", "/")
+		assert.Zero(t, d.Status)
+		assert.Equal(t, "u", d.Upstream.Get("X-User"))
+	}
+	assert.Equal(t, int64(1), asked.Load(), "a cached answer is reused")
+	assert.Equal(t, "https://login/?rd=https://app%2Fa", check("", "/a").Location)
+	assert.Equal(t, "https://login/?rd=https://app%2Fb", check("", "/b").Location, "the sign-in URL is built per request from a cached 401")
+	assert.Equal(t, int64(2), asked.Load())
+	check("Bearer refresh", "/")
+	check("Bearer refresh", "/")
+	assert.Equal(t, int64(4), asked.Load(), "answers that set cookies are not cached")
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -19,47 +20,73 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action,
 	if a.CORS == nil && a.RateLimit == nil && a.BasicAuth == nil && a.ExternalAuth == nil {
 		return w, true
 	}
-	if a.CORS != nil && a.CORS.Apply(w.Header(), r) {
-		h := w.Header()
-		h["Content-Type"] = []string{"text/plain charset=UTF-8"}
-		h["Content-Length"] = []string{"0"}
-		w.WriteHeader(http.StatusNoContent)
-		ex.status = http.StatusNoContent
-		return w, false
+	var corsMatched bool
+	if a.CORS != nil {
+		preflight := a.CORS.Apply(w.Header(), r)
+		corsMatched = w.Header()["Access-Control-Allow-Origin"] != nil
+		if preflight {
+			return s.preflight(w, ex)
+		}
 	}
 	if a.RateLimit != nil && !a.RateLimit.Acquire(clientAddr(ex)) {
 		ex.status = s.answer(w, http.StatusServiceUnavailable, "service temporarily unavailable (rate limit)")
 		return w, false
 	}
-	if a.BasicAuth != nil {
-		if !a.BasicAuth.Allow(r) {
-			w.Header()["Www-Authenticate"] = a.BasicAuth.Challenge()
-			ex.status = s.answer(w, http.StatusUnauthorized, "authorization required")
-			s.releaseAccess(a, ex)
+	if a.BasicAuth != nil && !s.basicAuth(w, r, a, ex) {
+		return w, false
+	}
+	var cookies []string
+	if a.ExternalAuth != nil {
+		var ok bool
+		if cookies, ok = s.externalAuth(w, r, a, ex); !ok {
 			return w, false
 		}
-		// As ingress-nginx does, the backend never sees the credentials.
-		delete(r.Header, "Authorization")
 	}
-	if a.ExternalAuth != nil {
-		return s.externalAuth(w, r, a, ex)
+	if corsMatched || len(cookies) > 0 {
+		aw := &accessWriter{ResponseWriter: w, r: r, cookies: cookies}
+		if corsMatched {
+			aw.cors = a.CORS
+		}
+		return aw, true
 	}
 	return w, true
 }
 
-// externalAuth asks the auth service and applies its decision.
-func (s *Server) externalAuth(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) (http.ResponseWriter, bool) {
-	d := a.ExternalAuth.Check(r.Context(), r, auth.Facts{Scheme: ex.info.scheme, ClientIP: ex.info.clientIP, RequestID: ex.info.requestID})
+// preflight answers a CORS preflight whose headers are set.
+func (s *Server) preflight(w http.ResponseWriter, ex *exchange) (http.ResponseWriter, bool) {
 	h := w.Header()
+	h["Content-Type"] = []string{"text/plain charset=UTF-8"}
+	h["Content-Length"] = []string{"0"}
+	w.WriteHeader(http.StatusNoContent)
+	ex.status = http.StatusNoContent
+	return w, false
+}
+
+// basicAuth checks the credentials; it answers 401 and returns false when
+// they are missing or wrong. As ingress-nginx does, the backend never sees
+// them.
+func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) bool {
+	if !a.BasicAuth.Allow(r) {
+		w.Header()["Www-Authenticate"] = a.BasicAuth.Challenge()
+		ex.status = s.answer(w, http.StatusUnauthorized, "authorization required")
+		s.releaseAccess(a, ex)
+		return false
+	}
+	delete(r.Header, "Authorization")
+	return true
+}
+
+// externalAuth asks the auth service and applies its decision: it returns
+// the cookies to add to the backend's response, or false when it answered.
+func (s *Server) externalAuth(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) ([]string, bool) {
+	d := a.ExternalAuth.Check(r.Context(), r, auth.Facts{Scheme: ex.info.scheme, ClientIP: ex.info.clientIP, RequestID: ex.info.requestID})
 	if d.Status == 0 {
 		for k, vs := range d.Upstream {
 			r.Header[k] = vs
 		}
-		if len(d.SetCookie) > 0 {
-			return &cookieWriter{ResponseWriter: w, cookies: d.SetCookie}, true
-		}
-		return w, true
+		return d.SetCookie, true
 	}
+	h := w.Header()
 	if len(d.SetCookie) > 0 {
 		h["Set-Cookie"] = d.SetCookie
 	}
@@ -79,7 +106,7 @@ func (s *Server) externalAuth(w http.ResponseWriter, r *http.Request, a *table.A
 		ex.status = s.answer(w, http.StatusInternalServerError, "authentication service failed")
 	}
 	s.releaseAccess(a, ex)
-	return w, false
+	return nil, false
 }
 
 // releaseAccess ends what access acquired (a limit-connections slot); the
@@ -100,25 +127,33 @@ func clientAddr(ex *exchange) netip.Addr {
 	return ip.Unmap()
 }
 
-// cookieWriter adds the auth service's Set-Cookie values to the backend's
-// response (nginx's add_header Set-Cookie $auth_cookie) instead of letting
-// the backend's own Set-Cookie replace them.
-type cookieWriter struct {
+// accessWriter finishes the head of the backend's response the way nginx
+// does: the CORS headers are set again over any the backend sent
+// (more_set_headers), and the auth service's Set-Cookie values are added to
+// the backend's (add_header).
+type accessWriter struct {
 	http.ResponseWriter
+	r       *http.Request
+	cors    *cors.Policy
 	cookies []string
 	wrote   bool
 }
 
-func (c *cookieWriter) WriteHeader(code int) {
+func (c *accessWriter) WriteHeader(code int) {
 	if !c.wrote {
 		c.wrote = true
 		h := c.ResponseWriter.Header()
-		h["Set-Cookie"] = append(h["Set-Cookie"][:len(h["Set-Cookie"]):len(h["Set-Cookie"])], c.cookies...)
+		if c.cors != nil {
+			c.cors.Apply(h, c.r)
+		}
+		if len(c.cookies) > 0 {
+			h["Set-Cookie"] = append(h["Set-Cookie"][:len(h["Set-Cookie"]):len(h["Set-Cookie"])], c.cookies...)
+		}
 	}
 	c.ResponseWriter.WriteHeader(code)
 }
 
-func (c *cookieWriter) Write(b []byte) (int, error) {
+func (c *accessWriter) Write(b []byte) (int, error) {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
 	}
@@ -127,4 +162,4 @@ func (c *cookieWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (flushes,
 // upgrades).
-func (c *cookieWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *accessWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

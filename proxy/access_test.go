@@ -26,6 +26,8 @@ func echo(t *testing.T, hits *atomic.Int64) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Header().Add("Set-Cookie", "app=1")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Vary", "Accept-Encoding")
 		w.Write([]byte("backend " + r.Method + " user=" + r.Header.Get("X-Auth-Request-User") +
 			" authz=" + r.Header.Get("Authorization") + " cookie=" + r.Header.Get("Cookie")))
 	}))
@@ -224,13 +226,14 @@ func TestCORSThroughTheProxy(t *testing.T) {
 	req.SetBasicAuth("bob", "pw")
 	resp, _ = h.do(req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "https://web.example.com", resp.Header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "https://web.example.com", resp.Header.Get("Access-Control-Allow-Origin"), "the annotation's value replaces the backend's, as in nginx")
 	assert.Equal(t, "true", resp.Header.Get("Access-Control-Allow-Credentials"))
+	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, resp.Header.Values("Vary"))
 
 	req.Header.Set("Origin", "https://evil.test")
 	resp, _ = h.do(req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), "no CORS headers for another origin")
+	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"), "no CORS headers for another origin")
 	preflight.Header.Set("Origin", "https://evil.test")
 	resp, _ = h.do(preflight)
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a preflight from another origin is an ordinary request")

@@ -80,7 +80,7 @@ func (p *Policy) Apply(h http.Header, r *http.Request) (preflight bool) {
 		allow = anyOrigin
 	} else {
 		// The answer depends on the Origin header: caches must know.
-		h["Vary"] = varyOrigin
+		addVary(h)
 		origin := r.Header["Origin"]
 		if len(origin) != 1 || !p.Allows(origin[0]) {
 			return false
@@ -101,6 +101,25 @@ func (p *Policy) Apply(h http.Header, r *http.Request) (preflight bool) {
 }
 
 var varyOrigin = []string{"Origin"}
+
+// addVary adds Origin to the Vary header, keeping what is there.
+func addVary(h http.Header) {
+	v := h["Vary"]
+	if v == nil {
+		h["Vary"] = varyOrigin
+		return
+	}
+	for _, s := range v {
+		for s != "" {
+			var tok string
+			tok, s, _ = strings.Cut(s, ",")
+			if t := strings.TrimSpace(tok); strings.EqualFold(t, "Origin") || t == "*" {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(v[:len(v):len(v)], "Origin")
+}
 
 // Allows reports whether origin matches the policy (case-insensitively).
 func (p *Policy) Allows(origin string) bool {

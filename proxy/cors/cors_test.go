@@ -115,3 +115,13 @@ func FuzzOrigins(f *testing.F) {
 		}
 	})
 }
+
+func TestVaryKeepsTheBackendsValues(t *testing.T) {
+	p := New(Config{AllowOrigins: []string{"https://a.example"}})
+	r := request(http.MethodGet, "https://a.example")
+	h := http.Header{"Vary": {"Accept-Encoding"}}
+	p.Apply(h, r)
+	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, h["Vary"])
+	p.Apply(h, r)
+	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, h["Vary"], "added once")
+}

@@ -77,6 +77,9 @@ type RateLimit struct {
 	RPS, RPM, Connections int
 	BurstMultiplier       int // default 5
 	Allowlist             []netip.Prefix
+	// RateKB paces each response to this many KiB per second after its
+	// first RateAfterKB KiB (limit-rate, limit-rate-after); 0 is off.
+	RateKB, RateAfterKB int
 }
 
 var (
@@ -409,7 +412,9 @@ func (p *parser) rateLimit(c *Config) {
 	if rl.Allowlist, ok = p.cidrList(allowName, ReasonInvalidValue, "the Ingress is not served"); !ok {
 		c.DropIngress = true
 	}
-	if rl.RPS > 0 || rl.RPM > 0 || rl.Connections > 0 {
+	rl.RateKB = p.intRange("limit-rate", 0, 0, MaxCount, ReasonInvalidValue)
+	rl.RateAfterKB = p.intRange("limit-rate-after", 0, 0, MaxCount, ReasonInvalidValue)
+	if rl.RPS > 0 || rl.RPM > 0 || rl.Connections > 0 || rl.RateKB > 0 {
 		c.RateLimit = &rl
 	}
 }
@@ -445,6 +450,8 @@ func registerAccess() {
 		loc("limit-rpm", "0", "Requests per minute per client address, with a burst of rpm×multiplier; excess gets 503.", RiskLow),
 		loc("limit-connections", "0", "Concurrent requests per client address; excess gets 503.", RiskLow),
 		loc("limit-burst-multiplier", "5", "Burst of limit-rps and limit-rpm as a multiple of the rate (1-1000).", RiskLow),
+		loc("limit-rate", "0", "KiB per second each response is sent at, after limit-rate-after KiB; 0 is off.", RiskLow),
+		loc("limit-rate-after", "0", "KiB of each response sent before limit-rate applies.", RiskLow),
 		loc("limit-allowlist", "", "Comma list of CIDRs exempt from the rate limits; an invalid entry drops the Ingress.", RiskLow),
 		loc("limit-whitelist", "", "Alias of limit-allowlist, read when that is absent.", RiskLow),
 	)

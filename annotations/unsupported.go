@@ -29,8 +29,6 @@ var catalog = []struct {
 	{"auth-keepalive-share-vars", "Share nginx variables with the auth subrequest.", NoOp, "nginx internals; nothing to share in Weir"},
 	{"enable-global-auth", "Apply the ConfigMap's global-auth-url.", NoOp, "Weir has no global external auth"},
 	{"satisfy", "any: either the source range or the authentication suffices.", NotImplemented, "every restriction must pass (satisfy all)"},
-	{"limit-rate", "Bandwidth limit of responses (KiB/s).", NotImplemented, "responses are not bandwidth limited"},
-	{"limit-rate-after", "Bytes sent before limit-rate applies.", NotImplemented, "responses are not bandwidth limited"},
 	{"global-rate-limit", "Rate limit shared through memcached (removed in ingress-nginx 1.12).", NotImplemented, "no global limit applies; use limit-rps or limit-rpm"},
 	{"global-rate-limit-window", "Window of global-rate-limit.", NotImplemented, "no global limit applies"},
 	{"global-rate-limit-key", "Key of global-rate-limit.", NotImplemented, "no global limit applies"},

@@ -6,6 +6,7 @@ import (
 
 	"weir.dev/weir/proxy/auth"
 	"weir.dev/weir/proxy/cors"
+	"weir.dev/weir/proxy/ratelimit"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -13,7 +14,7 @@ import (
 // forwarded, in nginx's phase order: a CORS preflight is answered first
 // (204, without reaching the backend), then the rate limits (503), basic
 // authentication (401) and external authentication (401, 403, 302 to
-// sign-in, 500). It returns the writer to forward with and false when it
+// sign-in, 500); limit-rate paces the response. It returns the writer to forward with and false when it
 // answered the request itself. A route without these annotations costs four
 // nil checks.
 func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) (http.ResponseWriter, bool) {
@@ -42,8 +43,12 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action,
 			return w, false
 		}
 	}
-	if corsMatched || len(cookies) > 0 {
-		aw := &accessWriter{ResponseWriter: w, r: r, cookies: cookies}
+	var throttle *ratelimit.Throttle
+	if a.RateLimit != nil {
+		throttle = a.RateLimit.Throttle()
+	}
+	if corsMatched || len(cookies) > 0 || throttle != nil {
+		aw := &accessWriter{ResponseWriter: w, r: r, cookies: cookies, throttle: throttle}
 		if corsMatched {
 			aw.cors = a.CORS
 		}
@@ -136,7 +141,9 @@ type accessWriter struct {
 	r       *http.Request
 	cors    *cors.Policy
 	cookies []string
-	wrote   bool
+	// throttle paces the body (limit-rate); nil sends it as it comes.
+	throttle *ratelimit.Throttle
+	wrote    bool
 }
 
 func (c *accessWriter) WriteHeader(code int) {
@@ -157,7 +164,33 @@ func (c *accessWriter) Write(b []byte) (int, error) {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
 	}
-	return c.ResponseWriter.Write(b)
+	if c.throttle == nil {
+		return c.ResponseWriter.Write(b)
+	}
+	return c.paced(b)
+}
+
+// paced writes b in chunks, each once the rate allows it, flushed so that
+// the pace is the client's.
+func (c *accessWriter) paced(b []byte) (int, error) {
+	rc := http.NewResponseController(c.ResponseWriter)
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), c.throttle.Chunk())
+		if err := c.throttle.Wait(c.r.Context(), n); err != nil {
+			return written, err
+		}
+		m, err := c.ResponseWriter.Write(b[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		if err := rc.Flush(); err != nil {
+			return written, err
+		}
+		b = b[n:]
+	}
+	return written, nil
 }
 
 // Unwrap lets http.ResponseController reach the connection (flushes,

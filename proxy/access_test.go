@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -304,4 +305,21 @@ func BenchmarkAccess(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestLimitRateThroughTheProxy(t *testing.T) {
+	h := newHarness(t, Options{})
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 3000))
+	}))
+	t.Cleanup(big.Close)
+	rt := routeTo("app.test", "/", backendOf("big", big))
+	rt.Action.RateLimit = ratelimit.New(ratelimit.Config{RateBytes: 10000, RateAfterBytes: 1000})
+	h.publish(rt)
+	start := time.Now()
+	code, body := h.get("app.test", "/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Len(t, body, 3000)
+	// 2000 paced bytes at 10,000 B/s: at least 0.2 s (a lower bound only).
+	assert.GreaterOrEqual(t, time.Since(start), 190*time.Millisecond)
 }

@@ -47,7 +47,8 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	if l := cfg.RateLimit; l != nil {
 		id := fmt.Sprintf("Ingress %s/%s %s", p.ing.Namespace, p.ing.Name, p.ing.UID)
 		ac.limit = ratelimit.Shared(id, ratelimit.Config{RPS: l.RPS, RPM: l.RPM, Connections: l.Connections,
-			BurstMultiplier: l.BurstMultiplier, Allowlist: l.Allowlist})
+			BurstMultiplier: l.BurstMultiplier, Allowlist: l.Allowlist,
+			RateBytes: int64(l.RateKB) << 10, RateAfterBytes: int64(l.RateAfterKB) << 10})
 	}
 	if e := cfg.ExternalAuth; e != nil {
 		ac.external = auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,

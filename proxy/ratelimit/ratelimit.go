@@ -19,6 +19,10 @@ type Config struct {
 	RPS, RPM, Connections int
 	BurstMultiplier       int // burst = rate × multiplier (at least 1)
 	Allowlist             []netip.Prefix
+	// RateBytes paces each response to this many bytes per second after
+	// its first RateAfterBytes (limit-rate, limit-rate-after); 0 is off.
+	// Allowlisted clients are paced too, as in nginx.
+	RateBytes, RateAfterBytes int64
 	// MaxClients bounds the addresses remembered (default DefaultMaxClients).
 	MaxClients int
 }
@@ -34,6 +38,7 @@ type Limiter struct {
 	cfg      Config
 	rps, rpm rate
 	perShard int
+	counts   bool         // some request or connection limit is set
 	now      func() int64 // monotonic nanoseconds
 	shards   [shards]shard
 	desc     string
@@ -61,6 +66,7 @@ var epoch = time.Now()
 func New(c Config) *Limiter {
 	c = normalize(c)
 	l := &Limiter{cfg: c, perShard: max(c.MaxClients/shards, 1), now: func() int64 { return int64(time.Since(epoch)) }}
+	l.counts = c.RPS > 0 || c.RPM > 0 || c.Connections > 0
 	l.rps = newRate(c.RPS, int64(time.Second), c.BurstMultiplier)
 	l.rpm = newRate(c.RPM, int64(time.Minute), c.BurstMultiplier)
 	for i := range l.shards {
@@ -81,7 +87,11 @@ func normalize(c Config) Config {
 }
 
 func describe(c Config) string {
-	return fmt.Sprintf("rps=%d rpm=%d connections=%d burst-multiplier=%d allow=%v", c.RPS, c.RPM, c.Connections, c.BurstMultiplier, c.Allowlist)
+	d := fmt.Sprintf("rps=%d rpm=%d connections=%d burst-multiplier=%d allow=%v", c.RPS, c.RPM, c.Connections, c.BurstMultiplier, c.Allowlist)
+	if c.RateBytes > 0 {
+		d += fmt.Sprintf(" rate=%dB/s after=%dB", c.RateBytes, c.RateAfterBytes)
+	}
+	return d
 }
 
 func newRate(n int, per int64, mult int) rate {
@@ -99,7 +109,7 @@ func (l *Limiter) String() string { return l.desc }
 // limit-connections is set, the caller must call Release(addr) when the
 // request ends.
 func (l *Limiter) Acquire(addr netip.Addr) bool {
-	if l.exempt(addr) {
+	if !l.counts || l.exempt(addr) {
 		return true
 	}
 	key, sh := l.shard(addr)

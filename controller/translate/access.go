@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -15,6 +16,7 @@ import (
 const (
 	ReasonAuthSecretNotFound = "AuthSecretNotFound"
 	ReasonInvalidAuthSecret  = "InvalidAuthSecret"
+	ReasonUnsafeAuthURL      = "UnsafeAuthURL"
 )
 
 // accessChecks are an Ingress's CORS, rate-limit and authentication checks,
@@ -50,7 +52,9 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 			BurstMultiplier: l.BurstMultiplier, Allowlist: l.Allowlist,
 			RateBytes: int64(l.RateKB) << 10, RateAfterBytes: int64(l.RateAfterKB) << 10})
 	}
-	if e := cfg.ExternalAuth; e != nil {
+	if e := cfg.ExternalAuth; e != nil && t.anyHostAuth(p, e.URL) {
+		ac.deny = true
+	} else if e != nil {
 		ac.external = auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,
 			SignInRedirectParam: e.SignInRedirectParam, ResponseHeaders: e.ResponseHeaders,
 			RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie,
@@ -58,10 +62,31 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	}
 	if b := cfg.BasicAuth; b != nil {
 		ac.basic = t.basicAuth(p, b)
-		ac.deny = ac.basic == nil
+		ac.deny = ac.deny || ac.basic == nil
 	}
 	p.access = ac
 	return ac
+}
+
+// anyHostAuth reports (as a problem) an auth-url whose host comes from the
+// request's Host header on an Ingress that serves every host (a rule
+// without host, or spec.defaultBackend): any client
+// could then name its own auth service and let itself in.
+func (t *translator) anyHostAuth(p *parsed, authURL string) bool {
+	rest := authURL[strings.Index(authURL, "://")+3:]
+	authority, _, _ := strings.Cut(rest, "/")
+	if !strings.Contains(authority, "$host") && !strings.Contains(authority, "$http_host") && !strings.Contains(authority, "$best_http_host") {
+		return false
+	}
+	anyHost := p.ing.Spec.DefaultBackend != nil
+	for _, r := range p.ing.Spec.Rules {
+		anyHost = anyHost || r.Host == ""
+	}
+	if anyHost {
+		t.problem(p, "metadata.annotations["+annotations.Prefix+"auth-url]", ReasonUnsafeAuthURL, Error,
+			"the auth service's host comes from the request's Host header, and the Ingress serves every host: a client could name its own auth service; every path of the Ingress answers 503")
+	}
+	return anyHost
 }
 
 // basicAuth reads the users of auth-secret. A Secret in another namespace,

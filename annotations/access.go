@@ -29,10 +29,12 @@ const (
 	DefaultCORSMaxAge  = 1728000
 )
 
-// BasicAuth is auth-type: basic with auth-secret, auth-secret-type and
-// auth-realm. The Secret is resolved by translation.
+// BasicAuth is auth-type: basic (or digest) with auth-secret,
+// auth-secret-type and auth-realm. The Secret is resolved by translation.
 type BasicAuth struct {
-	Realm string
+	// Digest is auth-type: digest (users from an htdigest file).
+	Digest bool
+	Realm  string
 	// SecretNamespace is the namespace written in auth-secret ("" when the
 	// value is a bare name: the Ingress's own).
 	SecretNamespace string
@@ -171,18 +173,15 @@ func (p *parser) basicAuth(c *Config) {
 	if !ok || v == "" {
 		return
 	}
-	switch strings.TrimSpace(v) {
-	case "basic":
-	case "digest":
-		p.problem("auth-type", ReasonUnenforceableAccess, Error, "digest authentication is not implemented; every path of the Ingress answers 503 (fail closed)")
-		c.DenyAll = true
-		return
+	kind := strings.TrimSpace(v)
+	switch kind {
+	case "basic", "digest":
 	default:
 		p.problem("auth-type", ReasonInvalidValue, Error, "%s is not basic or digest; every path of the Ingress answers 503 (fail closed)", quoteShort(v))
 		c.DenyAll = true
 		return
 	}
-	b := &BasicAuth{SecretType: "auth-file"}
+	b := &BasicAuth{Digest: kind == "digest", SecretType: "auth-file"}
 	secret, _ := p.get("auth-secret")
 	ns, name, found := strings.Cut(strings.TrimSpace(secret), "/")
 	if !found {
@@ -432,10 +431,10 @@ func registerAccess() {
 		loc("cors-allow-credentials", "true", "Access-Control-Allow-Credentials.", RiskLow),
 		loc("cors-max-age", "1728000", "Access-Control-Max-Age in seconds.", RiskLow),
 		Entry{Name: "auth-type", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
-			Doc: "basic: HTTP basic authentication against auth-secret (401 with WWW-Authenticate); digest is not implemented and closes the paths (503)."},
+			Doc: "basic or digest: HTTP authentication against the users of auth-secret (401 with WWW-Authenticate); the backend never sees the credentials."},
 		loc("auth-secret", "", "Secret (in the Ingress's namespace) with the users; missing or unreadable: every path answers 503.", RiskCritical),
-		loc("auth-secret-type", "auth-file", "auth-file: an htpasswd file in the key auth (bcrypt, apr1, SHA1); auth-map: one key per user.", RiskMedium),
-		loc("auth-realm", "", "Realm of the basic-auth challenge.", RiskLow),
+		loc("auth-secret-type", "auth-file", "auth-file: an htpasswd (digest: htdigest) file in the key auth; auth-map: one key per user. Hashes: bcrypt, apr1/MD5-crypt, {SHA}, {SSHA}, {PLAIN}; digest: realm:HA1.", RiskMedium),
+		loc("auth-realm", "", "Realm of the challenge; with digest, only htdigest lines of this realm are read.", RiskLow),
 		Entry{Name: "auth-url", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
 			Doc: "External authentication: a subrequest to this URL decides (2xx allows; 401/403 are returned; anything else, or no answer, is 500)."},
 		loc("auth-method", "GET", "Method of the authentication subrequest.", RiskMedium),

@@ -56,6 +56,10 @@ func TestBasicAuth(t *testing.T) {
 	assert.Equal(t, &BasicAuth{Realm: "Staff only", SecretName: "users", SecretType: "auth-file"}, c.BasicAuth)
 	assert.False(t, c.DenyAll)
 
+	c, ps = Parse(ann("auth-type", "digest", "auth-secret", "users", "auth-realm", "Staff"))
+	assert.Empty(t, ps)
+	assert.Equal(t, &BasicAuth{Digest: true, Realm: "Staff", SecretName: "users", SecretType: "auth-file"}, c.BasicAuth)
+
 	c, _ = Parse(ann("auth-type", "basic", "auth-secret", "team/users", "auth-secret-type", "auth-map"))
 	assert.Equal(t, &BasicAuth{SecretNamespace: "team", SecretName: "users", SecretType: "auth-map"}, c.BasicAuth)
 

@@ -240,7 +240,6 @@ func TestWeirHealthCheck(t *testing.T) {
 func TestUnenforceableAccessFailsClosed(t *testing.T) {
 	for _, a := range [][]string{
 		{"auth-tls-secret", "default/ca"},
-		{"auth-type", "digest", "auth-secret", "users"},
 		{"auth-url", "http://auth", "auth-proxy-set-headers", "default/headers"},
 	} {
 		c, ps := Parse(ann(a...))

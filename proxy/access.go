@@ -66,12 +66,12 @@ func (s *Server) preflight(w http.ResponseWriter, ex *exchange) (http.ResponseWr
 	return w, false
 }
 
-// basicAuth checks the credentials; it answers 401 and returns false when
-// they are missing or wrong. As ingress-nginx does, the backend never sees
+// basicAuth checks the credentials (basic or digest); it answers 401 and
+// returns false when they are missing or wrong. As ingress-nginx does, the backend never sees
 // them.
 func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) bool {
-	if !a.BasicAuth.Allow(r) {
-		w.Header()["Www-Authenticate"] = a.BasicAuth.Challenge()
+	if ok, challenge := a.BasicAuth.Check(r); !ok {
+		w.Header()["Www-Authenticate"] = challenge
 		ex.status = s.answer(w, http.StatusUnauthorized, "authorization required")
 		s.releaseAccess(a, ex)
 		return false

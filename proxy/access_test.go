@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,14 +180,20 @@ func TestExternalAuthWithoutSignInAndUnreachable(t *testing.T) {
 	assert.Zero(t, hits.Load())
 }
 
-func TestBasicAuthThroughTheProxy(t *testing.T) {
+// behindAuth serves app.test through a, with a counting backend.
+func behindAuth(t *testing.T, a *auth.Basic) (*harness, *atomic.Int64) {
 	h := newHarness(t, Options{})
-	var hits atomic.Int64
+	hits := &atomic.Int64{}
+	rt := routeTo("app.test", "/", backendOf("app", echo(t, hits)))
+	rt.Action.BasicAuth = a
+	h.publish(rt)
+	return h, hits
+}
+
+func TestBasicAuthThroughTheProxy(t *testing.T) {
 	users, errs := auth.ParseHtpasswd([]byte("bob:$apr1$saltsalt$LrttParrLPdxvgutaSXWJ0\n"))
 	require.Empty(t, errs)
-	rt := routeTo("app.test", "/", backendOf("app", echo(t, &hits)))
-	rt.Action.BasicAuth = auth.NewBasic(users, "Staff", "test")
-	h.publish(rt)
+	h, hits := behindAuth(t, auth.NewBasic(users, "Staff", "test"))
 
 	req := clientRequest(http.MethodGet, "http://app.test/", nil)
 	resp, _ := h.do(req)
@@ -199,6 +208,7 @@ func TestBasicAuthThroughTheProxy(t *testing.T) {
 	resp, body := h.do(req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "backend GET user= authz= cookie=", body, "the credentials are not forwarded")
+	assert.Equal(t, int64(1), hits.Load())
 }
 
 func TestCORSThroughTheProxy(t *testing.T) {
@@ -322,4 +332,22 @@ func TestLimitRateThroughTheProxy(t *testing.T) {
 	assert.Len(t, body, 3000)
 	// 2000 paced bytes at 10,000 B/s: at least 0.2 s (a lower bound only).
 	assert.GreaterOrEqual(t, time.Since(start), 190*time.Millisecond)
+}
+
+func TestDigestAuthThroughTheProxy(t *testing.T) {
+	ha1 := md5.Sum([]byte("bob:Staff:secret"))
+	users, _ := auth.ParseHtdigest([]byte("bob:Staff:"+hex.EncodeToString(ha1[:])), "Staff")
+	h, hits := behindAuth(t, auth.NewDigest(users, "Staff", "test"))
+
+	req := clientRequest(http.MethodGet, "http://app.test/x", nil)
+	resp, _ := h.do(req)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	nonce := regexp.MustCompile(`nonce="([^"]+)"`).FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))[1]
+	hash := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
+	response := hash(hex.EncodeToString(ha1[:]) + ":" + nonce + ":00000001:abc:auth:" + hash("GET:/x"))
+	req.Header.Set("Authorization", `Digest username="bob", realm="Staff", nonce="`+nonce+`", uri="/x", qop=auth, nc=00000001, cnonce="abc", response="`+response+`"`)
+	resp, body := h.do(req)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "backend GET user= authz= cookie=", body, "the credentials are not forwarded")
+	assert.Equal(t, int64(1), hits.Load())
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -106,29 +107,60 @@ func (t *translator) basicAuth(p *parsed, b *annotations.BasicAuth) *auth.Basic 
 		t.problem(p, field, ReasonAuthSecretNotFound, Error, "Secret %s not found; every path of the Ingress answers 503", ref)
 		return nil
 	}
-	users, errs, err := secretUsers(s, b.SecretType)
-	if err != nil {
-		t.problem(p, field, ReasonInvalidAuthSecret, Error, "Secret %s: %v; every path of the Ingress answers 503", ref, err)
+	var a *auth.Basic
+	var n int
+	var errs []auth.LineError
+	data, ok := secretFile(s, b.SecretType)
+	switch {
+	case !ok:
+		t.problem(p, field, ReasonInvalidAuthSecret, Error, "Secret %s: no key \"auth\" (an htpasswd or htdigest file); every path of the Ingress answers 503", ref)
 		return nil
+	case b.Digest:
+		var users map[string][]byte
+		users, errs = auth.ParseHtdigest(data, b.Realm)
+		a, n = auth.NewDigest(users, b.Realm, "Secret "+ref), len(users)
+	default:
+		var users map[string]auth.Hash
+		if b.SecretType == "auth-map" {
+			users, errs = auth.ParseAuthMap(s.Data)
+		} else {
+			users, errs = auth.ParseHtpasswd(data)
+		}
+		a, n = auth.NewBasic(users, b.Realm, "Secret "+ref), len(users)
+	}
+	if b.SecretType == "auth-map" {
+		for i := range errs {
+			errs[i].Line = 0 // lines of a map are not the user's
+		}
 	}
 	for _, e := range errs {
 		t.problem(p, field, ReasonInvalidAuthSecret, Warning, "Secret %s %v; that entry cannot log in", ref, e)
 	}
-	if len(users) == 0 {
+	if n == 0 {
 		t.problem(p, field, ReasonInvalidAuthSecret, Warning, "Secret %s has no usable user; every request gets 401", ref)
 	}
-	return auth.NewBasic(users, b.Realm, "Secret "+ref)
+	return a
 }
 
-func secretUsers(s *corev1.Secret, secretType string) (map[string]auth.Hash, []auth.LineError, error) {
-	if secretType == "auth-map" {
-		users, errs := auth.ParseAuthMap(s.Data)
-		return users, errs, nil
+// secretFile is the users file of an auth Secret: the key "auth"
+// (auth-file), or one "user:value" line per key (auth-map, keys sorted; for
+// digest, whose values are "realm:HA1").
+func secretFile(s *corev1.Secret, secretType string) ([]byte, bool) {
+	if secretType != "auth-map" {
+		data, ok := s.Data["auth"]
+		return data, ok
 	}
-	data, ok := s.Data["auth"]
-	if !ok {
-		return nil, nil, fmt.Errorf("no key \"auth\" (an htpasswd file)")
+	users := make([]string, 0, len(s.Data))
+	for u := range s.Data {
+		users = append(users, u)
 	}
-	users, errs := auth.ParseHtpasswd(data)
-	return users, errs, nil
+	sort.Strings(users)
+	var b strings.Builder
+	for _, u := range users {
+		if strings.ContainsAny(u, ":\n") {
+			continue // not a user name; the line would mean something else
+		}
+		b.WriteString(u + ":" + strings.TrimSpace(string(s.Data[u])) + "\n")
+	}
+	return []byte(b.String()), true
 }

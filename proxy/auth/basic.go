@@ -7,13 +7,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
-// Basic is HTTP basic authentication against a set of htpasswd users.
+// Basic is HTTP basic authentication against a set of htpasswd users, or
+// digest authentication against htdigest users (NewDigest).
 type Basic struct {
-	users     map[string]Hash
-	challenge []string // the WWW-Authenticate value
-	desc      string
+	users       map[string]Hash
+	digestUsers map[string][]byte // user to hex HA1; nil for basic
+	realm       string
+	challenge   []string // the WWW-Authenticate value (basic)
+	desc        string
 
 	// ok remembers credentials that matched recently, so that a browser
 	// sending them with every request costs one bcrypt run, not one per
@@ -28,17 +32,38 @@ const maxRemembered = 1024
 // NewBasic builds a Basic from parsed users and the realm. source names the
 // Secret for table dumps.
 func NewBasic(users map[string]Hash, realm, source string) *Basic {
-	return &Basic{users: users, challenge: []string{`Basic realm="` + realm + `"`},
+	return &Basic{users: users, realm: realm, challenge: []string{`Basic realm="` + realm + `"`},
 		desc: source + " users=" + strconv.Itoa(len(users)) + " realm=" + strconv.Quote(realm), ok: map[[32]byte]struct{}{}}
+}
+
+// NewDigest builds digest authentication from htdigest users (ParseHtdigest).
+func NewDigest(users map[string][]byte, realm, source string) *Basic {
+	return &Basic{digestUsers: users, realm: realm,
+		desc: "digest " + source + " users=" + strconv.Itoa(len(users)) + " realm=" + strconv.Quote(realm)}
+}
+
+// Check reports whether the request carries valid credentials and, when it
+// does not, the WWW-Authenticate value of the 401.
+func (b *Basic) Check(r *http.Request) (bool, []string) {
+	if b.digestUsers == nil {
+		if b.Allow(r) {
+			return true, nil
+		}
+		return false, b.challenge
+	}
+	now := time.Now()
+	ok, stale := b.allowDigest(r, now)
+	if ok {
+		return true, nil
+	}
+	return false, b.digestChallenge(stale, now)
 }
 
 // String describes the check for table dumps (never the hashes).
 func (b *Basic) String() string { return b.desc }
 
-// Challenge is the WWW-Authenticate value of a 401.
-func (b *Basic) Challenge() []string { return b.challenge }
-
-// Allow reports whether the request carries the credentials of a user.
+// Allow reports whether the request carries the basic credentials of a
+// user.
 func (b *Basic) Allow(r *http.Request) bool {
 	user, password, ok := credentials(r.Header["Authorization"])
 	if !ok {

@@ -70,7 +70,9 @@ func TestBasicAllow(t *testing.T) {
 	} {
 		assert.Equal(t, c.want, b.Allow(basicRequest(c.user, c.pw)), "%s:%s", c.user, c.pw)
 	}
-	assert.Equal(t, []string{`Basic realm="Staff"`}, b.Challenge())
+	ok, challenge := b.Check(basicRequest("bob", "wrong"))
+	assert.False(t, ok)
+	assert.Equal(t, []string{`Basic realm="Staff"`}, challenge)
 	assert.Equal(t, `Secret default/users users=5 realm="Staff"`, b.String())
 
 	r := basicRequest("", "")

@@ -86,7 +86,11 @@ func (s *Server) externalAuth(w http.ResponseWriter, r *http.Request, a *table.A
 	d := a.ExternalAuth.Check(r.Context(), r, auth.Facts{Scheme: ex.info.scheme, ClientIP: ex.info.clientIP, RequestID: ex.info.requestID})
 	if d.Status == 0 {
 		for k, vs := range d.Upstream {
-			r.Header[k] = vs
+			if len(vs) == 0 {
+				delete(r.Header, k)
+			} else {
+				r.Header[k] = vs
+			}
 		}
 		return d.SetCookie, true
 	}

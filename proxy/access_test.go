@@ -64,6 +64,7 @@ func newOAuthServer(t *testing.T) *oauthServer {
 				w.Header().Set("X-Auth-Request-User", "alice")
 				w.Header().Set("X-Not-Listed", "leak")
 				w.Header().Add("Set-Cookie", "session=alice; Max-Age=60")
+			case c.Value == "nobody-named":
 			case c.Value == "banned":
 				w.WriteHeader(http.StatusForbidden)
 			default:
@@ -151,11 +152,19 @@ func TestExternalAuthSignInFlow(t *testing.T) {
 	assert.Empty(t, oauth.last().Header.Get("Content-Length"), "the subrequest has no body")
 	assert.Equal(t, int64(1), hits.Load())
 
+	// A client cannot name itself: the listed header is the auth
+	// service's or none.
+	req = clientRequest(http.MethodGet, "http://app.test/", nil)
+	req.Header.Set("Cookie", "session=nobody-named")
+	req.Header.Set("X-Auth-Request-User", "admin")
+	_, body = h.do(req)
+	assert.Equal(t, "backend GET user= authz= cookie=session=nobody-named", body)
+
 	code, _ := h.get("app.test", "/", "Cookie", "session=banned")
 	assert.Equal(t, http.StatusForbidden, code)
 	code, _ = h.get("app.test", "/", "Cookie", "session=teapot")
 	assert.Equal(t, http.StatusInternalServerError, code, "any other answer of the auth service is 500")
-	assert.Equal(t, int64(1), hits.Load())
+	assert.Equal(t, int64(2), hits.Load())
 }
 
 func TestExternalAuthWithoutSignInAndUnreachable(t *testing.T) {

@@ -103,7 +103,8 @@ type Facts struct {
 }
 
 // Decision is the outcome of a check. Status 0 allows the request: Upstream
-// holds the headers to set on the request sent to the backend. Otherwise the
+// holds the headers to set on the request sent to the backend (an empty
+// value removes the client's). Otherwise the
 // proxy answers Status (with Location for a sign-in redirect and
 // WWWAuthenticate for a 401). SetCookie goes on the answer in both cases.
 type Decision struct {
@@ -163,11 +164,12 @@ func (e *External) ask(ctx context.Context, r *http.Request, f Facts) (answer, e
 func (e *External) decide(a answer, r *http.Request, f Facts) Decision {
 	switch code := a.status; {
 	case code >= 200 && code < 300:
+		// Every listed header is replaced: a client cannot send its own
+		// X-Auth-Request-User when the auth service names nobody.
 		d := Decision{SetCookie: a.cookies, Upstream: http.Header{}}
 		for _, h := range e.cfg.ResponseHeaders {
-			if v := a.header[http.CanonicalHeaderKey(h)]; len(v) > 0 {
-				d.Upstream[http.CanonicalHeaderKey(h)] = v
-			}
+			k := http.CanonicalHeaderKey(h)
+			d.Upstream[k] = a.header[k]
 		}
 		return d
 	case code == http.StatusUnauthorized && e.cfg.SignIn != "":

@@ -51,7 +51,7 @@ func TestSubrequestHeaders(t *testing.T) {
 	r.Header.Set("Content-Length", "5")
 	d := e.Check(context.Background(), r, Facts{Scheme: "http", ClientIP: "192.0.2.1", RequestID: "rid"})
 	require.Zero(t, d.Status, "%v", d.Err)
-	assert.Equal(t, http.Header{"X-User": {"u"}}, d.Upstream, "only listed headers, only when present")
+	assert.Equal(t, http.Header{"X-User": {"u"}, "X-Missing": nil}, d.Upstream, "only listed headers; absent ones are removed from the request")
 	assert.Equal(t, "POST", got.Method)
 	for k, v := range map[string]string{
 		"X-Original-Url": "http://app.example/p?q", "X-Original-Method": "PUT", "X-Original-Uri": "/p?q", "X-Scheme": "http",

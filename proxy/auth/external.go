@@ -231,6 +231,11 @@ var skipHeader = map[string]bool{
 	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true, "Expect": true, "Host": true,
 	"X-Forwarded-Proto": true, "X-Forwarded-For": true, "X-Real-Ip": true, "X-Forwarded-Host": true,
 	"X-Forwarded-Port": true, "Proxy-Authorization": true,
+	// Facts about the original request are Weir's alone: a client's own
+	// values could steer the auth service's decision.
+	"X-Original-Url": true, "X-Original-Uri": true, "X-Original-Method": true, "X-Scheme": true,
+	"X-Forwarded-Uri": true, "X-Forwarded-Method": true, "X-Auth-Request-Redirect": true, "X-Sent-From": true,
+	"X-Request-Id": true,
 }
 
 // signIn is the sign-in redirect: auth-signin with the original URL in its

@@ -49,6 +49,8 @@ func TestSubrequestHeaders(t *testing.T) {
 	r.Header.Set("X-Forwarded-For", "6.6.6.6")
 	r.Header.Set("X-Forwarded-Proto", "https")
 	r.Header.Set("Content-Length", "5")
+	r.Header.Set("X-Forwarded-Uri", "/public")
+	r.Header.Set("X-Original-Url", "http://app.example/public")
 	d := e.Check(context.Background(), r, Facts{Scheme: "http", ClientIP: "192.0.2.1", RequestID: "rid"})
 	require.Zero(t, d.Status, "%v", d.Err)
 	assert.Equal(t, http.Header{"X-User": {"u"}, "X-Missing": nil}, d.Upstream, "only listed headers; absent ones are removed from the request")
@@ -61,6 +63,7 @@ func TestSubrequestHeaders(t *testing.T) {
 		assert.Equal(t, v, got.Header.Get(k), k)
 	}
 	assert.Zero(t, got.ContentLength)
+	assert.Empty(t, got.Header.Get("X-Forwarded-Uri"), "a client's own facts never reach the auth service")
 }
 
 func TestAnswerCache(t *testing.T) {

@@ -69,9 +69,6 @@ func New(c Config) *Limiter {
 	l.counts = c.RPS > 0 || c.RPM > 0 || c.Connections > 0
 	l.rps = newRate(c.RPS, int64(time.Second), c.BurstMultiplier)
 	l.rpm = newRate(c.RPM, int64(time.Minute), c.BurstMultiplier)
-	for i := range l.shards {
-		l.shards[i].m = make(map[[16]byte]state)
-	}
 	l.desc = describe(c)
 	return l
 }
@@ -132,6 +129,9 @@ func (l *Limiter) Acquire(addr netip.Addr) bool {
 	}
 	if !known && len(sh.m) >= l.perShard {
 		sh.evict(now)
+	}
+	if sh.m == nil {
+		sh.m = make(map[[16]byte]state) // made on first use: most shards of most Ingresses stay empty
 	}
 	sh.m[key] = st
 	return true

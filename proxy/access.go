@@ -12,11 +12,11 @@ import (
 
 // access runs an action's ingress-nginx access checks before the request is
 // forwarded, in nginx's phase order: a CORS preflight is answered first
-// (204, without reaching the backend), then the rate limits (503), basic
-// authentication (401) and external authentication (401, 403, 302 to
-// sign-in, 500); limit-rate paces the response. It returns the writer to forward with and false when it
-// answered the request itself. A route without these annotations costs four
-// nil checks.
+// (204, without reaching the backend), then the rate limits (503), basic or
+// digest authentication (401) and external authentication (401, 403, 302 to
+// sign-in, 500); limit-rate paces the response. It returns the writer to
+// forward with, and false when it answered the request itself. A route
+// without these annotations costs four nil checks.
 func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) (http.ResponseWriter, bool) {
 	if a.CORS == nil && a.RateLimit == nil && a.BasicAuth == nil && a.ExternalAuth == nil {
 		return w, true

@@ -30,6 +30,17 @@ type Result struct {
 	// it was refreshed from (Table.DerivedFrom) only in the endpoints of
 	// these backends (by index).
 	EndpointsOnly []int
+
+	// The Gateway API side (gateway.go): one entry per Gateway and port
+	// with its own table, sorted by Gateway then port; and the status
+	// Weir owns, sorted by namespace and name.
+	GatewayListeners []*GatewayListener
+	// ListenerEndpointsOnly is EndpointsOnly for each GatewayListener
+	// (same index) after a Refresh; nil after a full translation.
+	ListenerEndpointsOnly [][]int
+	GatewayClasses        []GatewayClassStatus
+	Gateways              []GatewayStatus
+	Routes                []RouteStatus
 }
 
 // parsed is one of Weir's Ingresses with its annotations read.

@@ -222,7 +222,12 @@ func older(a, b *networkingv1.Ingress) bool {
 }
 
 func (t *translator) problem(p *parsed, field, reason string, sev Severity, format string, args ...any) {
-	t.problems = append(t.problems, Problem{Object: p.ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	t.problemAt(p.ref, field, reason, sev, format, args...)
+}
+
+// problemAt records a problem about any object, of either source.
+func (t *translator) problemAt(ref ObjectRef, field, reason string, sev Severity, format string, args ...any) {
+	t.problems = append(t.problems, Problem{Object: ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
 }
 
 func sortProblems(ps []Problem) []Problem {

@@ -1,0 +1,84 @@
+package table
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// The parts of an Action that only the Gateway API fills today: request
+// mirroring, CORS, route timeouts and per-backend header edits. They live in
+// the same model as everything else, so a later Ingress annotation can use
+// them too.
+
+// Mirror sends a copy of each request (or a share of them) to a backend and
+// ignores its answer: fire and forget, so that a slow or failing mirror
+// never changes the response the client gets.
+type Mirror struct {
+	Backend *Backend
+	// Numerator out of Denominator requests are mirrored; 0/0 mirrors all.
+	Numerator, Denominator int
+}
+
+// CORS answers preflight requests and decorates responses for cross-origin
+// clients (the Gateway API's CORS filter; fetch standard semantics).
+type CORS struct {
+	// AllowOrigins are origins ("https://a.example.com"), patterns with a
+	// "*" host label prefix ("https://*.example.com"), or "*" for any.
+	AllowOrigins     []string
+	AllowMethods     []string // "*" allows any
+	AllowHeaders     []string // "*" allows any
+	ExposeHeaders    []string
+	AllowCredentials bool
+	// MaxAge is how long a preflight answer may be cached (0: 5 seconds,
+	// the fetch standard's default).
+	MaxAge time.Duration
+}
+
+// RouteTimeouts bound a request that matched a route. 0 leaves a bound off.
+type RouteTimeouts struct {
+	// Request bounds the whole exchange until the response headers reach
+	// the client, all attempts included; beyond it the client gets 504.
+	Request time.Duration
+	// BackendRequest bounds one attempt, from sending the request to the
+	// endpoint to receiving its response headers (504 when it expires).
+	BackendRequest time.Duration
+}
+
+// BackendFilters are the header edits of one backendRef, applied after the
+// route's own when that backend is chosen.
+type BackendFilters struct {
+	RequestHeaders  HeaderEdits
+	ResponseHeaders HeaderEdits
+}
+
+// AllowsOrigin reports whether a request's Origin is allowed.
+func (c *CORS) AllowsOrigin(origin string) bool {
+	for _, o := range c.AllowOrigins {
+		switch {
+		case o == "*" || o == origin:
+			return true
+		case strings.Contains(o, "://*."):
+			scheme, rest, _ := strings.Cut(o, "://*")
+			if strings.HasPrefix(origin, scheme+"://") && strings.HasSuffix(origin, rest) &&
+				len(origin) > len(scheme)+3+len(rest) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func compileCORS(c *CORS) error {
+	if c == nil {
+		return nil
+	}
+	if c.AllowCredentials {
+		for _, o := range c.AllowOrigins {
+			if o == "*" {
+				return errors.New("CORS: credentials cannot be allowed for every origin")
+			}
+		}
+	}
+	return nil
+}

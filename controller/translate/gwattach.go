@@ -25,9 +25,9 @@ type gwRoute struct {
 	parents []*gwParent
 	rules   []*gwRule
 	// refErr is the first reference that did not resolve (ResolvedRefs
-	// False); badRules counts rules Weir cannot serve as written.
+	// False); bad counts rules Weir cannot serve as written.
 	refErr     *refError
-	badRules   int
+	bad   int
 	badMessage string
 }
 
@@ -118,7 +118,7 @@ func (g *gw) parentGateway(r *gwRoute, pr gatewayv1.ParentReference) *gwGateway 
 // attach decides, for each of the route's Weir parents, the listeners it
 // attaches to and the hostnames it serves there.
 func (g *gw) attach(r *gwRoute) {
-	if len(r.parents) > 0 && len(r.rules) > 0 && r.badRules == len(r.rules) {
+	if r.bad > 0 && !r.servable() {
 		for _, p := range r.parents {
 			p.reason, p.msg = string(gatewayv1.RouteReasonUnsupportedValue), r.badMessage
 		}
@@ -151,6 +151,16 @@ func (g *gw) attach(r *gwRoute) {
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingListenerHostname), "no hostname of the route matches a listener's hostname"
 		}
 	}
+}
+
+// servable reports whether some rule of the route has a match it serves.
+func (r *gwRoute) servable() bool {
+	for _, rule := range r.rules {
+		if len(rule.matches) > 0 && !rule.fail500 {
+			return true
+		}
+	}
+	return false
 }
 
 // allows applies a listener's allowedRoutes (kinds and namespaces).
@@ -252,7 +262,7 @@ func (r *gwRoute) status(ctrl string) (RouteStatus, bool) {
 			refs = condition(refs.Type, false, r.refErr.reason, r.refErr.msg, gen)
 		}
 		conds := []metav1.Condition{acc, refs}
-		if r.badRules > 0 && p.reason == "" {
+		if r.bad > 0 && p.reason == "" {
 			conds = append(conds, condition(string(gatewayv1.RouteConditionPartiallyInvalid), true,
 				string(gatewayv1.RouteReasonUnsupportedValue), r.badMessage, gen))
 		}

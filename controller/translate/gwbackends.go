@@ -65,7 +65,7 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 	}
 	if ns != r.ref.Namespace && !g.granted(gatewayGroup, r.kind, r.ref.Namespace, "", "Service", ns, spec.name) {
 		return spec, &refError{string(gatewayv1.RouteReasonRefNotPermitted),
-			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s %s to use Service %s", ns, r.kind, r.ref, spec.name)}
+			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s to use Service %s", ns, r.ref, spec.name)}
 	}
 	svc := g.services[ns+"/"+spec.name]
 	if svc == nil {

@@ -26,7 +26,7 @@ func (g *gw) grpcRules(r *gwRoute) {
 		for mi := range matches {
 			m, err := grpcMatch(&matches[mi])
 			if err != nil {
-				g.badRule(r, gr, field+".matches["+strconv.Itoa(mi)+"]", err.Error())
+				g.badMatch(r, field+".matches["+strconv.Itoa(mi)+"]", err)
 				continue
 			}
 			m.Order = g.nextOrder()

@@ -54,7 +54,7 @@ func (g *gw) httpRules(r *gwRoute) {
 		for mi := range matches {
 			m, err := httpMatch(&matches[mi])
 			if err != nil {
-				g.badRule(r, gr, field+".matches["+strconv.Itoa(mi)+"]", err.Error())
+				g.badMatch(r, field+".matches["+strconv.Itoa(mi)+"]", err)
 				continue
 			}
 			m.Order = g.nextOrder()
@@ -84,14 +84,22 @@ func (g *gw) nextOrder() int { g.order++; return g.order }
 
 // badRule records a rule Weir cannot serve as written.
 func (g *gw) badRule(r *gwRoute, gr *gwRule, field, msg string) {
-	if !gr.fail500 {
-		r.badRules++
-	}
+	r.bad++
 	gr.fail500 = true
 	if r.badMessage == "" {
 		r.badMessage = field + ": " + msg
 	}
 	g.problemAt(r.ref, field, "UnsupportedValue", Warning, "%s; the rule answers 500", msg)
+}
+
+// badMatch records a match Weir cannot read; the rule's other matches
+// still serve.
+func (g *gw) badMatch(r *gwRoute, field string, err error) {
+	r.bad++
+	if r.badMessage == "" {
+		r.badMessage = field + ": " + err.Error()
+	}
+	g.problemAt(r.ref, field, "UnsupportedValue", Warning, "%v; match ignored", err)
 }
 
 // weighted resolves a backendRef with its weight (default 1).

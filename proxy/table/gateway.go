@@ -2,6 +2,7 @@ package table
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -81,4 +82,22 @@ func compileCORS(c *CORS) error {
 		}
 	}
 	return nil
+}
+
+// dumpGateway writes the Gateway API parts of an action, when set.
+func dumpGateway(b *strings.Builder, a *Action, in string) {
+	if t := a.Timeouts; t.Request > 0 || t.BackendRequest > 0 {
+		fmt.Fprintf(b, "%stimeouts request=%s backend-request=%s\n", in, t.Request, t.BackendRequest)
+	}
+	for _, m := range a.Mirrors {
+		fmt.Fprintf(b, "%smirror %s", in, m.Backend.Name)
+		if m.Denominator > 0 {
+			fmt.Fprintf(b, " %d/%d", m.Numerator, m.Denominator)
+		}
+		b.WriteByte('\n')
+	}
+	if c := a.CORS; c != nil {
+		fmt.Fprintf(b, "%scors origins=%v methods=%v headers=%v expose=%v credentials=%t max-age=%s\n",
+			in, c.AllowOrigins, c.AllowMethods, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials, c.MaxAge)
+	}
 }

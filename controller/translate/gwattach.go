@@ -27,7 +27,7 @@ type gwRoute struct {
 	// refErr is the first reference that did not resolve (ResolvedRefs
 	// False); bad counts rules Weir cannot serve as written.
 	refErr     *refError
-	bad   int
+	bad        int
 	badMessage string
 }
 

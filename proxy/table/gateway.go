@@ -53,6 +53,41 @@ type BackendFilters struct {
 	ResponseHeaders HeaderEdits
 }
 
+// ForBackend returns the action to apply once backend b was chosen: a with
+// the chosen backendRef's own header edits after the route's, or a itself
+// when that backend has none. It does not allocate (the merged actions are
+// made by New).
+func (a *Action) ForBackend(b *Backend) *Action {
+	for i := range a.Split.Weighted {
+		if w := &a.Split.Weighted[i]; w.Backend == b && w.merged != nil {
+			return w.merged
+		}
+	}
+	return a
+}
+
+// mergeBackendFilters makes each filtered backendRef's merged action.
+func mergeBackendFilters(a *Action) {
+	for i := range a.Split.Weighted {
+		w := &a.Split.Weighted[i]
+		if w.Filters == nil || w.merged != nil {
+			continue
+		}
+		m := *a
+		m.RequestHeaders = concatEdits(a.RequestHeaders, w.Filters.RequestHeaders)
+		m.ResponseHeaders = concatEdits(a.ResponseHeaders, w.Filters.ResponseHeaders)
+		w.merged = &m
+	}
+}
+
+func concatEdits(a, b HeaderEdits) HeaderEdits {
+	return HeaderEdits{
+		Set:    append(append([]Header(nil), a.Set...), b.Set...),
+		Add:    append(append([]Header(nil), a.Add...), b.Add...),
+		Remove: append(append([]string(nil), a.Remove...), b.Remove...),
+	}
+}
+
 // AllowsOrigin reports whether a request's Origin is allowed.
 func (c *CORS) AllowsOrigin(origin string) bool {
 	for _, o := range c.AllowOrigins {

@@ -228,6 +228,7 @@ type WeightedBackend struct {
 	// Filters are the backendRef's own header edits, applied after the
 	// route's; nil for none.
 	Filters *BackendFilters
+	merged  *Action // the route's action with Filters, made by New
 }
 
 // Protocol is the protocol spoken to a backend's endpoints.

@@ -222,6 +222,7 @@ func compileRoute(r *Route) error {
 	if err := compileCORS(r.Action.CORS); err != nil {
 		return err
 	}
+	mergeBackendFilters(r.Action)
 	if c := r.Action.Split.Canary; c != nil {
 		c.headerKey = textproto.CanonicalMIMEHeaderKey(c.Header)
 		if c.WeightTotal <= 0 {

@@ -35,23 +35,29 @@ type gwRoute struct {
 type gwParent struct {
 	ref gatewayv1.ParentReference
 	gw  *gwGateway
-	// hosts maps each listener the route attached to to the hostnames it
-	// serves there (the intersection of the listener's and the route's).
-	hosts map[*gwListener][]string
+	// attached lists the listeners the route attached to, with the
+	// hostnames it serves on each (the intersection of the listener's and
+	// the route's).
+	attached []listenerHosts
 	// reason is "" when the route is accepted, else why not.
 	reason, msg string
+}
+
+type listenerHosts struct {
+	l     *gwListener
+	hosts []string
 }
 
 // readRoutes collects the routes that name a Weir Gateway or carry Weir
 // status, oldest first (the Gateway API's precedence tie-break), and
 // translates their rules.
-func (g *gw) readRoutes(in *Inputs) {
-	for _, hr := range in.HTTPRoutes {
+func (g *gw) readRoutes(httpRoutes []*gatewayv1.HTTPRoute, grpcRoutes []*gatewayv1.GRPCRoute) {
+	for _, hr := range httpRoutes {
 		r := &gwRoute{kind: "HTTPRoute", meta: &hr.ObjectMeta, parentRefs: hr.Spec.ParentRefs, existing: hr.Status.Parents, http: hr}
 		r.hostnames = lowerHosts(hr.Spec.Hostnames)
 		g.addRoute(r)
 	}
-	for _, gr := range in.GRPCRoutes {
+	for _, gr := range grpcRoutes {
 		r := &gwRoute{kind: "GRPCRoute", meta: &gr.ObjectMeta, parentRefs: gr.Spec.ParentRefs, existing: gr.Status.Parents, grpc: gr}
 		r.hostnames = lowerHosts(gr.Spec.Hostnames)
 		g.addRoute(r)
@@ -88,7 +94,7 @@ func (g *gw) addRoute(r *gwRoute) {
 	r.ref = ObjectRef{Kind: r.kind, Namespace: r.meta.Namespace, Name: r.meta.Name}
 	for _, pr := range r.parentRefs {
 		if gg := g.parentGateway(r, pr); gg != nil {
-			r.parents = append(r.parents, &gwParent{ref: pr, gw: gg, hosts: map[*gwListener][]string{}})
+			r.parents = append(r.parents, &gwParent{ref: pr, gw: gg})
 		}
 	}
 	if len(r.parents) > 0 {
@@ -105,14 +111,11 @@ func (g *gw) addRoute(r *gwRoute) {
 
 // parentGateway returns the Weir Gateway a parentRef names, or nil.
 func (g *gw) parentGateway(r *gwRoute, pr gatewayv1.ParentReference) *gwGateway {
-	if (pr.Group != nil && *pr.Group != gatewayGroup) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+	ref, ok := parentRef(r.meta.Namespace, pr)
+	if !ok {
 		return nil
 	}
-	ns := r.meta.Namespace
-	if pr.Namespace != nil {
-		ns = string(*pr.Namespace)
-	}
-	return g.gateways[ObjectRef{Kind: "Gateway", Namespace: ns, Name: string(pr.Name)}]
+	return g.gateways[ref]
 }
 
 // attach decides, for each of the route's Weir parents, the listeners it
@@ -138,8 +141,10 @@ func (g *gw) attach(r *gwRoute) {
 		}
 		for _, l := range allowed {
 			if hs := intersectHosts(l.hostname, r.hostnames); len(hs) > 0 {
-				p.hosts[l] = hs
-				l.attached[r] = true
+				p.attached = append(p.attached, listenerHosts{l, hs})
+				if n := len(l.attached); n == 0 || l.attached[n-1] != r {
+					l.attached = append(l.attached, r)
+				}
 			}
 		}
 		switch {
@@ -147,7 +152,7 @@ func (g *gw) attach(r *gwRoute) {
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingParent), "no listener of the Gateway matches the parentRef's sectionName and port"
 		case len(allowed) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNotAllowedByListeners), fmt.Sprintf("no matching listener allows %s from namespace %s", r.kind, r.ref.Namespace)
-		case len(p.hosts) == 0:
+		case len(p.attached) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingListenerHostname), "no hostname of the route matches a listener's hostname"
 		}
 	}

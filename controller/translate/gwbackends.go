@@ -67,7 +67,7 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 		return spec, &refError{string(gatewayv1.RouteReasonRefNotPermitted),
 			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s to use Service %s", ns, r.ref, spec.name)}
 	}
-	svc := g.services[ns+"/"+spec.name]
+	svc := g.idx.service(ns + "/" + spec.name)
 	if svc == nil {
 		return spec, &refError{string(gatewayv1.RouteReasonBackendNotFound), fmt.Sprintf("Service %s/%s not found", ns, spec.name)}
 	}

@@ -13,7 +13,7 @@ import (
 // does not implement (ExtensionRef, ExternalAuth, an unknown type) makes the
 // rule answer 500: skipping it could serve what it was meant to stop.
 func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPRouteFilter) {
-	a := &gr.action
+	a := gr.base()
 	switch f.Type {
 	case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
 		a.RequestHeaders = headerEdits(f.RequestHeaderModifier)
@@ -37,7 +37,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 		return
 	}
 	if f.Hostname != nil {
-		gr.action.HostRewrite = string(*f.Hostname)
+		gr.base().HostRewrite = string(*f.Hostname)
 	}
 	p := f.Path
 	if p == nil {
@@ -45,7 +45,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 	}
 	switch {
 	case p.Type == gatewayv1.FullPathHTTPPathModifier && p.ReplaceFullPath != nil:
-		gr.action.Rewrite = &table.Rewrite{Full: *p.ReplaceFullPath}
+		gr.base().Rewrite = &table.Rewrite{Full: *p.ReplaceFullPath}
 	case p.Type == gatewayv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil:
 		for _, m := range gr.matches {
 			if m.Path.Type != table.PathPrefix {
@@ -57,7 +57,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 		if repl == "" {
 			repl = "/"
 		}
-		gr.action.Rewrite = &table.Rewrite{Prefix: repl}
+		gr.base().Rewrite = &table.Rewrite{Prefix: repl}
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("path modifier %q is not valid", p.Type))
 	}
@@ -131,7 +131,10 @@ func (g *gw) backendFilter(r *gwRoute, gr *gwRule, ws *weightedSpec, field strin
 // become that table's, and a redirect without port takes the listener's
 // (or the new scheme's well-known port).
 func (gr *gwRule) actionFor(tb *tableBackends, port int32) *table.Action {
-	a := gr.action
+	var a table.Action
+	if gr.action != nil {
+		a = *gr.action
+	}
 	if gr.fail500 {
 		return &table.Action{Respond: &table.Respond{Status: 500, Body: "route rule not supported"}}
 	}

@@ -37,9 +37,9 @@ func (g *gw) grpcRules(r *gwRoute) {
 			ffield := field + ".filters[" + strconv.Itoa(fi) + "]"
 			switch f.Type {
 			case gatewayv1.GRPCRouteFilterRequestHeaderModifier:
-				gr.action.RequestHeaders = headerEdits(f.RequestHeaderModifier)
+				gr.base().RequestHeaders = headerEdits(f.RequestHeaderModifier)
 			case gatewayv1.GRPCRouteFilterResponseHeaderModifier:
-				gr.action.ResponseHeaders = headerEdits(f.ResponseHeaderModifier)
+				gr.base().ResponseHeaders = headerEdits(f.ResponseHeaderModifier)
 			case gatewayv1.GRPCRouteFilterRequestMirror:
 				g.mirror(r, gr, f.RequestMirror, true)
 			default:

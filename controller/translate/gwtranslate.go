@@ -1,7 +1,9 @@
 package translate
 
 import (
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,6 +60,14 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 {
 		return
 	}
+	g := t.newGW(in, generation)
+	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
+	g.readGateways(in.Gateways)
+	g.readRoutes(in.HTTPRoutes, in.GRPCRoutes)
+	g.finish(res)
+}
+
+func (t *translator) newGW(in *Inputs, generation uint64) *gw {
 	g := &gw{translator: t, ctrl: t.opts.GatewayControllerName, classes: map[string]bool{},
 		namespaces: make(map[string]*corev1.Namespace, len(in.Namespaces)),
 		grants:     make(map[string][]*gatewayv1.ReferenceGrant), gateways: map[ObjectRef]*gwGateway{},
@@ -68,9 +78,12 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 	for _, rg := range in.ReferenceGrants {
 		g.grants[rg.Namespace] = append(g.grants[rg.Namespace], rg)
 	}
-	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
-	g.readGateways(in.Gateways)
-	g.readRoutes(in)
+	return g
+}
+
+// finish attaches the routes read, builds the Gateways' listener tables and
+// lists the status (routes sorted by namespace, name and kind).
+func (g *gw) finish(res *Result) {
 	for _, r := range g.routes {
 		g.attach(r)
 	}
@@ -83,6 +96,19 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 			res.Routes = append(res.Routes, st)
 		}
 	}
+	sortRouteStatuses(res.Routes)
+}
+
+func sortRouteStatuses(rs []RouteStatus) {
+	slices.SortFunc(rs, func(a, b RouteStatus) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
 }
 
 // classStatuses accepts every GatewayClass whose controllerName is Weir's,

@@ -39,10 +39,10 @@ type Result struct {
 	// GatewaysOnly is set by RefreshRoutes: the Ingress side is the
 	// previous result's, and only the GatewayListeners that are not the
 	// previous result's pointers changed.
-	GatewaysOnly bool
-	GatewayClasses        []GatewayClassStatus
-	Gateways              []GatewayStatus
-	Routes                []RouteStatus
+	GatewaysOnly   bool
+	GatewayClasses []GatewayClassStatus
+	Gateways       []GatewayStatus
+	Routes         []RouteStatus
 
 	// idx holds the object index of the latest inputs this result stands
 	// for (index.go): Refresh updates it even when it returns the result

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -114,4 +116,50 @@ func BenchmarkRefreshRoutes(b *testing.B) {
 			b.Fatalf("ok %v problems %v", ok, res.Problems)
 		}
 	}
+}
+
+// TestBothFastPathsEqualAFullRebuild mixes Ingresses and Gateways and
+// interleaves random EndpointSlice changes (Refresh) with route changes
+// (RefreshRoutes, on the index Refresh left): every result equals a full
+// translation, the Ingress table and every listener table alike.
+func TestBothFastPathsEqualAFullRebuild(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	in := sampleInputs(10, 2)
+	gws := gatewayBenchInputs(6, 3)
+	in.GatewayClasses, in.Gateways, in.HTTPRoutes = gws.GatewayClasses, gws.Gateways, gws.HTTPRoutes
+	in.Services = append(in.Services, gws.Services...)
+	in.EndpointSlices = append(in.EndpointSlices, gws.EndpointSlices...)
+	prev := Translate(in, 1)
+	endpointRefreshes, routeRefreshes := 0, 0
+	for step := 2; step < 300; step++ {
+		var got *Result
+		if r.IntN(3) == 0 {
+			res, ok := RefreshRoutes(prev, in, []ObjectRef{mutateRoute(r, in, step)}, uint64(step))
+			require.True(t, ok)
+			got = res
+			routeRefreshes++
+		} else {
+			changed, small := map[string]bool{}, &Inputs{}
+			svc := in.Services[r.IntN(len(in.Services))]
+			changed[svc.Namespace+"/"+svc.Name] = true
+			s := randomSlice(r, svc.Namespace, svc.Name, step)
+			in.EndpointSlices = replaceSlices(in.EndpointSlices, svc, s)
+			small.Services, small.EndpointSlices = []*corev1.Service{svc}, []*discoveryv1.EndpointSlice{s}
+			res, ok := Refresh(prev, small, changed, uint64(step))
+			if !ok {
+				prev = Translate(in, uint64(step))
+				continue
+			}
+			got = res
+			endpointRefreshes++
+		}
+		want := Translate(in, uint64(step))
+		require.Equal(t, want.Table.Dump(), got.Table.Dump(), "step %d", step)
+		require.Equal(t, dumpListeners(want), dumpListeners(got), "step %d", step)
+		require.Equal(t, dumpStatus(t, want), dumpStatus(t, got), "step %d", step)
+		require.Equal(t, FormatProblems(want.Problems), FormatProblems(got.Problems), "step %d", step)
+		prev = got
+	}
+	require.Greater(t, endpointRefreshes, 50)
+	require.Greater(t, routeRefreshes, 50)
 }

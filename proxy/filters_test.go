@@ -197,7 +197,9 @@ func TestCORS(t *testing.T) {
 		AllowHeaders: []string{"x-header-1"}, ExposeHeaders: []string{"x-header-3"}, AllowCredentials: true, MaxAge: time.Hour}
 	any := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
 	any.CORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}}
-	h.publishGateway(gwRoute("c.test", "/", a), gwRoute("c.test", "/any", any))
+	creds := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
+	creds.CORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}, AllowCredentials: true}
+	h.publishGateway(gwRoute("c.test", "/", a), gwRoute("c.test", "/any", any), gwRoute("c.test", "/creds", creds))
 
 	resp, _ := h.do(newReq("OPTIONS", "http://c.test/x", "Origin", "https://a.b.bar.test", "Access-Control-Request-Method", "GET"))
 	assert.Equal(t, 204, resp.StatusCode)
@@ -223,6 +225,12 @@ func TestCORS(t *testing.T) {
 	assert.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 	assert.Equal(t, "PUT", resp.Header.Get("Access-Control-Allow-Methods"))
 	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
+
+	resp, _ = h.do(newReq("OPTIONS", "http://c.test/creds", "Origin", "https://o.test", "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "x-a, x-b"))
+	assert.Equal(t, "https://o.test", resp.Header.Get("Access-Control-Allow-Origin"), "any origin with credentials: echoed")
+	assert.Equal(t, "x-a, x-b", resp.Header.Get("Access-Control-Allow-Headers"))
+	assert.Equal(t, "true", resp.Header.Get("Access-Control-Allow-Credentials"))
 }
 
 func TestMirrorGetsACopyAndNeverSlowsTheRequest(t *testing.T) {

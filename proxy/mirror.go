@@ -55,12 +55,12 @@ func (s *Server) mirror(r *http.Request, snap *snapshot, a *table.Action) {
 		default:
 			continue // too many copies in flight: skip this one
 		}
-		s.sendMirror(r, snap, m.Backend, body)
+		s.sendMirror(r, snap, a, m.Backend, body)
 	}
 }
 
 // sendMirror sends one copy on its own goroutine.
-func (s *Server) sendMirror(r *http.Request, snap *snapshot, b *table.Backend, body []byte) {
+func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b *table.Backend, body []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), mirrorTimeout)
 	cp := r.Clone(ctx)
 	cp.Body = http.NoBody
@@ -77,7 +77,7 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, b *table.Backend, b
 		if ep == nil {
 			return
 		}
-		out := s.buildOutgoing(cp, nil, &table.Action{}, &info)
+		out := s.buildOutgoing(cp, nil, a, &info)
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		to := backendTimeouts(b)
 		ep.Begin()

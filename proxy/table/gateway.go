@@ -1,7 +1,6 @@
 package table
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -105,19 +104,6 @@ func (c *CORS) AllowsOrigin(origin string) bool {
 	return false
 }
 
-func compileCORS(c *CORS) error {
-	if c == nil {
-		return nil
-	}
-	if c.AllowCredentials {
-		for _, o := range c.AllowOrigins {
-			if o == "*" {
-				return errors.New("CORS: credentials cannot be allowed for every origin")
-			}
-		}
-	}
-	return nil
-}
 
 // dumpGateway writes the Gateway API parts of an action, when set.
 func dumpGateway(b *strings.Builder, a *Action, in string) {

@@ -133,13 +133,21 @@ func (g *gw) classStatuses(classes []*gatewayv1.GatewayClass) []GatewayClassStat
 		} else {
 			g.classes[c.Name] = true
 		}
-		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{cond}}
-		for _, f := range supportedFeatures {
-			st.SupportedFeatures = append(st.SupportedFeatures, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
-		}
+		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{cond}, SupportedFeatures: featureList()}
 		out = append(out, GatewayClassStatus{Name: c.Name, Generation: c.Generation, Status: st})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// featureList is supportedFeatures as the status lists them: sorted by name
+// (the API requires it).
+func featureList() []gatewayv1.SupportedFeature {
+	out := make([]gatewayv1.SupportedFeature, 0, len(supportedFeatures))
+	for _, f := range supportedFeatures {
+		out = append(out, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
+	}
+	slices.SortFunc(out, func(a, b gatewayv1.SupportedFeature) int { return strings.Compare(string(a.Name), string(b.Name)) })
 	return out
 }
 

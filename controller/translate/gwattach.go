@@ -139,12 +139,19 @@ func (g *gw) attach(r *gwRoute) {
 				allowed = append(allowed, l)
 			}
 		}
+		conflict := ""
 		for _, l := range allowed {
-			if hs := intersectHosts(l.hostname, r.hostnames); len(hs) > 0 {
-				p.attached = append(p.attached, listenerHosts{l, hs})
-				if n := len(l.attached); n == 0 || l.attached[n-1] != r {
-					l.attached = append(l.attached, r)
-				}
+			hs := intersectHosts(l.hostname, r.hostnames)
+			if len(hs) == 0 {
+				continue
+			}
+			if other := l.kindConflict(r, hs); other != nil {
+				conflict = fmt.Sprintf("the older %s serves the same hostnames on listener %s", other.ref, l.l.Name)
+				continue
+			}
+			p.attached = append(p.attached, listenerHosts{l, hs})
+			if n := len(l.attached); n == 0 || l.attached[n-1] != r {
+				l.attached = append(l.attached, r)
 			}
 		}
 		switch {
@@ -152,10 +159,47 @@ func (g *gw) attach(r *gwRoute) {
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingParent), "no listener of the Gateway matches the parentRef's sectionName and port"
 		case len(allowed) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNotAllowedByListeners), fmt.Sprintf("no matching listener allows %s from namespace %s", r.kind, r.ref.Namespace)
+		case len(p.attached) == 0 && conflict != "":
+			p.reason, p.msg = ReasonRouteKindConflict, conflict
 		case len(p.attached) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingListenerHostname), "no hostname of the route matches a listener's hostname"
 		}
 	}
+}
+
+// ReasonRouteKindConflict is the Accepted=False reason of an HTTPRoute or
+// GRPCRoute whose hostnames on a listener overlap those of an older route
+// of the other kind: the Gateway API accepts only the older one there.
+const ReasonRouteKindConflict = "HostnameConflict"
+
+// kindConflict returns an older route of the other kind attached to l
+// whose hostnames there overlap hs, or nil.
+func (l *gwListener) kindConflict(r *gwRoute, hs []string) *gwRoute {
+	for _, other := range l.attached {
+		if other.kind == r.kind {
+			continue
+		}
+		for _, p := range other.parents {
+			for _, at := range p.attached {
+				if at.l == l && hostsOverlap(at.hosts, hs) {
+					return other
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// hostsOverlap reports whether some name is matched by both lists.
+func hostsOverlap(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if hostCovers(x, y) || hostCovers(y, x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // servable reports whether some rule of the route has a match it serves.

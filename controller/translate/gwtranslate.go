@@ -93,6 +93,8 @@ func (g *gw) finish(res *Result) {
 	for _, r := range g.routes {
 		g.attach(r)
 	}
+	res.Gateways = make([]GatewayStatus, 0, len(g.gwList))
+	res.Routes = make([]RouteStatus, 0, len(g.routes))
 	for _, gg := range g.gwList {
 		res.GatewayListeners = append(res.GatewayListeners, g.buildListeners(gg)...)
 		res.Gateways = append(res.Gateways, gg.status())

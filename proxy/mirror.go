@@ -77,7 +77,7 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b 
 		if ep == nil {
 			return
 		}
-		out := s.buildOutgoing(cp, nil, a, &info)
+		out := s.buildOutgoing(mirrorWriter{}, cp, nil, a, &info)
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		to := backendTimeouts(b)
 		ep.Begin()
@@ -100,3 +100,10 @@ func endOutcome(latency time.Duration, err error, resp *http.Response) balance.O
 	}
 	return o
 }
+
+// mirrorWriter stands in for the client's ResponseWriter when a copy is
+// built: the copy's body is in memory, so there is no client read deadline
+// to set (and the client's connection must never be touched from here).
+type mirrorWriter struct{ http.ResponseWriter }
+
+func (mirrorWriter) SetReadDeadline(time.Time) error { return nil }

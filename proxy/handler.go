@@ -116,7 +116,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	}
 	if a = a.ForBackend(b); len(a.Mirrors) > 0 {
-		s.mirror(r, snap, a)
+		s.mirror(w, r, snap, a)
 	}
 	pool := snap.pools[b.Index()]
 	if len(pool.Endpoints()) == 0 {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -269,6 +270,24 @@ func TestMirrorGetsACopyAndNeverSlowsTheRequest(t *testing.T) {
 		require.Equal(t, 200, code)
 	}
 	assert.EqualValues(t, 1, mirrored.Load(), "a 0/100 share mirrors nothing")
+
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	}))
+	t.Cleanup(counter.Close)
+	bigRoute := weighted(table.WeightedBackend{Backend: backendOf("counter", counter), Weight: 1})
+	bigRoute.Mirrors = []table.Mirror{{Backend: backendOf("slow", slow)}}
+	h.publishGateway(gwRoute("m.test", "/", bigRoute))
+	for _, n := range []int{100, maxMirrorBody + 1} {
+		req = httptest.NewRequest("POST", "http://m.test/big", strings.NewReader(strings.Repeat("x", n)))
+		req.RequestURI = ""
+		resp, got = h.do(req)
+		require.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, fmt.Sprint(n), got, "the backend gets the whole body")
+	}
+	require.Eventually(t, func() bool { return mirrored.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 2, mirrored.Load(), "a body over 64 KiB is not copied")
 }
 
 func TestRouteTimeoutsAnswer504(t *testing.T) {

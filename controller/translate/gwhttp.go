@@ -33,6 +33,8 @@ type gwRule struct {
 	placedIn, actionIn *tableBackends
 	placedAt           string
 	action1            *table.Action
+	// placed: the match templates belong to a table now (placeRule).
+	placed bool
 }
 
 type weightedSpec struct {

@@ -120,7 +120,31 @@ func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table
 // they serve there, most specific first, and adds the hostnames to keys.
 func hostsOf(l *gwListener, keys map[string]bool) []hostRules {
 	var out []hostRules
-	index := map[string]int{}
+	var index map[string]int // used once there are many hostnames
+	find := func(h string) int {
+		if index != nil {
+			if i, ok := index[h]; ok {
+				return i
+			}
+		} else {
+			for i := range out {
+				if out[i].host == h {
+					return i
+				}
+			}
+		}
+		keys[h] = true
+		out = append(out, hostRules{host: h, rank: hostRank(h)})
+		if index == nil && len(out) > 16 {
+			index = make(map[string]int, 2*len(out))
+			for i := range out {
+				index[out[i].host] = i
+			}
+		} else if index != nil {
+			index[h] = len(out) - 1
+		}
+		return len(out) - 1
+	}
 	for _, r := range l.attached {
 		for _, p := range r.parents {
 			for _, at := range p.attached {
@@ -128,13 +152,7 @@ func hostsOf(l *gwListener, keys map[string]bool) []hostRules {
 					continue
 				}
 				for _, h := range at.hosts {
-					keys[h] = true
-					i, ok := index[h]
-					if !ok {
-						i = len(out)
-						index[h] = i
-						out = append(out, hostRules{host: h, rank: hostRank(h)})
-					}
+					i := find(h)
 					out[i].rules = append(out[i].rules, r.rules...)
 				}
 			}
@@ -147,12 +165,19 @@ func hostsOf(l *gwListener, keys map[string]bool) []hostRules {
 // placeRule adds a rule's matches under host k.
 func (g *gw) placeRule(routes []*table.Route, rule *gwRule, k string, rank int, a *table.Action) []*table.Route {
 	r := rule.route
-	for _, m := range rule.matches {
-		rt := m
+	for i := range rule.matches {
+		// The first placement takes the templates themselves; later ones
+		// (another host or port) copy them.
+		rt := &rule.matches[i]
+		if rule.placed {
+			cp := *rt
+			rt = &cp
+		}
 		rt.Host, rt.HostRank, rt.Action = k, rank, a
 		rt.Source = table.Source{Kind: r.kind, Namespace: r.ref.Namespace, Name: r.ref.Name}
-		routes = append(routes, &rt)
+		routes = append(routes, rt)
 	}
+	rule.placed = true
 	return routes
 }
 

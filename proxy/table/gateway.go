@@ -104,7 +104,6 @@ func (c *CORS) AllowsOrigin(origin string) bool {
 	return false
 }
 
-
 // dumpGateway writes the Gateway API parts of an action, when set.
 func dumpGateway(b *strings.Builder, a *Action, in string) {
 	if t := a.Timeouts; t.Request > 0 || t.BackendRequest > 0 {

@@ -13,6 +13,10 @@ import (
 // does not implement (ExtensionRef, ExternalAuth, an unknown type) makes the
 // rule answer 500: skipping it could serve what it was meant to stop.
 func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPRouteFilter) {
+	if err := checkFilterValues(f); err != nil {
+		g.badRule(r, gr, field, err.Error())
+		return
+	}
 	a := gr.base()
 	switch f.Type {
 	case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
@@ -30,6 +34,36 @@ func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPR
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("filter type %q is not supported", f.Type))
 	}
+}
+
+// checkFilterValues refuses values that would reach the wire malformed.
+func checkFilterValues(f *gatewayv1.HTTPRouteFilter) error {
+	if err := checkHeaderFilter(f.RequestHeaderModifier); err != nil {
+		return err
+	}
+	if err := checkHeaderFilter(f.ResponseHeaderModifier); err != nil {
+		return err
+	}
+	var pm *gatewayv1.HTTPPathModifier
+	switch {
+	case f.RequestRedirect != nil:
+		pm = f.RequestRedirect.Path
+		if s := f.RequestRedirect.Scheme; s != nil && *s != "http" && *s != "https" {
+			return fmt.Errorf("redirect scheme %q is not http or https", *s)
+		}
+	case f.URLRewrite != nil:
+		pm = f.URLRewrite.Path
+	}
+	if pm != nil {
+		for _, v := range []*string{pm.ReplaceFullPath, pm.ReplacePrefixMatch} {
+			if v != nil && *v != "" {
+				if err := checkPathValue(*v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPURLRewriteFilter) {
@@ -116,6 +150,12 @@ func (g *gw) backendFilter(r *gwRoute, gr *gwRule, ws *weightedSpec, field strin
 	req, resp *gatewayv1.HTTPHeaderFilter) {
 	if ws.filters == nil {
 		ws.filters = &table.BackendFilters{}
+	}
+	for _, f := range []*gatewayv1.HTTPHeaderFilter{req, resp} {
+		if err := checkHeaderFilter(f); err != nil {
+			g.badRule(r, gr, field, err.Error())
+			return
+		}
 	}
 	switch typ {
 	case gatewayv1.HTTPRouteFilterRequestHeaderModifier:

@@ -35,6 +35,14 @@ func (g *gw) grpcRules(r *gwRoute) {
 		for fi := range rule.Filters {
 			f := &rule.Filters[fi]
 			ffield := field + ".filters[" + strconv.Itoa(fi) + "]"
+			if err := checkHeaderFilter(f.RequestHeaderModifier); err != nil {
+				g.badRule(r, gr, ffield, err.Error())
+				continue
+			}
+			if err := checkHeaderFilter(f.ResponseHeaderModifier); err != nil {
+				g.badRule(r, gr, ffield, err.Error())
+				continue
+			}
 			switch f.Type {
 			case gatewayv1.GRPCRouteFilterRequestHeaderModifier:
 				gr.base().RequestHeaders = headerEdits(f.RequestHeaderModifier)

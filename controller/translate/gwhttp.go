@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/proxy/table"
@@ -235,6 +236,36 @@ func (g *gw) duration(r *gwRoute, field string, d *gatewayv1.Duration) time.Dura
 		return 0
 	}
 	return v
+}
+
+// checkHeaderFilter refuses header names that are not tokens and values
+// with control characters: they could split the head Weir writes.
+func checkHeaderFilter(f *gatewayv1.HTTPHeaderFilter) error {
+	if f == nil {
+		return nil
+	}
+	for _, list := range [][]gatewayv1.HTTPHeader{f.Set, f.Add} {
+		for _, h := range list {
+			if !httpguts.ValidHeaderFieldName(string(h.Name)) || !httpguts.ValidHeaderFieldValue(h.Value) {
+				return fmt.Errorf("header %q: invalid name or value", h.Name)
+			}
+		}
+	}
+	for _, n := range f.Remove {
+		if !httpguts.ValidHeaderFieldName(n) {
+			return fmt.Errorf("header %q: invalid name", n)
+		}
+	}
+	return nil
+}
+
+// checkPathValue refuses a redirect or rewrite path that is not a plain
+// absolute path (no control characters, spaces, query or fragment).
+func checkPathValue(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") || !httpguts.ValidHeaderFieldValue(p) {
+		return fmt.Errorf("path %q must be an absolute path without spaces, query or fragment", p)
+	}
+	return nil
 }
 
 func headerEdits(f *gatewayv1.HTTPHeaderFilter) table.HeaderEdits {

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"maps"
 	"slices"
 	"strings"
 
@@ -12,18 +11,16 @@ import (
 // objIndex holds the objects both front ends look up by "namespace/name":
 // Services, their EndpointSlices (by the kubernetes.io/service-name label,
 // sorted by name) and Secrets. A Result keeps its index so that the fast
-// paths need not index every object again: Refresh layers the Services it
-// was given over the previous index, RefreshRoutes reuses it as is.
+// paths need not index every object again: Refresh updates the entries of
+// the Services it was given in place, RefreshRoutes reads it as is. The
+// index is shared by a chain of results and always holds the latest objects
+// the fast paths were given, so a chain is refreshed from one goroutine (the
+// controller's translation loop).
 type objIndex struct {
 	services map[string]*corev1.Service
 	slices   map[string][]*discoveryv1.EndpointSlice
 	secrets  map[string]*corev1.Secret
-	parent   *objIndex
-	depth    int
 }
-
-// maxIndexDepth bounds the chain of layers; a deeper one is flattened.
-const maxIndexDepth = 16
 
 func buildIndex(in *Inputs) *objIndex {
 	x := &objIndex{
@@ -41,79 +38,44 @@ func buildIndex(in *Inputs) *objIndex {
 	return x
 }
 
-// addSlices indexes slices (only those of the Services in only, when set).
+// addSlices indexes slices (only those of the Services in only, when set)
+// and sorts the lists it added to.
 func (x *objIndex) addSlices(list []*discoveryv1.EndpointSlice, only map[string]bool) {
+	var several []string
 	for _, s := range list {
 		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
 			k := s.Namespace + "/" + svc
-			if only == nil || only[k] {
-				x.slices[k] = append(x.slices[k], s)
+			if only != nil && !only[k] {
+				continue
+			}
+			x.slices[k] = append(x.slices[k], s)
+			if len(x.slices[k]) == 2 {
+				several = append(several, k)
 			}
 		}
 	}
-	for _, l := range x.slices {
-		if len(l) > 1 {
-			slices.SortFunc(l, func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
-		}
+	for _, k := range several {
+		slices.SortFunc(x.slices[k], func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
 	}
 }
 
-// overlay returns an index in which the Services named in changed
-// ("namespace/name") and their slices are taken from in (absent ones are
-// gone), everything else from x.
-func (x *objIndex) overlay(in *Inputs, changed map[string]bool) *objIndex {
-	o := &objIndex{services: make(map[string]*corev1.Service, len(changed)),
-		slices: make(map[string][]*discoveryv1.EndpointSlice, len(changed)), parent: x, depth: x.depth + 1}
+// update replaces the Services named in changed ("namespace/name") and
+// their slices with those in in (absent ones are removed).
+func (x *objIndex) update(in *Inputs, changed map[string]bool) {
 	for k := range changed {
-		o.services[k], o.slices[k] = nil, nil
+		delete(x.services, k)
+		delete(x.slices, k)
 	}
 	for _, s := range in.Services {
 		if k := s.Namespace + "/" + s.Name; changed[k] {
-			o.services[k] = s
+			x.services[k] = s
 		}
 	}
-	o.addSlices(in.EndpointSlices, changed)
-	if o.depth > maxIndexDepth {
-		return o.flatten()
-	}
-	return o
+	x.addSlices(in.EndpointSlices, changed)
 }
 
-// flatten merges the layers into one.
-func (x *objIndex) flatten() *objIndex {
-	if x.parent == nil {
-		return x
-	}
-	base := x.parent.flatten()
-	f := &objIndex{services: maps.Clone(base.services), slices: maps.Clone(base.slices), secrets: base.secrets}
-	maps.Copy(f.services, x.services)
-	maps.Copy(f.slices, x.slices)
-	return f
-}
+func (x *objIndex) service(key string) *corev1.Service { return x.services[key] }
 
-func (x *objIndex) service(key string) *corev1.Service {
-	for ; x != nil; x = x.parent {
-		if s, ok := x.services[key]; ok {
-			return s
-		}
-	}
-	return nil
-}
+func (x *objIndex) endpointSlices(key string) []*discoveryv1.EndpointSlice { return x.slices[key] }
 
-func (x *objIndex) endpointSlices(key string) []*discoveryv1.EndpointSlice {
-	for ; x != nil; x = x.parent {
-		if s, ok := x.slices[key]; ok {
-			return s
-		}
-	}
-	return nil
-}
-
-func (x *objIndex) secret(key string) *corev1.Secret {
-	for ; x != nil; x = x.parent {
-		if s, ok := x.secrets[key]; ok {
-			return s
-		}
-	}
-	return nil
-}
+func (x *objIndex) secret(key string) *corev1.Secret { return x.secrets[key] }

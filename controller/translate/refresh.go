@@ -33,10 +33,12 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 	if prev == nil || prev.Table == nil {
 		return nil, false
 	}
-	idx := buildIndex(in)
+	var idx *objIndex
 	if prev.idx != nil && prev.idx.x != nil {
-		idx = prev.idx.x.overlay(in, changed)
-		prev.idx.x = idx // the latest objects, whatever Refresh returns
+		idx = prev.idx.x
+		idx.update(in, changed) // the latest objects, whatever Refresh returns
+	} else {
+		idx = buildIndex(in)
 	}
 	r := refresher{t: newTranslatorWith(in, idx), dirty: make(map[svcKey]bool, len(changed)), cache: make(map[string]resolved)}
 	for k := range changed {

@@ -50,6 +50,7 @@ type Result struct {
 	idx *indexHolder
 }
 
+// indexHolder lets derived results share one index.
 type indexHolder struct{ x *objIndex }
 
 // parsed is one of Weir's Ingresses with its annotations read.

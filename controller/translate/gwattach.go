@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -62,12 +63,17 @@ func (g *gw) readRoutes(httpRoutes []*gatewayv1.HTTPRoute, grpcRoutes []*gateway
 		r.hostnames = lowerHosts(gr.Spec.Hostnames)
 		g.addRoute(r)
 	}
-	sort.Slice(g.routes, func(i, j int) bool {
-		a, b := g.routes[i], g.routes[j]
-		if a.meta.CreationTimestamp.Equal(&b.meta.CreationTimestamp) && a.meta.Namespace == b.meta.Namespace && a.meta.Name == b.meta.Name {
-			return a.kind < b.kind
+	slices.SortFunc(g.routes, func(a, b *gwRoute) int {
+		if c := a.meta.CreationTimestamp.Time.Compare(b.meta.CreationTimestamp.Time); c != 0 {
+			return c
 		}
-		return olderMeta(a.meta, b.meta)
+		if c := strings.Compare(a.meta.Namespace, b.meta.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.meta.Name, b.meta.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.kind, b.kind)
 	})
 	for _, r := range g.routes {
 		if len(r.parents) == 0 {

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
+
+	"weir.dev/weir/proxy/table"
 )
 
 // gw is the Gateway API front end of one translation. It shares the
@@ -24,6 +26,11 @@ type gw struct {
 	gwList     []*gwGateway
 	routes     []*gwRoute
 	generation uint64
+	// defaults are the backend settings of an object without annotations.
+	defaults struct {
+		timeouts table.Timeouts
+		retry    table.RetryPolicy
+	}
 }
 
 // supportedFeatures is what Weir implements end to end through the proxy;
@@ -81,6 +88,9 @@ func (t *translator) newGW(in *Inputs, generation uint64) *gw {
 	for _, ns := range in.Namespaces {
 		g.namespaces[ns.Name] = ns
 	}
+	cfg := t.defaultConfig()
+	g.defaults.timeouts = table.Timeouts{Connect: cfg.Timeouts.Connect, Send: cfg.Timeouts.Send, Read: cfg.Timeouts.Read}
+	g.defaults.retry = retryPolicy(cfg.NextUpstream)
 	for _, rg := range in.ReferenceGrants {
 		g.grants[rg.Namespace] = append(g.grants[rg.Namespace], rg)
 	}

@@ -30,7 +30,7 @@ func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPR
 	case gatewayv1.HTTPRouteFilterRequestMirror:
 		g.mirror(r, gr, f.RequestMirror, false)
 	case gatewayv1.HTTPRouteFilterCORS:
-		a.CORS = corsFilter(f.CORS)
+		a.GatewayCORS = corsFilter(f.CORS)
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("filter type %q is not supported", f.Type))
 	}

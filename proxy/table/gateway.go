@@ -116,7 +116,7 @@ func dumpGateway(b *strings.Builder, a *Action, in string) {
 		}
 		b.WriteByte('\n')
 	}
-	if c := a.CORS; c != nil {
+	if c := a.GatewayCORS; c != nil {
 		fmt.Fprintf(b, "%scors origins=%v methods=%v headers=%v expose=%v credentials=%t max-age=%s\n",
 			in, c.AllowOrigins, c.AllowMethods, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials, c.MaxAge)
 	}

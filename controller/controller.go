@@ -67,6 +67,7 @@ type Controller struct {
 	metrics   *metrics
 	factory   informers.SharedInformerFactory
 	secrets   informers.SharedInformerFactory // TLS Secrets only
+	auth      *authSecrets                    // Secrets named by auth-secret, any type
 	listers   listers
 	queue     workqueue.TypedDelayingInterface[string]
 	recorder  record.EventRecorder
@@ -111,12 +112,14 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
-	// Only kubernetes.io/tls Secrets are listed and watched: the API server
-	// filters the others out, so Weir never holds credentials it has no use
-	// for.
+	// This factory lists only kubernetes.io/tls Secrets (the API server
+	// filters the others out); Secrets of other types that Ingresses name
+	// come from c.auth (controller/authsecrets.go), which keeps the data of
+	// those alone.
 	c.secrets = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeTLS) }))
+	c.auth = newAuthSecrets(client, opts.WatchNamespace, log, c.retryLater)
 	if err := c.setupInformers(); err != nil {
 		return nil, err
 	}
@@ -152,8 +155,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.factory.Start(ctx.Done())
 	c.secrets.Start(ctx.Done())
+	c.auth.factory.Start(ctx.Done())
 	defer c.factory.Shutdown()
 	defer c.secrets.Shutdown()
+	defer c.auth.factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
 	}
@@ -295,6 +300,13 @@ func (c *Controller) takeChanges() (bool, map[string]bool) {
 	return full, dirty
 }
 
+// retryLater schedules a full rebuild after secretRetry (a named Secret
+// could not be read).
+func (c *Controller) retryLater() {
+	c.markFull()
+	c.queue.AddAfter(tableKey, secretRetry)
+}
+
 // markFull makes the next rebuild a full one (the last build failed, so
 // the published table no longer matches the caches but for endpoints).
 func (c *Controller) markFull() {
@@ -333,6 +345,7 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 // listers reads the informer caches.
 type listers struct {
 	factory, secrets informers.SharedInformerFactory
+	auth             *authSecrets
 }
 
 func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
@@ -355,6 +368,8 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 	if in.Secrets, err = l.secrets.Core().V1().Secrets().Lister().List(labels.Everything()); err != nil {
 		return nil, err
 	}
+	// Listed after the TLS Secrets: a named Secret's fetched copy wins.
+	in.Secrets = append(in.Secrets, l.auth.resolve(in.Ingresses, in.IngressClasses, opts)...)
 	return in, nil
 }
 

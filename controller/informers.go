@@ -15,7 +15,8 @@ import (
 // handlers: every relevant change schedules one rebuild.
 func (c *Controller) setupInformers() error {
 	f := c.factory
-	c.listers = listers{factory: f, secrets: c.secrets}
+	c.listers = listers{factory: f, secrets: c.secrets, auth: c.auth}
+	authInformer, authHandler := c.auth.informer(c.enqueue)
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { c.enqueue() },
 		UpdateFunc: func(oldObj, newObj any) {
@@ -45,6 +46,7 @@ func (c *Controller) setupInformers() error {
 		{f.Core().V1().Services().Informer(), handler},
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
+		{authInformer, authHandler},
 	} {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
 			return fmt.Errorf("adding an event handler: %w", err)

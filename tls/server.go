@@ -71,5 +71,7 @@ func ServerConfig(store *Store, opts Options) *tls.Config {
 	if opts.TicketKeys != nil && !opts.DisableSessionTickets {
 		opts.TicketKeys.apply(cfg)
 	}
+	base := cfg.Clone()
+	cfg.GetConfigForClient = configForClient(store, base)
 	return cfg
 }

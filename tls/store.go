@@ -23,6 +23,9 @@ type Snapshot struct {
 	// "*.parent" entry, so a lookup costs one cut at the first dot.
 	exact    map[string]*Certificate
 	wildcard map[string]*Certificate
+	// clientCAs: the hosts whose handshakes ask for a client certificate
+	// (see clientCAs in clientauth_server.go); nil when none.
+	clientCAs *hostCAs
 }
 
 // Default returns the certificate served when no entry matches.

@@ -102,6 +102,7 @@ func (p *parser) access(c *Config) {
 	p.basicAuth(c)
 	p.externalAuth(c)
 	p.rateLimit(c)
+	p.clientCert(c)
 }
 
 func (p *parser) cors() *CORS {
@@ -183,11 +184,8 @@ func (p *parser) basicAuth(c *Config) {
 	}
 	b := &BasicAuth{Digest: kind == "digest", SecretType: "auth-file"}
 	secret, _ := p.get("auth-secret")
-	ns, name, found := strings.Cut(strings.TrimSpace(secret), "/")
-	if !found {
-		ns, name = "", ns
-	}
-	if !secretNameRE.MatchString(name) || (found && !secretNameRE.MatchString(ns)) {
+	ns, name, ok := secretRef(secret)
+	if !ok {
 		p.problem("auth-secret", ReasonInvalidValue, Error, "%s is not a Secret name; every path of the Ingress answers 503 (fail closed)", quoteShort(secret))
 		c.DenyAll = true
 		return

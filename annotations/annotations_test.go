@@ -239,7 +239,6 @@ func TestWeirHealthCheck(t *testing.T) {
 // unprotected.
 func TestUnenforceableAccessFailsClosed(t *testing.T) {
 	for _, a := range [][]string{
-		{"auth-tls-secret", "default/ca"},
 		{"auth-url", "http://auth", "auth-proxy-set-headers", "default/headers"},
 	} {
 		c, ps := Parse(ann(a...))

@@ -85,6 +85,8 @@ type Config struct {
 	BasicAuth    *BasicAuth
 	ExternalAuth *ExternalAuth
 	RateLimit    *RateLimit
+	// ClientCert is auth-tls-* (annotations/clientcert.go).
+	ClientCert *ClientCert
 
 	// HealthCheck is Weir's active check (weir.dev/health-check-*).
 	HealthCheck HealthCheck

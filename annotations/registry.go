@@ -229,4 +229,5 @@ func init() {
 	)
 	registerCatalog()
 	registerAccess()
+	registerClientCert()
 }

@@ -2,6 +2,13 @@ package controller
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +100,25 @@ func TestStripAllDataKeepsNoCredentials(t *testing.T) {
 	assert.Nil(t, s.Data)
 	assert.Equal(t, map[string]string{"keep": "me"}, s.Annotations)
 	assert.False(t, strings.Contains(s.String(), "SHA"))
+}
+
+// selfSignedCA is a CA certificate in PEM (its key is thrown away).
+func selfSignedCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestClientCertificateCAFromAnOpaqueSecret(t *testing.T) {
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ca", Namespace: "default"}, Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"ca.crt": selfSignedCA(t)}}
+	_, rec, _ := start(t, Options{}, class(), service("web"), slice("web", "10.0.0.1"), ca,
+		ingress("web", "a.test", "web", map[string]string{"nginx.ingress.kubernetes.io/auth-tls-secret": "default/ca"}))
+	dumpHas(t, rec, "client-cert verify=on depth=1 Secret default/ca")
+	assert.Contains(t, rec.last().ClientCertHosts, "a.test")
 }

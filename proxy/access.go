@@ -16,10 +16,13 @@ import (
 // digest authentication (401) and external authentication (401, 403, 302 to
 // sign-in, 500); limit-rate paces the response. It returns the writer to
 // forward with, and false when it answered the request itself. A route
-// without these annotations costs four nil checks.
+// without these annotations costs five nil checks.
 func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) (http.ResponseWriter, bool) {
-	if a.CORS == nil && a.RateLimit == nil && a.BasicAuth == nil && a.ExternalAuth == nil {
+	if a.CORS == nil && a.RateLimit == nil && a.BasicAuth == nil && a.ExternalAuth == nil && a.ClientCert == nil {
 		return w, true
+	}
+	if a.ClientCert != nil && !s.clientCert(w, r, a, ex) {
+		return w, false
 	}
 	var corsMatched bool
 	if a.CORS != nil {

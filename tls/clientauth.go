@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -41,6 +43,10 @@ type ClientAuth struct {
 	// PassCertificate sends the client's certificate upstream in the
 	// ssl-client-cert header (URL-escaped PEM).
 	PassCertificate bool
+	// MatchSubject, when set, must match the client's subject DN (RFC 2253
+	// form, "CN=alice,O=Example"), else the request is Forbidden
+	// (auth-tls-match-cn).
+	MatchSubject *regexp.Regexp
 	// Source names the Secret, for table dumps.
 	Source string
 }
@@ -54,13 +60,18 @@ func (c *ClientAuth) String() string {
 	if c.ErrorPage != "" {
 		s += " error-page=" + c.ErrorPage
 	}
+	if c.MatchSubject != nil {
+		s += " match=" + strconv.Quote(c.MatchSubject.String())
+	}
 	return s
 }
 
 // ClientVerdict is the outcome of Check.
 type ClientVerdict struct {
-	// OK: the request may go on.
-	OK bool
+	// OK: the request may go on. When it may not, Forbidden tells a
+	// subject that MatchSubject refused (403) from a certificate missing or
+	// refused (400).
+	OK, Forbidden bool
 	// Verify is what nginx puts in $ssl_client_verify: SUCCESS, NONE or
 	// FAILED:reason.
 	Verify string
@@ -71,6 +82,20 @@ type ClientVerdict struct {
 // Check verifies the connection's client certificate against the policy.
 // cs is nil for a request that did not come over TLS.
 func (c *ClientAuth) Check(cs *tls.ConnectionState) ClientVerdict {
+	v := c.check(cs)
+	if v.OK && c.MatchSubject != nil {
+		subject := ""
+		if v.Leaf != nil {
+			subject = v.Leaf.Subject.String()
+		}
+		if !c.MatchSubject.MatchString(subject) {
+			v.OK, v.Forbidden = false, true
+		}
+	}
+	return v
+}
+
+func (c *ClientAuth) check(cs *tls.ConnectionState) ClientVerdict {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return ClientVerdict{OK: c.Mode != VerifyOn, Verify: "NONE"}
 	}
@@ -117,6 +142,9 @@ func EscapedPEM(cert *x509.Certificate) string {
 	return strings.ReplaceAll(url.QueryEscape(string(p)), "+", "%20")
 }
 
+// errNoClientCA is returned by ParseCAs for a bundle without a certificate.
+var errNoClientCA = errors.New("no PEM certificate in the CA bundle")
+
 // ParseCAs reads a PEM bundle of CA certificates (ca.crt). It fails when the
 // bundle holds no certificate: an empty pool would reject everyone, an
 // absent one would trust too much.
@@ -140,7 +168,7 @@ func ParseCAs(bundle []byte) (*x509.CertPool, error) {
 		n++
 	}
 	if n == 0 {
-		return nil, errNoCA
+		return nil, errNoClientCA
 	}
 	return pool, nil
 }

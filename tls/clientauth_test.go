@@ -178,5 +178,5 @@ func TestParseCAs(t *testing.T) {
 	_, err := ParseCAs(ca.pem)
 	require.NoError(t, err)
 	_, err = ParseCAs([]byte("not pem"))
-	assert.ErrorIs(t, err, errNoCA)
+	assert.ErrorIs(t, err, errNoClientCA)
 }

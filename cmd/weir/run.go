@@ -190,6 +190,9 @@ func (p *publisher) Publish(res *translate.Result) {
 		def = p.fallback
 	}
 	snap, err := weirtls.NewSnapshot(def, res.Certificates)
+	if err == nil {
+		snap, err = snap.WithClientAuth(res.ClientCertHosts)
+	}
 	if err != nil {
 		p.log.Error("certificate snapshot; keeping the previous certificates", zap.Error(err))
 	} else {

@@ -11,6 +11,7 @@ import (
 	"weir.dev/weir/proxy/auth"
 	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/ratelimit"
+	weirtls "weir.dev/weir/tls"
 )
 
 // Problem reasons of the access annotations.
@@ -28,6 +29,7 @@ type accessChecks struct {
 	limit    *ratelimit.Limiter
 	basic    *auth.Basic
 	external *auth.External
+	client   *weirtls.ClientAuth
 	deny     bool
 }
 
@@ -38,7 +40,7 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 		return p.access
 	}
 	cfg := p.cfg
-	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil {
+	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil && cfg.ClientCert == nil {
 		p.access = noAccessChecks
 		return p.access
 	}
@@ -64,6 +66,10 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	if b := cfg.BasicAuth; b != nil {
 		ac.basic = t.basicAuth(p, b)
 		ac.deny = ac.deny || ac.basic == nil
+	}
+	if cc := cfg.ClientCert; cc != nil {
+		ac.client = t.clientCert(p, cc)
+		ac.deny = ac.deny || ac.client == nil
 	}
 	p.access = ac
 	return ac
@@ -95,16 +101,8 @@ func (t *translator) anyHostAuth(p *parsed, authURL string) bool {
 // caller closes the paths. Invalid lines are reported and left out.
 func (t *translator) basicAuth(p *parsed, b *annotations.BasicAuth) *auth.Basic {
 	field := "metadata.annotations[" + annotations.Prefix + "auth-secret]"
-	ns := p.ing.Namespace
-	if b.SecretNamespace != "" && b.SecretNamespace != ns {
-		t.problem(p, field, ReasonInvalidAuthSecret, Error, "Secret %s/%s is in another namespace; only the Ingress's own namespace is read; every path of the Ingress answers 503",
-			b.SecretNamespace, b.SecretName)
-		return nil
-	}
-	ref := ns + "/" + b.SecretName
-	s := t.idx.secret(ref)
+	s, ref := t.ownSecret(p, field, b.SecretNamespace, b.SecretName, ReasonAuthSecretNotFound, ReasonInvalidAuthSecret)
 	if s == nil {
-		t.problem(p, field, ReasonAuthSecretNotFound, Error, "Secret %s not found; every path of the Ingress answers 503", ref)
 		return nil
 	}
 	var a *auth.Basic

@@ -43,6 +43,8 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	}
 	a.SourceAllow, a.SourceDeny = cfg.AllowSourceRange, cfg.DenySourceRange
 	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
+	a.ClientCert = ac.client
+	t.askClientCert(host, ac.client)
 	a.MaxBodyBytes = cfg.ProxyBodySize
 	a.HostRewrite = cfg.UpstreamVhost
 	if cfg.RewriteTarget != "" {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"crypto/x509"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,6 +23,9 @@ type Result struct {
 	Certificates map[string]*weirtls.Certificate
 	// DefaultCertificate is --default-ssl-certificate's, when set and valid.
 	DefaultCertificate *weirtls.Certificate
+	// ClientCertHosts are the hosts whose handshakes ask for a client
+	// certificate (auth-tls-secret), with the CAs to name (nil: none).
+	ClientCertHosts map[string]*x509.CertPool
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
 	// EndpointsOnly, when not nil, says that Table differs from the table
@@ -93,8 +97,9 @@ type translator struct {
 	balance  map[string]balanceOwner // upstream settings per Service port
 	defaults *annotations.Config     // Parse(nil), shared by Ingresses without nginx annotations
 
-	tlsHosts map[string]bool
-	certs    map[string]*weirtls.Certificate
+	tlsHosts    map[string]bool
+	certs       map[string]*weirtls.Certificate
+	clientHosts map[string]*x509.CertPool // auth-tls-secret (clientcert.go)
 
 	def      *table.Action
 	defOwner *parsed
@@ -132,7 +137,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, idx: &indexHolder{t.idx}}
+	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	return res

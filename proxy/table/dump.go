@@ -271,4 +271,7 @@ func dumpAccess(b *strings.Builder, a *Action, in string) {
 	if a.ExternalAuth != nil {
 		fmt.Fprintf(b, "%sexternal-auth %s\n", in, a.ExternalAuth)
 	}
+	if a.ClientCert != nil {
+		fmt.Fprintf(b, "%sclient-cert %s\n", in, a.ClientCert)
+	}
 }

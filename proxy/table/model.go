@@ -2,7 +2,7 @@
 // routes, matches, splits and backends that the proxy consults once per
 // request. The controller produces tables; the proxy consumes them. The
 // package depends only on the standard library and Weir's own request-path
-// packages (proxy/auth, proxy/cors, proxy/ratelimit) so that the request
+// packages (proxy/auth, proxy/cors, proxy/ratelimit, tls) so that the request
 // path never drags Kubernetes types along.
 //
 // A Table is built once by New and never changed afterwards; it is published
@@ -20,6 +20,7 @@ import (
 	"weir.dev/weir/proxy/auth"
 	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/ratelimit"
+	weirtls "weir.dev/weir/tls"
 )
 
 // PathType says how a route's path is compared with a request's path.
@@ -150,6 +151,8 @@ type Action struct {
 	RateLimit    *ratelimit.Limiter
 	BasicAuth    *auth.Basic
 	ExternalAuth *auth.External
+	// ClientCert is auth-tls-*, checked first of all (proxy/clientcert.go).
+	ClientCert *weirtls.ClientAuth
 
 	// The Gateway API's RequestMirror, CORS filter and timeouts
 	// (gateway.go). GatewayCORS follows the Gateway API, not ingress-nginx:

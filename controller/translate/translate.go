@@ -30,6 +30,17 @@ type Result struct {
 	// it was refreshed from (Table.DerivedFrom) only in the endpoints of
 	// these backends (by index).
 	EndpointsOnly []int
+
+	// The Gateway API side (gateway.go): one entry per Gateway and port
+	// with its own table, sorted by Gateway then port; and the status
+	// Weir owns, sorted by namespace and name.
+	GatewayListeners []*GatewayListener
+	// ListenerEndpointsOnly is EndpointsOnly for each GatewayListener
+	// (same index) after a Refresh; nil after a full translation.
+	ListenerEndpointsOnly [][]int
+	GatewayClasses        []GatewayClassStatus
+	Gateways              []GatewayStatus
+	Routes                []RouteStatus
 }
 
 // parsed is one of Weir's Ingresses with its annotations read.
@@ -211,7 +222,12 @@ func older(a, b *networkingv1.Ingress) bool {
 }
 
 func (t *translator) problem(p *parsed, field, reason string, sev Severity, format string, args ...any) {
-	t.problems = append(t.problems, Problem{Object: p.ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	t.problemAt(p.ref, field, reason, sev, format, args...)
+}
+
+// problemAt records a problem about any object, of either source.
+func (t *translator) problemAt(ref ObjectRef, field, reason string, sev Severity, format string, args ...any) {
+	t.problems = append(t.problems, Problem{Object: ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
 }
 
 func sortProblems(ps []Problem) []Problem {

@@ -23,6 +23,24 @@ type Table struct {
 	eps    [][]Endpoint
 	routes []*Route
 	from   *Table
+	// gatewayHosts selects the Gateway API's host matching (Options).
+	gatewayHosts bool
+}
+
+// Options change how New builds a table.
+type Options struct {
+	// GatewayHosts gives the table the Gateway API's hostname semantics
+	// instead of Ingress's: a wildcard "*.example.com" matches any number
+	// of labels ("a.b.example.com", never "example.com"), the longest
+	// matching wildcard wins, and the catch-all host answers only when no
+	// exact or wildcard host matches. Ingress tables keep the one-label
+	// wildcard.
+	GatewayHosts bool
+	// Hosts declares host entries that exist even without a route, so
+	// that a request for them finds no route (and gets the default
+	// action) instead of falling through to a wildcard or the catch-all:
+	// the Gateway API keeps a listener's hostname to its own routes.
+	Hosts []string
 }
 
 // hostRoutes are one host's routes in precedence order.
@@ -38,11 +56,20 @@ type hostRoutes struct {
 // afterwards. An error names every route that could not be compiled; the
 // caller keeps its previous table.
 func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
+	return NewWithOptions(generation, routes, def, Options{})
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Options) (*Table, error) {
 	t := &Table{
-		generation: generation,
-		exact:      make(map[string]*hostRoutes),
-		wildcard:   make(map[string]*hostRoutes),
-		def:        def,
+		generation:   generation,
+		exact:        make(map[string]*hostRoutes),
+		wildcard:     make(map[string]*hostRoutes),
+		def:          def,
+		gatewayHosts: opts.GatewayHosts,
+	}
+	for _, h := range opts.Hosts {
+		t.hostFor(h)
 	}
 	var errs []error
 	seen := make(map[*Backend]bool)

@@ -113,7 +113,9 @@ func (w *Writer) gatewayClass(ctx context.Context, l Listers, cs translate.Gatew
 	}
 	api := w.client.GatewayV1().GatewayClasses()
 	err = write(ctx, cached,
-		func(ctx context.Context) (*gatewayv1.GatewayClass, error) { return api.Get(ctx, cs.Name, metav1.GetOptions{}) },
+		func(ctx context.Context) (*gatewayv1.GatewayClass, error) {
+			return api.Get(ctx, cs.Name, metav1.GetOptions{})
+		},
 		func(cur *gatewayv1.GatewayClass) (*gatewayv1.GatewayClass, bool) {
 			if cur.Generation != cs.Generation || (translate.ConditionsEqual(cur.Status.Conditions, cs.Status.Conditions) &&
 				featuresEqual(cur.Status.SupportedFeatures, cs.Status.SupportedFeatures)) {
@@ -145,7 +147,9 @@ func (w *Writer) gateway(ctx context.Context, l Listers, gs translate.GatewaySta
 	}
 	api := w.client.GatewayV1().Gateways(gs.Namespace)
 	err = write(ctx, cached,
-		func(ctx context.Context) (*gatewayv1.Gateway, error) { return api.Get(ctx, gs.Name, metav1.GetOptions{}) },
+		func(ctx context.Context) (*gatewayv1.Gateway, error) {
+			return api.Get(ctx, gs.Name, metav1.GetOptions{})
+		},
 		func(cur *gatewayv1.Gateway) (*gatewayv1.Gateway, bool) {
 			if cur.Generation != gs.Generation || gatewayStatusEqual(cur.Status, want) {
 				return nil, false
@@ -171,7 +175,9 @@ func (w *Writer) route(ctx context.Context, l Listers, rs translate.RouteStatus)
 		api := w.client.GatewayV1().HTTPRoutes(rs.Namespace)
 		err = writeRoute(ctx, w, rs, routeAccess[*gatewayv1.HTTPRoute]{
 			cached: func() (*gatewayv1.HTTPRoute, error) { return l.HTTPRoutes.HTTPRoutes(rs.Namespace).Get(rs.Name) },
-			get:    func(ctx context.Context) (*gatewayv1.HTTPRoute, error) { return api.Get(ctx, rs.Name, metav1.GetOptions{}) },
+			get: func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
+				return api.Get(ctx, rs.Name, metav1.GetOptions{})
+			},
 			status: func(r *gatewayv1.HTTPRoute) *gatewayv1.RouteStatus { return &r.Status.RouteStatus },
 			copy:   (*gatewayv1.HTTPRoute).DeepCopy,
 			update: func(ctx context.Context, r *gatewayv1.HTTPRoute) error {
@@ -183,7 +189,9 @@ func (w *Writer) route(ctx context.Context, l Listers, rs translate.RouteStatus)
 		api := w.client.GatewayV1().GRPCRoutes(rs.Namespace)
 		err = writeRoute(ctx, w, rs, routeAccess[*gatewayv1.GRPCRoute]{
 			cached: func() (*gatewayv1.GRPCRoute, error) { return l.GRPCRoutes.GRPCRoutes(rs.Namespace).Get(rs.Name) },
-			get:    func(ctx context.Context) (*gatewayv1.GRPCRoute, error) { return api.Get(ctx, rs.Name, metav1.GetOptions{}) },
+			get: func(ctx context.Context) (*gatewayv1.GRPCRoute, error) {
+				return api.Get(ctx, rs.Name, metav1.GetOptions{})
+			},
 			status: func(r *gatewayv1.GRPCRoute) *gatewayv1.RouteStatus { return &r.Status.RouteStatus },
 			copy:   (*gatewayv1.GRPCRoute).DeepCopy,
 			update: func(ctx context.Context, r *gatewayv1.GRPCRoute) error {

@@ -76,7 +76,7 @@ type Controller struct {
 	recorder  record.EventRecorder
 	events    *eventDeduper
 	status    *status.Writer
-	gw        *gatewaySide           // nil: Gateway API off
+	gw        *gatewaySide            // nil: Gateway API off
 	services  *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus  *gatewaystatus.Writer
 	sockets   sync.Mutex // serialises publishListeners

@@ -111,4 +111,3 @@ func TestGatewayStatusOnlyUpdatesAreDropped(t *testing.T) {
 	rg2.ResourceVersion = "2"
 	assert.True(t, changed(rg, rg2))
 }
-

@@ -47,8 +47,11 @@ type Spec struct {
 	// listener serves only in the endpoints of these backends (see
 	// proxy.Server.PublishEndpoints).
 	EndpointsOnly []int
-	// Certificates is the listener's certificate store content (TLS only).
-	Certificates *weirtls.Snapshot
+	// Certificates maps listener hostnames ("a.example.com",
+	// "*.example.com") to certificates, chosen by SNI with Gateway
+	// semantics (sni.go); DefaultCertificate answers other names. TLS only.
+	Certificates       map[string]*weirtls.Certificate
+	DefaultCertificate *weirtls.Certificate
 }
 
 // Options configure a Manager.
@@ -69,9 +72,6 @@ type Options struct {
 	// DrainPeriod is how long requests on a closing listener get to finish
 	// (default 30s).
 	DrainPeriod time.Duration
-	// Fallback is the certificate an HTTPS listener serves when the client's
-	// SNI matches none of its certificates, or before it has any.
-	Fallback *weirtls.Certificate
 	// Listen opens a socket (default: TCP). Tests replace it.
 	Listen func(addr string) (net.Listener, error)
 }
@@ -95,7 +95,7 @@ type listener struct {
 	srv   *http.Server
 	proxy *proxy.Server
 	scope *endpoint.Registry
-	certs *weirtls.Store
+	certs *sniStore
 }
 
 // New returns a Manager with no listener.
@@ -144,7 +144,7 @@ func (m *Manager) Apply(specs []Spec) map[string]error {
 		s := want[addr]
 		if l := m.live[addr]; l != nil {
 			l.key = s.Key
-			l.publish(s, m.log)
+			l.publish(s)
 			continue
 		}
 		if m.draining {
@@ -182,19 +182,16 @@ func (m *Manager) open(s Spec) (*listener, error) {
 		proxy: proxy.New(m.opts.Proxy, scope, m.opts.Metrics, m.log.With(zap.String("listener", s.Key)))}
 	opts := m.opts.Server
 	if s.TLS {
-		initial := s.Certificates
-		if initial == nil {
-			if initial, err = weirtls.NewSnapshot(m.opts.Fallback, nil); err != nil {
-				ln.Close()
-				return nil, err
-			}
-		}
-		l.certs = weirtls.NewStore(initial)
+		l.certs = &sniStore{}
+		l.certs.cur.Store(newSNIIndex(s.Certificates, s.DefaultCertificate))
 		opts.CleartextHTTP2 = false
-		opts.TLS = weirtls.ServerConfig(l.certs, m.opts.TLS)
+		// Weir's HTTPS settings (versions, ALPN, session tickets), with
+		// this listener's own certificate choice.
+		opts.TLS = weirtls.ServerConfig(weirtls.NewStore(nil), m.opts.TLS)
+		opts.TLS.GetCertificate = l.certs.getCertificate
 	}
 	l.srv = proxy.NewHTTPServer(ln.Addr().String(), l.proxy, opts, m.log)
-	l.publish(s, m.log)
+	l.publish(s)
 	go l.serve(m.log)
 	return l, nil
 }
@@ -211,17 +208,20 @@ func (l *listener) serve(log *zap.Logger) {
 	}
 }
 
-// publish puts s's table and certificates in service on l.
-func (l *listener) publish(s Spec, log *zap.Logger) {
-	if s.Table != nil && s.Table != l.proxy.Table() {
-		if s.EndpointsOnly != nil {
-			l.proxy.PublishEndpoints(s.Table, s.EndpointsOnly)
-		} else {
-			l.proxy.Publish(s.Table)
-		}
+// publish puts s's table and certificates in service on l. A table it
+// already serves is left alone; certificates change only with a full
+// translation (EndpointsOnly nil).
+func (l *listener) publish(s Spec) {
+	if s.Table == nil || s.Table == l.proxy.Table() {
+		return
 	}
-	if l.certs != nil && s.Certificates != nil && s.Certificates != l.certs.Load() {
-		l.certs.Swap(s.Certificates)
+	if s.EndpointsOnly != nil {
+		l.proxy.PublishEndpoints(s.Table, s.EndpointsOnly)
+		return
+	}
+	l.proxy.Publish(s.Table)
+	if l.certs != nil {
+		l.certs.cur.Store(newSNIIndex(s.Certificates, s.DefaultCertificate))
 	}
 }
 

@@ -143,26 +143,59 @@ func TestHTTPSListenerServesItsCertificates(t *testing.T) {
 	m, socks := newManager(t)
 	a := backend(t, "a")
 	certA := selfSigned(t)
-	snap, err := weirtls.NewSnapshot(certA, map[string]*weirtls.Certificate{"app.example.com": certA})
-	require.NoError(t, err)
-	require.Empty(t, m.Apply([]Spec{{Key: "gw 443", Addr: "tls", TLS: true, Table: tableTo(t, 1, a), Certificates: snap}}))
+	require.Empty(t, m.Apply([]Spec{{Key: "gw 443", Addr: "tls", TLS: true, Table: tableTo(t, 1, a),
+		Certificates: map[string]*weirtls.Certificate{"app.example.com": certA}}}))
 	state := handshake(t, socks["tls"].Addr().String())
 	assert.Equal(t, certA.Leaf().Raw, state.PeerCertificates[0].Raw)
 	assert.Equal(t, "h2", state.NegotiatedProtocol, "HTTP/2 offered as on the Ingress HTTPS port")
 
+	_, err := dialTLS(socks["tls"].Addr().String(), "other.example.com")
+	assert.Error(t, err, "no certificate for that name and no default: the handshake fails")
+
 	certB := selfSigned(t)
-	snap, err = weirtls.NewSnapshot(certA, map[string]*weirtls.Certificate{"app.example.com": certB})
-	require.NoError(t, err)
-	require.Empty(t, m.Apply([]Spec{{Key: "gw 443", Addr: "tls", TLS: true, Table: tableTo(t, 1, a), Certificates: snap}}))
+	require.Empty(t, m.Apply([]Spec{{Key: "gw 443", Addr: "tls", TLS: true, Table: tableTo(t, 2, a),
+		Certificates: map[string]*weirtls.Certificate{"app.example.com": certB}, DefaultCertificate: certA}}))
 	assert.Equal(t, certB.Leaf().Raw, handshake(t, socks["tls"].Addr().String()).PeerCertificates[0].Raw)
+	conn, err := dialTLS(socks["tls"].Addr().String(), "other.example.com")
+	require.NoError(t, err)
+	defer conn.Close()
+	assert.Equal(t, certA.Leaf().Raw, conn.ConnectionState().PeerCertificates[0].Raw, "the default certificate")
+}
+
+func dialTLS(addr, name string) (*tls.Conn, error) {
+	return tls.Dial("tcp", addr, &tls.Config{ServerName: name, InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
 }
 
 func handshake(t *testing.T, addr string) tls.ConnectionState {
 	t.Helper()
-	conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "app.example.com", InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+	conn, err := dialTLS(addr, "app.example.com")
 	require.NoError(t, err)
 	defer conn.Close()
 	return conn.ConnectionState()
+}
+
+// SNI follows the Gateway API: exact first, then the longest wildcard,
+// which matches any number of labels but not the bare domain.
+func TestSNIWithGatewaySemantics(t *testing.T) {
+	exact, short, long, def := selfSigned(t), selfSigned(t), selfSigned(t), selfSigned(t)
+	x := newSNIIndex(map[string]*weirtls.Certificate{"a.example.com": exact, "*.example.com": short, "*.b.example.com": long}, def)
+	for name, want := range map[string]*weirtls.Certificate{
+		"a.example.com":      exact,
+		"A.Example.COM.":     exact,
+		"x.example.com":      short,
+		"x.y.example.com":    short,
+		"x.b.example.com":    long,
+		"x.y.b.example.com":  long,
+		"example.com":        def,
+		"b.example.com":      short,
+		"":                   def,
+		"other.test":         def,
+		"notexample.com":     def,
+		"x.notb.example.com": short,
+	} {
+		assert.Same(t, want, x.lookup(name), name)
+	}
+	assert.Nil(t, newSNIIndex(nil, nil).lookup("a.example.com"))
 }
 
 func selfSigned(t *testing.T) *weirtls.Certificate {

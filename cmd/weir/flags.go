@@ -35,6 +35,7 @@ type config struct {
 	idleTimeout           time.Duration
 	maxHeaderBytes        int
 	profiling             bool
+	gateway               gatewayFlags // gateway.go
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -80,6 +81,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	c.gateway.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
 		fs.PrintDefaults()

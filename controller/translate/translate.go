@@ -123,7 +123,10 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	return &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, Problems: sortProblems(t.problems)}
+	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert}
+	t.translateGateways(in, generation, res)
+	res.Problems = sortProblems(t.problems)
+	return res
 }
 
 func newTranslator(in *Inputs) *translator {
@@ -205,10 +208,16 @@ func (t *translator) parse(ann map[string]string) (*annotations.Config, []annota
 			return annotations.Parse(ann)
 		}
 	}
+	return t.defaultConfig(), nil
+}
+
+// defaultConfig is the configuration of an object without annotations:
+// the defaults the Gateway API's backends share with plain Ingresses.
+func (t *translator) defaultConfig() *annotations.Config {
 	if t.defaults == nil {
 		t.defaults, _ = annotations.Parse(nil)
 	}
-	return t.defaults, nil
+	return t.defaults
 }
 
 func older(a, b *networkingv1.Ingress) bool {

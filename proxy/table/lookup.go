@@ -80,7 +80,7 @@ func (p *PathMatch) matches(path string) bool {
 	switch p.Type {
 	case PathExact:
 		return path == p.Value
-	case PathRegex:
+	case PathRegex, PathRegexFull:
 		return p.re.MatchString(path)
 	default:
 		return prefixMatch(p.Value, path)

@@ -170,6 +170,9 @@ func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
 	for _, w := range a.Split.Weighted {
 		add(w.Backend)
 	}
+	for _, m := range a.Mirrors {
+		add(m.Backend)
+	}
 }
 
 // compileRoute checks a route and compiles its expressions.
@@ -177,11 +180,19 @@ func compileRoute(r *Route) error {
 	if r.Action == nil {
 		return errors.New("route has no action")
 	}
-	if r.Path.Value == "" || (r.Path.Type != PathRegex && r.Path.Value[0] != '/') {
+	regex := r.Path.Type == PathRegex || r.Path.Type == PathRegexFull
+	if r.Path.Value == "" || (!regex && r.Path.Value[0] != '/') {
 		return fmt.Errorf("path %q must start with /", r.Path.Value)
 	}
-	if r.Path.Type == PathRegex {
+	switch r.Path.Type {
+	case PathRegex:
 		re, err := CompilePathRegex(r.Path.Value)
+		if err != nil {
+			return err
+		}
+		r.Path.re = re
+	case PathRegexFull:
+		re, err := CompileFullRegex(r.Path.Value)
 		if err != nil {
 			return err
 		}
@@ -208,6 +219,10 @@ func compileRoute(r *Route) error {
 			q.re = re
 		}
 	}
+	if err := compileCORS(r.Action.CORS); err != nil {
+		return err
+	}
+	mergeBackendFilters(r.Action)
 	if c := r.Action.Split.Canary; c != nil {
 		c.headerKey = textproto.CanonicalMIMEHeaderKey(c.Header)
 		if c.WeightTotal <= 0 {
@@ -222,6 +237,16 @@ func compileRoute(r *Route) error {
 // validate paths before building.
 func CompilePathRegex(expr string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile("(?i)^(?:" + expr + ")")
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	return re, nil
+}
+
+// CompileFullRegex compiles a regular expression that must match a whole
+// value, case-sensitively (the Gateway API's RegularExpression matches).
+func CompileFullRegex(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("^(?:" + expr + ")$")
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
 	}

@@ -139,12 +139,22 @@ func (o *Offline) apply(ctx context.Context, objs []runtime.Object) error {
 	}
 	for k, obj := range next {
 		prev, exists := o.objects[k]
+		// metadata.generation as an API server keeps it: 1 on creation, one
+		// more on every change (Gateway API objects are rebuilt on a
+		// generation change only).
+		m, pm := obj.(metav1.Object), metav1.Object(nil)
+		if exists {
+			pm = prev.(metav1.Object)
+			m.SetGeneration(pm.GetGeneration())
+		}
 		switch {
 		case !exists:
+			m.SetGeneration(1)
 			if err := o.write(ctx, obj, false); err != nil {
 				return err
 			}
 		case !equality.Semantic.DeepEqual(prev, obj):
+			m.SetGeneration(pm.GetGeneration() + 1)
 			if err := o.write(ctx, obj, true); err != nil {
 				return err
 			}

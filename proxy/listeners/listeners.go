@@ -203,7 +203,9 @@ func (l *listener) serve(log *zap.Logger) {
 	} else {
 		err = l.srv.Serve(l.ln)
 	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// close() closes the socket before the server: a closed socket is the
+	// normal end too.
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		log.Error("Gateway listener failed", zap.String("listener", l.key), zap.Error(err))
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/reference"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
@@ -74,6 +76,11 @@ func TestGatewayAPIWatchedOnceItsCRDsAppear(t *testing.T) {
 	require.Eventually(t, func() bool { return len(c.gatewayInputs(t).Gateways) == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return rec.count() > before }, 10*time.Second, 5*time.Millisecond,
 		"a rebuild with the Gateway objects in it")
+	obj := c.objectFor(translate.ObjectRef{Kind: "Gateway", Namespace: "default", Name: "web"})
+	require.NotNil(t, obj, "a problem about a Gateway finds its object")
+	ref, err := reference.GetReference(eventScheme(), obj)
+	require.NoError(t, err, "and an Event can name it")
+	assert.Equal(t, "Gateway", ref.Kind)
 
 	d.set(false)
 	require.Eventually(t, func() bool { return !c.gw.ready() }, 10*time.Second, 5*time.Millisecond)
@@ -110,4 +117,21 @@ func TestGatewayStatusOnlyUpdatesAreDropped(t *testing.T) {
 	rg2 := rg.DeepCopy()
 	rg2.ResourceVersion = "2"
 	assert.True(t, changed(rg, rg2))
+}
+
+// Without per-Gateway Services every Gateway is published at Weir's own
+// addresses; a spec.addresses request cannot be honoured then.
+func TestGatewaysShareThePublishedAddressesWithoutServices(t *testing.T) {
+	c, err := New(fake.NewClientset(), Options{Status: &StatusOptions{PublishStatusAddress: "192.0.2.1, lb.example.net"},
+		Gateway: &GatewayOptions{Client: gatewayfake.NewSimpleClientset()}}, &recorder{}, nil, nil)
+	require.NoError(t, err)
+	addrs := c.sharedAddresses(context.Background())
+	got, unusable := addrs(&gatewayv1.Gateway{})
+	require.Len(t, got, 2)
+	assert.Equal(t, gatewayv1.IPAddressType, *got[0].Type)
+	assert.Equal(t, "192.0.2.1", got[0].Value)
+	assert.Equal(t, gatewayv1.HostnameAddressType, *got[1].Type)
+	assert.Empty(t, unusable)
+	_, unusable = addrs(&gatewayv1.Gateway{Spec: gatewayv1.GatewaySpec{Addresses: []gatewayv1.GatewaySpecAddress{{Value: "192.0.2.9"}}}})
+	assert.NotEmpty(t, unusable)
 }

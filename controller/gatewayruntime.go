@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"go.uber.org/zap"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/controller/gatewayservice"
@@ -125,8 +126,36 @@ func (c *Controller) leadGateways(ctx context.Context) {
 		}
 		_ = c.services.Sync(ctx, wants) // logged there; retried on the next pass
 		addrs = c.services.Addresses
+	} else {
+		addrs = c.sharedAddresses(ctx)
 	}
 	_ = c.gwStatus.Sync(ctx, res, l, addrs)
+}
+
+// sharedAddresses gives every Gateway Weir's own published addresses, when
+// Gateways get no Service of their own (--gateway-load-balancers=false:
+// Weir on the host network, each listener on its own port).
+func (c *Controller) sharedAddresses(ctx context.Context) gatewaystatus.Addresses {
+	published, err := c.status.Addresses(ctx)
+	if err != nil {
+		c.log.Warn("cannot read the addresses to publish for Gateways", zap.Error(err))
+		return nil
+	}
+	ip, hostname := gatewayv1.IPAddressType, gatewayv1.HostnameAddressType
+	var out []gatewayv1.GatewayStatusAddress
+	for _, a := range published {
+		if a.IP != "" {
+			out = append(out, gatewayv1.GatewayStatusAddress{Type: &ip, Value: a.IP})
+		} else if a.Hostname != "" {
+			out = append(out, gatewayv1.GatewayStatusAddress{Type: &hostname, Value: a.Hostname})
+		}
+	}
+	return func(gw *gatewayv1.Gateway) ([]gatewayv1.GatewayStatusAddress, string) {
+		if len(gw.Spec.Addresses) > 0 {
+			return out, "Weir without per-Gateway load balancers serves every Gateway at its own published addresses"
+		}
+		return out, ""
+	}
 }
 
 // listenerPorts are the distinct ports of a Gateway's HTTP and HTTPS

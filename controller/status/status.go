@@ -178,6 +178,13 @@ func (s *Writer) sync(ctx context.Context, src Source) {
 	}
 }
 
+// Addresses are the addresses Weir publishes (--publish-status-address,
+// else --publish-service's), sorted; Gateways use them when Weir gives
+// them no Service of their own.
+func (s *Writer) Addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
+	return s.addresses(ctx)
+}
+
 func (s *Writer) addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
 	var out []networkingv1.IngressLoadBalancerIngress
 	if s.opts.PublishStatusAddress != "" {

@@ -77,7 +77,7 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, b *table.Backend, b
 		if ep == nil {
 			return
 		}
-		out := s.buildOutgoing(cp, nil, &table.Action{}, &info)
+		out := s.buildOutgoing(nil, cp, nil, &table.Action{}, &info)
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		to := backendTimeouts(b)
 		ep.Begin()

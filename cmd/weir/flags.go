@@ -34,6 +34,8 @@ type config struct {
 	readHeaderTimeout     time.Duration
 	idleTimeout           time.Duration
 	maxHeaderBytes        int
+	clientBodyTimeout     time.Duration
+	underscoresInHeaders  bool
 	profiling             bool
 	gateway               gatewayFlags // gateway.go
 }
@@ -80,6 +82,8 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client gets to send its request headers")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
+	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
+	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	c.gateway.register(fs)
 	fs.Usage = func() {

@@ -115,7 +115,8 @@ func proxyOptions(cfg *config, trusted []netip.Prefix) (proxy.Options, error) {
 	if err != nil {
 		return proxy.Options{}, err
 	}
-	return proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog, UpstreamTLS: up}, nil
+	return proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog, UpstreamTLS: up,
+		ClientBodyTimeout: cfg.clientBodyTimeout, EnableUnderscoresInHeaders: cfg.underscoresInHeaders}, nil
 }
 
 // serverOptions are the http.Server limits of every listener.

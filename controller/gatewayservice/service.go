@@ -296,6 +296,17 @@ func (m *Manager) Sync(ctx context.Context, wants []Want) error {
 	return joinErrors(errs)
 }
 
+func merged(base, ours map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(ours))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range ours {
+		out[k] = v
+	}
+	return out
+}
+
 func gatewayKey(gw *gatewayv1.Gateway) string { return gw.Namespace + "/" + gw.Name }
 
 // apply creates or updates the Service of one Gateway.
@@ -316,7 +327,10 @@ func (m *Manager) apply(ctx context.Context, w Want, cur *corev1.Service, alloc 
 		return nil
 	}
 	up := cur.DeepCopy()
-	up.Labels, up.Annotations, up.OwnerReferences = desired.Labels, desired.Annotations, desired.OwnerReferences
+	// Labels and annotations others added (a cloud load balancer's, say)
+	// stay; Weir sets only its own.
+	up.Labels, up.Annotations = merged(cur.Labels, desired.Labels), merged(cur.Annotations, desired.Annotations)
+	up.OwnerReferences = desired.OwnerReferences
 	up.Spec.Type, up.Spec.Selector, up.Spec.Ports = desired.Spec.Type, desired.Spec.Selector, desired.Spec.Ports
 	up.Spec.ExternalTrafficPolicy, up.Spec.LoadBalancerIP = desired.Spec.ExternalTrafficPolicy, desired.Spec.LoadBalancerIP
 	if _, err := services.Update(ctx, up, metav1.UpdateOptions{}); err != nil {

@@ -164,3 +164,26 @@ func TestPortRangeExhausted(t *testing.T) {
 	err = m.Sync(context.Background(), []Want{{Gateway: gateway("apps", "b"), Ports: []Port{{80, "HTTP"}, {81, "HTTP"}}}})
 	assert.ErrorIs(t, err, errNoPorts)
 }
+
+// Annotations and labels someone else put on a Gateway's Service (a cloud
+// load balancer's settings) survive Weir's updates.
+func TestUpdatesKeepOthersAnnotations(t *testing.T) {
+	client := fake.NewClientset()
+	m := start(t, client)
+	gw := gateway("apps", "b")
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	eventually(t, func() bool { _, ok := m.ContainerPort("apps", "b", 80); return ok })
+	svc := services(t, client)[0]
+	svc.Annotations["cloud.example.com/load-balancer-type"] = "internal"
+	_, err := client.CoreV1().Services("weir-system").Update(context.Background(), &svc, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		s, err := m.lister.Services("weir-system").Get(svc.Name)
+		return err == nil && s.Annotations["cloud.example.com/load-balancer-type"] != ""
+	})
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}, {443, "HTTPS"}}}}))
+	got := services(t, client)[0]
+	assert.Len(t, got.Spec.Ports, 2)
+	assert.Equal(t, "internal", got.Annotations["cloud.example.com/load-balancer-type"])
+	assert.Equal(t, "apps/b", got.Annotations[AnnotationGateway])
+}

@@ -37,6 +37,7 @@ type config struct {
 	clientBodyTimeout     time.Duration
 	underscoresInHeaders  bool
 	profiling             bool
+	version               bool
 	gateway               gatewayFlags // gateway.go
 }
 
@@ -85,9 +86,10 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	c.gateway.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return c, fs

@@ -37,7 +37,8 @@ type runner interface {
 // ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(currentBuild()))
 	trusted, err := cfg.trustedPrefixes()
 	if err != nil {
 		return err
@@ -58,13 +59,6 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	var shuttingDown sync.Once
 	draining := make(chan struct{})
 
-	servers, err := listen(ctx, cfg, srv, certs, log)
-	if err != nil {
-		return err
-	}
-	if pub.listeners, err = newGatewayListeners(ctx, cfg, pub, trusted, log); err != nil {
-		return err
-	}
 	metricsSrv := metricsServer(cfg, reg, func() bool {
 		select {
 		case <-draining:
@@ -73,11 +67,26 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 			return ready()
 		}
 	})
-	go serveMetrics(metricsSrv, log)
+	// Every port is bound before anything is served: one that cannot be
+	// bound ends the process instead of leaving it half configured.
+	metricsLn, err := net.Listen("tcp", metricsSrv.Addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-port: %w", err)
+	}
+	servers, err := listen(ctx, cfg, srv, certs, log)
+	if err != nil {
+		metricsLn.Close()
+		return err
+	}
+	if pub.listeners, err = newGatewayListeners(ctx, cfg, pub, trusted, log); err != nil {
+		metricsLn.Close()
+		return err
+	}
+	go serveMetrics(metricsSrv, metricsLn, log)
 
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Run(ctx) }()
-	log.Info("weir started", zap.Int("http_port", cfg.httpPort), zap.Int("https_port", cfg.httpsPort),
+	log.Info("weir started", zap.Stringer("build", currentBuild()), zap.Int("http_port", cfg.httpPort), zap.Int("https_port", cfg.httpsPort),
 		zap.Int("metrics_port", cfg.metricsPort), zap.String("manifests", cfg.manifests))
 
 	var runErr error
@@ -142,7 +151,7 @@ func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.
 		return nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
 	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
-		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID}
+		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
 	if opts.Gateway, err = cfg.gateway.online(rc, client); err != nil {
 		return nil, nil, err
 	}
@@ -280,8 +289,8 @@ func metricsServer(cfg *config, reg *prometheus.Registry, ready func() bool) *ht
 	return &http.Server{Addr: cfg.addr(cfg.metricsPort), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
-func serveMetrics(srv *http.Server, log *zap.Logger) {
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("metrics listener failed", zap.String("addr", srv.Addr), zap.Error(err))
 	}
 }

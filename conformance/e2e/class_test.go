@@ -82,8 +82,9 @@ func setDefaultClass(t *testing.T, v string) {
 	}
 }
 
-// TestIngressStatus checks that Weir writes --publish-status-address into
-// the status of the Ingresses it serves, and leaves other classes' alone.
+// TestIngressStatus checks that Weir writes the address of the Service in
+// front of it (deploy/base's --publish-service) into the status of the
+// Ingresses it serves, and leaves other classes' alone.
 func TestIngressStatus(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
 	ns := namespace(t, ctx)
@@ -100,12 +101,12 @@ func TestIngressStatus(t *testing.T) {
 		ing, err := api.Get(ctx, "served", metav1.GetOptions{})
 		if err == nil {
 			got = ing.Status.LoadBalancer.Ingress
-			if len(got) == 1 && got[0].IP == statusAddress {
+			if len(got) == 1 && got[0].IP == env.address {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status.loadBalancer.ingress of a served Ingress: got %+v within 60 s, want [{IP: %s}]", got, statusAddress)
+			t.Fatalf("status.loadBalancer.ingress of a served Ingress: got %+v within 60 s, want [{IP: %s}]", got, env.address)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -172,10 +172,16 @@ func client() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 }
 
-// get sends GET host+path to Weir with the given extra headers. A non-JSON
-// answer (Weir's own 404 or 503) comes back with only Status set.
+// get sends GET host+path to Weir, through the Service's address, with the
+// given extra headers. A non-JSON answer (Weir's own 404 or 503) comes back
+// with only Status set.
 func get(c *http.Client, host, path string, header http.Header) (echo, error) {
-	req, err := http.NewRequest(http.MethodGet, env.url+path, nil)
+	return getFrom(c, env.url, host, path, header)
+}
+
+// getFrom is get sent to base (one replica's URL, or the Service's).
+func getFrom(c *http.Client, base, host, path string, header http.Header) (echo, error) {
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		return echo{}, err
 	}
@@ -211,36 +217,53 @@ func app(pod string) string {
 	return strings.Join(parts[:len(parts)-2], "-")
 }
 
-// waitServed waits until a GET of host/ is answered by Deployment want.
-func waitServed(t *testing.T, c *http.Client, host string, header http.Header, want string) {
-	t.Helper()
-	var last echo
-	var lastErr error
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		last, lastErr = get(c, host, "/", header)
-		if lastErr == nil && last.Status == 200 && app(last.Pod) == want {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+// everyWeir is the Service's URL and each replica's own (port 8080): a
+// change has reached Weir when every replica shows it, since each applies
+// it on its own and the Service spreads connections over both.
+func everyWeir() []string {
+	urls := []string{env.url}
+	for i := range env.weirs {
+		urls = append(urls, weirdeploy.HTTPURL(&env.weirs[i]))
 	}
-	t.Fatalf("%s %v: not served by %s within 60s; last answer: status %d pod %q err %v", host, header, want, last.Status, last.Pod, lastErr)
+	return urls
 }
 
-// waitStatus waits until a GET of host/ gets the status code want.
+// waitServed waits until a GET of host/ is answered by Deployment want, on
+// every replica.
+func waitServed(t *testing.T, c *http.Client, host string, header http.Header, want string) {
+	t.Helper()
+	waitEvery(t, host, fmt.Sprintf("%v served by %s", header, want), func(base string) (echo, bool, error) {
+		e, err := getFrom(c, base, host, "/", header)
+		return e, err == nil && e.Status == 200 && app(e.Pod) == want, err
+	})
+}
+
+// waitStatus waits until a GET of host/ gets the status code want, on every
+// replica.
 func waitStatus(t *testing.T, c *http.Client, host string, want int) {
 	t.Helper()
-	var last echo
-	var lastErr error
+	waitEvery(t, host, fmt.Sprintf("status %d", want), func(base string) (echo, bool, error) {
+		e, err := getFrom(c, base, host, "/", nil)
+		return e, err == nil && e.Status == want, err
+	})
+}
+
+// waitEvery polls each of everyWeir until ok holds there, 60 s in all.
+func waitEvery(t *testing.T, host, what string, try func(base string) (echo, bool, error)) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		last, lastErr = get(c, host, "/", nil)
-		if lastErr == nil && last.Status == want {
-			return
+	for _, base := range everyWeir() {
+		for {
+			last, ok, lastErr := try(base)
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s via %s: not %s within 60s; last answer: status %d pod %q err %v", host, base, what, last.Status, last.Pod, lastErr)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s: no status %d within 60s; last: %d %v", host, want, last.Status, lastErr)
 }
 
 // tally sends n GETs and counts the answering Deployments ("" for errors
@@ -259,20 +282,23 @@ func tally(t *testing.T, c *http.Client, host string, header http.Header, n int)
 	return got
 }
 
-// keepWeirLog copies Weir's log (with its access log) to the output
-// directory when the test failed: the cluster, and the log, go at the end.
+// keepWeirLog copies each Weir replica's log (with its access log) to the
+// output directory when the test failed: the cluster, and the logs, go at
+// the end.
 func keepWeirLog(t *testing.T) {
 	if !t.Failed() {
 		return
 	}
-	b, err := os.ReadFile(env.cluster.PodLogPath(&env.weir, "weir"))
-	if err != nil {
-		t.Logf("reading Weir's log: %v", err)
-		return
+	for i := range env.weirs {
+		b, err := os.ReadFile(env.cluster.PodLogPath(&env.weirs[i], "weir"))
+		if err != nil {
+			t.Logf("reading Weir's log: %v", err)
+			continue
+		}
+		path := filepath.Join(*outDir, fmt.Sprintf("%s.weir-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), i))
+		if err := os.MkdirAll(*outDir, 0o755); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		t.Logf("log of Weir Pod %s: %s (%v)", env.weirs[i].Name, path, err)
 	}
-	path := filepath.Join(*outDir, strings.ReplaceAll(t.Name(), "/", "_")+".weir.log")
-	if err := os.MkdirAll(*outDir, 0o755); err == nil {
-		err = os.WriteFile(path, b, 0o644)
-	}
-	t.Logf("Weir's log: %s (%v)", path, err)
 }

@@ -2,7 +2,8 @@
 // deployed from deploy/base into a local cluster (see ../localcluster), and
 // real HTTP sent through it to echo-basic Pods.
 //
-// One cluster and one Weir Pod serve the whole package; every test works in
+// One cluster and deploy/base's two Weir replicas, behind its LoadBalancer
+// Service, serve the whole package; every test works in
 // its own namespace with its own hosts, so tests do not see each other's
 // routes. Run it as root: `make -C conformance e2e`.
 package e2e

@@ -14,16 +14,17 @@ import (
 	"weir.dev/weir/conformance/weirdeploy"
 )
 
-// statusAddress is what Weir writes to its Ingresses' status
-// (--publish-status-address); a documentation address, never dialled.
-const statusAddress = "192.0.2.10"
+// weirReplicas is deploy/base's replica count, kept in the suite.
+const weirReplicas = 2
 
-// suite is the shared cluster and the Weir Pod under test.
+// suite is the shared cluster and the Weir Pods under test, behind
+// deploy/base's LoadBalancer Service.
 type suite struct {
 	cluster *localcluster.Cluster
 	tmp     string
-	weir    corev1.Pod
-	url     string // http://<weir pod IP>:8080
+	weirs   []corev1.Pod
+	address string // the Service's load-balancer address; Weir publishes it to Ingress status
+	url     string // http://<address>:80, spread over the Weir Pods
 	// Setup records how long each step took, for the README.
 	Setup map[string]time.Duration
 }
@@ -57,16 +58,16 @@ func setUp(ctx context.Context) (*suite, error) {
 	s.cluster = c
 	s.Setup["cluster up"] = time.Since(t0)
 	t0 = time.Now()
-	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{ExtraArgs: []string{
-		"--shutdown-delay=0s",
-		"--publish-status-address=" + statusAddress,
-	}})
+	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas})
 	if err != nil {
 		return s, err
 	}
+	s.weirs = pods
+	if s.address, err = weirdeploy.WaitAddress(ctx, c); err != nil {
+		return s, err
+	}
 	s.Setup["weir ready"] = time.Since(t0)
-	s.weir = pods[0]
-	s.url = weirdeploy.HTTPURL(&pods[0])
+	s.url = "http://" + s.address
 	fmt.Printf("e2e: cluster %s up, Weir at %s; set-up took %v\n", c.Name, s.url, s.Setup)
 	return s, nil
 }

@@ -40,7 +40,7 @@ func TestIngressTLS(t *testing.T) {
 
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
-	addr := net.JoinHostPort(env.weir.Status.PodIP, "8443")
+	addr := net.JoinHostPort(env.address, "443")
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},
 		ForceAttemptHTTP2: true,

@@ -69,6 +69,7 @@ type Cluster struct {
 	procs   []*process   // etcd, kube-apiserver, kube-controller-manager
 	kubelet *kubelet
 	cancel  context.CancelFunc
+	stopLB  func() // closes the load balancer's ports; nil before it started
 }
 
 // Up starts a cluster and returns once kube-apiserver is ready, the kubelet's
@@ -165,8 +166,13 @@ func boot(ctx context.Context, l layout, opts Options, bins Binaries) (*Cluster,
 	if err := c.startKubelet(ctx, opts, bins); err != nil {
 		return nil, err
 	}
+	if err := c.startLoadBalancer(ctx); err != nil {
+		c.cancel()
+		return nil, err
+	}
 	if err := c.waitDefaultServiceAccount(ctx); err != nil {
-		c.cancel() // stop the kubelet's goroutines; Up's cleanup does the rest
+		c.stopLB() // stop the goroutines; Up's cleanup does the rest
+		c.cancel()
 		return nil, err
 	}
 	return c, nil
@@ -275,6 +281,9 @@ func firstReal(errs ...error) error {
 // Down stops the cluster: the kubelet stops its Pods, then the control plane
 // stops, and everything the cluster created is removed.
 func (c *Cluster) Down(ctx context.Context) error {
+	if c.stopLB != nil {
+		c.stopLB()
+	}
 	if c.cancel != nil {
 		c.cancel()
 		select {

@@ -23,9 +23,10 @@ type container struct {
 	logPath string
 	logs    *logSink // opened at first start, closed when the Pod stops
 
-	argv   []string
-	env    []string
-	mounts []bindMount
+	argv     []string
+	env      []string
+	mounts   []bindMount
+	hostname string // set in the container's own UTS namespace
 
 	proc      *process
 	startedAt time.Time
@@ -62,9 +63,17 @@ func (w *podWorker) prepare(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return err
 	}
+	uts, err := utsName(pod)
+	if err != nil {
+		return err
+	}
+	hosts, err := writeHostsFile(w.dir, pod, w.podIP())
+	if err != nil {
+		return err
+	}
 	er := &envResolver{client: w.k.client, pod: pod, podIP: w.podIP(), hostIP: hostIP}
 	for _, c := range w.containers {
-		env, vars, err := er.resolve(ctx, c.spec, w.baseEnv(pod))
+		env, vars, err := er.resolve(ctx, c.spec, w.baseEnv(uts))
 		if err != nil {
 			return fmt.Errorf("container %s: %w", c.spec.Name, err)
 		}
@@ -76,6 +85,10 @@ func (w *podWorker) prepare(ctx context.Context, pod *corev1.Pod) error {
 		if c.mounts, err = w.mountsFor(c.spec, paths); err != nil {
 			return fmt.Errorf("container %s: %w", c.spec.Name, err)
 		}
+		if !mountsPath(c.spec, "/etc/hosts") {
+			c.mounts = append(c.mounts, bindMount{src: hosts, dst: "/etc/hosts"})
+		}
+		c.hostname = uts
 	}
 	w.prepared = true
 	return nil
@@ -83,12 +96,12 @@ func (w *podWorker) prepare(ctx context.Context, pod *corev1.Pod) error {
 
 // baseEnv is what every container gets before its own env: the in-cluster
 // API address (the bridge address: there is no Service routing) and a PATH.
-func (w *podWorker) baseEnv(pod *corev1.Pod) map[string]string {
+func (w *podWorker) baseEnv(hostname string) map[string]string {
 	host, port := w.k.l.bridgeAddr.String(), strconv.Itoa(w.k.l.apiserverPort)
 	return map[string]string{
 		"PATH":                          "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME":                          "/root",
-		"HOSTNAME":                      pod.Name,
+		"HOSTNAME":                      hostname,
 		"KUBERNETES_SERVICE_HOST":       host,
 		"KUBERNETES_SERVICE_PORT":       port,
 		"KUBERNETES_SERVICE_PORT_HTTPS": port,
@@ -121,13 +134,16 @@ func (w *podWorker) mountsFor(c *corev1.Container, paths map[string]string) ([]b
 }
 
 // command builds the exec.Cmd that runs the container in the Pod's network
-// namespace and in a private mount namespace.
+// namespace, in a private mount namespace and in its own UTS namespace named
+// after the Pod.
 func (c *container) command(netns string) *exec.Cmd {
 	// The binary is opened before the mounts, which may hide its path (a
 	// volume at /root hides a cache under $HOME), and run through the open
 	// descriptor.
 	var script strings.Builder
 	script.WriteString("set -e\nexec 3<\"$1\"\nshift\n")
+	// Writing the file sets the host name of the shell's (new) UTS namespace.
+	fmt.Fprintf(&script, "printf %%s %s >/proc/sys/kernel/hostname\n", shellQuote(c.hostname))
 	for _, m := range c.mounts {
 		fmt.Fprintf(&script, "mount --bind %s %s\n", shellQuote(m.src), shellQuote(m.dst))
 		if m.readOnly {
@@ -135,7 +151,7 @@ func (c *container) command(netns string) *exec.Cmd {
 		}
 	}
 	script.WriteString(`exec /proc/self/fd/3 "$@"` + "\n")
-	args := []string{"netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--",
+	args := []string{"netns", "exec", netns, "unshare", "--mount", "--uts", "--propagation", "private", "--",
 		"/bin/sh", "-c", script.String(), "sh", c.argv[0]}
 	cmd := exec.Command("ip", append(args, c.argv[1:]...)...)
 	cmd.Env = c.env

@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -95,6 +96,7 @@ func TestGatewayAPIBaseWorkload(t *testing.T) {
 	if len(pods) != want {
 		t.Errorf("want %d ready Pods, have %d", want, len(pods))
 	}
+	checkGatewayAddresses(ctx, t, c.Client)
 	time.Sleep(2 * time.Second) // let a crashing container show itself
 	for _, p := range pods {
 		checkEchoPod(ctx, t, &p)
@@ -266,4 +268,36 @@ func replicas(d *appsv1.Deployment) int {
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// checkGatewayAddresses puts a LoadBalancer Service on port 80 in front of
+// each of two backends, as an implementation does per Gateway, and checks
+// each address reaches its own backend: HTTPRouteMultipleGateways needs two
+// Gateways on one port with different addresses.
+func checkGatewayAddresses(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	const ns = "gateway-conformance-infra"
+	addrs := map[string]string{}
+	for _, app := range []string{"infra-backend-v1", "infra-backend-v2"} {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "lb-" + app, Namespace: ns},
+			Spec: corev1.ServiceSpec{
+				Type:     corev1.ServiceTypeLoadBalancer,
+				Selector: map[string]string{"app": app},
+				Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(3000)}},
+			},
+		}
+		if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating Service %s: %v", svc.Name, err)
+		}
+		addrs[app] = waitLBAddress(ctx, t, cs, ns, svc.Name)
+	}
+	if addrs["infra-backend-v1"] == addrs["infra-backend-v2"] {
+		t.Fatalf("two LoadBalancer Services share the address %s", addrs["infra-backend-v1"])
+	}
+	for app, addr := range addrs {
+		if pod := lbGet(ctx, t, addr+":80"); !strings.HasPrefix(pod, app+"-") {
+			t.Errorf("%s:80 (Service lb-%s) answered as %q", addr, app, pod)
+		}
+	}
 }

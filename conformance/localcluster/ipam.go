@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// ipam hands out Pod addresses from the cluster's /24; .1 is the bridge.
+// ipam hands out Pod addresses from the cluster's /24: .2 to .199 (.1 is the
+// bridge, the rest is the LoadBalancer pool, see layout.go).
 type ipam struct {
 	mu   sync.Mutex
 	l    layout
@@ -24,13 +25,13 @@ func newIPAM(l layout) *ipam {
 func (a *ipam) allocate() (netip.Addr, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for range 256 {
+	for range lastPodHost + 1 {
 		addr := a.next
 		a.next = addr.Next()
-		if !a.l.podPrefix.Contains(a.next) || a.next.As4()[3] == 255 {
+		if !a.l.podPrefix.Contains(a.next) || a.next.As4()[3] > lastPodHost {
 			a.next = a.l.bridgeAddr.Next()
 		}
-		if a.l.podPrefix.Contains(addr) && addr.As4()[3] >= 2 && addr.As4()[3] <= 254 && !a.used[addr] {
+		if a.l.podPrefix.Contains(addr) && addr.As4()[3] >= 2 && addr.As4()[3] <= lastPodHost && !a.used[addr] {
 			a.used[addr] = true
 			return addr, nil
 		}

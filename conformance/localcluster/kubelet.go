@@ -285,21 +285,26 @@ func (k *kubelet) bindLater(ctx context.Context, pod *corev1.Pod) {
 
 // event records a Kubernetes Event about a Pod.
 func (k *kubelet) event(ctx context.Context, pod *corev1.Pod, typ, reason, msg string) {
+	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
+	recordEvent(ctx, k.client, ref, typ, reason, msg, corev1.EventSource{Component: "kubelet", Host: k.l.nodeName()}, k.logf)
+}
+
+// recordEvent creates an Event about ref from src; a failure is logged,
+// never returned.
+func recordEvent(ctx context.Context, client kubernetes.Interface, ref corev1.ObjectReference, typ, reason, msg string, src corev1.EventSource, logf Logf) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	now := metav1.Now()
 	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: pod.Name + "." + hex.EncodeToString(suffix), Namespace: pod.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
-		},
-		Reason: reason, Message: msg, Type: typ, Count: 1,
+		ObjectMeta:     metav1.ObjectMeta{Name: ref.Name + "." + hex.EncodeToString(suffix), Namespace: ref.Namespace},
+		InvolvedObject: ref,
+		Reason:         reason, Message: msg, Type: typ, Count: 1,
 		FirstTimestamp: now, LastTimestamp: now,
-		Source: corev1.EventSource{Component: "kubelet", Host: k.l.nodeName()},
+		Source: src,
 	}
 	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := k.client.CoreV1().Events(pod.Namespace).Create(ectx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-		k.logf("kubelet: recording event %s for %s/%s: %v", reason, pod.Namespace, pod.Name, err)
+	if _, err := client.CoreV1().Events(ref.Namespace).Create(ectx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+		logf("%s: recording event %s for %s %s/%s: %v", src.Component, reason, ref.Kind, ref.Namespace, ref.Name, err)
 	}
 }

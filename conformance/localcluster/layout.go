@@ -106,6 +106,26 @@ func claimedIndexes() map[int]bool {
 	return taken
 }
 
+// The last byte of an address in the cluster's /24: .1 is the bridge, Pods
+// get .2-.199 (ipam), and LoadBalancer Services get addresses from the rest,
+// as MetalLB's L2 mode hands out addresses of the node's segment: .200-.247
+// to any Service, .248-.254 only when a Service asks for one (static
+// addresses, as a pool with autoAssign off).
+const (
+	lastPodHost    = 199
+	firstLBHost    = 200
+	firstStaticLB  = 248
+	lastLBHost     = 254
+	numAutoLBHosts = firstStaticLB - firstLBHost
+)
+
+// hostAddr is the address of the cluster's /24 ending in last.
+func (l layout) hostAddr(last int) netip.Addr {
+	a := l.podPrefix.Addr().As4()
+	a[3] = byte(last)
+	return netip.AddrFrom4(a)
+}
+
 func layoutFor(name string, idx int) layout {
 	base := 21000 + idx*10
 	bridge := netip.AddrFrom4([4]byte{10, 244, byte(idx), 1})

@@ -116,3 +116,28 @@ func TestArgv(t *testing.T) {
 		t.Error("resolveImage(nginx) found a binary")
 	}
 }
+
+// TestIPAMLeavesThePoolAlone checks that Pods get .2-.199 and never an
+// address of the LoadBalancer pool.
+func TestIPAMLeavesThePoolAlone(t *testing.T) {
+	l := layoutFor("ipamtest", 42)
+	a := newIPAM(l)
+	seen := map[string]bool{}
+	for range lastPodHost - 1 {
+		addr, err := a.allocate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := addr.As4()[3]; last < 2 || last > lastPodHost || seen[addr.String()] {
+			t.Fatalf("allocated %v (seen before: %v)", addr, seen[addr.String()])
+		}
+		seen[addr.String()] = true
+	}
+	if addr, err := a.allocate(); err == nil {
+		t.Fatalf("all %d Pod addresses in use, yet got %v", lastPodHost-1, addr)
+	}
+	a.release(l.hostAddr(77))
+	if addr, err := a.allocate(); err != nil || addr != l.hostAddr(77) {
+		t.Fatalf("after releasing .77: got %v, %v", addr, err)
+	}
+}

@@ -50,7 +50,7 @@ func BuildWeir(ctx context.Context, root, out string) error {
 
 // Options adjust deploy/base for a test cluster.
 type Options struct {
-	// Replicas of the Deployment. Default 1.
+	// Replicas of the Deployment. Default: deploy/base's own count (2).
 	Replicas int32
 	// ExtraArgs are appended to Weir's arguments (a later flag wins).
 	ExtraArgs []string
@@ -96,11 +96,12 @@ func Deployment(base string, o Options) (*appsv1.Deployment, error) {
 		return nil, fmt.Errorf("decoding deployment.yaml: %w", err)
 	}
 	d.Namespace = Namespace
-	replicas := o.Replicas
-	if replicas == 0 {
-		replicas = 1
+	if o.Replicas > 0 {
+		d.Spec.Replicas = &o.Replicas
 	}
-	d.Spec.Replicas = &replicas
+	if d.Spec.Replicas == nil {
+		d.Spec.Replicas = ptr(int32(1)) // the API's default
+	}
 	ct := &d.Spec.Template.Spec.Containers[0]
 	ct.Args = append(ct.Args, o.ExtraArgs...)
 	return d, nil
@@ -109,6 +110,28 @@ func Deployment(base string, o Options) (*appsv1.Deployment, error) {
 // HTTPURL is the plain-HTTP address of a Weir Pod (deploy/base uses 8080).
 func HTTPURL(p *corev1.Pod) string {
 	return "http://" + p.Status.PodIP + ":8080"
+}
+
+// ServiceName is deploy/base's LoadBalancer Service in front of Weir.
+const ServiceName = "weir"
+
+// WaitAddress waits until the local cluster's load balancer has given
+// deploy/base's Service its address and returns it: port 80 reaches the
+// Weir Pods' plain-HTTP port, 443 their HTTPS port.
+func WaitAddress(ctx context.Context, c *localcluster.Cluster) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		svc, err := c.Client.CoreV1().Services(Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+		if err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 && svc.Status.LoadBalancer.Ingress[0].IP != "" {
+			return svc.Status.LoadBalancer.Ingress[0].IP, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for Service %s/%s's load-balancer address (last error: %v): %w", Namespace, ServiceName, err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Echo is an echo-basic Deployment: replicas Pods labelled app and version,

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/controller"
+	"weir.dev/weir/controller/manifests"
 	"weir.dev/weir/controller/translate"
 )
 
@@ -89,4 +90,17 @@ func TestOfflineServesGateways(t *testing.T) {
 	require.Eventually(t, has("port 9090:"), 10*time.Second, 20*time.Millisecond, "a Gateway edit is a new generation")
 	assert.Contains(t, pub.describe(), "weighted 50 default/web:80")
 	assert.NotContains(t, pub.describe(), "port 8080:")
+}
+
+// `weir translate` lints Gateway API objects too: each listener's table and
+// the status Weir would write.
+func TestLintPrintsGatewayListenersAndStatus(t *testing.T) {
+	objs, err := manifests.Decode(strings.NewReader(base + "---\n" + gatewayYAML(8080, 80, 20)))
+	require.NoError(t, err)
+	res := Lint(objs, translate.Options{}, LintOptions{})
+	assert.Contains(t, res.Gateway, "# Gateway default/web port 8080 (HTTP), listeners http\n")
+	assert.Contains(t, res.Gateway, "weighted 80 default/web:80")
+	assert.Contains(t, res.Gateway, "- kind: HTTPRoute\n  name: app\n  namespace: default\n")
+	assert.Contains(t, res.Gateway, "controllerName: weir.dev/gateway-controller")
+	assert.Empty(t, Lint(objs[:3], translate.Options{}, LintOptions{}).Gateway, "nothing without Gateway API objects")
 }

@@ -13,9 +13,9 @@ import (
 // gatewayDump is what `weir translate` prints for the Gateway API after the
 // Ingress table: each listener socket's table, then the status Weir would
 // write, as YAML.
-func gatewayDump(res *translate.Result) (string, error) {
+func gatewayDump(res *translate.Result) string {
 	if len(res.GatewayListeners) == 0 && len(res.GatewayClasses) == 0 && len(res.Gateways) == 0 && len(res.Routes) == 0 {
-		return "", nil
+		return ""
 	}
 	var b strings.Builder
 	for _, l := range res.GatewayListeners {
@@ -29,13 +29,13 @@ func gatewayDump(res *translate.Result) (string, error) {
 			b.WriteString(l.Table.Dump())
 		}
 	}
+	b.WriteString("\n# Gateway API status (addresses come from each Gateway's LoadBalancer Service in a cluster)\n")
 	st, err := yaml.Marshal(statusDoc(res))
 	if err != nil {
-		return "", fmt.Errorf("printing Gateway API status: %w", err)
+		fmt.Fprintf(&b, "# cannot print it: %v\n", err)
 	}
-	b.WriteString("\n# Gateway API status (addresses come from each Gateway's LoadBalancer Service in a cluster)\n")
 	b.Write(st)
-	return b.String(), nil
+	return b.String()
 }
 
 type objectStatus struct {

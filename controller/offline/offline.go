@@ -27,7 +27,6 @@ import (
 
 	"weir.dev/weir/controller"
 	"weir.dev/weir/controller/manifests"
-	"weir.dev/weir/controller/translate"
 )
 
 // PollInterval is how often the manifests' modification times are checked.
@@ -259,23 +258,4 @@ func (o *Offline) do(ctx context.Context, obj runtime.Object, v verb) error {
 		return apply(ctx, g.ReferenceGrants(ns), x, name, v)
 	}
 	return nil
-}
-
-// TranslateFiles translates the objects in path once: the table dump (the
-// Ingress table, then each Gateway listener's table and the Gateway API
-// status Weir would write) and the problems, for `weir translate -f PATH`.
-func TranslateFiles(path string, opts translate.Options) (string, []translate.Problem, error) {
-	objs, err := manifests.Load(path)
-	if err != nil {
-		return "", nil, err
-	}
-	res := translate.Translate(manifests.Inputs(objs, opts), 1)
-	if res.Table == nil {
-		return "", res.Problems, nil
-	}
-	gw, err := gatewayDump(res)
-	if err != nil {
-		return "", nil, err
-	}
-	return res.Table.Dump() + gw, res.Problems, nil
 }

@@ -86,12 +86,17 @@ func deploy(ctx context.Context, c *localcluster.Cluster, root string) (string, 
 	if err != nil {
 		return "", err
 	}
-	url := weirdeploy.HTTPURL(&pods[0])
+	addr, err := weirdeploy.WaitAddress(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	url := "http://" + addr // deploy/base's LoadBalancer Service, in front of both replicas
+	metricsHost = pods[0].Status.PodIP
 	app, err := os.ReadFile(filepath.Join(root, "deploy", "examples", "demo-cluster.yaml"))
 	if err != nil {
 		return "", err
 	}
-	log.Printf("Weir is Ready at %s; applying deploy/examples/demo-cluster.yaml", url)
+	log.Printf("Weir's 2 replicas are Ready behind %s; applying deploy/examples/demo-cluster.yaml", url)
 	if err := c.ApplyYAML(ctx, app, "default"); err != nil {
 		return "", err
 	}
@@ -196,6 +201,9 @@ func deployment(pod string) string {
 	return strings.Join(parts[:len(parts)-2], "-")
 }
 
+// metricsHost is one Weir Pod's address; metrics are per replica.
+var metricsHost string
+
 func printUsage(c *localcluster.Cluster, url string) {
 	h := "-H 'Host: " + host + "'"
 	fmt.Printf(`
@@ -208,10 +216,10 @@ Try it (the answer's "pod" says which version served you):
   curl -s %[1]s --cookie canary=never %[2]s/        # always v1
 
 The cluster's API:  export KUBECONFIG=%[3]s
-Weir's metrics:     curl -s %[4]s:10254/metrics
+One replica's metrics: curl -s http://%[4]s:10254/metrics
 
 Press Ctrl-C to stop; the cluster and everything it made are removed.
-`, h, url, c.Kubeconfig, strings.TrimSuffix(url, ":8080"))
+`, h, url, c.Kubeconfig, metricsHost)
 }
 
 // tearDown removes the cluster and checks nothing is left.

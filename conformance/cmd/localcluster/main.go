@@ -70,7 +70,7 @@ func up(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nCluster %q is up (%s). In another shell:\n\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nPod range %s; state and logs in %s.\nPress Ctrl-C to stop and clean up.\n\n",
+	fmt.Printf("\nCluster %q is up (%s). In another shell:\n\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nNetwork %s: Pods .2-.199, LoadBalancer Services .200-.247 (.248-.254 on request);\nstate and logs in %s.\nPress Ctrl-C to stop and clean up.\n\n",
 		c.Name, c.Started.Round(time.Millisecond), c.Kubeconfig, c.PodCIDR, c.StateDir)
 	<-ctx.Done()
 	log.Printf("stopping cluster %q", c.Name)

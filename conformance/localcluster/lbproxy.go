@@ -1,0 +1,171 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// lbBackends are the endpoints one Service port leads to: the ready ones,
+// and the serving-but-terminating ones kube-proxy falls back to while none
+// is ready.
+type lbBackends struct {
+	ready, serving []netip.AddrPort
+}
+
+// pick returns the endpoint for a new connection: a random one of the
+// preferred set, or false when there is none.
+func (b *lbBackends) pick() (netip.AddrPort, bool) {
+	set := b.ready
+	if len(set) == 0 {
+		set = b.serving
+	}
+	if len(set) == 0 {
+		return netip.AddrPort{}, false
+	}
+	return set[rand.IntN(len(set))], true
+}
+
+// lbDialTimeout bounds the connection to the endpoint. One endpoint per
+// connection and no second try, as kube-proxy's DNAT rules: an endpoint that
+// refuses resets the client, so what a real cluster shows during endpoint
+// churn (a replica that stops accepting before it leaves the
+// EndpointSlice) shows here too.
+const lbDialTimeout = 5 * time.Second
+
+// lbListener is one Service port on its load-balancer address: a userspace
+// TCP proxy that spreads connections over the port's endpoints.
+type lbListener struct {
+	ln       net.Listener
+	logf     Logf
+	backends atomic.Pointer[lbBackends]
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func listenLB(addr netip.AddrPort, logf Logf) (*lbListener, error) {
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	p := &lbListener{ln: ln, logf: logf, conns: map[net.Conn]struct{}{}}
+	p.backends.Store(&lbBackends{})
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+func (p *lbListener) setBackends(b *lbBackends) { p.backends.Store(b) }
+
+func (p *lbListener) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		if !p.track(c, true) {
+			c.Close()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.track(c, false)
+			p.handle(c)
+		}()
+	}
+}
+
+// track adds or removes a client connection; false once the listener closed.
+func (p *lbListener) track(c net.Conn, add bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !add {
+		delete(p.conns, c)
+		return true
+	}
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// handle connects the client to an endpoint and copies both ways until both
+// sides have finished. Without an endpoint, or when it refuses, the client
+// is reset, as a kube-proxy reject rule or the refusing endpoint would.
+func (p *lbListener) handle(client net.Conn) {
+	defer client.Close()
+	var backend net.Conn
+	ep, ok := p.backends.Load().pick()
+	if ok {
+		var err error
+		if backend, err = net.DialTimeout("tcp", ep.String(), lbDialTimeout); err != nil {
+			p.logf("loadbalancer: %s: endpoint %s: %v", p.ln.Addr(), ep, err)
+		}
+	}
+	if backend == nil {
+		if tc, ok := client.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // close with RST
+		}
+		return
+	}
+	defer backend.Close()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.conns[backend] = struct{}{}
+	p.mu.Unlock()
+	defer p.track(backend, false)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pipe(backend, client)
+	}()
+	pipe(client, backend)
+	<-done
+}
+
+// pipe copies src to dst, then half-closes dst so the peer sees the end.
+func pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	if tc, ok := dst.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	} else {
+		_ = dst.Close()
+	}
+}
+
+// close stops accepting, ends every open connection and waits for the
+// goroutines.
+func (p *lbListener) close(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	_ = p.ln.Close()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

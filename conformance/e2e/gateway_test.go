@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -96,17 +94,19 @@ func route(ns, name, gateway string, backends ...any) *gatewayv1.HTTPRoute {
 	return r
 }
 
-// gatewayURL is where the Gateway's port-80 listener answers: its status
-// address (the cluster's load balancer), else a Weir Pod and the container
-// port of the listener in the Gateway's Service.
-func gatewayURL(t *testing.T, ctx context.Context, gc gatewayclient.Interface, ns, name string) string {
+// gatewayURLs are where the Gateway's port-80 listener answers: its status
+// address (the cluster's load balancer) if it has one, then each Weir
+// Pod's address with the container port of the listener in the Gateway's
+// Service (every replica serves every Gateway).
+func gatewayURLs(t *testing.T, ctx context.Context, gc gatewayclient.Interface, ns, name string) []string {
 	t.Helper()
 	svcName := "weir-" + ns + "-" + name
 	var target int32
+	var err error
 	deadline := time.Now().Add(90 * time.Second)
 	for target == 0 {
-		svc, err := env.cluster.Client.CoreV1().Services(weirdeploy.Namespace).Get(ctx, svcName, metav1.GetOptions{})
-		if err == nil {
+		var svc *corev1.Service
+		if svc, err = env.cluster.Client.CoreV1().Services(weirdeploy.Namespace).Get(ctx, svcName, metav1.GetOptions{}); err == nil {
 			target = portOf(svc, 80)
 		}
 		if target == 0 && time.Now().After(deadline) {
@@ -115,15 +115,21 @@ func gatewayURL(t *testing.T, ctx context.Context, gc gatewayclient.Interface, n
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// The load balancer, if the cluster has one, answers within a few seconds.
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+	var urls []string
+	// The load balancer, if the cluster has one, answers within seconds.
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && urls == nil; time.Sleep(200 * time.Millisecond) {
 		gw, err := gc.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil && len(gw.Status.Addresses) > 0 {
-			return "http://" + net.JoinHostPort(gw.Status.Addresses[0].Value, "80")
+			urls = append(urls, "http://"+net.JoinHostPort(gw.Status.Addresses[0].Value, "80"))
 		}
 	}
-	t.Logf("Gateway %s/%s has no load-balancer address; using the Weir Pod and container port %d", ns, name, target)
-	return "http://" + net.JoinHostPort(env.weir.Status.PodIP, strconv.Itoa(int(target)))
+	if urls == nil {
+		t.Logf("Gateway %s/%s has no load-balancer address; using the Weir Pods and container port %d", ns, name, target)
+	}
+	for _, p := range env.weirs {
+		urls = append(urls, "http://"+net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(target))))
+	}
+	return urls
 }
 
 func portOf(svc *corev1.Service, port int32) int32 {
@@ -138,19 +144,8 @@ func portOf(svc *corev1.Service, port int32) int32 {
 // backendAt GETs base/ with host and returns the answering Deployment (""
 // for anything but an echo answer).
 func backendAt(c *http.Client, base, host string) string {
-	req, err := http.NewRequest(http.MethodGet, base+"/", nil)
-	if err != nil {
-		return ""
-	}
-	req.Host = host
-	resp, err := c.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var e echo
-	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(body, &e) != nil {
+	e, err := getFrom(c, base, host, "/", nil)
+	if err != nil || e.Status != http.StatusOK {
 		return ""
 	}
 	return app(e.Pod)
@@ -164,18 +159,24 @@ func tallyAt(c *http.Client, base, host string, n int) map[string]int {
 	return got
 }
 
-// waitShareAt waits (60 s at most) until 200 requests give backend a share
-// on the right side of 50 %, so the change has reached the proxy.
-func waitShareAt(t *testing.T, c *http.Client, base, host, backend string, above bool) {
+// waitShare waits (60 s at most) until 200 requests to each of urls give
+// backend a share on the right side of 50 %: the change has reached every
+// replica.
+func waitShare(t *testing.T, c *http.Client, urls []string, host, backend string, above bool) {
 	t.Helper()
-	var got map[string]int
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		got = tallyAt(c, base, host, 200)
-		if got[""] == 0 && (got[backend] > 100) == above {
-			return
+	deadline := time.Now().Add(60 * time.Second)
+	for _, base := range urls {
+		for {
+			got := tallyAt(c, base, host, 200)
+			if got[""] == 0 && (got[backend] > 100) == above {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the split did not move within 60s; last 200 requests: %v", base, got)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	t.Fatalf("%s: the split did not move within 60s; last 200 requests: %v", base, got)
 }
 
 // A Gateway and an HTTPRoute with an 80/20 split reach traffic, and the
@@ -193,10 +194,11 @@ func TestGatewayWeightedSplit(t *testing.T) {
 	if _, err := routes.Create(ctx, route(ns, "split", "web", "blue", 80, "green", 20), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	base := gatewayURL(t, ctx, gc, ns, "web")
+	urls := gatewayURLs(t, ctx, gc, ns, "web")
+	waitGatewayProgrammed(t, ctx, gc, ns, "web", len(urls) > len(env.weirs))
 	c := client()
-	waitShareAt(t, c, base, "app.test", "blue", true)
-	checkShare(t, c, base, "green", 20)
+	waitShare(t, c, urls, "app.test", "blue", true)
+	checkShare(t, c, urls[0], "green", 20)
 	waitRouteAccepted(t, ctx, gc, ns, "split")
 
 	for i := 0; ; i++ {
@@ -213,8 +215,8 @@ func TestGatewayWeightedSplit(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	waitShareAt(t, c, base, "app.test", "green", true)
-	checkShare(t, c, base, "green", 80)
+	waitShare(t, c, urls, "app.test", "green", true)
+	checkShare(t, c, urls[0], "green", 80)
 }
 
 // checkShare sends 1000 requests; every one must succeed and backend's
@@ -231,6 +233,31 @@ func checkShare(t *testing.T, c *http.Client, base, backend string, want float64
 	if math.Abs(share-want) > 4.5 {
 		t.Errorf("%s got %.1f %% of %d requests, want %.0f ± 4.5 (%v)", backend, share, n, want, got)
 	}
+}
+
+// waitGatewayProgrammed waits until Weir wrote the Gateway's status at its
+// generation: Programmed when the load balancer gave it an address, else
+// not, for want of one (AddressNotAssigned).
+func waitGatewayProgrammed(t *testing.T, ctx context.Context, gc gatewayclient.Interface, ns, name string, addressed bool) {
+	t.Helper()
+	want, reason := metav1.ConditionTrue, "Programmed"
+	if !addressed {
+		want, reason = metav1.ConditionFalse, "AddressNotAssigned"
+	}
+	var last gatewayv1.GatewayStatus
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		gw, err := gc.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		last = gw.Status
+		for _, c := range last.Conditions {
+			if c.Type == "Programmed" && c.Status == want && c.Reason == reason && c.ObservedGeneration == gw.Generation {
+				return
+			}
+		}
+	}
+	t.Fatalf("Gateway %s/%s: no Programmed=%s (%s) within 60s; status %+v", ns, name, want, reason, last)
 }
 
 // waitRouteAccepted waits until Weir wrote the route's status: one parent,
@@ -274,21 +301,23 @@ func TestTwoGatewaysOnPort80(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	one, two := gatewayURL(t, ctx, gc, ns, "one"), gatewayURL(t, ctx, gc, ns, "two")
-	if one == two {
-		t.Fatalf("both Gateways at %s", one)
+	one, two := gatewayURLs(t, ctx, gc, ns, "one"), gatewayURLs(t, ctx, gc, ns, "two")
+	if one[0] == two[0] {
+		t.Fatalf("both Gateways at %s", one[0])
 	}
 	c := client()
-	for base, want := range map[string]string{one: "left", two: "right"} {
-		var got map[string]int
-		for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			if got = tallyAt(c, base, "any.test", 20); got[want] == 20 {
-				break
+	for want, urls := range map[string][]string{"left": one, "right": two} {
+		for _, base := range urls {
+			var got map[string]int
+			for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				if got = tallyAt(c, base, "any.test", 20); got[want] == 20 {
+					break
+				}
+			}
+			if got[want] != 20 {
+				t.Errorf("%s: want every request on %s, got %v", base, want, got)
 			}
 		}
-		if got[want] != 20 {
-			t.Errorf("%s: want every request on %s, got %v", base, want, got)
-		}
 	}
-	fmt.Printf("e2e: Gateways one and two on port 80 at %s and %s\n", one, two)
+	fmt.Printf("e2e: Gateways one and two on port 80 at %v and %v\n", one, two)
 }

@@ -56,7 +56,8 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, c *table.CORS) boo
 }
 
 // allowOrigin is the Access-Control-Allow-Origin value: "*" when any origin
-// may call without credentials, else the caller's origin.
+// may call without credentials, else the caller's origin (browsers refuse
+// "*" on a request with credentials).
 func allowOrigin(c *table.CORS, origin string) string {
 	if !c.AllowCredentials {
 		for _, o := range c.AllowOrigins {

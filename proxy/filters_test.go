@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -193,11 +194,13 @@ func TestCORS(t *testing.T) {
 	h := newHarness(t, Options{})
 	e := echoHeaders(t, "e")
 	a := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
-	a.CORS = &table.CORS{AllowOrigins: []string{"https://www.foo.test", "https://*.bar.test"}, AllowMethods: []string{"GET", "OPTIONS"},
+	a.GatewayCORS = &table.CORS{AllowOrigins: []string{"https://www.foo.test", "https://*.bar.test"}, AllowMethods: []string{"GET", "OPTIONS"},
 		AllowHeaders: []string{"x-header-1"}, ExposeHeaders: []string{"x-header-3"}, AllowCredentials: true, MaxAge: time.Hour}
 	any := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
-	any.CORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}}
-	h.publishGateway(gwRoute("c.test", "/", a), gwRoute("c.test", "/any", any))
+	any.GatewayCORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}}
+	creds := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
+	creds.GatewayCORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}, AllowCredentials: true}
+	h.publishGateway(gwRoute("c.test", "/", a), gwRoute("c.test", "/any", any), gwRoute("c.test", "/creds", creds))
 
 	resp, _ := h.do(newReq("OPTIONS", "http://c.test/x", "Origin", "https://a.b.bar.test", "Access-Control-Request-Method", "GET"))
 	assert.Equal(t, 204, resp.StatusCode)
@@ -223,6 +226,12 @@ func TestCORS(t *testing.T) {
 	assert.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 	assert.Equal(t, "PUT", resp.Header.Get("Access-Control-Allow-Methods"))
 	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
+
+	resp, _ = h.do(newReq("OPTIONS", "http://c.test/creds", "Origin", "https://o.test", "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "x-a, x-b"))
+	assert.Equal(t, "https://o.test", resp.Header.Get("Access-Control-Allow-Origin"), "any origin with credentials: echoed")
+	assert.Equal(t, "x-a, x-b", resp.Header.Get("Access-Control-Allow-Headers"))
+	assert.Equal(t, "true", resp.Header.Get("Access-Control-Allow-Credentials"))
 }
 
 func TestMirrorGetsACopyAndNeverSlowsTheRequest(t *testing.T) {
@@ -261,6 +270,24 @@ func TestMirrorGetsACopyAndNeverSlowsTheRequest(t *testing.T) {
 		require.Equal(t, 200, code)
 	}
 	assert.EqualValues(t, 1, mirrored.Load(), "a 0/100 share mirrors nothing")
+
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	}))
+	t.Cleanup(counter.Close)
+	bigRoute := weighted(table.WeightedBackend{Backend: backendOf("counter", counter), Weight: 1})
+	bigRoute.Mirrors = []table.Mirror{{Backend: backendOf("slow", slow)}}
+	h.publishGateway(gwRoute("m.test", "/", bigRoute))
+	for _, n := range []int{100, maxMirrorBody + 1} {
+		req = httptest.NewRequest("POST", "http://m.test/big", strings.NewReader(strings.Repeat("x", n)))
+		req.RequestURI = ""
+		resp, got = h.do(req)
+		require.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, fmt.Sprint(n), got, "the backend gets the whole body")
+	}
+	require.Eventually(t, func() bool { return mirrored.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 2, mirrored.Load(), "a body over 64 KiB is not copied")
 }
 
 func TestRouteTimeoutsAnswer504(t *testing.T) {

@@ -84,7 +84,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	case a.Respond != nil:
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
 		return
-	case a.CORS != nil && s.cors(w, r, a.CORS):
+	case a.GatewayCORS != nil && s.cors(w, r, a.GatewayCORS):
 		ex.status = http.StatusNoContent
 		return
 	}
@@ -100,6 +100,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		}
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
 	}
+	w, ok := s.access(w, r, a, ex)
+	if !ok {
+		return
+	}
+	defer s.releaseAccess(a, ex)
 	if a.MaxBodyBytes > 0 {
 		if r.ContentLength > a.MaxBodyBytes {
 			ex.status = s.answer(w, http.StatusRequestEntityTooLarge, "request body too large")
@@ -116,7 +121,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	}
 	if a = a.ForBackend(b); len(a.Mirrors) > 0 {
-		s.mirror(r, snap, a)
+		s.mirror(w, r, snap, a)
 	}
 	pool := snap.pools[b.Index()]
 	if len(pool.Endpoints()) == 0 {

@@ -31,9 +31,9 @@ const (
 var mirrorSlots = make(chan struct{}, maxMirrorsInFlight)
 
 // mirror sends the request's copies. It may replace r.Body with an
-// in-memory copy of a small body, so it runs before the request is
-// forwarded.
-func (s *Server) mirror(r *http.Request, snap *snapshot, a *table.Action) {
+// in-memory copy of a small body (read under the client body timeout), so
+// it runs before the request is forwarded.
+func (s *Server) mirror(w http.ResponseWriter, r *http.Request, snap *snapshot, a *table.Action) {
 	var body []byte
 	for _, m := range a.Mirrors {
 		if m.Denominator > 0 && s.rnd.IntN(m.Denominator) >= m.Numerator {
@@ -43,8 +43,15 @@ func (s *Server) mirror(r *http.Request, snap *snapshot, a *table.Action) {
 			if r.ContentLength < 0 || r.ContentLength > maxMirrorBody {
 				return
 			}
+			if s.opts.ClientBodyTimeout > 0 {
+				bodyDeadliner(w).SetReadDeadline(time.Now().Add(s.opts.ClientBodyTimeout))
+			}
 			b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
 			if err != nil {
+				// The client failed mid-body: the request goes on with what
+				// was read and then the same error, so it fails as it would
+				// have without mirroring; nothing is mirrored.
+				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), errReader{err}))
 				return
 			}
 			body = b
@@ -55,12 +62,12 @@ func (s *Server) mirror(r *http.Request, snap *snapshot, a *table.Action) {
 		default:
 			continue // too many copies in flight: skip this one
 		}
-		s.sendMirror(r, snap, m.Backend, body)
+		s.sendMirror(r, snap, a, m.Backend, body)
 	}
 }
 
 // sendMirror sends one copy on its own goroutine.
-func (s *Server) sendMirror(r *http.Request, snap *snapshot, b *table.Backend, body []byte) {
+func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b *table.Backend, body []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), mirrorTimeout)
 	cp := r.Clone(ctx)
 	cp.Body = http.NoBody
@@ -77,7 +84,7 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, b *table.Backend, b
 		if ep == nil {
 			return
 		}
-		out := s.buildOutgoing(nil, cp, nil, &table.Action{}, &info)
+		out := s.buildOutgoing(mirrorWriter{}, cp, nil, a, &info)
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		to := backendTimeouts(b)
 		ep.Begin()
@@ -100,3 +107,15 @@ func endOutcome(latency time.Duration, err error, resp *http.Response) balance.O
 	}
 	return o
 }
+
+// mirrorWriter stands in for the client's ResponseWriter when a copy is
+// built: the copy's body is in memory, so there is no client read deadline
+// to set (and the client's connection must never be touched from here).
+type mirrorWriter struct{ http.ResponseWriter }
+
+func (mirrorWriter) SetReadDeadline(time.Time) error { return nil }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

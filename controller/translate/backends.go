@@ -50,7 +50,7 @@ func servicePort(svc *corev1.Service, ref svcPort) *corev1.ServicePort {
 // used; when none is ready, serving ones (terminating included) are, so a
 // rollout that briefly has no ready pod does not fail requests.
 func (t *translator) resolve(ns, name string, ref svcPort) resolved {
-	svc := t.services[ns+"/"+name]
+	svc := t.idx.service(ns + "/" + name)
 	portLabel := portLabel(ref)
 	if svc == nil {
 		return resolved{portName: portLabel, reason: ReasonServiceNotFound,
@@ -91,7 +91,7 @@ func portLabel(p svcPort) string {
 
 // sliceEndpoints collects the endpoints of a Service port from its slices.
 func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []table.Endpoint {
-	slices := t.slices[ns+"/"+name]
+	slices := t.idx.endpointSlices(ns + "/" + name)
 	n := 0
 	for _, s := range slices {
 		n += len(s.Endpoints)

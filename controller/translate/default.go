@@ -20,7 +20,7 @@ func (t *translator) addDefaultBackendService() {
 		t.problemAt(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "%q is not namespace/name", ref)
 		return
 	}
-	svc := t.services[ref]
+	svc := t.idx.service(ref)
 	if svc == nil || len(svc.Spec.Ports) == 0 {
 		t.problemAt(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "default backend service %s not found or has no port; using the built-in 404", ref)
 		return

@@ -34,8 +34,18 @@ import (
 //     MergeConditions, which keeps the existing time when a condition's
 //     status did not change.
 //
-// Objects are listed sorted by namespace and name, so the result is
-// byte-stable.
+// Objects are listed sorted by namespace and name (routes then by kind), so
+// the result is byte-stable.
+//
+// Fast paths. Refresh (EndpointSlices changed) derives every table, the
+// Ingress one and each GatewayListener's, with table.WithEndpoints and
+// fills EndpointsOnly and ListenerEndpointsOnly (same index as
+// GatewayListeners, never nil, possibly empty): publish each with
+// proxy.Server.PublishEndpoints. RefreshRoutes (only HTTPRoutes or
+// GRPCRoutes changed; pass their references) sets GatewaysOnly: the Ingress
+// side is the previous result's, and a GatewayListener that is the previous
+// result's pointer is unchanged, so only the others need publishing. Either
+// may decline (ok false); then call Translate.
 
 // DefaultGatewayControllerName is Options.GatewayControllerName's default:
 // the GatewayClass spec.controllerName Weir serves.

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,33 +36,44 @@ type gwRoute struct {
 type gwParent struct {
 	ref gatewayv1.ParentReference
 	gw  *gwGateway
-	// hosts maps each listener the route attached to to the hostnames it
-	// serves there (the intersection of the listener's and the route's).
-	hosts map[*gwListener][]string
+	// attached lists the listeners the route attached to, with the
+	// hostnames it serves on each (the intersection of the listener's and
+	// the route's).
+	attached []listenerHosts
 	// reason is "" when the route is accepted, else why not.
 	reason, msg string
+}
+
+type listenerHosts struct {
+	l     *gwListener
+	hosts []string
 }
 
 // readRoutes collects the routes that name a Weir Gateway or carry Weir
 // status, oldest first (the Gateway API's precedence tie-break), and
 // translates their rules.
-func (g *gw) readRoutes(in *Inputs) {
-	for _, hr := range in.HTTPRoutes {
+func (g *gw) readRoutes(httpRoutes []*gatewayv1.HTTPRoute, grpcRoutes []*gatewayv1.GRPCRoute) {
+	for _, hr := range httpRoutes {
 		r := &gwRoute{kind: "HTTPRoute", meta: &hr.ObjectMeta, parentRefs: hr.Spec.ParentRefs, existing: hr.Status.Parents, http: hr}
 		r.hostnames = lowerHosts(hr.Spec.Hostnames)
 		g.addRoute(r)
 	}
-	for _, gr := range in.GRPCRoutes {
+	for _, gr := range grpcRoutes {
 		r := &gwRoute{kind: "GRPCRoute", meta: &gr.ObjectMeta, parentRefs: gr.Spec.ParentRefs, existing: gr.Status.Parents, grpc: gr}
 		r.hostnames = lowerHosts(gr.Spec.Hostnames)
 		g.addRoute(r)
 	}
-	sort.Slice(g.routes, func(i, j int) bool {
-		a, b := g.routes[i], g.routes[j]
-		if a.meta.CreationTimestamp.Equal(&b.meta.CreationTimestamp) && a.meta.Namespace == b.meta.Namespace && a.meta.Name == b.meta.Name {
-			return a.kind < b.kind
+	slices.SortFunc(g.routes, func(a, b *gwRoute) int {
+		if c := a.meta.CreationTimestamp.Time.Compare(b.meta.CreationTimestamp.Time); c != 0 {
+			return c
 		}
-		return olderMeta(a.meta, b.meta)
+		if c := strings.Compare(a.meta.Namespace, b.meta.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.meta.Name, b.meta.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.kind, b.kind)
 	})
 	for _, r := range g.routes {
 		if len(r.parents) == 0 {
@@ -88,7 +100,7 @@ func (g *gw) addRoute(r *gwRoute) {
 	r.ref = ObjectRef{Kind: r.kind, Namespace: r.meta.Namespace, Name: r.meta.Name}
 	for _, pr := range r.parentRefs {
 		if gg := g.parentGateway(r, pr); gg != nil {
-			r.parents = append(r.parents, &gwParent{ref: pr, gw: gg, hosts: map[*gwListener][]string{}})
+			r.parents = append(r.parents, &gwParent{ref: pr, gw: gg})
 		}
 	}
 	if len(r.parents) > 0 {
@@ -105,14 +117,11 @@ func (g *gw) addRoute(r *gwRoute) {
 
 // parentGateway returns the Weir Gateway a parentRef names, or nil.
 func (g *gw) parentGateway(r *gwRoute, pr gatewayv1.ParentReference) *gwGateway {
-	if (pr.Group != nil && *pr.Group != gatewayGroup) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+	ref, ok := parentRef(r.meta.Namespace, pr)
+	if !ok {
 		return nil
 	}
-	ns := r.meta.Namespace
-	if pr.Namespace != nil {
-		ns = string(*pr.Namespace)
-	}
-	return g.gateways[ObjectRef{Kind: "Gateway", Namespace: ns, Name: string(pr.Name)}]
+	return g.gateways[ref]
 }
 
 // attach decides, for each of the route's Weir parents, the listeners it
@@ -136,10 +145,19 @@ func (g *gw) attach(r *gwRoute) {
 				allowed = append(allowed, l)
 			}
 		}
+		conflict := ""
 		for _, l := range allowed {
-			if hs := intersectHosts(l.hostname, r.hostnames); len(hs) > 0 {
-				p.hosts[l] = hs
-				l.attached[r] = true
+			hs := intersectHosts(l.hostname, r.hostnames)
+			if len(hs) == 0 {
+				continue
+			}
+			if other := l.kindConflict(r, hs); other != nil {
+				conflict = fmt.Sprintf("the older %s serves the same hostnames on listener %s", other.ref, l.l.Name)
+				continue
+			}
+			p.attached = append(p.attached, listenerHosts{l, hs})
+			if n := len(l.attached); n == 0 || l.attached[n-1] != r {
+				l.attached = append(l.attached, r)
 			}
 		}
 		switch {
@@ -147,10 +165,47 @@ func (g *gw) attach(r *gwRoute) {
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingParent), "no listener of the Gateway matches the parentRef's sectionName and port"
 		case len(allowed) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNotAllowedByListeners), fmt.Sprintf("no matching listener allows %s from namespace %s", r.kind, r.ref.Namespace)
-		case len(p.hosts) == 0:
+		case len(p.attached) == 0 && conflict != "":
+			p.reason, p.msg = ReasonRouteKindConflict, conflict
+		case len(p.attached) == 0:
 			p.reason, p.msg = string(gatewayv1.RouteReasonNoMatchingListenerHostname), "no hostname of the route matches a listener's hostname"
 		}
 	}
+}
+
+// ReasonRouteKindConflict is the Accepted=False reason of an HTTPRoute or
+// GRPCRoute whose hostnames on a listener overlap those of an older route
+// of the other kind: the Gateway API accepts only the older one there.
+const ReasonRouteKindConflict = "HostnameConflict"
+
+// kindConflict returns an older route of the other kind attached to l
+// whose hostnames there overlap hs, or nil.
+func (l *gwListener) kindConflict(r *gwRoute, hs []string) *gwRoute {
+	for _, other := range l.attached {
+		if other.kind == r.kind {
+			continue
+		}
+		for _, p := range other.parents {
+			for _, at := range p.attached {
+				if at.l == l && hostsOverlap(at.hosts, hs) {
+					return other
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// hostsOverlap reports whether some name is matched by both lists.
+func hostsOverlap(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if hostCovers(x, y) || hostCovers(y, x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // servable reports whether some rule of the route has a match it serves.

@@ -67,7 +67,7 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 		return spec, &refError{string(gatewayv1.RouteReasonRefNotPermitted),
 			fmt.Sprintf("no ReferenceGrant in namespace %s allows %s to use Service %s", ns, r.ref, spec.name)}
 	}
-	svc := g.services[ns+"/"+spec.name]
+	svc := g.idx.service(ns + "/" + spec.name)
 	if svc == nil {
 		return spec, &refError{string(gatewayv1.RouteReasonBackendNotFound), fmt.Sprintf("Service %s/%s not found", ns, spec.name)}
 	}
@@ -143,14 +143,13 @@ func (tb *tableBackends) backend(spec backendSpec, r *gwRoute) *table.Backend {
 	}
 	g := tb.g
 	res := g.resolve(spec.ns, spec.name, svcPort{Number: spec.port})
-	cfg := g.defaultConfig()
 	label := strconv.Itoa(int(spec.port))
 	b := &table.Backend{
 		Name: spec.ns + "/" + spec.name + ":" + label, Namespace: spec.ns, Service: spec.name, Port: label,
 		Endpoints: res.endpoints, Protocol: spec.proto, Balance: table.BalancePolicy{Kind: table.LeastConn},
 		Problem:  res.problem,
-		Timeouts: table.Timeouts{Connect: cfg.Timeouts.Connect, Send: cfg.Timeouts.Send, Read: cfg.Timeouts.Read},
-		Retry:    retryPolicy(cfg.NextUpstream),
+		Timeouts: g.defaults.timeouts,
+		Retry:    g.defaults.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},
 	}
 	if res.problem != "" {

@@ -13,7 +13,11 @@ import (
 // does not implement (ExtensionRef, ExternalAuth, an unknown type) makes the
 // rule answer 500: skipping it could serve what it was meant to stop.
 func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPRouteFilter) {
-	a := &gr.action
+	if err := checkFilterValues(f); err != nil {
+		g.badRule(r, gr, field, err.Error())
+		return
+	}
+	a := gr.base()
 	switch f.Type {
 	case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
 		a.RequestHeaders = headerEdits(f.RequestHeaderModifier)
@@ -26,10 +30,40 @@ func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPR
 	case gatewayv1.HTTPRouteFilterRequestMirror:
 		g.mirror(r, gr, f.RequestMirror, false)
 	case gatewayv1.HTTPRouteFilterCORS:
-		a.CORS = corsFilter(f.CORS)
+		a.GatewayCORS = corsFilter(f.CORS)
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("filter type %q is not supported", f.Type))
 	}
+}
+
+// checkFilterValues refuses values that would reach the wire malformed.
+func checkFilterValues(f *gatewayv1.HTTPRouteFilter) error {
+	if err := checkHeaderFilter(f.RequestHeaderModifier); err != nil {
+		return err
+	}
+	if err := checkHeaderFilter(f.ResponseHeaderModifier); err != nil {
+		return err
+	}
+	var pm *gatewayv1.HTTPPathModifier
+	switch {
+	case f.RequestRedirect != nil:
+		pm = f.RequestRedirect.Path
+		if s := f.RequestRedirect.Scheme; s != nil && *s != "http" && *s != "https" {
+			return fmt.Errorf("redirect scheme %q is not http or https", *s)
+		}
+	case f.URLRewrite != nil:
+		pm = f.URLRewrite.Path
+	}
+	if pm != nil {
+		for _, v := range []*string{pm.ReplaceFullPath, pm.ReplacePrefixMatch} {
+			if v != nil && *v != "" {
+				if err := checkPathValue(*v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPURLRewriteFilter) {
@@ -37,7 +71,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 		return
 	}
 	if f.Hostname != nil {
-		gr.action.HostRewrite = string(*f.Hostname)
+		gr.base().HostRewrite = string(*f.Hostname)
 	}
 	p := f.Path
 	if p == nil {
@@ -45,7 +79,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 	}
 	switch {
 	case p.Type == gatewayv1.FullPathHTTPPathModifier && p.ReplaceFullPath != nil:
-		gr.action.Rewrite = &table.Rewrite{Full: *p.ReplaceFullPath}
+		gr.base().Rewrite = &table.Rewrite{Full: *p.ReplaceFullPath}
 	case p.Type == gatewayv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil:
 		for _, m := range gr.matches {
 			if m.Path.Type != table.PathPrefix {
@@ -57,7 +91,7 @@ func (g *gw) urlRewrite(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPU
 		if repl == "" {
 			repl = "/"
 		}
-		gr.action.Rewrite = &table.Rewrite{Prefix: repl}
+		gr.base().Rewrite = &table.Rewrite{Prefix: repl}
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("path modifier %q is not valid", p.Type))
 	}
@@ -117,6 +151,12 @@ func (g *gw) backendFilter(r *gwRoute, gr *gwRule, ws *weightedSpec, field strin
 	if ws.filters == nil {
 		ws.filters = &table.BackendFilters{}
 	}
+	for _, f := range []*gatewayv1.HTTPHeaderFilter{req, resp} {
+		if err := checkHeaderFilter(f); err != nil {
+			g.badRule(r, gr, field, err.Error())
+			return
+		}
+	}
 	switch typ {
 	case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
 		ws.filters.RequestHeaders = headerEdits(req)
@@ -131,7 +171,10 @@ func (g *gw) backendFilter(r *gwRoute, gr *gwRule, ws *weightedSpec, field strin
 // become that table's, and a redirect without port takes the listener's
 // (or the new scheme's well-known port).
 func (gr *gwRule) actionFor(tb *tableBackends, port int32) *table.Action {
-	a := gr.action
+	var a table.Action
+	if gr.action != nil {
+		a = *gr.action
+	}
 	if gr.fail500 {
 		return &table.Action{Respond: &table.Respond{Status: 500, Body: "route rule not supported"}}
 	}

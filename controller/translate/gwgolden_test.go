@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,7 @@ import (
 
 	"weir.dev/weir/controller/manifests"
 	. "weir.dev/weir/controller/translate"
+	"weir.dev/weir/proxy/table"
 )
 
 // TestGatewayGolden translates every testdata/gateway-<feature>/<case>.in.yaml
@@ -173,5 +176,34 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 func defaultNS(ns *string) {
 	if *ns == "" {
 		*ns = "default"
+	}
+}
+
+// TestListenerIsolationLookups sends requests to the table of
+// testdata/gateway-hostnames/isolation: each host reaches only the routes of
+// the most specific listener matching it.
+func TestListenerIsolationLookups(t *testing.T) {
+	res := Translate(loadGatewayInputs(t, "testdata/gateway-hostnames/isolation.in.yaml"), 1)
+	var tb *table.Table
+	for _, gl := range res.GatewayListeners {
+		if gl.Gateway.Name == "iso" && gl.Port == 80 {
+			tb = gl.Table
+		}
+	}
+	require.NotNil(t, tb)
+	listeners := []string{"empty", "wild", "wild-foo", "abc"}
+	for host, want := range map[string]string{
+		"bar.com": "empty", "bar.example.com": "wild", "bar.foo.example.com": "wild-foo", "abc.foo.example.com": "abc",
+	} {
+		for _, l := range listeners {
+			rt := tb.Lookup(host, "/"+l, httptest.NewRequest("GET", "/"+l, nil))
+			if l != want {
+				assert.Nil(t, rt, "%s /%s", host, l)
+				continue
+			}
+			if assert.NotNil(t, rt, "%s /%s", host, l) {
+				assert.Equal(t, "to-"+want, rt.Source.Name, host)
+			}
+		}
 	}
 }

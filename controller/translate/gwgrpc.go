@@ -35,11 +35,19 @@ func (g *gw) grpcRules(r *gwRoute) {
 		for fi := range rule.Filters {
 			f := &rule.Filters[fi]
 			ffield := field + ".filters[" + strconv.Itoa(fi) + "]"
+			if err := checkHeaderFilter(f.RequestHeaderModifier); err != nil {
+				g.badRule(r, gr, ffield, err.Error())
+				continue
+			}
+			if err := checkHeaderFilter(f.ResponseHeaderModifier); err != nil {
+				g.badRule(r, gr, ffield, err.Error())
+				continue
+			}
 			switch f.Type {
 			case gatewayv1.GRPCRouteFilterRequestHeaderModifier:
-				gr.action.RequestHeaders = headerEdits(f.RequestHeaderModifier)
+				gr.base().RequestHeaders = headerEdits(f.RequestHeaderModifier)
 			case gatewayv1.GRPCRouteFilterResponseHeaderModifier:
-				gr.action.ResponseHeaders = headerEdits(f.ResponseHeaderModifier)
+				gr.base().ResponseHeaders = headerEdits(f.ResponseHeaderModifier)
 			case gatewayv1.GRPCRouteFilterRequestMirror:
 				g.mirror(r, gr, f.RequestMirror, true)
 			default:

@@ -2,11 +2,11 @@ package translate
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/proxy/table"
@@ -22,12 +22,20 @@ type gwRule struct {
 	backends []weightedSpec
 	mirrors  []mirrorSpec
 	// action is the part of the action that does not depend on the
-	// table: filters and timeouts.
-	action   table.Action
+	// table: filters and timeouts (nil for none, as most rules have).
+	action   *table.Action
 	redirect *gatewayv1.HTTPRequestRedirectFilter
 	// fail500 marks a rule with a filter Weir cannot apply: it answers 500
 	// rather than skip the filter.
 	fail500 bool
+
+	// While one port's table is built (tableBackends identifies it): the
+	// host the rule was last placed under, and its action in that table.
+	placedIn, actionIn *tableBackends
+	placedAt           string
+	action1            *table.Action
+	// placed: the match templates belong to a table now (placeRule).
+	placed bool
 }
 
 type weightedSpec struct {
@@ -43,9 +51,13 @@ type mirrorSpec struct {
 
 // httpRules translates an HTTPRoute's rules.
 func (g *gw) httpRules(r *gwRoute) {
+	slab := make([]gwRule, len(r.http.Spec.Rules))
+	r.rules = make([]*gwRule, 0, len(slab))
 	for ri := range r.http.Spec.Rules {
 		rule := &r.http.Spec.Rules[ri]
-		gr := &gwRule{route: r}
+		gr := &slab[ri]
+		gr.route = r
+		gr.matches = make([]table.Route, 0, max(len(rule.Matches), 1))
 		field := "spec.rules[" + strconv.Itoa(ri) + "]"
 		matches := rule.Matches
 		if len(matches) == 0 {
@@ -64,8 +76,8 @@ func (g *gw) httpRules(r *gwRoute) {
 			g.httpFilter(r, gr, field+".filters["+strconv.Itoa(fi)+"]", &rule.Filters[fi])
 		}
 		if to := rule.Timeouts; to != nil {
-			gr.action.Timeouts.Request = g.duration(r, field+".timeouts.request", to.Request)
-			gr.action.Timeouts.BackendRequest = g.duration(r, field+".timeouts.backendRequest", to.BackendRequest)
+			gr.base().Timeouts.Request = g.duration(r, field+".timeouts.request", to.Request)
+			gr.base().Timeouts.BackendRequest = g.duration(r, field+".timeouts.backendRequest", to.BackendRequest)
 		}
 		for bi := range rule.BackendRefs {
 			br := &rule.BackendRefs[bi]
@@ -81,6 +93,14 @@ func (g *gw) httpRules(r *gwRoute) {
 }
 
 func (g *gw) nextOrder() int { g.order++; return g.order }
+
+// base returns the rule's filter action, made on first use.
+func (gr *gwRule) base() *table.Action {
+	if gr.action == nil {
+		gr.action = &table.Action{}
+	}
+	return gr.action
+}
 
 // badRule records a rule Weir cannot serve as written.
 func (g *gw) badRule(r *gwRoute, gr *gwRule, field, msg string) {
@@ -148,25 +168,20 @@ func httpMatch(m *gatewayv1.HTTPRouteMatch) (table.Route, error) {
 	if m.Method != nil {
 		rt.Method = string(*m.Method)
 	}
-	seen := map[string]bool{}
-	for _, h := range m.Headers {
-		name := http.CanonicalHeaderKey(string(h.Name))
-		if seen[name] {
+	for i, h := range m.Headers {
+		if firstHeader(m.Headers[:i], h.Name) {
 			continue // the first match of a name wins
 		}
-		seen[name] = true
 		hm, err := valueMatch(h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression, h.Value)
 		if err != nil {
 			return rt, fmt.Errorf("header %s: %w", h.Name, err)
 		}
 		rt.Headers = append(rt.Headers, table.HeaderMatch{Name: string(h.Name), Type: hm.Type, Value: hm.Value})
 	}
-	seenQ := map[string]bool{}
-	for _, q := range m.QueryParams {
-		if seenQ[string(q.Name)] {
+	for i, q := range m.QueryParams {
+		if firstQuery(m.QueryParams[:i], q.Name) {
 			continue
 		}
-		seenQ[string(q.Name)] = true
 		qm, err := valueMatch(q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression, q.Value)
 		if err != nil {
 			return rt, fmt.Errorf("query parameter %s: %w", q.Name, err)
@@ -174,6 +189,27 @@ func httpMatch(m *gatewayv1.HTTPRouteMatch) (table.Route, error) {
 		rt.Query = append(rt.Query, table.QueryMatch{Name: string(q.Name), Type: qm.Type, Value: qm.Value})
 	}
 	return rt, nil
+}
+
+// firstHeader reports whether an earlier match names the same header
+// (names are case-insensitive).
+func firstHeader(earlier []gatewayv1.HTTPHeaderMatch, name gatewayv1.HTTPHeaderName) bool {
+	for _, e := range earlier {
+		if strings.EqualFold(string(e.Name), string(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstQuery reports whether an earlier match names the same parameter.
+func firstQuery(earlier []gatewayv1.HTTPQueryParamMatch, name gatewayv1.HTTPHeaderName) bool {
+	for _, e := range earlier {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // valueMatch is an exact value, or a regular expression anchored to match
@@ -200,6 +236,36 @@ func (g *gw) duration(r *gwRoute, field string, d *gatewayv1.Duration) time.Dura
 		return 0
 	}
 	return v
+}
+
+// checkHeaderFilter refuses header names that are not tokens and values
+// with control characters: they could split the head Weir writes.
+func checkHeaderFilter(f *gatewayv1.HTTPHeaderFilter) error {
+	if f == nil {
+		return nil
+	}
+	for _, list := range [][]gatewayv1.HTTPHeader{f.Set, f.Add} {
+		for _, h := range list {
+			if !httpguts.ValidHeaderFieldName(string(h.Name)) || !httpguts.ValidHeaderFieldValue(h.Value) {
+				return fmt.Errorf("header %q: invalid name or value", h.Name)
+			}
+		}
+	}
+	for _, n := range f.Remove {
+		if !httpguts.ValidHeaderFieldName(n) {
+			return fmt.Errorf("header %q: invalid name", n)
+		}
+	}
+	return nil
+}
+
+// checkPathValue refuses a redirect or rewrite path that is not a plain
+// absolute path (no control characters, spaces, query or fragment).
+func checkPathValue(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") || !httpguts.ValidHeaderFieldValue(p) {
+		return fmt.Errorf("path %q must be an absolute path without spaces, query or fragment", p)
+	}
+	return nil
 }
 
 func headerEdits(f *gatewayv1.HTTPHeaderFilter) table.HeaderEdits {

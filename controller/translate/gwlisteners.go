@@ -35,7 +35,8 @@ type gwListener struct {
 	// refsReason is "" when every reference resolved.
 	refsReason, refsMsg string
 	cert                *weirtls.Certificate
-	attached            map[*gwRoute]bool
+	// attached lists the routes attached, in route order, once each.
+	attached []*gwRoute
 }
 
 // programmed says whether the listener is served.
@@ -65,11 +66,14 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 		g.gateways[gg.ref] = gg
 		g.gwList = append(g.gwList, gg)
 	}
-	sort.Slice(g.gwList, func(i, j int) bool { return g.gwList[i].ref.String() < g.gwList[j].ref.String() })
+	sort.Slice(g.gwList, func(i, j int) bool {
+		a, b := g.gwList[i].ref, g.gwList[j].ref
+		return gatewayLess(a.Namespace, a.Name, b.Namespace, b.Name)
+	})
 }
 
 func (g *gw) readListener(gg *gwGateway, l *gatewayv1.Listener, i int) *gwListener {
-	gl := &gwListener{l: l, gw: gg, accepted: true, attached: map[*gwRoute]bool{}}
+	gl := &gwListener{l: l, gw: gg, accepted: true}
 	if l.Hostname != nil {
 		gl.hostname, _ = normalizeHost(string(*l.Hostname))
 	}

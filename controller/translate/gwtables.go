@@ -65,22 +65,20 @@ func (g *gw) buildListeners(gg *gwGateway) []*GatewayListener {
 	return out
 }
 
+// hostRules are the rules a listener serves for one route hostname.
+type hostRules struct {
+	host  string
+	rank  int
+	rules []*gwRule
+}
+
 // portTable builds the table of one port's listeners.
 func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table {
 	keys := map[string]bool{}
-	byHost := map[*gwListener]map[string][]*gwRule{}
+	byListener := make(map[*gwListener][]hostRules, len(ls))
 	for _, l := range ls {
 		keys[l.hostname] = true
-		hosts := map[string][]*gwRule{}
-		for r := range l.attached {
-			for _, p := range r.parents {
-				for _, h := range p.hosts[l] {
-					keys[h] = true
-					hosts[h] = append(hosts[h], r.rules...)
-				}
-			}
-		}
-		byHost[l] = hosts
+		byListener[l] = hostsOf(l, keys)
 	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
@@ -88,26 +86,25 @@ func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table
 	}
 	sort.Strings(names)
 	tb := &tableBackends{g: g, by: map[backendSpec]*table.Backend{}}
-	actions := map[*gwRule]*table.Action{}
 	var routes []*table.Route
 	for _, k := range names {
 		l := listenerFor(ls, k)
 		if l == nil {
 			continue
 		}
-		seen := map[*gwRule]bool{}
-		for _, e := range hostChain(k) {
-			for _, rule := range byHost[l][e] {
-				if seen[rule] {
-					continue
+		for _, hr := range byListener[l] { // most specific hostname first
+			if !hostCovers(hr.host, k) {
+				continue
+			}
+			for _, rule := range hr.rules {
+				if rule.placedIn == tb && rule.placedAt == k {
+					continue // the route has a more specific hostname for k
 				}
-				seen[rule] = true
-				a := actions[rule]
-				if a == nil {
-					a = rule.actionFor(tb, port)
-					actions[rule] = a
+				rule.placedIn, rule.placedAt = tb, k
+				if rule.actionIn != tb {
+					rule.action1, rule.actionIn = rule.actionFor(tb, port), tb
 				}
-				routes = g.placeRule(routes, rule, k, hostRank(e), a)
+				routes = g.placeRule(routes, rule, k, hr.rank, rule.action1)
 			}
 		}
 	}
@@ -119,15 +116,68 @@ func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table
 	return t
 }
 
+// hostsOf groups the rules of a listener's routes by the hostname
+// they serve there, most specific first, and adds the hostnames to keys.
+func hostsOf(l *gwListener, keys map[string]bool) []hostRules {
+	var out []hostRules
+	var index map[string]int // used once there are many hostnames
+	find := func(h string) int {
+		if index != nil {
+			if i, ok := index[h]; ok {
+				return i
+			}
+		} else {
+			for i := range out {
+				if out[i].host == h {
+					return i
+				}
+			}
+		}
+		keys[h] = true
+		out = append(out, hostRules{host: h, rank: hostRank(h)})
+		if index == nil && len(out) > 16 {
+			index = make(map[string]int, 2*len(out))
+			for i := range out {
+				index[out[i].host] = i
+			}
+		} else if index != nil {
+			index[h] = len(out) - 1
+		}
+		return len(out) - 1
+	}
+	for _, r := range l.attached {
+		for _, p := range r.parents {
+			for _, at := range p.attached {
+				if at.l != l {
+					continue
+				}
+				for _, h := range at.hosts {
+					i := find(h)
+					out[i].rules = append(out[i].rules, r.rules...)
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].rank > out[j].rank })
+	return out
+}
+
 // placeRule adds a rule's matches under host k.
 func (g *gw) placeRule(routes []*table.Route, rule *gwRule, k string, rank int, a *table.Action) []*table.Route {
 	r := rule.route
-	for _, m := range rule.matches {
-		rt := m
+	for i := range rule.matches {
+		// The first placement takes the templates themselves; later ones
+		// (another host or port) copy them.
+		rt := &rule.matches[i]
+		if rule.placed {
+			cp := *rt
+			rt = &cp
+		}
 		rt.Host, rt.HostRank, rt.Action = k, rank, a
 		rt.Source = table.Source{Kind: r.kind, Namespace: r.ref.Namespace, Name: r.ref.Name}
-		routes = append(routes, &rt)
+		routes = append(routes, rt)
 	}
+	rule.placed = true
 	return routes
 }
 
@@ -144,24 +194,6 @@ func listenerFor(ls []*gwListener, host string) *gwListener {
 		}
 	}
 	return best
-}
-
-// hostChain lists the hostnames that may cover host, most specific first:
-// host itself, each wildcard of its parent domains, and "".
-func hostChain(host string) []string {
-	if host == "" {
-		return []string{""}
-	}
-	out := []string{host}
-	for rest := strings.TrimPrefix(host, "*."); ; {
-		i := strings.IndexByte(rest, '.')
-		if i < 0 {
-			break
-		}
-		out = append(out, "*"+rest[i:])
-		rest = rest[i+1:]
-	}
-	return append(out, "")
 }
 
 // hostRank orders hostnames by specificity: exact names above wildcards,

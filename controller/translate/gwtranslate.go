@@ -1,12 +1,16 @@
 package translate
 
 import (
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
+
+	"weir.dev/weir/proxy/table"
 )
 
 // gw is the Gateway API front end of one translation. It shares the
@@ -22,6 +26,11 @@ type gw struct {
 	gwList     []*gwGateway
 	routes     []*gwRoute
 	generation uint64
+	// defaults are the backend settings of an object without annotations.
+	defaults struct {
+		timeouts table.Timeouts
+		retry    table.RetryPolicy
+	}
 }
 
 // supportedFeatures is what Weir implements end to end through the proxy;
@@ -32,6 +41,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportGatewayPort8080,
 	features.SupportGRPCRoute,
+	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
@@ -39,6 +49,8 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolH2C,
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportHTTPRouteBackendRequestHeaderModification,
+	features.SupportHTTPRouteBackendTimeout,
+	features.SupportHTTPRouteCORS,
 	features.SupportHTTPRouteHostRewrite,
 	features.SupportHTTPRouteMethodMatching,
 	features.SupportHTTPRouteNamedRouteRule,
@@ -47,6 +59,10 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRoutePathRewrite,
 	features.SupportHTTPRoutePortRedirect,
 	features.SupportHTTPRouteQueryParamMatching,
+	features.SupportHTTPRouteRequestMirror,
+	features.SupportHTTPRouteRequestMultipleMirrors,
+	features.SupportHTTPRouteRequestPercentageMirror,
+	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteResponseHeaderModification,
 	features.SupportHTTPRouteSchemeRedirect,
 	features.SupportReferenceGrant,
@@ -58,6 +74,14 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 {
 		return
 	}
+	g := t.newGW(in, generation)
+	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
+	g.readGateways(in.Gateways)
+	g.readRoutes(in.HTTPRoutes, in.GRPCRoutes)
+	g.finish(res)
+}
+
+func (t *translator) newGW(in *Inputs, generation uint64) *gw {
 	g := &gw{translator: t, ctrl: t.opts.GatewayControllerName, classes: map[string]bool{},
 		namespaces: make(map[string]*corev1.Namespace, len(in.Namespaces)),
 		grants:     make(map[string][]*gatewayv1.ReferenceGrant), gateways: map[ObjectRef]*gwGateway{},
@@ -65,15 +89,23 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 	for _, ns := range in.Namespaces {
 		g.namespaces[ns.Name] = ns
 	}
+	cfg := t.defaultConfig()
+	g.defaults.timeouts = table.Timeouts{Connect: cfg.Timeouts.Connect, Send: cfg.Timeouts.Send, Read: cfg.Timeouts.Read}
+	g.defaults.retry = retryPolicy(cfg.NextUpstream)
 	for _, rg := range in.ReferenceGrants {
 		g.grants[rg.Namespace] = append(g.grants[rg.Namespace], rg)
 	}
-	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
-	g.readGateways(in.Gateways)
-	g.readRoutes(in)
+	return g
+}
+
+// finish attaches the routes read, builds the Gateways' listener tables and
+// lists the status (routes sorted by namespace, name and kind).
+func (g *gw) finish(res *Result) {
 	for _, r := range g.routes {
 		g.attach(r)
 	}
+	res.Gateways = make([]GatewayStatus, 0, len(g.gwList))
+	res.Routes = make([]RouteStatus, 0, len(g.routes))
 	for _, gg := range g.gwList {
 		res.GatewayListeners = append(res.GatewayListeners, g.buildListeners(gg)...)
 		res.Gateways = append(res.Gateways, gg.status())
@@ -83,6 +115,19 @@ func (t *translator) translateGateways(in *Inputs, generation uint64, res *Resul
 			res.Routes = append(res.Routes, st)
 		}
 	}
+	sortRouteStatuses(res.Routes)
+}
+
+func sortRouteStatuses(rs []RouteStatus) {
+	slices.SortFunc(rs, func(a, b RouteStatus) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
 }
 
 // classStatuses accepts every GatewayClass whose controllerName is Weir's,
@@ -101,13 +146,21 @@ func (g *gw) classStatuses(classes []*gatewayv1.GatewayClass) []GatewayClassStat
 		} else {
 			g.classes[c.Name] = true
 		}
-		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{cond}}
-		for _, f := range supportedFeatures {
-			st.SupportedFeatures = append(st.SupportedFeatures, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
-		}
+		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{cond}, SupportedFeatures: featureList()}
 		out = append(out, GatewayClassStatus{Name: c.Name, Generation: c.Generation, Status: st})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// featureList is supportedFeatures as the status lists them: sorted by name
+// (the API requires it).
+func featureList() []gatewayv1.SupportedFeature {
+	out := make([]gatewayv1.SupportedFeature, 0, len(supportedFeatures))
+	for _, f := range supportedFeatures {
+		out = append(out, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
+	}
+	slices.SortFunc(out, func(a, b gatewayv1.SupportedFeature) int { return strings.Compare(string(a.Name), string(b.Name)) })
 	return out
 }
 

@@ -33,7 +33,14 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 	if prev == nil || prev.Table == nil {
 		return nil, false
 	}
-	r := refresher{t: newTranslator(in), dirty: make(map[svcKey]bool, len(changed)), cache: make(map[string]resolved)}
+	var idx *objIndex
+	if prev.idx != nil && prev.idx.x != nil {
+		idx = prev.idx.x
+		idx.update(in, changed) // the latest objects, whatever Refresh returns
+	} else {
+		idx = buildIndex(in)
+	}
+	r := refresher{t: newTranslatorWith(in, idx), dirty: make(map[svcKey]bool, len(changed)), cache: make(map[string]resolved)}
 	for k := range changed {
 		ns, name, _ := strings.Cut(k, "/")
 		r.dirty[svcKey{ns, name}] = true

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -105,20 +104,6 @@ func (c *CORS) AllowsOrigin(origin string) bool {
 	return false
 }
 
-func compileCORS(c *CORS) error {
-	if c == nil {
-		return nil
-	}
-	if c.AllowCredentials {
-		for _, o := range c.AllowOrigins {
-			if o == "*" {
-				return errors.New("CORS: credentials cannot be allowed for every origin")
-			}
-		}
-	}
-	return nil
-}
-
 // dumpGateway writes the Gateway API parts of an action, when set.
 func dumpGateway(b *strings.Builder, a *Action, in string) {
 	if t := a.Timeouts; t.Request > 0 || t.BackendRequest > 0 {
@@ -131,7 +116,7 @@ func dumpGateway(b *strings.Builder, a *Action, in string) {
 		}
 		b.WriteByte('\n')
 	}
-	if c := a.CORS; c != nil {
+	if c := a.GatewayCORS; c != nil {
 		fmt.Fprintf(b, "%scors origins=%v methods=%v headers=%v expose=%v credentials=%t max-age=%s\n",
 			in, c.AllowOrigins, c.AllowMethods, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials, c.MaxAge)
 	}

@@ -1,8 +1,9 @@
 // Package table is Weir's routing table: an immutable snapshot of hosts,
 // routes, matches, splits and backends that the proxy consults once per
 // request. The controller produces tables; the proxy consumes them. The
-// package depends only on the standard library so that the request path
-// never drags Kubernetes types along.
+// package depends only on the standard library and Weir's own request-path
+// packages (proxy/auth, proxy/cors, proxy/ratelimit) so that the request
+// path never drags Kubernetes types along.
 //
 // A Table is built once by New and never changed afterwards; it is published
 // through an atomic.Pointer and every request uses the one snapshot it loaded
@@ -15,6 +16,10 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/cors"
+	"weir.dev/weir/proxy/ratelimit"
 )
 
 // PathType says how a route's path is compared with a request's path.
@@ -138,10 +143,21 @@ type Action struct {
 	SourceDeny  []netip.Prefix
 	SourceAllow []netip.Prefix
 
-	// The Gateway API's RequestMirror, CORS and timeouts (gateway.go).
-	Mirrors  []Mirror
-	CORS     *CORS
-	Timeouts RouteTimeouts
+	// CORS, RateLimit, BasicAuth and ExternalAuth are ingress-nginx's
+	// access annotations, checked in that order (proxy/access.go); nil
+	// when unused.
+	CORS         *cors.Policy
+	RateLimit    *ratelimit.Limiter
+	BasicAuth    *auth.Basic
+	ExternalAuth *auth.External
+
+	// The Gateway API's RequestMirror, CORS filter and timeouts
+	// (gateway.go). GatewayCORS follows the Gateway API, not ingress-nginx:
+	// wildcard origins span any number of labels, "*" methods and headers
+	// echo what a preflight asks, and credentials echo the origin.
+	Mirrors     []Mirror
+	GatewayCORS *CORS
+	Timeouts    RouteTimeouts
 }
 
 // Redirect answers without proxying.

@@ -219,9 +219,6 @@ func compileRoute(r *Route) error {
 			q.re = re
 		}
 	}
-	if err := compileCORS(r.Action.CORS); err != nil {
-		return err
-	}
 	mergeBackendFilters(r.Action)
 	if c := r.Action.Split.Canary; c != nil {
 		c.headerKey = textproto.CanonicalMIMEHeaderKey(c.Header)

@@ -54,7 +54,11 @@ func TestServicesPerGatewayWithStablePorts(t *testing.T) {
 	a, b := gateway("weir-system", "a"), gateway("apps", "b")
 	wants := []Want{{Gateway: a, Ports: []Port{{80, "HTTP"}}}, {Gateway: b, Ports: []Port{{80, "HTTP"}}}}
 	require.NoError(t, m.Sync(context.Background(), wants))
-	eventually(t, func() bool { _, ok := m.ContainerPort("apps", "b", 80); return ok })
+	eventually(t, func() bool {
+		_, okA := m.ContainerPort("weir-system", "a", 80)
+		_, okB := m.ContainerPort("apps", "b", 80)
+		return okA && okB
+	})
 	pa, _ := m.ContainerPort("weir-system", "a", 80)
 	pb, _ := m.ContainerPort("apps", "b", 80)
 	assert.NotEqual(t, pa, pb, "two Gateways on port 80 are told apart by container port")

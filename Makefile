@@ -8,7 +8,7 @@ PKGS := ./...
 all: build
 
 build:
-	$(GO) build -trimpath -o bin/weir ./cmd/weir
+	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/weir ./cmd/weir
 
 ## lint: gofmt and go vet over both modules
 lint: fmt-check vet
@@ -20,10 +20,12 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 	@if [ -f conformance/go.mod ]; then cd conformance && $(GO) vet ./...; fi
+	cd deploy/helm/test && $(GO) vet ./...
 
 ## unit: lint plus every unit, golden and fuzz-seed test of the main module, with -race
 unit: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	cd deploy/helm/test && $(GO) test -count=1 ./...   # renders deploy/helm/weir (its own module: Helm stays out of Weir's)
 
 ## e2e: the local cluster and the end-to-end suite (needs root; builds Kubernetes once)
 e2e:

@@ -37,10 +37,26 @@ type h1Pool struct {
 
 type h1Conn struct {
 	conn      net.Conn
+	tw        timedWriter // bw writes through it
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
 	reused    bool
+}
+
+// timedWriter gives each write to the endpoint its own deadline: nginx's
+// proxy_send_timeout is the time between two successive writes, so an
+// upload that keeps moving is never cut, however long it takes.
+type timedWriter struct {
+	conn    net.Conn
+	timeout time.Duration // 0: no deadline
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	return w.conn.Write(p)
 }
 
 var (
@@ -111,11 +127,12 @@ func (t *h1Transport) connect(ctx context.Context, addr string, connect time.Dur
 	if err != nil {
 		return nil, &dialError{err}
 	}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(nc)
-	bw := writerPool.Get().(*bufio.Writer)
-	bw.Reset(nc)
-	return &h1Conn{conn: nc, br: br, bw: bw}, nil
+	c := &h1Conn{conn: nc, tw: timedWriter{conn: nc}}
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(&c.tw)
+	return c, nil
 }
 
 // put returns a connection for reuse, or closes it when the pool is full.
@@ -139,19 +156,30 @@ func (t *h1Transport) closeIdle(keep map[string]bool) {
 		if keep != nil && keep[k.(string)] {
 			return true
 		}
-		p := v.(*h1Pool)
-		p.mu.Lock()
-		idle := p.idle
-		p.idle = nil
-		p.mu.Unlock()
-		for _, c := range idle {
-			c.close()
-		}
+		v.(*h1Pool).drain()
 		if keep != nil {
 			t.pools.Delete(k)
 		}
 		return true
 	})
+}
+
+// closeAddr closes the idle connections to addr, an endpoint that left.
+func (t *h1Transport) closeAddr(addr string) {
+	if v, ok := t.pools.LoadAndDelete(addr); ok {
+		v.(*h1Pool).drain()
+	}
+}
+
+// drain closes the pool's idle connections.
+func (p *h1Pool) drain() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.close()
+	}
 }
 
 func (c *h1Conn) close() {
@@ -371,18 +399,19 @@ func (t *h1Transport) roundTrip(ctx context.Context, addr string, out *outgoing,
 
 func (t *h1Transport) exchange(c *h1Conn, out *outgoing, to *timeouts, stop func() bool) (*http.Response, error) {
 	// A bodiless request fits the socket buffer: no write deadline needed.
-	timedWrite := to.send > 0 && out.body != nil
-	if timedWrite {
-		c.conn.SetWriteDeadline(time.Now().Add(to.send))
+	if out.body != nil {
+		c.tw.timeout = to.send
 	}
-	if err := writeRequest(c.bw, out); err != nil {
+	err := writeRequest(c.bw, out)
+	if c.tw.timeout > 0 {
+		c.tw.timeout = 0
+		c.conn.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
 		if c.reused && out.body == nil {
 			return nil, fmt.Errorf("%w: %w", errNoResponse, err)
 		}
 		return nil, fmt.Errorf("send request: %w", err)
-	}
-	if timedWrite {
-		c.conn.SetWriteDeadline(time.Time{})
 	}
 	for {
 		if to.read > 0 {

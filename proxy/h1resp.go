@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
-	"strconv"
 	"strings"
 )
 
@@ -29,6 +28,7 @@ type respHead struct {
 	chunked       bool
 	untilClose    bool
 	close         bool
+	noBody        bool // HEAD, 1xx, 204, 304: whatever Content-Length says
 }
 
 // readResponseHead parses a status line and headers from br into h, which
@@ -74,8 +74,11 @@ func parseHead(head string, h http.Header) (respHead, error) {
 	return rh, nil
 }
 
+// parseStatusLine reads "HTTP/1.x NNN reason" (RFC 9112 section 4): the
+// version 1.0 or 1.1, three digits, and a reason phrase without controls.
 func parseStatusLine(rh *respHead, line []byte) error {
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[7] != '0' && line[7] != '1' ||
+		line[8] != ' ' || !validFieldValue(string(line[12:])) {
 		return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
 	}
 	rh.minor = int(line[7] - '0')
@@ -122,16 +125,31 @@ func readHeadLines(br *bufio.Reader, h http.Header) (respHead, error) {
 }
 
 // splitHeaderLine splits "Name: value" into the canonical name and the
-// trimmed value; both head parsers use it, so they cannot drift apart.
+// value without its surrounding spaces and tabs; the head parsers and the
+// trailer reader use it, so they cannot drift apart. The name must be a
+// token (no space before the colon, no folded line) and the value a field
+// value: a CR, LF or NUL in it is a malformed response, never passed on.
 func splitHeaderLine(line string) (string, string, error) {
 	i := strings.IndexByte(line, ':')
-	if i <= 0 || !validHeaderName(line[:i]) {
+	if i <= 0 || !validToken(line[:i]) || !validFieldValue(line[i+1:]) {
 		return "", "", fmt.Errorf("%w: header line %q", errBadResponse, truncate([]byte(line)))
 	}
-	return canonicalKey([]byte(line[:i])), strings.TrimSpace(line[i+1:]), nil
+	return canonicalKey([]byte(line[:i])), trimOWS(line[i+1:]), nil
 }
 
-// readLine returns one line without its CRLF (or LF), charging it to budget.
+// trimOWS removes the spaces and tabs around a field value (RFC 9110
+// section 5.5), and nothing else.
+func trimOWS(s string) string {
+	for s != "" && isOWS(s[0]) {
+		s = s[1:]
+	}
+	for s != "" && isOWS(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// readLine returns one line without its CRLF, charging it to budget.
 func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -146,11 +164,13 @@ func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	if *budget -= len(line); *budget < 0 {
 		return nil, errHeadTooLarge
 	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	// A bare LF ends no line here: a backend that echoes a value with one
+	// means one field, not two (RFC 9112 section 2.2 lets a recipient
+	// choose; Weir does not guess).
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("%w: line %q does not end in CRLF", errBadResponse, truncate(line))
 	}
-	return line, nil
+	return line[:len(line)-2], nil
 }
 
 func truncate(b []byte) []byte {
@@ -186,54 +206,68 @@ func canonicalKey(b []byte) string {
 
 // framing decides how the body of a response is delimited (RFC 9112
 // section 6.3) and whether the connection can be reused, and removes the
-// framing headers that are not passed on.
+// framing headers that are not passed on. It is as strict as net/http's
+// reader or stricter: a response whose length could be read two ways is
+// malformed, never guessed at.
 func framing(rh *respHead, h http.Header, method string) error {
 	rh.contentLength = -1
 	conn := h["Connection"]
 	rh.close = rh.minor == 0 && !headerHasToken(conn, "keep-alive") || headerHasToken(conn, "close")
-	if method == http.MethodHead || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified || rh.code < 200 {
-		rh.contentLength = 0
-		if cl := h["Content-Length"]; method == http.MethodHead && len(cl) > 0 {
-			n, err := strconv.ParseInt(cl[0], 10, 64)
-			if err == nil && n >= 0 {
-				rh.contentLength = n // informational only: a HEAD answer has no body
-			}
-		}
-		delete(h, "Transfer-Encoding")
-		return nil
+	te, cl := h["Transfer-Encoding"], h["Content-Length"]
+	if len(te) > 0 && len(cl) > 0 {
+		return fmt.Errorf("%w: both Transfer-Encoding and Content-Length", errBadResponse)
 	}
-	if te := h["Transfer-Encoding"]; len(te) > 0 {
-		delete(h, "Transfer-Encoding")
-		delete(h, "Content-Length") // a length beside a transfer coding is ignored (and suspicious)
-		last := strings.TrimSpace(te[len(te)-1])
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = strings.TrimSpace(last[i+1:])
-		}
-		if strings.EqualFold(last, "chunked") {
-			rh.chunked = true
-			return nil
-		}
-		rh.untilClose, rh.close = true, true
-		return nil
+	if len(te) > 0 && (rh.minor == 0 || len(te) > 1 || !strings.EqualFold(te[0], "chunked")) {
+		// Weir decodes no other transfer coding; HTTP/1.0 has none.
+		return fmt.Errorf("%w: Transfer-Encoding %q", errBadResponse, te)
 	}
-	if cl := h["Content-Length"]; len(cl) > 0 {
-		for _, v := range cl[1:] {
-			if v != cl[0] {
-				return fmt.Errorf("%w: conflicting Content-Length values", errBadResponse)
-			}
+	delete(h, "Transfer-Encoding")
+	n, err := contentLength(cl)
+	if err != nil {
+		return err
+	}
+	if len(cl) > 1 {
+		h["Content-Length"] = cl[:1]
+	}
+	switch {
+	case method == http.MethodHead || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified || rh.code < 200:
+		rh.contentLength, rh.noBody = 0, true
+		if method == http.MethodHead && n >= 0 {
+			rh.contentLength = n // informational only: a HEAD answer has no body
 		}
-		n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w: Content-Length %q", errBadResponse, cl[0])
-		}
+	case len(te) > 0:
+		rh.chunked = true
+	case n >= 0:
 		rh.contentLength = n
-		if len(cl) > 1 {
-			h["Content-Length"] = cl[:1]
-		}
-		return nil
+	default:
+		rh.untilClose, rh.close = true, true
 	}
-	rh.untilClose, rh.close = true, true
 	return nil
+}
+
+// contentLength reads the Content-Length lines of a response: digits only
+// (no sign, no list), and every line the same. -1 means none.
+func contentLength(cl []string) (int64, error) {
+	if len(cl) == 0 {
+		return -1, nil
+	}
+	v := cl[0]
+	if v == "" || len(v) > 18 {
+		return 0, fmt.Errorf("%w: Content-Length %q", errBadResponse, truncate([]byte(v)))
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, fmt.Errorf("%w: Content-Length %q", errBadResponse, truncate([]byte(v)))
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	for _, o := range cl[1:] {
+		if o != v {
+			return 0, fmt.Errorf("%w: conflicting Content-Length values", errBadResponse)
+		}
+	}
+	return n, nil
 }
 
 func headerHasToken(vals []string, token string) bool {
@@ -252,6 +286,8 @@ func headerHasToken(vals []string, token string) bool {
 // bodyReader returns the reader of a response body framed by rh.
 func bodyReader(br *bufio.Reader, rh *respHead) io.Reader {
 	switch {
+	case rh.noBody:
+		return nil
 	case rh.chunked:
 		return httputil.NewChunkedReader(br)
 	case rh.untilClose:
@@ -275,28 +311,13 @@ func readTrailers(br *bufio.Reader) (http.Header, error) {
 		if len(line) == 0 {
 			return t, nil
 		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 {
-			return t, fmt.Errorf("%w: trailer line %q", errBadResponse, truncate(line))
+		k, v, err := splitHeaderLine(string(line))
+		if err != nil {
+			return t, err
 		}
 		if t == nil {
 			t = make(http.Header)
 		}
-		k := canonicalKey(line[:i])
-		t[k] = append(t[k], string(bytes.TrimSpace(line[i+1:])))
+		t[k] = append(t[k], v)
 	}
-}
-
-// validHeaderName reports whether s is an RFC 9110 token (a field name).
-func validHeaderName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,33 +17,21 @@ import (
 // then closes the connection when close is set.
 func rawBackend(t *testing.T, answer string, closeAfter bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, answer)
-					if closeAfter {
-						return
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, answer)
+			if closeAfter {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func rawRoute(addr string) *table.Route {
@@ -141,36 +127,4 @@ func TestKeepAliveIsReused(t *testing.T) {
 	mu <- struct{}{}
 	assert.Equal(t, 1, conns, "sequential requests share one upstream connection")
 	<-mu
-}
-
-func FuzzReadResponseHead(f *testing.F) {
-	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
-	f.Add("HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\n\r\n")
-	f.Add("HTTP/1.1 999\r\n\r\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		// The whole-head path (head already buffered) and the line-by-line
-		// path must agree.
-		fast := bufio.NewReader(strings.NewReader(in))
-		fast.Peek(1)
-		hf := make(http.Header)
-		rhf, errf := readResponseHead(fast, hf)
-		h := make(http.Header)
-		rh, err := readHeadLines(bufio.NewReader(strings.NewReader(in)), h)
-		if (err == nil) != (errf == nil) {
-			t.Fatalf("paths disagree: fast %v, lines %v", errf, err)
-		}
-		if err == nil && errf == nil && (rh != rhf || !reflect.DeepEqual(h, hf)) {
-			t.Fatalf("paths disagree:\n%+v %v\n%+v %v", rh, h, rhf, hf)
-		}
-		if err != nil {
-			return
-		}
-		if rh.code < 100 || rh.code > 999 {
-			t.Fatalf("status %d accepted", rh.code)
-		}
-		if err := framing(&rh, h, http.MethodGet); err == nil && !rh.chunked && !rh.untilClose && rh.contentLength < 0 {
-			t.Fatal("no framing decided")
-		}
-	})
 }

@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/balance"
 	"weir.dev/weir/proxy/table"
@@ -24,7 +27,12 @@ type exchange struct {
 	upLatency time.Duration
 	attempts  int
 	err       error
-	info      requestInfo
+	// reason, when set, is the error reason for metrics and the log.
+	reason string
+	// abort breaks the client's connection (or resets its stream) once the
+	// request is recorded: its answer is incomplete, or it has none.
+	abort bool
+	info  requestInfo
 }
 
 // ServeHTTP serves one request from the table in service.
@@ -33,8 +41,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := s.snap.Load()
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
-	if s.draining.Load() {
+	if s.draining.Load() || r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// A chunked HTTP/1.x request may also have carried a Content-Length
+		// that net/http dropped without a trace: RFC 9112 section 6.1 then
+		// wants the connection closed after the response, so that no byte
+		// a front proxy framed differently is read as a next request.
 		w.Header()["Connection"] = []string{"close"}
+	}
+	if status, msg := checkRequest(r); status != 0 {
+		ex.status, ex.reason = s.answer(w, status, msg), reasonBadRequest
+		s.observe(r, snap.def, &ex)
+		return
 	}
 	host := table.NormalizeHost(r.Host)
 	path := table.CleanPath(r.URL.Path)
@@ -48,6 +65,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.info = s.requestInfo(r)
 	s.serve(w, r, snap, action, path, &ex)
 	s.observe(r, series, &ex)
+	if ex.abort {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a *table.Action, path string, ex *exchange) {
@@ -59,7 +79,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		ex.status = sslRedirect(w, r)
 		return
 	case a.Redirect != nil:
-		ex.status = redirect(w, r, ex.route, a.Redirect)
+		ex.status = s.redirect(w, r, ex.route, a.Redirect)
 		return
 	case a.Respond != nil:
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
@@ -70,6 +90,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	}
 	if a.HSTS != "" && r.TLS != nil {
+		if !validFieldValue(a.HSTS) {
+			s.log.Error("response head not sent", zap.Error(fmt.Errorf("%w: HSTS %q", errUnsafeHead, truncate([]byte(a.HSTS)))))
+			ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
+			return
+		}
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
 	}
 	if a.MaxBodyBytes > 0 {
@@ -131,12 +156,15 @@ func (s *Server) unavailable(w http.ResponseWriter, b *table.Backend) int {
 // retry policy gives up, then streams the answer to the client.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.Pool, a *table.Action, pinned string, ex *exchange) {
 	b := pool.Backend()
-	out := s.buildOutgoing(r, ex.route, a, &ex.info)
-	to := backendTimeouts(b)
-	tries := b.Retry.Tries
-	if tries <= 0 {
-		tries = 1
+	out := s.buildOutgoing(w, r, ex.route, a, &ex.info)
+	if err := checkOutgoing(out); err != nil {
+		// Client bytes were checked on arrival: this came from configuration.
+		s.log.Error("request head not sent", zap.String("backend", b.Name), zap.Error(err))
+		ex.status, ex.err, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid request head"), err, reasonUnsafeHead
+		return
 	}
+	to := backendTimeouts(b)
+	tries := max(b.Retry.Tries, 1)
 	var deadline time.Time
 	if b.Retry.Timeout > 0 {
 		deadline = ex.start.Add(b.Retry.Timeout)
@@ -163,10 +191,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		}
 		resp, err := s.upstreams.roundTrip(r.Context(), b.Protocol, out, &to)
 		ex.upLatency = time.Since(t0)
-		if err != nil && (errors.Is(err, errClientGone) || r.Context().Err() != nil) {
-			// The client left: not the endpoint's fault, and nobody to answer.
+		if err == nil {
+			err = checkResponse(resp, out)
+		}
+		if err != nil && s.clientFault(w, r, out, err, ex) {
 			ep.End(balance.Outcome{Latency: ex.upLatency})
-			ex.status, ex.err = statusClientClosed, err
 			return
 		}
 		if err != nil {
@@ -183,31 +212,96 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed, Status: resp.StatusCode})
 			continue
 		}
-		s.setAffinity(w, pool, a, ex.side, ep, r)
-		ex.status = resp.StatusCode
-		ex.err = nil
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			ex.bytes, ex.err = s.tunnel(w, resp)
-		} else {
-			ex.bytes, ex.err = s.copyResponse(w, resp, a)
-		}
-		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || ex.err != nil, Status: resp.StatusCode})
-		if ex.err != nil && !errors.Is(ex.err, errClientGone) {
-			// Response bytes already reached the client: the only honest
-			// signal left is to break the connection (or reset the stream).
-			panic(http.ErrAbortHandler)
-		}
+		blame := s.respond(w, r, resp, pool, a, ep, out, ex)
+		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || blame, Status: resp.StatusCode})
 		return
 	}
-	if ex.attempts == 0 {
+	s.failed(w, b, ex)
+}
+
+// respond passes an endpoint's answer to the client, and reports whether a
+// failure on the way is the endpoint's. When response bytes already
+// reached the client, the only honest signal left of a failure is to break
+// its connection (or reset its stream).
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, pool *balance.Pool, a *table.Action, ep *balance.Endpoint, out *outgoing, ex *exchange) bool {
+	s.setAffinity(w, pool, a, ex.side, ep, r)
+	ex.status = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		ex.bytes, ex.err = s.tunnel(w, resp, backendTimeouts(pool.Backend()).read)
+	} else {
+		ex.bytes, ex.err = s.copyResponse(w, resp, a)
+	}
+	switch {
+	case ex.err == nil:
+		return false
+	case errors.Is(ex.err, errUnsafeHead):
+		// Nothing was sent: a response edit from configuration.
+		s.log.Error("response head not sent", zap.String("backend", pool.Backend().Name), zap.Error(ex.err))
+		ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
+		return false
+	case s.clientFault(nil, r, out, ex.err, ex):
+		ex.abort = !errors.Is(ex.err, errClientGone)
+		return false
+	}
+	ex.abort = true
+	return true
+}
+
+// clientFault reports whether an attempt failed because of the client (its
+// body could not be read, or it went away) and, when w is set, answers it:
+// 400, 408 or 413 for the body (written even if the client seems gone: a
+// client that half-closed its connection still reads), and for a client
+// that left, nothing (net/http would otherwise send an empty 200). Neither
+// is the endpoint's fault, nor retried.
+func (s *Server) clientFault(w http.ResponseWriter, r *http.Request, out *outgoing, err error, ex *exchange) bool {
+	berr := out.cb.failed()
+	gone := errors.Is(err, errClientGone) || r.Context().Err() != nil
+	if berr == nil && !gone {
+		return false
+	}
+	if w == nil {
+		return true
+	}
+	ex.err = err
+	if berr != nil {
+		ex.err, ex.reason = berr, reasonClientBody
+	}
+	if berr != nil {
+		ex.status = s.answer(w, clientBodyStatus(berr), "cannot read the request body")
+		return true
+	}
+	ex.status, ex.abort = statusClientClosed, true
+	return true
+}
+
+// failed answers a request that no endpoint answered.
+func (s *Server) failed(w http.ResponseWriter, b *table.Backend, ex *exchange) {
+	switch {
+	case ex.attempts == 0:
 		ex.status = s.unavailable(w, b)
-		return
-	}
-	if isTimeout(ex.err) && !isDial(ex.err) {
+	case isTimeout(ex.err) && !isDial(ex.err):
 		ex.status = s.answer(w, http.StatusGatewayTimeout, "upstream timed out")
-		return
+	default:
+		ex.status = s.answer(w, http.StatusBadGateway, "upstream failed")
 	}
-	ex.status = s.answer(w, http.StatusBadGateway, "upstream failed")
+}
+
+// checkResponse refuses what no endpoint may answer: a 101 to a request
+// that Weir did not send as an upgrade to that protocol (tunnelling it
+// would let later bytes bypass routing), and a head with a byte that would
+// split it on the way to the client (HTTP/2 and TLS transports parse heads
+// more leniently than Weir's own HTTP/1.1 reader).
+func checkResponse(resp *http.Response, out *outgoing) error {
+	err := checkHeaders(resp.Header)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols &&
+		(out.upgrade == "" || !headerHasToken(resp.Header["Upgrade"], out.upgrade)) {
+		err = fmt.Errorf("101 Switching Protocols to a request for Upgrade %q", out.upgrade)
+	}
+	if err != nil {
+		resp.Body.Close()
+		return fmt.Errorf("%w: %w", errBadResponse, err)
+	}
+	return nil
 }
 
 // pick chooses an endpoint: the pinned one when affinity names one that is

@@ -20,7 +20,7 @@ type ServerOptions struct {
 	// keepalive_timeout).
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds request headers; larger ones get 431 (default
-	// 32 KiB).
+	// 32 KiB). See headerLimit for how each protocol counts them.
 	MaxHeaderBytes int
 	// MaxConcurrentStreams per HTTP/2 connection (default 128, as
 	// ingress-nginx).
@@ -49,10 +49,10 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 	}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           h,
+		Handler:           headerLimit{next: h, max: opts.MaxHeaderBytes},
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		IdleTimeout:       opts.IdleTimeout,
-		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		MaxHeaderBytes:    max(opts.MaxHeaderBytes-h2HeaderSlack, 1),
 		TLSConfig:         opts.TLS,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: opts.MaxConcurrentStreams,
@@ -73,6 +73,58 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 		srv.ErrorLog = log.New(zapWriter{logger}, "", 0)
 	}
 	return srv
+}
+
+// h2HeaderSlack is what net/http adds to Server.MaxHeaderBytes to make the
+// HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE (32 bytes for each of ten fields);
+// for HTTP/1.x it adds 4096 bytes instead.
+const h2HeaderSlack = 320
+
+// headerLimit enforces MaxHeaderBytes exactly. net/http's own limits are
+// MaxHeaderBytes plus a slack that differs by protocol, so the server is
+// given max-320:
+//   - HTTP/2: the header list size (RFC 9113 section 6.5.2: name, value
+//     and 32 bytes per field, pseudo-fields included) is then exactly max,
+//     advertised in SETTINGS; a larger list gets 431 from net/http. A single
+//     field longer than max, or a header block frame more than twice what is
+//     left of the limit, is a connection error (COMPRESSION_ERROR or
+//     PROTOCOL_ERROR) in net/http's HTTP/2 server, which stops decoding
+//     there rather than read on; that cannot be configured.
+//   - HTTP/1.x: net/http refuses heads over max+3776 bytes itself (431) and
+//     this handler refuses the rest: the head counted as it is written
+//     ("METHOD target HTTP/1.1", then "Name: value" lines, each with its
+//     CRLF, and the empty line), which is its size on the wire unless the
+//     client padded it with extra spaces.
+type headerLimit struct {
+	next http.Handler
+	max  int
+}
+
+func (l headerLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && requestHeadSize(r) > l.max {
+		w.Header()["Connection"] = []string{"close"}
+		http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
+		return
+	}
+	l.next.ServeHTTP(w, r)
+}
+
+// requestHeadSize is the size of an HTTP/1.x request head as parsed.
+// net/http moves Host and Transfer-Encoding out of the header map.
+func requestHeadSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2 + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for _, te := range r.TransferEncoding {
+		n += len("Transfer-Encoding: ") + len(te) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
 }
 
 // zapWriter sends net/http's own error log (TLS handshake errors, panics)

@@ -35,6 +35,9 @@ const (
 	reasonUpstreamError   = "upstream_error"
 	reasonUpstreamTimeout = "upstream_timeout"
 	reasonNoWeight        = "no_backend_weight"
+	reasonBadRequest      = "bad_request"   // a request head Weir refuses (validate.go)
+	reasonClientBody      = "client_body"   // the client's body could not be read
+	reasonUnsafeHead      = "unsafe_header" // a head from configuration Weir will not write
 )
 
 // NewMetrics creates the metrics and registers them with reg (nil: not

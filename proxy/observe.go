@@ -19,7 +19,7 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 	if reason := errorReason(ex); reason != "" {
 		s.metrics.errors.WithLabelValues(reason).Inc()
 		level := zapcore.WarnLevel
-		if reason == reasonNoRoute {
+		if reason == reasonNoRoute || reason == reasonBadRequest || reason == reasonClientBody {
 			level = zapcore.DebugLevel // scanners would flood the log otherwise
 		}
 		s.log.Log(level, "request not forwarded",
@@ -61,6 +61,8 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 
 func errorReason(ex *exchange) string {
 	switch {
+	case ex.reason != "":
+		return ex.reason
 	case ex.route == nil && ex.status == http.StatusNotFound:
 		return reasonNoRoute
 	case ex.backend != nil && ex.attempts == 0 && ex.status >= 500:

@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"weir.dev/weir/proxy/table"
@@ -27,8 +30,12 @@ type outgoing struct {
 	contentLength int64
 	upgrade       string
 	close         bool
+	// underscores keeps client headers whose names contain "_".
+	underscores bool
 	// header is the upstream header map, built only when needed (headers()).
 	header http.Header
+	// cb is the client's body as body reads it (body == &cb).
+	cb clientBody
 }
 
 // replayable reports whether the request can be sent again after a failed
@@ -78,7 +85,7 @@ var forwardedHeader = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Prot
 // headers are written straight from the client's request (hop-by-hop ones
 // skipped, forwarding ones replaced), so no header map is built; a map is
 // built only for HTTP/2 upstreams and routes that edit headers.
-func (s *Server) buildOutgoing(r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
+func (s *Server) buildOutgoing(w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
 	out := &outgoing{
 		req:           r,
 		info:          info,
@@ -86,12 +93,14 @@ func (s *Server) buildOutgoing(r *http.Request, rt *table.Route, a *table.Action
 		uri:           r.RequestURI,
 		host:          r.Host,
 		contentLength: r.ContentLength,
+		underscores:   s.opts.EnableUnderscoresInHeaders,
 	}
 	if !strings.HasPrefix(out.uri, "/") {
 		out.uri = r.URL.RequestURI() // absolute-form or asterisk-form targets
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		out.body = r.Body
+		out.cb = clientBody{r: r.Body, dl: bodyDeadliner(w), timeout: s.opts.ClientBodyTimeout}
+		out.body = &out.cb
 	}
 	if info.upgrade {
 		out.upgrade = "websocket"
@@ -113,10 +122,16 @@ func (s *Server) buildOutgoing(r *http.Request, rt *table.Route, a *table.Action
 }
 
 // skipHeader reports whether a client header is not forwarded as is:
-// hop-by-hop headers, headers the Connection header names, and the
-// forwarding headers Weir sets itself (kept from trusted peers).
+// hop-by-hop headers, headers the Connection header names, the forwarding
+// headers Weir sets itself (kept from trusted peers), and names with "_"
+// unless enabled: ingress-nginx drops them (nginx's underscores_in_headers
+// off), because a backend may read "X_User" as "X-User", a header that
+// Weir did not check or set.
 func (o *outgoing) skipHeader(k string, conn []string) bool {
 	if hopHeaders[k] || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
+		return true
+	}
+	if !o.underscores && strings.IndexByte(k, '_') >= 0 {
 		return true
 	}
 	if !o.info.trustedPeer && forwardedHeader[k] {
@@ -201,4 +216,107 @@ func splitHost(addr string) string {
 		return addr
 	}
 	return host
+}
+
+// clientBody is the client's request body as the upstream request reads it.
+// Each read waits at most timeout for the client (nginx's
+// client_body_timeout: the time between two reads, not the whole upload),
+// and the first error is kept, so that forward can tell a client's fault (a
+// malformed chunk, a body too large, a client too slow or gone) from the
+// endpoint's: the former is never a passive-health failure nor retried.
+type clientBody struct {
+	r       io.Reader
+	dl      deadliner
+	timeout time.Duration
+	err     atomic.Pointer[error]
+	// stall, when set, is pushed back by every read (roundTripStd).
+	stall atomic.Pointer[stallTimer]
+}
+
+type deadliner interface{ SetReadDeadline(time.Time) error }
+
+// bodyDeadliner returns what sets the read deadline of w's request body
+// (both net/http servers implement it; ResponseController finds it behind
+// wrappers, at the cost of an allocation).
+func bodyDeadliner(w http.ResponseWriter) deadliner {
+	if d, ok := w.(deadliner); ok {
+		return d
+	}
+	return http.NewResponseController(w)
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.timeout > 0 {
+		b.dl.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.r.Read(p)
+	if st := b.stall.Load(); st != nil && n > 0 {
+		st.touch()
+	}
+	switch {
+	case err == io.EOF && b.timeout > 0:
+		// net/http's server reads on after the body's end to notice a
+		// client that leaves; that read must not time out.
+		b.dl.SetReadDeadline(time.Time{})
+	case err != nil && err != io.EOF:
+		b.err.CompareAndSwap(nil, &err)
+		// net/http's HTTP/1.1 server reads what is left of a body before
+		// it sends the answer; from a client that stalled, that would
+		// never end. With the deadline past it fails at once, and the
+		// connection is closed after the answer.
+		b.dl.SetReadDeadline(time.Unix(1, 0))
+	}
+	return n, err
+}
+
+// failed returns the error reading the client's body, if any.
+func (b *clientBody) failed() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// clientBodyStatus is the answer to a request whose body could not be read:
+// 413 over the body-size limit, 408 for a client too slow, 400 otherwise
+// (a malformed chunk, a body shorter than its Content-Length).
+func clientBodyStatus(err error) int {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge
+	case isTimeout(err):
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
+}
+
+// stallTimer cancels an exchange through a standard transport when neither
+// the upload nor the response makes progress for d: every body read pushes
+// it back, so a slow but steady upload is not cut.
+type stallTimer struct {
+	mu   sync.Mutex
+	t    *time.Timer
+	d    time.Duration
+	done bool
+}
+
+func newStallTimer(d time.Duration, f func()) *stallTimer {
+	return &stallTimer{t: time.AfterFunc(d, f), d: d}
+}
+
+func (s *stallTimer) touch() {
+	s.mu.Lock()
+	if !s.done {
+		s.t.Reset(s.d)
+	}
+	s.mu.Unlock()
+}
+
+// stop disarms the timer for good; false means it had fired.
+func (s *stallTimer) stop() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	return s.t.Stop()
 }

@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+
+	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/table"
 )
@@ -34,13 +37,15 @@ func sslRedirect(w http.ResponseWriter, r *http.Request) int {
 
 // redirect answers a route's redirect (Gateway API RequestRedirect, or an
 // ingress-nginx literal redirect URL).
-func redirect(w http.ResponseWriter, r *http.Request, rt *table.Route, rd *table.Redirect) int {
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, rt *table.Route, rd *table.Redirect) int {
 	status := rd.Status
 	if status == 0 {
 		status = http.StatusFound
 	}
 	if rd.URL != "" {
-		w.Header()["Location"] = []string{rd.URL}
+		if !s.setLocation(w, rd.URL) {
+			return http.StatusInternalServerError
+		}
 		w.WriteHeader(status)
 		return status
 	}
@@ -81,7 +86,9 @@ func redirect(w http.ResponseWriter, r *http.Request, rt *table.Route, rd *table
 	if r.URL.RawQuery != "" {
 		loc += "?" + r.URL.RawQuery
 	}
-	w.Header()["Location"] = []string{loc}
+	if !s.setLocation(w, loc) {
+		return http.StatusInternalServerError
+	}
 	w.WriteHeader(status)
 	return status
 }
@@ -101,6 +108,9 @@ var errClientGone = errors.New("client went away")
 // trailers.
 func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *table.Action) (int64, error) {
 	defer resp.Body.Close()
+	if err := checkEdits(a.ResponseHeaders); err != nil {
+		return 0, err
+	}
 	dst := w.Header()
 	conn := resp.Header["Connection"]
 	for k, vs := range resp.Header {
@@ -120,10 +130,37 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 	}
 	// Trailers are known only now (gRPC sends grpc-status here); the
 	// prefix tells net/http to send them after the body.
+	if err := checkHeaders(resp.Trailer); err != nil {
+		return n, fmt.Errorf("%w: trailers: %w", errBadResponse, err)
+	}
 	for k, vs := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vs
 	}
 	return n, nil
+}
+
+// checkEdits checks the header edits of a route before they are written.
+func checkEdits(e table.HeaderEdits) error {
+	for _, kvs := range [2][]table.Header{e.Set, e.Add} {
+		for _, kv := range kvs {
+			if !validToken(kv.Name) || !validFieldValue(kv.Value) {
+				return fmt.Errorf("%w: header edit %q", errUnsafeHead, truncate([]byte(kv.Name)))
+			}
+		}
+	}
+	return nil
+}
+
+// setLocation sets the Location of a redirect, unless the URL (from
+// configuration and the request) carries a byte a head may not.
+func (s *Server) setLocation(w http.ResponseWriter, loc string) bool {
+	if !validFieldValue(loc) {
+		s.log.Error("redirect not sent", zap.Error(fmt.Errorf("%w: Location %q", errUnsafeHead, truncate([]byte(loc)))))
+		s.answer(w, http.StatusInternalServerError, "invalid redirect")
+		return false
+	}
+	w.Header()["Location"] = []string{loc}
+	return true
 }
 
 // respHopHeaders are not passed from an endpoint's response to the client.

@@ -41,6 +41,13 @@ type Options struct {
 	// UpstreamTLS is the client TLS configuration for HTTPS and GRPCS
 	// backends (default: no verification, as ingress-nginx).
 	UpstreamTLS *tls.Config
+	// ClientBodyTimeout bounds each read of a client's request body: a
+	// client that sends nothing for this long gets 408 (default 60s,
+	// nginx's client_body_timeout).
+	ClientBodyTimeout time.Duration
+	// EnableUnderscoresInHeaders forwards client headers whose names
+	// contain "_" (default false: dropped, as ingress-nginx does).
+	EnableUnderscoresInHeaders bool
 	// Rand replaces the split's random source (tests).
 	Rand table.Rand
 }
@@ -78,6 +85,9 @@ func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Ser
 	}
 	if opts.UpstreamIdleTimeout <= 0 {
 		opts.UpstreamIdleTimeout = 30 * time.Second
+	}
+	if opts.ClientBodyTimeout <= 0 {
+		opts.ClientBodyTimeout = 60 * time.Second
 	}
 	if opts.UpstreamTLS == nil {
 		opts.UpstreamTLS = &tls.Config{InsecureSkipVerify: true} // ingress-nginx default: proxy-ssl-verify off
@@ -122,6 +132,15 @@ func (s *Server) PublishEndpoints(t *table.Table, changed []int) {
 	snap := &snapshot{table: t, pools: s.registry.PublishChanged(t, old.pools, changed), series: old.series, def: old.def}
 	s.snap.Store(snap)
 	s.metrics.tableGeneration.Set(float64(t.Generation()))
+	// Idle connections to endpoints that left are closed now, not at the
+	// next full publish (the registry marks them removed).
+	for _, i := range changed {
+		for _, ep := range old.pools[i].Endpoints() {
+			if ep.Gone().Err() != nil {
+				s.upstreams.forgetAddr(ep.Address())
+			}
+		}
+	}
 }
 
 // Table returns the table in service.

@@ -103,13 +103,16 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
 		out.headers()["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
 	}
+	// The connect and read timeouts run from the last progress of the
+	// upload, if any, so a slow but steady one is not cut.
+	timer := newStallTimer(to.connect+to.read, cancel)
 	if out.body != nil {
 		req.Body = readCloser{out.body}
 		req.Trailer = out.req.Trailer
+		out.cb.stall.Store(timer)
 	}
-	timer := time.AfterFunc(to.connect+to.read, cancel)
 	resp, err := t.RoundTrip(req)
-	if !timer.Stop() && err != nil {
+	if !timer.stop() && err != nil {
 		cancel()
 		return nil, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
@@ -159,6 +162,9 @@ func isConnectFailure(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// forgetAddr closes idle HTTP/1.1 connections to one endpoint that left.
+func (u *upstreams) forgetAddr(addr string) { u.h1.closeAddr(addr) }
 
 // forget closes idle HTTP/1.1 connections to endpoints no longer in t.
 func (u *upstreams) forget(t *table.Table) {

@@ -52,7 +52,9 @@ type HTTP2Options struct {
 
 // HTTP2Server returns the HTTP/2 server settings for Weir's HTTPS listeners.
 // The maximum header list size is not set here: x/net derives it from
-// http.Server.MaxHeaderBytes (default 1 MB).
+// http.Server.MaxHeaderBytes (default 1 MB) plus 320 bytes, which
+// proxy.NewHTTPServer sets so that the list size is exactly Weir's
+// --max-header-bytes (see headerLimit in proxy/listen.go).
 //
 // Rapid reset (CVE-2023-44487): a client opens a stream and cancels it with
 // RST_STREAM at once, in a loop, so the server starts handler after handler

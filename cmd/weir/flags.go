@@ -34,7 +34,10 @@ type config struct {
 	readHeaderTimeout     time.Duration
 	idleTimeout           time.Duration
 	maxHeaderBytes        int
+	clientBodyTimeout     time.Duration
+	underscoresInHeaders  bool
 	profiling             bool
+	version               bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -79,9 +82,12 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client gets to send its request headers")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 75*time.Second, "idle keep-alive connections are closed after this")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
+	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
+	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return c, fs

@@ -1,33 +1,65 @@
 // Command weir is the Weir ingress controller: it watches Ingresses (or, with
 // --manifests, YAML files), serves HTTP and HTTPS from the routing table it
-// builds, and exposes /healthz, /readyz and /metrics.
+// builds, and exposes /healthz, /readyz and /metrics. Its subcommands are
+// `weir translate` (a lint for manifests), `weir migrate` (what a cluster
+// running ingress-nginx would keep and lose) and `weir version`.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
+// Exit statuses of the controller; the subcommands document their own.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the controller stopped with an error (a port that cannot bind)
+	exitUsage  = 2 // the command line or the configuration is wrong
+)
+
+// subcommands run instead of the controller when named first.
+var subcommands = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) int{
+	"translate": translateCommand,
+	"migrate":   migrateCommand,
+	"version":   versionCommand,
+}
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "translate" {
-		os.Exit(translateCommand(os.Args[2:], os.Stdout, os.Stderr))
+	os.Exit(weir(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// weir runs the command line: a subcommand, or the controller until SIGTERM.
+func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "help" {
+		args = []string{"-h"}
 	}
-	cfg, err := parseFlags(os.Args[1:])
-	if err != nil {
-		os.Exit(2)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, ok := subcommands[args[0]]
+		if !ok {
+			fmt.Fprintf(stderr, "weir: unknown command %q (commands: migrate, translate, version, help)\n", args[0])
+			return exitUsage
+		}
+		return cmd(args[1:], stdin, stdout, stderr)
+	}
+	cfg, code := commandLine(args, stdout, stderr)
+	if cfg == nil {
+		return code
 	}
 	log, err := newLogger(cfg.logLevel)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "weir: %v\n", err)
+		return exitUsage
 	}
 	defer log.Sync()
 	if os.Getenv("GOGC") == "" {
@@ -39,9 +71,37 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("weir stopped", zap.Error(err))
-		os.Exit(1)
+		// One readable line: the process ends here, a stack trace would
+		// only hide the cause.
+		fmt.Fprintf(stderr, "weir: %v\n", err)
+		return exitFailed
 	}
+	return exitOK
+}
+
+// commandLine parses the controller's flags. A nil config means the process
+// ends with the returned status: after -h, --version, or a mistake, which is
+// reported in one line.
+func commandLine(args []string, stdout, stderr io.Writer) (*config, int) {
+	cfg, fs := newFlagSet()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil, exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "weir: %v (weir -h lists the flags)\n", err)
+		return nil, exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "weir: unexpected argument %q (weir -h lists the flags)\n", fs.Arg(0))
+		return nil, exitUsage
+	case cfg.version:
+		fmt.Fprintln(stdout, currentBuild())
+		return nil, exitOK
+	}
+	return cfg, exitOK
 }
 
 func newLogger(level string) (*zap.Logger, error) {
@@ -52,6 +112,9 @@ func newLogger(level string) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil // access logs must not be sampled away
+	// Errors here are about requests and objects, not code: a stack trace
+	// on each would bury the message.
+	zc.DisableStacktrace = true
 	zc.EncoderConfig.TimeKey = "time"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zc.Build()

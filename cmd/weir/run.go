@@ -36,7 +36,8 @@ type runner interface {
 // ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(currentBuild()))
 	trusted, err := cfg.trustedPrefixes()
 	if err != nil {
 		return err
@@ -57,10 +58,6 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	var shuttingDown sync.Once
 	draining := make(chan struct{})
 
-	servers, err := listen(ctx, cfg, srv, certs, log)
-	if err != nil {
-		return err
-	}
 	metricsSrv := metricsServer(cfg, reg, func() bool {
 		select {
 		case <-draining:
@@ -69,11 +66,22 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 			return ready()
 		}
 	})
-	go serveMetrics(metricsSrv, log)
+	// Every port is bound before anything is served: one that cannot be
+	// bound ends the process instead of leaving it half configured.
+	metricsLn, err := net.Listen("tcp", metricsSrv.Addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-port: %w", err)
+	}
+	servers, err := listen(ctx, cfg, srv, certs, log)
+	if err != nil {
+		metricsLn.Close()
+		return err
+	}
+	go serveMetrics(metricsSrv, metricsLn, log)
 
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Run(ctx) }()
-	log.Info("weir started", zap.Int("http_port", cfg.httpPort), zap.Int("https_port", cfg.httpsPort),
+	log.Info("weir started", zap.Stringer("build", currentBuild()), zap.Int("http_port", cfg.httpPort), zap.Int("https_port", cfg.httpsPort),
 		zap.Int("metrics_port", cfg.metricsPort), zap.String("manifests", cfg.manifests))
 
 	var runErr error
@@ -91,7 +99,8 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
 	m := proxy.NewMetrics(reg)
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
-	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog}, endpoints, m, log)
+	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog,
+		ClientBodyTimeout: cfg.clientBodyTimeout, EnableUnderscoresInHeaders: cfg.underscoresInHeaders}, endpoints, m, log)
 	selfSigned, err := weirtls.SelfSigned(time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("making the default certificate: %w", err)
@@ -262,8 +271,8 @@ func metricsServer(cfg *config, reg *prometheus.Registry, ready func() bool) *ht
 	return &http.Server{Addr: cfg.addr(cfg.metricsPort), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
-func serveMetrics(srv *http.Server, log *zap.Logger) {
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("metrics listener failed", zap.String("addr", srv.Addr), zap.Error(err))
 	}
 }

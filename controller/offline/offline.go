@@ -25,7 +25,6 @@ import (
 
 	"weir.dev/weir/controller"
 	"weir.dev/weir/controller/manifests"
-	"weir.dev/weir/controller/translate"
 )
 
 // PollInterval is how often the manifests' modification times are checked.
@@ -233,18 +232,4 @@ func ns(s *string) {
 	if *s == "" {
 		*s = "default"
 	}
-}
-
-// TranslateFiles translates the objects in path once: the table dump and
-// the problems, for `weir translate -f PATH`.
-func TranslateFiles(path string, opts translate.Options) (string, []translate.Problem, error) {
-	objs, err := manifests.Load(path)
-	if err != nil {
-		return "", nil, err
-	}
-	res := translate.Translate(manifests.Inputs(objs, opts), 1)
-	if res.Table == nil {
-		return "", res.Problems, nil
-	}
-	return res.Table.Dump(), res.Problems, nil
 }

@@ -96,27 +96,3 @@ func TestOfflineFollowsFileEdits(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "ingress.yaml")))
 	require.Eventually(t, func() bool { return !has("host b.test")() }, 10*time.Second, 20*time.Millisecond, "a removed file deletes its objects")
 }
-
-func TestTranslateFiles(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(base+"---\n"+ingressYAML("a.test")+`---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: broken}
-spec:
-  ingressClassName: weir
-  rules:
-  - host: c.test
-    http:
-      paths: [{path: /, pathType: Prefix, backend: {service: {name: missing, port: {number: 80}}}}]
-`), 0o644))
-	dump, problems, err := TranslateFiles(dir, translate.Options{})
-	require.NoError(t, err)
-	assert.Contains(t, dump, "host a.test")
-	assert.Contains(t, dump, "host c.test")
-	require.Len(t, problems, 1)
-	assert.Equal(t, translate.ReasonServiceNotFound, problems[0].Reason)
-
-	_, _, err = TranslateFiles(filepath.Join(dir, "nope.yaml"), translate.Options{})
-	assert.Error(t, err)
-}

@@ -1,0 +1,261 @@
+// Package test renders Weir's Helm chart (deploy/helm/weir) with Helm's own
+// engine and checks the objects. It is a module of its own so that neither
+// Weir nor its conformance suite depends on Helm.
+package test
+
+import (
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// rendered are the chart's objects by kind, each as its YAML document.
+type rendered map[string][]string
+
+func render(t *testing.T, values map[string]any) rendered {
+	t.Helper()
+	ch, err := loader.Load("../weir")
+	require.NoError(t, err)
+	vals, err := chartutil.ToRenderValues(ch, values,
+		chartutil.ReleaseOptions{Name: "weir", Namespace: "weir-system", IsInstall: true}, chartutil.DefaultCapabilities)
+	require.NoError(t, err)
+	files, err := engine.Render(ch, vals)
+	require.NoError(t, err)
+	out := rendered{}
+	for name, content := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			continue
+		}
+		for _, doc := range splitDocs(content) {
+			var meta struct{ Kind string }
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &meta), name)
+			out[meta.Kind] = append(out[meta.Kind], doc)
+		}
+	}
+	return out
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
+
+func splitDocs(s string) []string {
+	var out []string
+	for _, d := range docSeparator.Split(s, -1) {
+		if strings.TrimSpace(stripComments(d)) != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func stripComments(d string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(d, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func (r rendered) kinds() []string {
+	var out []string
+	for k, docs := range r {
+		for range docs {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// one decodes the only object of kind strictly: a misspelt field in a
+// template fails the test.
+func one[T any](t *testing.T, r rendered, kind string) *T {
+	t.Helper()
+	require.Len(t, r[kind], 1, kind)
+	v := new(T)
+	require.NoError(t, yaml.UnmarshalStrict([]byte(r[kind][0]), v), kind)
+	return v
+}
+
+// baseClusterRole is deploy/base's ClusterRole, the rules the chart must
+// grant.
+func baseClusterRole(t *testing.T) *rbacv1.ClusterRole {
+	t.Helper()
+	b, err := os.ReadFile("../../base/rbac.yaml")
+	require.NoError(t, err)
+	for _, doc := range splitDocs(string(b)) {
+		var cr rbacv1.ClusterRole
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &cr))
+		if cr.Kind == "ClusterRole" {
+			return &cr
+		}
+	}
+	t.Fatal("deploy/base/rbac.yaml has no ClusterRole")
+	return nil
+}
+
+func withoutGatewayAPI(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range rules {
+		if len(r.APIGroups) != 1 || r.APIGroups[0] != "gateway.networking.k8s.io" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// flagInREADME is true when Weir's README documents the flag of arg.
+func flagInREADME(t *testing.T, arg string) bool {
+	t.Helper()
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	name, _, _ := strings.Cut(arg, "=")
+	return strings.Contains(string(readme), "| `"+name+"` |")
+}
+
+func TestDefaults(t *testing.T) {
+	r := render(t, nil)
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "IngressClass", "PodDisruptionBudget",
+		"Role", "RoleBinding", "Service", "ServiceAccount"}, r.kinds())
+
+	cr := one[rbacv1.ClusterRole](t, r, "ClusterRole")
+	assert.Equal(t, withoutGatewayAPI(baseClusterRole(t).Rules), cr.Rules, "the chart grants deploy/base's rules, Gateway API only when enabled")
+	role := one[rbacv1.Role](t, r, "Role")
+	assert.Equal(t, []string{"weir-leader"}, role.Rules[1].ResourceNames)
+
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	assert.Equal(t, int32(2), *d.Spec.Replicas)
+	c := d.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, "ghcr.io/weir-dev/weir:0.1.0", c.Image)
+	assert.Equal(t, []string{"--http-port=8080", "--https-port=8443", "--metrics-port=10254", "--ingress-class=weir",
+		"--controller-class=weir.dev/ingress-controller", "--election-id=weir-leader", "--publish-service=$(POD_NAMESPACE)/weir"}, c.Args)
+	for _, a := range c.Args {
+		assert.True(t, flagInREADME(t, a), "%s is not a flag of Weir", a)
+	}
+	assert.Equal(t, "POD_NAME", c.Env[0].Name)
+	assert.Equal(t, "metadata.name", c.Env[0].ValueFrom.FieldRef.FieldPath)
+	require.Len(t, d.Spec.Template.Spec.TopologySpreadConstraints, 1)
+	assert.Equal(t, "kubernetes.io/hostname", d.Spec.Template.Spec.TopologySpreadConstraints[0].TopologyKey)
+	assert.Equal(t, d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+
+	svc := one[corev1.Service](t, r, "Service")
+	assert.Equal(t, corev1.ServiceTypeLoadBalancer, svc.Spec.Type)
+	assert.Equal(t, d.Spec.Selector.MatchLabels, svc.Spec.Selector)
+	ic := one[networkingv1.IngressClass](t, r, "IngressClass")
+	assert.Equal(t, "weir.dev/ingress-controller", ic.Spec.Controller)
+	assert.Equal(t, "false", ic.Annotations["ingressclass.kubernetes.io/is-default-class"])
+	pdb := one[policyv1.PodDisruptionBudget](t, r, "PodDisruptionBudget")
+	assert.Equal(t, "1", pdb.Spec.MinAvailable.String())
+}
+
+func TestValuesShapedLikeIngressNginx(t *testing.T) {
+	r := render(t, map[string]any{
+		"controller": map[string]any{
+			"replicaCount":         3,
+			"electionID":           "edge-leader",
+			"watchNamespace":       "shop",
+			"extraArgs":            map[string]any{"trusted-proxies": "10.0.0.0/8", "shutdown-delay": "10s"},
+			"priorityClassName":    "system-cluster-critical",
+			"ingressClassResource": map[string]any{"name": "edge", "default": true},
+			"service": map[string]any{"type": "NodePort",
+				"annotations": map[string]any{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}},
+			"metrics":             map[string]any{"serviceMonitor": map[string]any{"enabled": true, "additionalLabels": map[string]any{"release": "prom"}}},
+			"podDisruptionBudget": map[string]any{"maxUnavailable": 1},
+			"autoscaling":         map[string]any{"enabled": true, "minReplicas": 3, "maxReplicas": 12},
+			"affinity": map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+				"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{
+					map[string]any{"key": "node-role", "operator": "In", "values": []any{"edge"}}}}}}}},
+			"topologySpreadConstraints": []any{map[string]any{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+				"whenUnsatisfiable": "DoNotSchedule", "labelSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "weir"}}}},
+		},
+		"gatewayAPI": map[string]any{"enabled": true},
+	})
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "HorizontalPodAutoscaler", "IngressClass",
+		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor"}, r.kinds())
+
+	assert.Equal(t, baseClusterRole(t).Rules, one[rbacv1.ClusterRole](t, r, "ClusterRole").Rules)
+	assert.Equal(t, []string{"edge-leader"}, one[rbacv1.Role](t, r, "Role").Rules[1].ResourceNames, "the Lease rule follows the election ID")
+
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	assert.Nil(t, d.Spec.Replicas, "the HPA owns the replica count")
+	spec := d.Spec.Template.Spec
+	assert.Equal(t, "system-cluster-critical", spec.PriorityClassName)
+	assert.NotNil(t, spec.Affinity.NodeAffinity)
+	assert.Equal(t, "topology.kubernetes.io/zone", spec.TopologySpreadConstraints[0].TopologyKey)
+	args := spec.Containers[0].Args
+	for _, want := range []string{"--election-id=edge-leader", "--watch-namespace=shop", "--shutdown-delay=10s", "--trusted-proxies=10.0.0.0/8"} {
+		assert.Contains(t, args, want)
+	}
+	for _, a := range args {
+		assert.True(t, flagInREADME(t, a), "%s is not a flag of Weir", a)
+	}
+
+	hpa := one[autoscalingv2.HorizontalPodAutoscaler](t, r, "HorizontalPodAutoscaler")
+	assert.Equal(t, int32(3), *hpa.Spec.MinReplicas)
+	assert.Equal(t, int32(12), hpa.Spec.MaxReplicas)
+	assert.Equal(t, d.Name, hpa.Spec.ScaleTargetRef.Name)
+	ic := one[networkingv1.IngressClass](t, r, "IngressClass")
+	assert.Equal(t, "edge", ic.Name)
+	assert.Equal(t, "true", ic.Annotations["ingressclass.kubernetes.io/is-default-class"])
+	pdb := one[policyv1.PodDisruptionBudget](t, r, "PodDisruptionBudget")
+	assert.Nil(t, pdb.Spec.MinAvailable)
+	assert.Equal(t, "1", pdb.Spec.MaxUnavailable.String())
+
+	var services []corev1.Service
+	for _, doc := range r["Service"] {
+		var s corev1.Service
+		require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &s))
+		services = append(services, s)
+	}
+	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
+	assert.Equal(t, corev1.ServiceTypeNodePort, services[0].Spec.Type)
+	assert.Equal(t, "nlb", services[0].Annotations["service.beta.kubernetes.io/aws-load-balancer-type"])
+	assert.Equal(t, "weir-metrics", services[1].Name)
+
+	var sm struct {
+		Metadata struct{ Labels map[string]string }
+		Spec     struct {
+			Selector  struct{ MatchLabels map[string]string }
+			Endpoints []struct{ Port string }
+		}
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(r["ServiceMonitor"][0]), &sm))
+	assert.Equal(t, "prom", sm.Metadata.Labels["release"])
+	assert.Equal(t, "metrics", sm.Spec.Endpoints[0].Port)
+	assert.Equal(t, services[1].Spec.Selector, sm.Spec.Selector.MatchLabels)
+}
+
+// TestHelmLint runs `helm lint`'s rules (chart metadata, values, templates
+// rendered against the Kubernetes schema conventions): warnings fail too.
+func TestHelmLint(t *testing.T) {
+	for name, values := range map[string]map[string]any{
+		"defaults": nil,
+		"everything on": {"controller": map[string]any{"autoscaling": map[string]any{"enabled": true},
+			"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}}, "gatewayAPI": map[string]any{"enabled": true}},
+	} {
+		l := lint.All("../weir", values, "weir-system", false)
+		for _, m := range l.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("%s: %s", name, m)
+			}
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// What Weir accepts from a client and what it writes on a connection. The
+// request head is checked once when it arrives (checkRequest), whatever the
+// protocol, because HTTP/2 carries the method and target as header fields
+// that the HTTP/1.1 request line to the endpoint would otherwise take as
+// they come; every head Weir writes is checked again just before it goes
+// out (checkOutgoing, checkHeaders), so a value from configuration (an
+// annotation, a rewrite) can never split a head either.
+
+// tchar marks the bytes of an RFC 9110 token (section 5.6.2).
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validToken reports whether s is a non-empty RFC 9110 token: a method or a
+// field name.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether s is an RFC 9110 field value (section
+// 5.5): visible characters, obs-text, spaces and tabs, no other control
+// character (CR, LF and NUL above all) and no DEL.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether target may follow method in a request line
+// (RFC 9112 section 3.2): origin-form ("/path?query"), the asterisk-form
+// "*" of a server-wide OPTIONS, or, from an HTTP/1.x client only, the
+// absolute-form "http://host/path" that proxies send.
+//
+// Within the target, bytes that would end or split the request line
+// (controls, space, DEL) and "#" (a fragment is never sent) are refused,
+// and "%" in the path must start an escape. Unescaped bytes that RFC 3986
+// calls unwise ("{", "|", "^", UTF-8) are accepted, as nginx accepts them:
+// browsers send them in query strings, and they cannot change how a
+// backend splits the line.
+func validTarget(method, target string, protoMajor int) bool {
+	switch {
+	case target == "*":
+		return method == http.MethodOptions
+	case strings.HasPrefix(target, "/"):
+		return validTargetBytes(target)
+	case protoMajor == 1 && hasHTTPScheme(target):
+		return validTargetBytes(target)
+	}
+	return false
+}
+
+// hasHTTPScheme reports "http://" or "https://" followed by something.
+func hasHTTPScheme(s string) bool {
+	return len(s) > 7 && strings.EqualFold(s[:7], "http://") || len(s) > 8 && strings.EqualFold(s[:8], "https://")
+}
+
+func validTargetBytes(s string) bool {
+	inQuery := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c == 0x7f || c == '#':
+			return false
+		case c == '?':
+			inQuery = true
+		case c == '%' && !inQuery:
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// checkRequest validates a client's request head as RFC 9110, 9112 and
+// 9113 (section 8.2) require, and returns the status to refuse it with and
+// why, or 0. net/http's HTTP/1.1 parser already refuses most of this; its
+// HTTP/2 server does not check the method and target, which become the
+// request line of the HTTP/1.1 request to the endpoint.
+func checkRequest(r *http.Request) (int, string) {
+	if !validToken(r.Method) {
+		return http.StatusBadRequest, "invalid method"
+	}
+	if r.Method == http.MethodConnect {
+		return http.StatusMethodNotAllowed, "CONNECT is not supported"
+	}
+	if !validTarget(r.Method, r.RequestURI, r.ProtoMajor) {
+		return http.StatusBadRequest, "invalid request target"
+	}
+	if !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest, "invalid host"
+	}
+	for k, vs := range r.Header {
+		if !validToken(k) {
+			return http.StatusBadRequest, "invalid header name"
+		}
+		for _, v := range vs {
+			// RFC 9113 section 8.2.1: no leading or trailing whitespace
+			// (HTTP/1.1 parsers strip it, HTTP/2 carries it).
+			if !validFieldValue(v) || v != "" && (isOWS(v[0]) || isOWS(v[len(v)-1])) {
+				return http.StatusBadRequest, "invalid header value"
+			}
+		}
+	}
+	return 0, ""
+}
+
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }
+
+// errUnsafeHead marks a head that Weir refused to write because a value in
+// it would end a line or is not allowed there.
+var errUnsafeHead = errors.New("refused to write an unsafe head")
+
+// checkHeaders checks every name and value of h before it is written.
+func checkHeaders(h http.Header) error {
+	for k, vs := range h {
+		if err := checkField(k, vs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkField(k string, vs []string) error {
+	if !validToken(k) {
+		return fmt.Errorf("%w: header name %q", errUnsafeHead, truncate([]byte(k)))
+	}
+	for _, v := range vs {
+		if !validFieldValue(v) {
+			return fmt.Errorf("%w: value of header %s", errUnsafeHead, k)
+		}
+	}
+	return nil
+}
+
+// checkOutgoing checks the request line, the Host and every header that
+// writeRequest (or an HTTP/2 transport) would send for out.
+func checkOutgoing(out *outgoing) error {
+	if !validToken(out.method) {
+		return fmt.Errorf("%w: method %q", errUnsafeHead, truncate([]byte(out.method)))
+	}
+	if !validTarget(out.method, out.uri, 1) {
+		return fmt.Errorf("%w: request target %q", errUnsafeHead, truncate([]byte(out.uri)))
+	}
+	if !httpguts.ValidHostHeader(out.host) {
+		return fmt.Errorf("%w: host %q", errUnsafeHead, truncate([]byte(out.host)))
+	}
+	if out.upgrade != "" && !validToken(out.upgrade) {
+		return fmt.Errorf("%w: upgrade %q", errUnsafeHead, truncate([]byte(out.upgrade)))
+	}
+	if out.header != nil {
+		return checkHeaders(out.header)
+	}
+	conn := out.req.Header["Connection"]
+	for k, vs := range out.req.Header {
+		if out.skipHeader(k, conn) {
+			continue
+		}
+		if err := checkField(k, vs); err != nil {
+			return err
+		}
+	}
+	kv, n := out.forwarded()
+	for _, p := range kv[:n] {
+		if !validFieldValue(p[1]) {
+			return fmt.Errorf("%w: value of header %s", errUnsafeHead, p[0])
+		}
+	}
+	return nil
+}

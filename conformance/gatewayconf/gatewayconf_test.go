@@ -36,6 +36,8 @@ import (
 //     WEIR_GATEWAY_SKIP_TESTS=a,b skips tests while iterating.
 //   - WEIR_GATEWAY_ACCEPT_TIMEOUT (default 3m) bounds the wait for the class.
 //   - WEIR_GATEWAY_FLAGS replaces the flags read from weir --help.
+//   - WEIR_REPO=<checkout> builds Weir from, and deploys it from the deploy/
+//     of, another checkout (a branch in progress); default this repository.
 
 // reportFile is the report of the last full run, one per Gateway API version.
 const reportFile = "gateway-api-v1.6.3-report.yaml"
@@ -52,6 +54,9 @@ func TestGatewayConformance(t *testing.T) {
 	root, err := weirdeploy.RepoRoot(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r := os.Getenv("WEIR_REPO"); r != "" {
+		root = r
 	}
 	bin := filepath.Join(t.TempDir(), "weir")
 	if err := weirdeploy.BuildWeir(ctx, root, bin); err != nil {

@@ -38,6 +38,8 @@ import (
 //   - WEIR_GATEWAY_FLAGS replaces the flags read from weir --help.
 //   - WEIR_REPO=<checkout> builds Weir from, and deploys it from the deploy/
 //     of, another checkout (a branch in progress); default this repository.
+//   - WEIR_GATEWAY_REPORT=<file> writes the report there instead of
+//     reports/ (for runs that are not of this repository's Weir).
 
 // reportFile is the report of the last full run, one per Gateway API version.
 const reportFile = "gateway-api-v1.6.3-report.yaml"
@@ -168,6 +170,9 @@ func options(ctx context.Context, t *testing.T, c *localcluster.Cluster, cl clie
 			t.Fatal(err)
 		}
 		opts.ReportOutputPath = filepath.Join(dir, "reports", reportFile)
+	}
+	if v := os.Getenv("WEIR_GATEWAY_REPORT"); v != "" {
+		opts.ReportOutputPath = v
 	}
 	return opts
 }

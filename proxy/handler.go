@@ -97,6 +97,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		}
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
 	}
+	w, ok := s.access(w, r, a, ex)
+	if !ok {
+		return
+	}
+	defer s.releaseAccess(a, ex)
 	if a.MaxBodyBytes > 0 {
 		if r.ContentLength > a.MaxBodyBytes {
 			ex.status = s.answer(w, http.StatusRequestEntityTooLarge, "request body too large")

@@ -81,6 +81,8 @@ func (s *subject) classify(key, value string) Finding {
 		return s.notHonoured(key, msg)
 	case s.canary && !e.OnCanary:
 		return Finding{Status: NoOp, Detail: "ignored on a canary Ingress, as in ingress-nginx: the main Ingress owns the route"}
+	case e.Status == annotations.NoOp:
+		return Finding{Status: NoOp, Detail: e.Consequence}
 	case !e.Supported && e.FailClosed:
 		return Finding{Status: NotHonoured, Detail: "every path of the Ingress answers 503: Weir fails closed on an access restriction it cannot enforce"}
 	case !e.Supported:

@@ -34,13 +34,15 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	if tlsHost {
 		a.HSTS = HSTS
 	}
+	ac := t.accessChecks(p)
 	switch {
-	case cfg.DenyAll:
+	case cfg.DenyAll || ac.deny:
 		a.Respond = &table.Respond{Status: http.StatusServiceUnavailable, Body: "service unavailable"}
 	case cfg.Redirect != nil:
 		a.Redirect = &table.Redirect{Status: cfg.Redirect.Status, URL: cfg.Redirect.URL}
 	}
 	a.SourceAllow, a.SourceDeny = cfg.AllowSourceRange, cfg.DenySourceRange
+	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
 	a.MaxBodyBytes = cfg.ProxyBodySize
 	a.HostRewrite = cfg.UpstreamVhost
 	if cfg.RewriteTarget != "" {

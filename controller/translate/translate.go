@@ -41,6 +41,7 @@ type parsed struct {
 	// hostDefault: its spec.defaultBackend was considered for one of its
 	// hosts (taken, or refused with a problem).
 	hostDefault bool
+	access      *accessChecks // built on first use (access.go)
 }
 
 // conflictKey identifies a route for the oldest-wins rule.

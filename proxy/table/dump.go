@@ -123,6 +123,7 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 	if a.MaxBodyBytes > 0 {
 		fmt.Fprintf(b, "%smax-body %d\n", in, a.MaxBodyBytes)
 	}
+	dumpAccess(b, a, in)
 	s := a.Split
 	if s.Main != nil {
 		fmt.Fprintf(b, "%smain %s\n", in, s.Main.Name)
@@ -248,4 +249,19 @@ func retryNames(on RetryOn) string {
 		return "off"
 	}
 	return strings.Join(names, ",")
+}
+
+func dumpAccess(b *strings.Builder, a *Action, in string) {
+	if a.CORS != nil {
+		fmt.Fprintf(b, "%scors %s\n", in, a.CORS)
+	}
+	if a.RateLimit != nil {
+		fmt.Fprintf(b, "%slimit %s\n", in, a.RateLimit)
+	}
+	if a.BasicAuth != nil {
+		fmt.Fprintf(b, "%sbasic-auth %s\n", in, a.BasicAuth)
+	}
+	if a.ExternalAuth != nil {
+		fmt.Fprintf(b, "%sexternal-auth %s\n", in, a.ExternalAuth)
+	}
 }

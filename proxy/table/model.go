@@ -1,8 +1,9 @@
 // Package table is Weir's routing table: an immutable snapshot of hosts,
 // routes, matches, splits and backends that the proxy consults once per
 // request. The controller produces tables; the proxy consumes them. The
-// package depends only on the standard library so that the request path
-// never drags Kubernetes types along.
+// package depends only on the standard library and Weir's own request-path
+// packages (proxy/auth, proxy/cors, proxy/ratelimit) so that the request
+// path never drags Kubernetes types along.
 //
 // A Table is built once by New and never changed afterwards; it is published
 // through an atomic.Pointer and every request uses the one snapshot it loaded
@@ -15,6 +16,10 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/cors"
+	"weir.dev/weir/proxy/ratelimit"
 )
 
 // PathType says how a route's path is compared with a request's path.
@@ -129,6 +134,14 @@ type Action struct {
 	// SourceDeny, or not in a non-empty SourceAllow, gets 403 (deny first).
 	SourceDeny  []netip.Prefix
 	SourceAllow []netip.Prefix
+
+	// CORS, RateLimit, BasicAuth and ExternalAuth are ingress-nginx's
+	// access annotations, checked in that order (proxy/access.go); nil
+	// when unused.
+	CORS         *cors.Policy
+	RateLimit    *ratelimit.Limiter
+	BasicAuth    *auth.Basic
+	ExternalAuth *auth.External
 }
 
 // Redirect answers without proxying.

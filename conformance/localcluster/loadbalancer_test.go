@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -193,4 +194,49 @@ func roundTrip(t *testing.T, addr string) string {
 		t.Fatalf("the endpoint received %q, want ping", body)
 	}
 	return name
+}
+
+// TestProxyCloseEndsConnections checks that closing a port (its Service
+// went away) ends the connections open through it and stops accepting.
+func TestProxyCloseEndsConnections(t *testing.T) {
+	hold, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	go func() {
+		for {
+			c, err := hold.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open until the test ends
+		}
+	}()
+	p, err := listenLB(netip.MustParseAddrPort("127.0.0.1:0"), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.setBackends(&lbBackends{ready: []netip.AddrPort{netip.MustParseAddrPort(hold.Addr().String())}})
+	c, err := net.Dial("tcp", p.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte("x")) // through to the holding endpoint
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.close(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("close did not return: a connection's goroutines are still running")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after close, the client's connection: read %v, want it ended", err)
+	}
+	if c2, err := net.DialTimeout("tcp", p.ln.Addr().String(), time.Second); err == nil {
+		c2.Close()
+		t.Errorf("the closed port still accepts connections")
+	}
 }

@@ -74,7 +74,7 @@ func TestGatewayConformance(t *testing.T) {
 	}
 	// The base manifests run one CoreDNS Pod that only UDPRoute tests (not in
 	// the profiles run here) use; echo-basic stands in so it is Ready.
-	c := localcluster.Start(t, localcluster.Options{Name: "gwconf", WeirBinary: bin, Binaries: &bins,
+	c := localcluster.Start(t, localcluster.Options{Name: localcluster.CheckoutName("gwconf"), WeirBinary: bin, Binaries: &bins,
 		Images: []localcluster.ImageRule{{Contains: "coredns", Binary: bins.EchoBasic}}})
 	if err := InstallCRDs(ctx, c); err != nil {
 		t.Fatal(err)

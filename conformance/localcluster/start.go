@@ -53,10 +53,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 // of the working directory (the test's package) so that tests of the same
 // name in two packages running at once get two clusters.
 func nameFor(test string) string {
+	return CheckoutName(testSlug(test))
+}
+
+// CheckoutName is prefix (at most 25 lower-case letters, digits and dashes)
+// followed by a hash of the working directory: the same in every run from
+// one checkout, different in two checkouts, so that suites run at once from
+// two worktrees never take down each other's clusters (Up removes a
+// leftover cluster of its name first).
+func CheckoutName(prefix string) string {
 	wd, _ := os.Getwd()
 	h := fnv.New32a()
 	h.Write([]byte(wd))
-	return fmt.Sprintf("%s-%04x", testSlug(test), h.Sum32()&0xffff)
+	return fmt.Sprintf("%s-%04x", prefix, h.Sum32()&0xffff)
 }
 
 func testSlug(test string) string {

@@ -102,7 +102,7 @@ func (t *translator) basicAuth(p *parsed, b *annotations.BasicAuth) *auth.Basic 
 		return nil
 	}
 	ref := ns + "/" + b.SecretName
-	s := t.secrets[ref]
+	s := t.idx.secret(ref)
 	if s == nil {
 		t.problem(p, field, ReasonAuthSecretNotFound, Error, "Secret %s not found; every path of the Ingress answers 503", ref)
 		return nil

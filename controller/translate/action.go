@@ -138,7 +138,7 @@ type backendEntry struct {
 }
 
 func (t *translator) newBackend(ns string, sb *networkingv1.IngressServiceBackend, portLabel string, k backendKey, policy table.BalancePolicy) *backendEntry {
-	res := t.resolve(ns, sb)
+	res := t.resolve(ns, sb.Name, ingressPort(sb.Port))
 	b := &table.Backend{
 		Name: k.svcPort, Namespace: ns, Service: sb.Name, Port: portLabel,
 		Endpoints: res.endpoints, Protocol: k.proto, Balance: policy, Problem: res.problem,

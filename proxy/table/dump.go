@@ -72,6 +72,8 @@ func pathTypeName(t PathType) string {
 		return "exact"
 	case PathRegex:
 		return "regex"
+	case PathRegexFull:
+		return "regex-full"
 	default:
 		return "prefix"
 	}
@@ -124,6 +126,7 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 		fmt.Fprintf(b, "%smax-body %d\n", in, a.MaxBodyBytes)
 	}
 	dumpAccess(b, a, in)
+	dumpGateway(b, a, in)
 	s := a.Split
 	if s.Main != nil {
 		fmt.Fprintf(b, "%smain %s\n", in, s.Main.Name)
@@ -155,6 +158,10 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 			name = w.Backend.Name
 		}
 		fmt.Fprintf(b, "%sweighted %d %s\n", in, w.Weight, name)
+		if f := w.Filters; f != nil {
+			dumpEdits(b, in+"  ", "request", f.RequestHeaders)
+			dumpEdits(b, in+"  ", "response", f.ResponseHeaders)
+		}
 	}
 	if len(s.Weighted) == 0 {
 		fmt.Fprintf(b, "%sno backend\n", in)

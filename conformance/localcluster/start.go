@@ -56,16 +56,18 @@ func nameFor(test string) string {
 	return CheckoutName(testSlug(test))
 }
 
-// CheckoutName is prefix (at most 25 lower-case letters, digits and dashes)
-// followed by a hash of the working directory: the same in every run from
+// CheckoutName is a hash of the working directory followed by prefix (at
+// most 25 lower-case letters, digits and dashes): the same in every run from
 // one checkout, different in two checkouts, so that suites run at once from
 // two worktrees never take down each other's clusters (Up removes a
-// leftover cluster of its name first).
+// leftover cluster of its name first). The hash comes first so that the
+// name never extends another cluster's name, which older versions of the
+// cleanup took for one of their own.
 func CheckoutName(prefix string) string {
 	wd, _ := os.Getwd()
 	h := fnv.New32a()
 	h.Write([]byte(wd))
-	return fmt.Sprintf("%s-%04x", prefix, h.Sum32()&0xffff)
+	return fmt.Sprintf("%04x-%s", h.Sum32()&0xffff, prefix)
 }
 
 func testSlug(test string) string {

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -29,12 +30,35 @@ func (c *Cluster) RestartControlPlane(ctx context.Context, name string, down tim
 		return ctx.Err()
 	case <-time.After(down):
 	}
-	p, err := startDaemon(c.l, name, old.cmd.Path, old.cmd.Args[1:]...)
+	p, err := startPinned(c.l, name, old.cmd.Path, old.cmd.Args[1:]...)
 	if err != nil {
 		return err
 	}
 	c.procs[i] = p
 	return c.waitHealthy(ctx, name, p)
+}
+
+// startPinned is startDaemon on an OS thread kept alive for the child's
+// life. The child's parent-death signal is tied to the thread that forked
+// it, and the kubelet's goroutines end locked threads (after entering Pod
+// namespaces), which Go then destroys: a child forked on such a thread would
+// be killed with it.
+func startPinned(l layout, name, bin string, args ...string) (*process, error) {
+	type started struct {
+		p   *process
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends after the child
+		p, err := startDaemon(l, name, bin, args...)
+		ch <- started{p, err}
+		if err == nil {
+			<-p.done
+		}
+	}()
+	s := <-ch
+	return s.p, s.err
 }
 
 // FreezeControlPlane sends SIGSTOP to one control-plane process and

@@ -103,6 +103,7 @@ func (p *parser) access(c *Config) {
 	p.externalAuth(c)
 	p.rateLimit(c)
 	p.clientCert(c)
+	p.backendTLS(c)
 }
 
 func (p *parser) cors() *CORS {
@@ -184,10 +185,8 @@ func (p *parser) basicAuth(c *Config) {
 	}
 	b := &BasicAuth{Digest: kind == "digest", SecretType: "auth-file"}
 	secret, _ := p.get("auth-secret")
-	ns, name, ok := secretRef(secret)
+	ns, name, ok := p.secretName(c, "auth-secret", secret)
 	if !ok {
-		p.problem("auth-secret", ReasonInvalidValue, Error, "%s is not a Secret name; every path of the Ingress answers 503 (fail closed)", quoteShort(secret))
-		c.DenyAll = true
 		return
 	}
 	b.SecretNamespace, b.SecretName = ns, name

@@ -36,10 +36,8 @@ func (p *parser) clientCert(c *Config) {
 	if secret == "" {
 		return
 	}
-	ns, name, ok := secretRef(secret)
+	ns, name, ok := p.secretName(c, "auth-tls-secret", secret)
 	if !ok {
-		p.problem("auth-tls-secret", ReasonInvalidValue, Error, "%s is not a Secret name (namespace/name); every path of the Ingress answers 503 (fail closed)", quoteShort(secret))
-		c.DenyAll = true
 		return
 	}
 	cc := &ClientCert{SecretNamespace: ns, SecretName: name, Verify: "on"}
@@ -66,6 +64,17 @@ func (p *parser) clientCert(c *Config) {
 		cc.MatchCN = re
 	}
 	c.ClientCert = cc
+}
+
+// secretName reads the Secret an annotation names; a value that is not a
+// Secret name is a problem and closes every path (DenyAll).
+func (p *parser) secretName(c *Config, annotation, v string) (ns, name string, ok bool) {
+	ns, name, ok = secretRef(v)
+	if !ok {
+		p.problem(annotation, ReasonInvalidValue, Error, "%s is not a Secret name (namespace/name); every path of the Ingress answers 503 (fail closed)", quoteShort(v))
+		c.DenyAll = true
+	}
+	return ns, name, ok
 }
 
 // secretRef splits "namespace/name" or "name" (namespace "") and reports

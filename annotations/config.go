@@ -87,6 +87,8 @@ type Config struct {
 	RateLimit    *RateLimit
 	// ClientCert is auth-tls-* (annotations/clientcert.go).
 	ClientCert *ClientCert
+	// BackendTLS is proxy-ssl-* (annotations/backendtls.go).
+	BackendTLS *BackendTLS
 
 	// HealthCheck is Weir's active check (weir.dev/health-check-*).
 	HealthCheck HealthCheck

@@ -230,4 +230,5 @@ func init() {
 	registerCatalog()
 	registerAccess()
 	registerClientCert()
+	registerBackendTLS()
 }

@@ -22,9 +22,9 @@ import (
 )
 
 // secretAnnotations are the annotations whose Secret (of any type: Opaque,
-// kubernetes.io/basic-auth) translation reads: users, client-certificate CAs. Only a Secret in the
+// kubernetes.io/basic-auth) translation reads: users, client-certificate CAs, backend CAs and keys. Only a Secret in the
 // Ingress's own namespace is fetched; translation reports any other.
-var secretAnnotations = []string{"auth-secret", "auth-tls-secret"}
+var secretAnnotations = []string{"auth-secret", "auth-tls-secret", "proxy-ssl-secret"}
 
 // secretFetchTimeout bounds one Get of a named Secret.
 const secretFetchTimeout = 10 * time.Second

@@ -201,7 +201,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		if attempt > 0 {
 			t0 = time.Now()
 		}
-		resp, err := s.upstreams.roundTrip(r.Context(), b.Protocol, out, &to)
+		resp, err := s.upstreams.roundTripBackend(r.Context(), b, out, &to)
 		ex.upLatency = time.Since(t0)
 		if err == nil {
 			err = checkResponse(resp, out)

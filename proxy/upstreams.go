@@ -22,6 +22,8 @@ type upstreams struct {
 	https *http.Transport  // TLS, HTTP/2 when the endpoint offers it, else HTTP/1.1
 	h2c   *http2.Transport // HTTP/2 with prior knowledge (h2c, gRPC)
 	h2tls *http2.Transport // HTTP/2 over TLS (gRPC over TLS)
+	// custom holds the transports of backends with proxy-ssl-* settings.
+	custom backendTLS
 }
 
 func newUpstreams(opts Options) *upstreams {
@@ -58,6 +60,7 @@ func newUpstreams(opts Options) *upstreams {
 			PingTimeout:     10 * time.Second,
 		},
 	}
+	u.custom.u = u
 	return u
 }
 
@@ -182,4 +185,5 @@ func (u *upstreams) closeAll() {
 	u.https.CloseIdleConnections()
 	u.h2c.CloseIdleConnections()
 	u.h2tls.CloseIdleConnections()
+	u.custom.closeAll()
 }

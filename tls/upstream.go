@@ -37,6 +37,14 @@ type UpstreamOptions struct {
 	// MinVersion is the lowest TLS version offered; default TLS 1.2.
 	MinVersion uint16
 
+	// OmitSNI keeps ServerName out of the handshake (nginx's
+	// proxy_ssl_server_name off, ingress-nginx's default); with Verify the
+	// certificate is still checked against ServerName.
+	OmitSNI bool
+
+	// MaxVersion is the highest TLS version offered; default TLS 1.3.
+	MaxVersion uint16
+
 	// VerifyDepth, with Verify, limits how many certificates may stand
 	// between the backend's certificate and a trusted CA, counted as nginx
 	// counts proxy_ssl_verify_depth: 1 means the CA signed the backend's
@@ -68,8 +76,17 @@ func UpstreamConfig(opts UpstreamOptions) (*tls.Config, error) {
 		}
 		cfg.RootCAs = pool
 	}
-	if opts.Verify && opts.VerifyDepth > 0 {
+	cfg.MaxVersion = opts.MaxVersion
+	if opts.Verify && opts.OmitSNI && opts.ServerName != "" {
+		// crypto/tls verifies against the name it sends; without SNI the
+		// chain and name are checked here instead.
+		cfg.ServerName, cfg.InsecureSkipVerify = "", true
+		cfg.VerifyConnection = verifyNamed(opts.ServerName, cfg.RootCAs, opts.VerifyDepth)
+	} else if opts.Verify && opts.VerifyDepth > 0 {
 		cfg.VerifyConnection = verifyDepth(opts.VerifyDepth)
+	}
+	if opts.OmitSNI && !opts.Verify {
+		cfg.ServerName = ""
 	}
 	if c := opts.ClientCertificate; c != nil {
 		cert := c.TLSCertificate()
@@ -91,5 +108,27 @@ func verifyDepth(depth int) func(tls.ConnectionState) error {
 			}
 		}
 		return fmt.Errorf("upstream certificate chain is longer than the verify depth %d", depth)
+	}
+}
+
+// verifyNamed verifies the peer's chain against roots (nil: the system's)
+// and name, then the depth (0: any).
+func verifyNamed(name string, roots *x509.CertPool, depth int) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("upstream sent no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter})
+		if err != nil {
+			return fmt.Errorf("upstream certificate: %w", err)
+		}
+		if depth > 0 {
+			return verifyDepth(depth)(tls.ConnectionState{VerifiedChains: chains})
+		}
+		return nil
 	}
 }

@@ -30,6 +30,7 @@ type accessChecks struct {
 	basic    *auth.Basic
 	external *auth.External
 	client   *weirtls.ClientAuth
+	upTLS    *backendTLSSpec // proxy-ssl-* (backendtls.go)
 	deny     bool
 }
 
@@ -40,7 +41,7 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 		return p.access
 	}
 	cfg := p.cfg
-	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil && cfg.ClientCert == nil {
+	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil && cfg.ClientCert == nil && cfg.BackendTLS == nil {
 		p.access = noAccessChecks
 		return p.access
 	}
@@ -70,6 +71,10 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	if cc := cfg.ClientCert; cc != nil {
 		ac.client = t.clientCert(p, cc)
 		ac.deny = ac.deny || ac.client == nil
+	}
+	if bt := cfg.BackendTLS; bt != nil {
+		ac.upTLS = t.backendTLS(p, bt)
+		ac.deny = ac.deny || ac.upTLS == nil
 	}
 	p.access = ac
 	return ac

@@ -105,12 +105,17 @@ func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.Ingress
 	policy := t.upstreamPolicy(p, field, svcPort, up)
 	key := backendKey{svcPort: svcPort, proto: protocol(loc.BackendProtocol), timeouts: loc.Timeouts,
 		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind, health: up.HealthCheck}
+	upTLS := t.upstreamTLS(p, field, ns, ib.Service.Name, key.proto)
+	if upTLS != nil {
+		key.tls = upTLS.Key
+	}
 	if len(policy.HashKey) > 0 || policy.Affinity != nil {
 		key.policyDetail = policyKey(policy)
 	}
 	e := t.backends[key]
 	if e == nil {
 		e = t.newBackend(ns, ib.Service, portLabel, key, policy)
+		e.backend.TLS = upTLS
 		t.backends[key] = e
 	}
 	if e.res.reason != "" {
@@ -131,6 +136,7 @@ type backendKey struct {
 	policy       table.BalanceKind
 	policyDetail string
 	health       annotations.HealthCheck
+	tls          string // table.BackendTLS.Key of proxy-ssl-*
 }
 
 // backendEntry is a built backend and how its Service port resolved.

@@ -195,6 +195,9 @@ func dumpBackend(b *strings.Builder, be *Backend, eps []Endpoint) {
 	if be.Problem != "" {
 		fmt.Fprintf(b, "  problem %q\n", be.Problem)
 	}
+	if be.TLS != nil {
+		fmt.Fprintf(b, "  tls %s\n", be.TLS.Key)
+	}
 	t := be.Timeouts
 	fmt.Fprintf(b, "  timeouts connect=%s send=%s read=%s\n", t.Connect, t.Send, t.Read)
 	if be.Retry.Tries > 0 {

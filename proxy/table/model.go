@@ -12,6 +12,7 @@
 package table
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -292,6 +293,9 @@ type Backend struct {
 	Passive   PassiveHealth
 	Timeouts  Timeouts
 	Retry     RetryPolicy
+	// TLS, when set, replaces the proxy's default upstream TLS for HTTPS
+	// and GRPCS (proxy-ssl-*, proxy/backendtls.go).
+	TLS *BackendTLS
 
 	// UnavailableStatus is the status answered when no endpoint is
 	// available; 0 means 503. The Gateway API asks 500 for invalid refs.
@@ -441,4 +445,12 @@ type RetryPolicy struct {
 	Tries int
 	// Timeout bounds the time spent on all attempts; 0 is unbounded.
 	Timeout time.Duration
+}
+
+// BackendTLS is a backend's own client TLS configuration. Key identifies
+// it across tables (the Secret's version and the settings), so the proxy
+// keeps one connection pool per Key, not per table.
+type BackendTLS struct {
+	Config *tls.Config
+	Key    string
 }

@@ -133,7 +133,7 @@ func later(a, b time.Time) time.Time {
 // unhealthy logs a failed probe and records an Unhealthy Event (at most
 // every 30 s, as warn does).
 func (w *podWorker) unhealthy(ctx context.Context, c *container, pod *corev1.Pod, kind string, err error) {
-	w.warn(ctx, pod, "Unhealthy", fmt.Sprintf("%s probe of container %s failed: %v", kind, c.spec.Name, err))
+	w.warn(ctx, pod, "Unhealthy", fmt.Sprintf("%s probe failed (container %s): %v", kind, c.spec.Name, err))
 }
 
 // kill stops a container that failed its liveness or startup probe:

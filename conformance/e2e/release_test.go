@@ -273,13 +273,15 @@ func TestWalkthroughFailover(t *testing.T) {
 
 // perTry gives each attempt of a GET its own timeout and retries a GET that
 // failed or timed out, up to five times: what a client of a replicated
-// service does when the replica its connection reached hangs.
+// service does when the replica its connection reached hangs. It waits pace
+// before each request, which keeps a long test under the load's request cap.
 type perTry struct {
-	next    http.RoundTripper
-	timeout time.Duration
+	next          http.RoundTripper
+	timeout, pace time.Duration
 }
 
 func (p perTry) RoundTrip(req *http.Request) (*http.Response, error) {
+	time.Sleep(p.pace)
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(req.Context(), p.timeout)
 		resp, err := p.next.RoundTrip(req.WithContext(ctx))
@@ -320,7 +322,7 @@ func TestWeirLivenessRestart(t *testing.T) {
 	echoApp(t, ctx, ns, "web", 1)
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
 	waitServed(t, client(), host, nil, "web")
-	c := &http.Client{Timeout: 30 * time.Second, Transport: perTry{&http.Transport{DisableKeepAlives: true}, 2 * time.Second}}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: perTry{&http.Transport{DisableKeepAlives: true}, 2 * time.Second, 10 * time.Millisecond}}
 	l := startLoadWith(t, host, c)
 	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
 	victim := env.weirs[1]

@@ -28,6 +28,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"weir.dev/weir/controller/gatewayservice"
+	"weir.dev/weir/controller/gatewaystatus"
 	"weir.dev/weir/controller/status"
 	"weir.dev/weir/controller/translate"
 )
@@ -56,6 +58,8 @@ type Options struct {
 	// Events turns Kubernetes Events on (off in offline mode, where nobody
 	// would read them).
 	Events bool
+	// Gateway, when set, turns the Gateway API side on (gateway.go).
+	Gateway *GatewayOptions
 }
 
 // Controller turns watched objects into published routing tables.
@@ -72,6 +76,10 @@ type Controller struct {
 	recorder  record.EventRecorder
 	events    *eventDeduper
 	status    *status.Writer
+	gw        *gatewaySide            // nil: Gateway API off
+	services  *gatewayservice.Manager // nil: listeners bind their own ports
+	gwStatus  *gatewaystatus.Writer
+	sockets   sync.Mutex // serialises publishListeners
 	gen       uint64
 	ready     atomic.Bool
 	lastMu    sync.Mutex
@@ -117,6 +125,9 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	c.secrets = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeTLS) }))
+	if err := c.setupGateway(opts); err != nil {
+		return nil, err
+	}
 	if err := c.setupInformers(); err != nil {
 		return nil, err
 	}
@@ -126,7 +137,11 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	}
 	c.events = newEventDeduper()
 	if opts.Status != nil {
-		c.status = status.New(client, *opts.Status, log)
+		so := *opts.Status
+		if c.gw != nil {
+			so.Also = c.leadGateways
+		}
+		c.status = status.New(client, so, log)
 	}
 	return c, nil
 }
@@ -154,7 +169,18 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.secrets.Start(ctx.Done())
 	defer c.factory.Shutdown()
 	defer c.secrets.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	synced := c.synced
+	if c.gw != nil {
+		// Gateway objects that are there at start are in the first table.
+		synced = append(synced, c.gw.check(ctx)...)
+		go c.gw.run(ctx)
+	}
+	if c.services != nil {
+		c.services.Start(ctx)
+		defer c.services.Shutdown()
+		synced = append(synced, c.services.Synced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("waiting for informer caches: %w", ctx.Err())
 	}
 	c.log.Info("caches synced; building the first table")
@@ -264,12 +290,13 @@ func (c *Controller) rebuild() {
 		return
 	}
 	c.pub.Publish(res)
-	// Ready only once a table built from the synced caches is in service
-	// (rebuild runs only after the caches synced).
-	c.ready.Store(true)
 	c.lastMu.Lock()
 	c.last = res
 	c.lastMu.Unlock()
+	c.publishListeners()
+	// Ready only once a table built from the synced caches is in service
+	// (rebuild runs only after the caches synced).
+	c.ready.Store(true)
 	c.metrics.routes.Set(float64(res.Table.Len()))
 	c.metrics.generation.Set(float64(c.gen))
 	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
@@ -321,6 +348,9 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 		}
 	}
 	in, err := c.listers.inputs(c.opts.Translate)
+	if err == nil && c.gw != nil {
+		err = c.gw.addInputs(in)
+	}
 	if err != nil {
 		c.markFull()
 		c.log.Error("listing cached objects", zap.Error(err))

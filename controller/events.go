@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/controller/translate"
 )
@@ -82,11 +83,53 @@ func (c *Controller) objectFor(ref translate.ObjectRef) runtime.Object {
 		if err == nil {
 			return svc
 		}
+	default:
+		return c.gatewayObjectFor(ref)
 	}
 	return nil
 }
 
-func eventScheme() *runtime.Scheme { return scheme.Scheme }
+// gatewayObjectFor finds the cached Gateway API object a problem is about.
+func (c *Controller) gatewayObjectFor(ref translate.ObjectRef) runtime.Object {
+	if c.gw == nil {
+		return nil
+	}
+	f := c.gw.lister()
+	if f == nil {
+		return nil
+	}
+	v1 := f.Gateway().V1()
+	var obj runtime.Object
+	var err error
+	switch ref.Kind {
+	case "GatewayClass":
+		obj, err = v1.GatewayClasses().Lister().Get(ref.Name)
+	case "Gateway":
+		obj, err = v1.Gateways().Lister().Gateways(ref.Namespace).Get(ref.Name)
+	case "HTTPRoute":
+		obj, err = v1.HTTPRoutes().Lister().HTTPRoutes(ref.Namespace).Get(ref.Name)
+	case "GRPCRoute":
+		obj, err = v1.GRPCRoutes().Lister().GRPCRoutes(ref.Namespace).Get(ref.Name)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return obj
+}
+
+// eventScheme knows client-go's kinds and the Gateway API's, so Events can
+// name Gateway API objects.
+var eventScheme = func() func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{scheme.AddToScheme, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			panic(fmt.Sprintf("building the event scheme: %v", err)) // programming error, caught by every test
+		}
+	}
+	return func() *runtime.Scheme { return s }
+}()
 
 // eventSink writes Events through the core/v1 API.
 type eventSink struct{ client kubernetes.Interface }

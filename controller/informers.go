@@ -16,15 +16,7 @@ import (
 func (c *Controller) setupInformers() error {
 	f := c.factory
 	c.listers = listers{factory: f, secrets: c.secrets}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { c.enqueue() },
-		UpdateFunc: func(oldObj, newObj any) {
-			if changed(oldObj, newObj) {
-				c.enqueue()
-			}
-		},
-		DeleteFunc: func(any) { c.enqueue() },
-	}
+	handler := c.handler()
 	// EndpointSlice changes only mark their Service, so that a rebuild
 	// caused by nothing else can take the endpoint-only fast path.
 	slices := cache.ResourceEventHandlerFuncs{
@@ -36,22 +28,42 @@ func (c *Controller) setupInformers() error {
 		},
 		DeleteFunc: func(obj any) { c.enqueueSlice(obj) },
 	}
-	for _, inf := range []struct {
+	type registration struct {
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
-	}{
+	}
+	regs := []registration{
 		{f.Networking().V1().Ingresses().Informer(), handler},
 		{f.Networking().V1().IngressClasses().Informer(), handler},
 		{f.Core().V1().Services().Informer(), handler},
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
-	} {
+	}
+	if c.gw != nil {
+		// Listeners' allowedRoutes select namespaces by label.
+		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler})
+	}
+	for _, inf := range regs {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
 			return fmt.Errorf("adding an event handler: %w", err)
 		}
 		c.synced = append(c.synced, inf.informer.HasSynced)
 	}
 	return nil
+}
+
+// handler schedules a full rebuild on every change that can change the
+// table.
+func (c *Controller) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { c.enqueue() },
+		UpdateFunc: func(oldObj, newObj any) {
+			if changed(oldObj, newObj) {
+				c.enqueue()
+			}
+		},
+		DeleteFunc: func(any) { c.enqueue() },
+	}
 }
 
 // enqueueSlice records the Service whose EndpointSlice changed; anything
@@ -76,8 +88,8 @@ func (c *Controller) enqueueSlice(obj any) {
 }
 
 // changed drops updates that cannot change the table: resyncs (same
-// resourceVersion), and status-only updates of Ingresses (Weir's own status
-// writes among them).
+// resourceVersion), and status-only updates of Ingresses and Gateway API
+// objects (Weir's own status writes among them).
 func changed(oldObj, newObj any) bool {
 	o, ok1 := oldObj.(metav1.Object)
 	n, ok2 := newObj.(metav1.Object)
@@ -85,6 +97,9 @@ func changed(oldObj, newObj any) bool {
 		return true
 	}
 	if rv := n.GetResourceVersion(); rv != "" && rv == o.GetResourceVersion() {
+		return false
+	}
+	if statusOnly(oldObj, newObj) {
 		return false
 	}
 	oi, ok1 := oldObj.(*networkingv1.Ingress)

@@ -69,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-type seriesKey struct{ host, namespace, ingress, service, canary string }
+type seriesKey struct{ host, kind, namespace, ingress, service, canary string }
 
 // series holds the counters of one label set.
 type series struct {
@@ -123,7 +123,7 @@ func (m *Metrics) seriesFor(t *table.Table) ([]*routeSeries, *routeSeries) {
 
 func (m *Metrics) routeSeriesLocked(host string, src table.Source, a *table.Action) *routeSeries {
 	rs := &routeSeries{}
-	base := seriesKey{host: host, namespace: src.Namespace, ingress: src.Name, canary: "false"}
+	base := seriesKey{host: host, kind: src.Kind, namespace: src.Namespace, ingress: src.Name, canary: "false"}
 	rs.none = m.getLocked(base)
 	if a == nil {
 		return rs
@@ -239,7 +239,7 @@ func (h *histogram) metric(desc *prometheus.Desc, labels []string) prometheus.Me
 }
 
 var (
-	seriesLabels = []string{"host", "namespace", "ingress", "service", "canary"}
+	seriesLabels = []string{"host", "kind", "namespace", "ingress", "service", "canary"} // kind: Ingress, HTTPRoute or GRPCRoute; ingress: its name
 	requestsDesc = prometheus.NewDesc("weir_requests_total", "Requests served, by route, backend, method and status.",
 		append(append([]string{}, seriesLabels...), "method", "status"), nil)
 	durationDesc = prometheus.NewDesc("weir_request_duration_seconds", "Time from the request's arrival to the end of its response.", seriesLabels, nil)
@@ -258,7 +258,7 @@ func (c *requestCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range *c.m.all.Load() {
 		k := s.key
-		labels := []string{k.host, k.namespace, k.ingress, k.service, k.canary}
+		labels := []string{k.host, k.kind, k.namespace, k.ingress, k.service, k.canary}
 		m := s.counts.Load()
 		if m == nil {
 			continue
@@ -267,7 +267,7 @@ func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
 			method := methodNames[min(int(ms>>16), len(methodNames)-1)]
 			status := strconv.Itoa(int(ms & 0xffff))
 			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue,
-				float64(v.Load()), append(labels[:5:5], method, status)...)
+				float64(v.Load()), append(labels[:6:6], method, status)...)
 		}
 		ch <- s.duration.metric(durationDesc, labels)
 		ch <- s.upstream.metric(upstreamDesc, labels)

@@ -48,6 +48,7 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 		zap.Int("status", ex.status),
 		zap.Int64("bytes", ex.bytes),
 		zap.Duration("duration", d),
+		zap.String("kind", src.Kind), // Ingress, HTTPRoute or GRPCRoute; "ingress" is its name
 		zap.String("namespace", src.Namespace),
 		zap.String("ingress", src.Name),
 		zap.String("backend", backendName(ex.backend)),

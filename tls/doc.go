@@ -1,11 +1,11 @@
 // Package tls holds everything Weir needs to terminate and originate TLS:
 // parsing kubernetes.io/tls Secrets into certificates, an SNI certificate
 // store swapped atomically alongside the routing table, the self-signed
-// default certificate, server and upstream *tls.Config builders, rotating
-// session-ticket keys and the HTTP/2 server limits.
+// default certificate, server and upstream *tls.Config builders and
+// rotating session-ticket keys. The HTTP/2 server limits are set in one
+// place, proxy.NewHTTPServer, for every listener.
 //
-// The package uses only the standard library and golang.org/x/net/http2; it
-// never imports client-go, so a handshake can never wait on the API server:
+// The package uses only the standard library; it never imports client-go, so a handshake can never wait on the API server:
 // the controller parses Secrets, builds a Snapshot and publishes it with
 // Store.Swap, and handshakes only ever read the current Snapshot.
 //

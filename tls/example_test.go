@@ -12,7 +12,8 @@ import (
 )
 
 // Example wires the package the way cmd/weir does: a default certificate, a
-// store the controller swaps, rotating ticket keys and HTTP/2 limits.
+// store the controller swaps and rotating ticket keys. (The HTTP/2 limits
+// are the http.Server's, set by proxy.NewHTTPServer.)
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -38,9 +39,6 @@ func Example() {
 	go keys.Run(ctx, func(err error) { log.Print(err) })
 
 	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 10 * time.Second}
-	if err := weirtls.ConfigureServer(srv, weirtls.HTTP2Server(weirtls.HTTP2Options{})); err != nil {
-		log.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)

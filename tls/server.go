@@ -54,7 +54,7 @@ func ParseVersion(s string) (uint16, error) {
 //
 // Serve with tls.NewListener(ln, cfg) and http.Server.Serve, or ServeTLS: both
 // work, including ticket rotation (see TicketKeys); with DisableHTTP2 and
-// ServeTLS, also call ConfigureServer(srv, nil). Do not fill the returned
+// ServeTLS, also leave HTTP/2 out of http.Server.Protocols. Do not fill the returned
 // config's Certificates: crypto/tls then serves Certificates[0] to clients
 // without SNI instead of asking the store (httptest.Server.StartTLS does
 // this when Certificates is empty).

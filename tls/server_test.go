@@ -19,8 +19,8 @@ import (
 const testHost = "app.example.com"
 
 // serveTLS runs an HTTPS server with cfg on loopback, the way Weir's
-// listener will: http.Server.ServeTLS (which clones cfg) and, unless h2 is
-// false, this package's HTTP/2 settings. It answers with the protocol used.
+// listeners do: http.Server.ServeTLS (which clones cfg), with HTTP/2 unless
+// h2 is false. It answers with the protocol used.
 func serveTLS(t *testing.T, cfg *tls.Config, h2 bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -33,11 +33,9 @@ func serveTLS(t *testing.T, cfg *tls.Config, h2 bool) string {
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          quietLog(),
 	}
-	var h2srv = HTTP2Server(HTTP2Options{})
-	if !h2 {
-		h2srv = nil
-	}
-	require.NoError(t, ConfigureServer(srv, h2srv))
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(h2)
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

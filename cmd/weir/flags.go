@@ -38,6 +38,7 @@ type config struct {
 	underscoresInHeaders  bool
 	profiling             bool
 	version               bool
+	gateway               gatewayFlags // gateway.go
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -86,6 +87,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
+	c.gateway.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()

@@ -24,6 +24,7 @@ import (
 	"weir.dev/weir/controller/translate"
 	"weir.dev/weir/proxy"
 	"weir.dev/weir/proxy/endpoint"
+	"weir.dev/weir/proxy/listeners"
 	weirtls "weir.dev/weir/tls"
 )
 
@@ -77,6 +78,10 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		metricsLn.Close()
 		return err
 	}
+	if pub.listeners, err = newGatewayListeners(ctx, cfg, pub, trusted, log); err != nil {
+		metricsLn.Close()
+		return err
+	}
 	go serveMetrics(metricsSrv, metricsLn, log)
 
 	ctlDone := make(chan error, 1)
@@ -90,7 +95,9 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	case runErr = <-ctlDone:
 	}
 	shuttingDown.Do(func() { close(draining) })
+	gatewaysDrained := pub.drainListeners(cfg)
 	shutdown(cfg, srv, servers, metricsSrv, log)
+	<-gatewaysDrained
 	return runErr
 }
 
@@ -99,8 +106,11 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
 	m := proxy.NewMetrics(reg)
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
-	srv := proxy.New(proxy.Options{TrustedProxies: trusted, AccessLog: cfg.accessLog,
-		ClientBodyTimeout: cfg.clientBodyTimeout, EnableUnderscoresInHeaders: cfg.underscoresInHeaders}, endpoints, m, log)
+	popts, err := proxyOptions(cfg, trusted)
+	if err != nil {
+		return nil, err
+	}
+	srv := proxy.New(popts, endpoints, m, log)
 	selfSigned, err := weirtls.SelfSigned(time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("making the default certificate: %w", err)
@@ -109,7 +119,8 @@ func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	return &publisher{proxy: srv, endpoints: endpoints, certs: weirtls.NewStore(initial), fallback: selfSigned, log: log}, nil
+	return &publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
+		addr: cfg.addr, log: log}, nil
 }
 
 // newController returns the online controller (API server) or the offline
@@ -117,11 +128,13 @@ func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer
 func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.Registerer) (runner, func() bool, error) {
 	opts := controller.Options{
 		Translate: translate.Options{IngressClass: cfg.ingressClass, ControllerClass: cfg.controllerClass,
-			DefaultBackendService: cfg.defaultBackendService, DefaultSSLCertificate: cfg.defaultSSLCertificate},
+			DefaultBackendService: cfg.defaultBackendService, DefaultSSLCertificate: cfg.defaultSSLCertificate,
+			GatewayControllerName: cfg.gateway.controllerName},
 		WatchNamespace: cfg.watchNamespace,
 		Events:         true,
 	}
 	if cfg.manifests != "" {
+		opts.Gateway = cfg.gateway.offline()
 		o, err := offline.New(cfg.manifests, opts, pub, log, reg)
 		if err != nil {
 			return nil, nil, err
@@ -139,6 +152,9 @@ func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.
 	}
 	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
 		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
+	if opts.Gateway, err = cfg.gateway.online(rc, client); err != nil {
+		return nil, nil, err
+	}
 	c, err := controller.New(client, opts, pub, log, reg)
 	if err != nil {
 		return nil, nil, err
@@ -168,8 +184,11 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 type publisher struct {
 	proxy     *proxy.Server
 	endpoints *endpoint.Registry
+	metrics   *proxy.Metrics
 	certs     *weirtls.Store
 	fallback  *weirtls.Certificate
+	listeners *listeners.Manager // Gateway listeners (gateway.go)
+	addr      func(port int) string
 	log       *zap.Logger
 }
 
@@ -222,8 +241,7 @@ func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Sto
 // startServers serves h in clear text on plain and over TLS on secure
 // (either may be nil).
 func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger, plain, secure net.Listener) ([]*http.Server, error) {
-	opts := proxy.ServerOptions{ReadHeaderTimeout: cfg.readHeaderTimeout, IdleTimeout: cfg.idleTimeout,
-		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2}
+	opts := serverOptions(cfg)
 	var out []*http.Server
 	if plain != nil {
 		srv := proxy.NewHTTPServer(plain.Addr().String(), h, opts, log)

@@ -63,6 +63,7 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	ctrl := fs.String("controller-class", translate.DefaultControllerClass, "IngressClass controller Weir serves")
 	all := fs.Bool("all", false, "treat every Ingress as Weir's, whatever its class")
 	format := fs.String("o", "text", "output: text or json")
+	gwc := fs.String("gateway-controller-name", translate.DefaultGatewayControllerName, "GatewayClass controllerName Weir serves")
 	if err := fs.Parse(args); err != nil {
 		return lintUnreadable
 	}
@@ -75,7 +76,8 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "weir translate: %v\n", err)
 		return lintUnreadable
 	}
-	res := offline.Lint(objs, translate.Options{IngressClass: *class, ControllerClass: *ctrl}, offline.LintOptions{All: *all})
+	res := offline.Lint(objs, translate.Options{IngressClass: *class, ControllerClass: *ctrl, GatewayControllerName: *gwc},
+		offline.LintOptions{All: *all})
 	if *format == "json" {
 		writeLintJSON(stdout, res)
 	} else {
@@ -88,7 +90,7 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 }
 
 func writeLintText(stdout, stderr io.Writer, res offline.LintResult, class string) {
-	fmt.Fprint(stdout, res.Table)
+	fmt.Fprint(stdout, res.Table, res.Gateway)
 	for _, ref := range res.Ignored {
 		fmt.Fprintf(stderr, "skipped, not of class %s: %s (--all lints every Ingress)\n", class, ref)
 	}
@@ -102,6 +104,7 @@ type lintJSON struct {
 	Problems []problemJSON `json:"problems"`
 	Ignored  []string      `json:"ignored"`
 	Table    string        `json:"table"`
+	Gateway  string        `json:"gateway,omitempty"` // Gateway listeners' tables and status (YAML)
 }
 
 type problemJSON struct {
@@ -115,7 +118,7 @@ type problemJSON struct {
 }
 
 func writeLintJSON(w io.Writer, res offline.LintResult) {
-	out := lintJSON{Problems: []problemJSON{}, Ignored: []string{}, Table: res.Table}
+	out := lintJSON{Problems: []problemJSON{}, Ignored: []string{}, Table: res.Table, Gateway: res.Gateway}
 	for _, p := range res.Problems {
 		out.Problems = append(out.Problems, problemJSON{Kind: p.Object.Kind, Namespace: p.Object.Namespace, Name: p.Object.Name,
 			Field: p.Field, Reason: p.Reason, Severity: string(p.Severity), Message: p.Message})

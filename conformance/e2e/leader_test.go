@@ -24,7 +24,9 @@ import (
 // status writer (controller/status) prints when it starts and stops leading.
 const (
 	leaseName      = "weir-leader"
+	startedMsg     = "weir started" // cmd/weir
 	leadingMsg     = "leading: writing Ingress status"
+	stoppedMsg     = "no longer writing Ingress status"
 	statusWriteErr = "updating Ingress status"
 )
 
@@ -38,7 +40,7 @@ func TestLeaderElection(t *testing.T) {
 	t.Cleanup(func() { keepWeirLog(t) })
 	lease, leader := currentLeader(t, ctx)
 	holder := *lease.Spec.HolderIdentity
-	checkLeaders(t, []string{holder})
+	start := checkLeaders(t, nil, holder, nil)
 
 	pid, err := localcluster.ContainerPID(leader, "weir")
 	if err != nil {
@@ -71,9 +73,10 @@ func TestLeaderElection(t *testing.T) {
 	if _, err := env.cluster.WaitPodsReady(ctx, weirdeploy.Namespace, weirdeploy.Selector, weirReplicas); err != nil {
 		t.Fatal(err)
 	}
-	checkLeaders(t, []string{holder, *next.Spec.HolderIdentity})
+	newHolder := *next.Spec.HolderIdentity
+	checkLeaders(t, &start, newHolder, []string{newHolder})
 	checkStatusWrittenOnce(t, ctx)
-	checkLeaders(t, []string{holder, *next.Spec.HolderIdentity})
+	checkLeaders(t, &start, newHolder, []string{newHolder})
 }
 
 // currentLeader waits for the Lease to name a process of one of Weir's Pods
@@ -101,18 +104,25 @@ func currentLeader(t *testing.T, ctx context.Context) (*coordinationv1.Lease, *c
 	}
 }
 
-// checkLeaders reads every replica's log (all runs of its container) and
-// checks that the processes that said they lead were exactly want, in
-// order, each once: a second "leading" line of the same identity, or one
-// from another process, would mean two leaders.
-func checkLeaders(t *testing.T, want []string) {
+// leadership is what the replicas' logs say about leading: per replica,
+// every identity that said it leads, in order, and the identity its current
+// process (since its last start) leads as, if it does.
+type leadership struct {
+	said    [][]string
+	current []string
+}
+
+// readLeadership reads every replica's log (all runs of its container).
+func readLeadership(t *testing.T) leadership {
 	t.Helper()
-	var got []string
+	var l leadership
 	for i := range env.weirs {
 		f, err := os.Open(env.cluster.PodLogPath(&env.weirs[i], "weir"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		var said []string
+		current := ""
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -120,19 +130,50 @@ func checkLeaders(t *testing.T, want []string) {
 				Msg      string `json:"msg"`
 				Identity string `json:"identity"`
 			}
-			if !strings.Contains(sc.Text(), leadingMsg) || json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != leadingMsg {
+			if !strings.Contains(sc.Text(), `"msg":"`) || json.Unmarshal(sc.Bytes(), &line) != nil {
 				continue
 			}
-			if !strings.HasPrefix(line.Identity, env.weirs[i].Name+"_") {
-				t.Errorf("Pod %s leads as %q: want its name and a suffix", env.weirs[i].Name, line.Identity)
+			switch line.Msg {
+			case startedMsg, stoppedMsg:
+				current = ""
+			case leadingMsg:
+				if !strings.HasPrefix(line.Identity, env.weirs[i].Name+"_") {
+					t.Errorf("Pod %s leads as %q: want its name and a suffix", env.weirs[i].Name, line.Identity)
+				}
+				said, current = append(said, line.Identity), line.Identity
 			}
-			got = append(got, line.Identity)
 		}
 		f.Close()
+		l.said, l.current = append(l.said, said), append(l.current, current)
 	}
-	if !sameSet(got, want) {
-		t.Errorf("processes that said they lead: %q; want exactly %q", got, want)
+	return l
+}
+
+// checkLeaders checks that exactly one running process leads, as want, and
+// that since before (nil: ever) the processes that said they lead were
+// exactly since, once each: a second "leading" line, or one from another
+// process, would mean two leaders.
+func checkLeaders(t *testing.T, before *leadership, want string, since []string) leadership {
+	t.Helper()
+	now := readLeadership(t)
+	var leading, said []string
+	for i := range now.current {
+		if now.current[i] != "" {
+			leading = append(leading, now.current[i])
+		}
+		from := 0
+		if before != nil && i < len(before.said) {
+			from = len(before.said[i])
+		}
+		said = append(said, now.said[i][from:]...)
 	}
+	if len(leading) != 1 || leading[0] != want {
+		t.Errorf("running processes that lead: %q; want exactly %q", leading, want)
+	}
+	if since != nil && !sameSet(said, since) {
+		t.Errorf("processes that said they lead during the test: %q; want exactly %q", said, since)
+	}
+	return now
 }
 
 func sameSet(a, b []string) bool {

@@ -50,7 +50,7 @@ func setUp(ctx context.Context) (*suite, error) {
 		return s, err
 	}
 	t0 = time.Now()
-	c, err := localcluster.Up(ctx, localcluster.Options{Name: "e2e", WeirBinary: bin, Logf: logf,
+	c, err := localcluster.Up(ctx, localcluster.Options{Name: localcluster.CheckoutName("e2e"), WeirBinary: bin, Logf: logf,
 		Images: []localcluster.ImageRule{{Contains: gracefulImage, Binary: graceful}}})
 	if err != nil {
 		return s, fmt.Errorf("bringing the cluster up: %w", err)

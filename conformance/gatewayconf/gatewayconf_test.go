@@ -36,6 +36,10 @@ import (
 //     WEIR_GATEWAY_SKIP_TESTS=a,b skips tests while iterating.
 //   - WEIR_GATEWAY_ACCEPT_TIMEOUT (default 3m) bounds the wait for the class.
 //   - WEIR_GATEWAY_FLAGS replaces the flags read from weir --help.
+//   - WEIR_REPO=<checkout> builds Weir from, and deploys it from the deploy/
+//     of, another checkout (a branch in progress); default this repository.
+//   - WEIR_GATEWAY_REPORT=<file> writes the report there instead of
+//     reports/ (for runs that are not of this repository's Weir).
 
 // reportFile is the report of the last full run, one per Gateway API version.
 const reportFile = "gateway-api-v1.6.3-report.yaml"
@@ -53,6 +57,9 @@ func TestGatewayConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r := os.Getenv("WEIR_REPO"); r != "" {
+		root = r
+	}
 	bin := filepath.Join(t.TempDir(), "weir")
 	if err := weirdeploy.BuildWeir(ctx, root, bin); err != nil {
 		t.Fatal(err)
@@ -67,7 +74,7 @@ func TestGatewayConformance(t *testing.T) {
 	}
 	// The base manifests run one CoreDNS Pod that only UDPRoute tests (not in
 	// the profiles run here) use; echo-basic stands in so it is Ready.
-	c := localcluster.Start(t, localcluster.Options{Name: "gwconf", WeirBinary: bin, Binaries: &bins,
+	c := localcluster.Start(t, localcluster.Options{Name: localcluster.CheckoutName("gwconf"), WeirBinary: bin, Binaries: &bins,
 		Images: []localcluster.ImageRule{{Contains: "coredns", Binary: bins.EchoBasic}}})
 	if err := InstallCRDs(ctx, c); err != nil {
 		t.Fatal(err)
@@ -163,6 +170,9 @@ func options(ctx context.Context, t *testing.T, c *localcluster.Cluster, cl clie
 			t.Fatal(err)
 		}
 		opts.ReportOutputPath = filepath.Join(dir, "reports", reportFile)
+	}
+	if v := os.Getenv("WEIR_GATEWAY_REPORT"); v != "" {
+		opts.ReportOutputPath = v
 	}
 	return opts
 }

@@ -130,12 +130,16 @@ func layoutFor(name string, idx int) layout {
 	base := 21000 + idx*10
 	bridge := netip.AddrFrom4([4]byte{10, 244, byte(idx), 1})
 	return layout{
-		name:           name,
-		index:          idx,
-		stateDir:       filepath.Join(stateRoot, "weir-cluster-"+name),
-		bridge:         fmt.Sprintf("weirbr%d", idx),
-		vethPfx:        fmt.Sprintf("weirv%d", idx),
-		netnsPfx:       "weir-" + name + "-",
+		name:     name,
+		index:    idx,
+		stateDir: filepath.Join(stateRoot, "weir-cluster-"+name),
+		bridge:   fmt.Sprintf("weirbr%d", idx),
+		// The separators end each prefix where no other cluster's names
+		// continue it: "weirv10-" is not a prefix of index 100's veths, and
+		// no cluster name holds '_', so "weir-e2e_" is not one of cluster
+		// e2e-x's namespaces (cleanup deletes whatever matches).
+		vethPfx:        fmt.Sprintf("weirv%d-", idx),
+		netnsPfx:       "weir-" + name + "_",
 		podPrefix:      netip.PrefixFrom(bridge, 24).Masked(),
 		bridgeAddr:     bridge,
 		etcdClientPort: base,

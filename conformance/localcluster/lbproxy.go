@@ -19,25 +19,33 @@ type lbBackends struct {
 	ready, serving []netip.AddrPort
 }
 
-// pick returns the endpoint for a new connection: a random one of the
-// preferred set, or false when there is none.
-func (b *lbBackends) pick() (netip.AddrPort, bool) {
+// pick returns the endpoints a new connection tries, in order: up to
+// maxDialAttempts distinct ones of the preferred set, from a random one on.
+func (b *lbBackends) pick() []netip.AddrPort {
 	set := b.ready
 	if len(set) == 0 {
 		set = b.serving
 	}
-	if len(set) == 0 {
-		return netip.AddrPort{}, false
+	n := min(len(set), maxDialAttempts)
+	out := make([]netip.AddrPort, 0, n)
+	start := rand.IntN(max(len(set), 1))
+	for i := range n {
+		out = append(out, set[(start+i)%len(set)])
 	}
-	return set[rand.IntN(len(set))], true
+	return out
 }
 
-// lbDialTimeout bounds the connection to the endpoint. One endpoint per
-// connection and no second try, as kube-proxy's DNAT rules: an endpoint that
-// refuses resets the client, so what a real cluster shows during endpoint
-// churn (a replica that stops accepting before it leaves the
-// EndpointSlice) shows here too.
-const lbDialTimeout = 5 * time.Second
+// With DNAT (kube-proxy) a client whose endpoint refuses gets the refusal at
+// connect, before it sent anything, and a client library or browser retries.
+// Here the proxy has already accepted the client's connection, and a reset
+// after that looks to the client like a failure mid-request, which it may
+// not retry. So the proxy retries for it, on another endpoint, as
+// kube-proxy's former userspace mode did: only a connection that could not
+// be made, so nothing was sent.
+const (
+	maxDialAttempts = 3
+	lbDialTimeout   = 2 * time.Second
+)
 
 // lbListener is one Service port on its load-balancer address: a userspace
 // TCP proxy that spreads connections over the port's endpoints.
@@ -106,17 +114,18 @@ func (p *lbListener) track(c net.Conn, add bool) bool {
 }
 
 // handle connects the client to an endpoint and copies both ways until both
-// sides have finished. Without an endpoint, or when it refuses, the client
-// is reset, as a kube-proxy reject rule or the refusing endpoint would.
+// sides have finished. Without an endpoint, or when none of those tried
+// accepts, the client is reset, as a kube-proxy reject rule would refuse it.
 func (p *lbListener) handle(client net.Conn) {
 	defer client.Close()
 	var backend net.Conn
-	ep, ok := p.backends.Load().pick()
-	if ok {
-		var err error
-		if backend, err = net.DialTimeout("tcp", ep.String(), lbDialTimeout); err != nil {
-			p.logf("loadbalancer: %s: endpoint %s: %v", p.ln.Addr(), ep, err)
+	for _, ep := range p.backends.Load().pick() {
+		c, err := net.DialTimeout("tcp", ep.String(), lbDialTimeout)
+		if err == nil {
+			backend = c
+			break
 		}
+		p.logf("loadbalancer: %s: endpoint %s: %v", p.ln.Addr(), ep, err)
 	}
 	if backend == nil {
 		if tc, ok := client.(*net.TCPConn); ok {

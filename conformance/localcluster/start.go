@@ -53,10 +53,21 @@ func Start(t testing.TB, opts Options) *Cluster {
 // of the working directory (the test's package) so that tests of the same
 // name in two packages running at once get two clusters.
 func nameFor(test string) string {
+	return CheckoutName(testSlug(test))
+}
+
+// CheckoutName is a hash of the working directory followed by prefix (at
+// most 25 lower-case letters, digits and dashes): the same in every run from
+// one checkout, different in two checkouts, so that suites run at once from
+// two worktrees never take down each other's clusters (Up removes a
+// leftover cluster of its name first). The hash comes first so that the
+// name never extends another cluster's name, which older versions of the
+// cleanup took for one of their own.
+func CheckoutName(prefix string) string {
 	wd, _ := os.Getwd()
 	h := fnv.New32a()
 	h.Write([]byte(wd))
-	return fmt.Sprintf("%s-%04x", testSlug(test), h.Sum32()&0xffff)
+	return fmt.Sprintf("%04x-%s", h.Sum32()&0xffff, prefix)
 }
 
 func testSlug(test string) string {

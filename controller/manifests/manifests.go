@@ -1,5 +1,7 @@
 // Package manifests reads Kubernetes objects from YAML files: the offline
-// mode's input, `weir translate`'s, and the golden tests'.
+// mode's input, `weir translate`'s, and the golden tests'. Besides
+// client-go's kinds it reads the Gateway API's (v1, and v1beta1 converted
+// to v1).
 package manifests
 
 import (
@@ -16,9 +18,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"weir.dev/weir/controller/translate"
 )
@@ -83,7 +89,7 @@ func loadFile(path string) ([]runtime.Object, error) {
 // are flattened.
 func Decode(r io.Reader) ([]runtime.Object, error) {
 	yr := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	dec := scheme.Codecs.UniversalDeserializer()
+	dec := decoder
 	var out []runtime.Object
 	for n := 1; ; n++ {
 		doc, err := yr.Read()
@@ -109,12 +115,38 @@ func Decode(r io.Reader) ([]runtime.Object, error) {
 				if err != nil {
 					return nil, fmt.Errorf("document %d: list item: %w", n, err)
 				}
-				out = append(out, o)
+				out = append(out, toV1(o))
 			}
 			continue
 		}
-		out = append(out, obj)
+		out = append(out, toV1(obj))
 	}
+}
+
+// decoder knows client-go's kinds and the Gateway API's.
+var decoder = func() runtime.Decoder {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gatewayv1.Install, gatewayv1beta1.Install} {
+		if err := add(s); err != nil {
+			panic(fmt.Sprintf("building the manifest scheme: %v", err)) // programming error, caught by every test
+		}
+	}
+	return serializer.NewCodecFactory(s).UniversalDeserializer()
+}()
+
+// toV1 converts the Gateway API's v1beta1 objects to v1 (same layout).
+func toV1(obj runtime.Object) runtime.Object {
+	switch v := obj.(type) {
+	case *gatewayv1beta1.GatewayClass:
+		return (*gatewayv1.GatewayClass)(v)
+	case *gatewayv1beta1.Gateway:
+		return (*gatewayv1.Gateway)(v)
+	case *gatewayv1beta1.HTTPRoute:
+		return (*gatewayv1.HTTPRoute)(v)
+	case *gatewayv1beta1.ReferenceGrant:
+		return (*gatewayv1.ReferenceGrant)(v)
+	}
+	return obj
 }
 
 func isComment(doc []byte) bool {
@@ -127,33 +159,72 @@ func isComment(doc []byte) bool {
 	return true
 }
 
-// Inputs sorts objects into translation inputs. Objects without a namespace
-// get "default", as kubectl would give them.
+// Normalize prepares decoded objects as an API server would hold them:
+// namespaced objects without a namespace get "default", as kubectl would
+// give them, and every namespace they use that the files do not declare
+// is added as a Namespace with its kubernetes.io/metadata.name label (a
+// cluster has them all; listeners' allowedRoutes select them by label).
+func Normalize(objs []runtime.Object) []runtime.Object {
+	declared := make(map[string]bool)
+	used := make(map[string]bool)
+	for _, o := range objs {
+		m, ok := o.(metav1.Object)
+		if !ok {
+			continue
+		}
+		switch o.(type) {
+		case *corev1.Namespace:
+			declared[m.GetName()] = true
+		case *networkingv1.IngressClass, *gatewayv1.GatewayClass:
+		default:
+			if m.GetNamespace() == "" {
+				m.SetNamespace("default")
+			}
+			used[m.GetNamespace()] = true
+		}
+	}
+	names := make([]string, 0, len(used))
+	for ns := range used {
+		if !declared[ns] {
+			names = append(names, ns)
+		}
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Labels: map[string]string{corev1.LabelMetadataName: ns}}})
+	}
+	return objs
+}
+
+// Inputs sorts objects into translation inputs (after Normalize).
 func Inputs(objs []runtime.Object, opts translate.Options) *translate.Inputs {
 	in := &translate.Inputs{Options: opts}
-	for _, o := range objs {
+	for _, o := range Normalize(objs) {
 		switch v := o.(type) {
 		case *networkingv1.Ingress:
-			defaultNamespace(&v.Namespace)
 			in.Ingresses = append(in.Ingresses, v)
 		case *networkingv1.IngressClass:
 			in.IngressClasses = append(in.IngressClasses, v)
 		case *corev1.Service:
-			defaultNamespace(&v.Namespace)
 			in.Services = append(in.Services, v)
 		case *discoveryv1.EndpointSlice:
-			defaultNamespace(&v.Namespace)
 			in.EndpointSlices = append(in.EndpointSlices, v)
 		case *corev1.Secret:
-			defaultNamespace(&v.Namespace)
 			in.Secrets = append(in.Secrets, v)
+		case *corev1.Namespace:
+			in.Namespaces = append(in.Namespaces, v)
+		case *gatewayv1.GatewayClass:
+			in.GatewayClasses = append(in.GatewayClasses, v)
+		case *gatewayv1.Gateway:
+			in.Gateways = append(in.Gateways, v)
+		case *gatewayv1.HTTPRoute:
+			in.HTTPRoutes = append(in.HTTPRoutes, v)
+		case *gatewayv1.GRPCRoute:
+			in.GRPCRoutes = append(in.GRPCRoutes, v)
+		case *gatewayv1.ReferenceGrant:
+			in.ReferenceGrants = append(in.ReferenceGrants, v)
 		}
 	}
 	return in
-}
-
-func defaultNamespace(ns *string) {
-	if *ns == "" {
-		*ns = "default"
-	}
 }

@@ -88,3 +88,62 @@ func TestLoadReadsADirectoryInNameOrder(t *testing.T) {
 	_, err = Load(filepath.Join(dir, "missing"))
 	assert.Error(t, err)
 }
+
+const gatewayDocs = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: weir}
+spec: {controllerName: weir.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: infra}
+spec:
+  gatewayClassName: weir
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app}
+spec:
+  parentRefs: [{name: web, namespace: infra}]
+  rules: [{backendRefs: [{name: app, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc, namespace: apps}
+spec:
+  parentRefs: [{name: web, namespace: infra}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-infra, namespace: apps}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]
+  to: [{group: "", kind: Service}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps, labels: {team: a}}
+`
+
+// Gateway API objects are read too, v1beta1 as v1, and the namespaces the
+// objects use exist as they would in a cluster.
+func TestGatewayAPIObjects(t *testing.T) {
+	objs, err := Decode(strings.NewReader(gatewayDocs))
+	require.NoError(t, err)
+	in := Inputs(objs, translate.Options{})
+	require.Len(t, in.GatewayClasses, 1)
+	require.Len(t, in.Gateways, 1)
+	require.Len(t, in.HTTPRoutes, 1)
+	assert.Equal(t, "default", in.HTTPRoutes[0].Namespace)
+	assert.Equal(t, "web", string(in.HTTPRoutes[0].Spec.ParentRefs[0].Name))
+	require.Len(t, in.GRPCRoutes, 1)
+	require.Len(t, in.ReferenceGrants, 1, "v1beta1 ReferenceGrant read as v1")
+	assert.Equal(t, "Service", string(in.ReferenceGrants[0].Spec.To[0].Kind))
+	var names []string
+	for _, ns := range in.Namespaces {
+		names = append(names, ns.Name+":"+ns.Labels["team"]+ns.Labels[corev1.LabelMetadataName])
+	}
+	assert.ElementsMatch(t, []string{"apps:a", "default:default", "infra:infra"}, names,
+		"declared namespaces kept as written; the others added with their name label")
+}

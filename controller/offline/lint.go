@@ -23,6 +23,9 @@ type LintOptions struct {
 type LintResult struct {
 	// Table is the routing table's dump ("" when none could be built).
 	Table string
+	// Gateway is each Gateway listener's table and the Gateway API status
+	// Weir would write, as YAML ("" without Gateway API objects).
+	Gateway string
 	// Problems are configuration problems only: what depends on the
 	// cluster's runtime state (Services, endpoints, TLS Secrets that are not
 	// in the files) is left out.
@@ -57,6 +60,7 @@ func Lint(objs []runtime.Object, opts translate.Options, lo LintOptions) LintRes
 	if out.Table != nil {
 		res.Table = out.Table.Dump()
 	}
+	res.Gateway = gatewayDump(out)
 	for _, p := range out.Problems {
 		if !runtimeState(p, in) {
 			res.Problems = append(res.Problems, p)

@@ -22,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	"weir.dev/weir/controller"
 	"weir.dev/weir/controller/manifests"
@@ -32,12 +34,13 @@ const PollInterval = time.Second
 
 // Offline is a controller fed from files.
 type Offline struct {
-	path    string
-	client  *fake.Clientset
-	ctl     *controller.Controller
-	log     *zap.Logger
-	objects map[string]runtime.Object
-	stamp   string
+	path     string
+	client   *fake.Clientset
+	gateways *gatewayfake.Clientset
+	ctl      *controller.Controller
+	log      *zap.Logger
+	objects  map[string]runtime.Object
+	stamp    string
 }
 
 // New loads path (a file or a directory of YAML files) and prepares the
@@ -51,12 +54,19 @@ func New(path string, opts controller.Options, pub controller.Publisher, log *za
 	if err != nil {
 		return nil, err
 	}
-	o := &Offline{path: path, client: fake.NewClientset(), log: log, objects: make(map[string]runtime.Object)}
+	o := &Offline{path: path, client: fake.NewClientset(), log: log, objects: make(map[string]runtime.Object),
+		// NewClientset has no type information for the Gateway API kinds.
+		gateways: gatewayfake.NewSimpleClientset()}
 	if err := o.apply(context.Background(), objs); err != nil {
 		return nil, err
 	}
 	o.stamp, _ = stamp(path)
 	opts.Status, opts.Events = nil, false
+	if opts.Gateway != nil {
+		// The Gateway API is "installed" (its objects come from the files)
+		// and each listener binds its own port: no Services offline.
+		opts.Gateway = &controller.GatewayOptions{Client: o.gateways}
+	}
 	if o.ctl, err = controller.New(o.client, opts, pub, log, reg); err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ func stamp(path string) (string, error) {
 // apply makes the fake clientset hold exactly objs.
 func (o *Offline) apply(ctx context.Context, objs []runtime.Object) error {
 	next := make(map[string]runtime.Object, len(objs))
-	for _, obj := range objs {
+	for _, obj := range manifests.Normalize(objs) {
 		k, ok := key(obj)
 		if !ok {
 			continue
@@ -128,12 +138,22 @@ func (o *Offline) apply(ctx context.Context, objs []runtime.Object) error {
 	}
 	for k, obj := range next {
 		prev, exists := o.objects[k]
+		// metadata.generation as an API server keeps it: 1 on creation, one
+		// more on every change (Gateway API objects are rebuilt on a
+		// generation change only).
+		m, pm := obj.(metav1.Object), metav1.Object(nil)
+		if exists {
+			pm = prev.(metav1.Object)
+			m.SetGeneration(pm.GetGeneration())
+		}
 		switch {
 		case !exists:
+			m.SetGeneration(1)
 			if err := o.write(ctx, obj, false); err != nil {
 				return err
 			}
 		case !equality.Semantic.DeepEqual(prev, obj):
+			m.SetGeneration(pm.GetGeneration() + 1)
 			if err := o.write(ctx, obj, true); err != nil {
 				return err
 			}
@@ -156,7 +176,9 @@ func key(obj runtime.Object) (string, bool) {
 		return "", false
 	}
 	switch obj.(type) {
-	case *networkingv1.Ingress, *networkingv1.IngressClass, *corev1.Service, *discoveryv1.EndpointSlice, *corev1.Secret:
+	case *networkingv1.Ingress, *networkingv1.IngressClass, *corev1.Service, *discoveryv1.EndpointSlice, *corev1.Secret,
+		*corev1.Namespace, *gatewayv1.GatewayClass, *gatewayv1.Gateway, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute,
+		*gatewayv1.ReferenceGrant:
 	default:
 		return "", false
 	}
@@ -164,72 +186,76 @@ func key(obj runtime.Object) (string, bool) {
 }
 
 func (o *Offline) write(ctx context.Context, obj runtime.Object, update bool) error {
-	c := o.client
-	var err error
-	switch v := obj.(type) {
-	case *networkingv1.Ingress:
-		ns(&v.Namespace)
-		if update {
-			_, err = c.NetworkingV1().Ingresses(v.Namespace).Update(ctx, v, metav1.UpdateOptions{})
-		} else {
-			_, err = c.NetworkingV1().Ingresses(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		}
-	case *networkingv1.IngressClass:
-		if update {
-			_, err = c.NetworkingV1().IngressClasses().Update(ctx, v, metav1.UpdateOptions{})
-		} else {
-			_, err = c.NetworkingV1().IngressClasses().Create(ctx, v, metav1.CreateOptions{})
-		}
-	case *corev1.Service:
-		ns(&v.Namespace)
-		if update {
-			_, err = c.CoreV1().Services(v.Namespace).Update(ctx, v, metav1.UpdateOptions{})
-		} else {
-			_, err = c.CoreV1().Services(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		}
-	case *discoveryv1.EndpointSlice:
-		ns(&v.Namespace)
-		if update {
-			_, err = c.DiscoveryV1().EndpointSlices(v.Namespace).Update(ctx, v, metav1.UpdateOptions{})
-		} else {
-			_, err = c.DiscoveryV1().EndpointSlices(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		}
-	case *corev1.Secret:
-		ns(&v.Namespace)
-		if update {
-			_, err = c.CoreV1().Secrets(v.Namespace).Update(ctx, v, metav1.UpdateOptions{})
-		} else {
-			_, err = c.CoreV1().Secrets(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		}
+	verb := create
+	if update {
+		verb = replace
 	}
-	if err != nil {
+	if err := o.do(ctx, obj, verb); err != nil {
 		return fmt.Errorf("loading %T into the offline store: %w", obj, err)
 	}
 	return nil
 }
 
 func (o *Offline) remove(ctx context.Context, obj runtime.Object) error {
-	c := o.client
-	m := obj.(metav1.Object)
-	name, n := m.GetName(), m.GetNamespace()
+	return o.do(ctx, obj, remove)
+}
+
+type verb int
+
+const (
+	create verb = iota
+	replace
+	remove
+)
+
+// typed is the part of a client-go typed client the offline store uses.
+type typed[T any] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}
+
+func apply[T any](ctx context.Context, c typed[T], obj T, name string, v verb) error {
 	var err error
-	switch obj.(type) {
-	case *networkingv1.Ingress:
-		err = c.NetworkingV1().Ingresses(n).Delete(ctx, name, metav1.DeleteOptions{})
-	case *networkingv1.IngressClass:
-		err = c.NetworkingV1().IngressClasses().Delete(ctx, name, metav1.DeleteOptions{})
-	case *corev1.Service:
-		err = c.CoreV1().Services(n).Delete(ctx, name, metav1.DeleteOptions{})
-	case *discoveryv1.EndpointSlice:
-		err = c.DiscoveryV1().EndpointSlices(n).Delete(ctx, name, metav1.DeleteOptions{})
-	case *corev1.Secret:
-		err = c.CoreV1().Secrets(n).Delete(ctx, name, metav1.DeleteOptions{})
+	switch v {
+	case create:
+		_, err = c.Create(ctx, obj, metav1.CreateOptions{})
+	case replace:
+		_, err = c.Update(ctx, obj, metav1.UpdateOptions{})
+	case remove:
+		err = c.Delete(ctx, name, metav1.DeleteOptions{})
 	}
 	return err
 }
 
-func ns(s *string) {
-	if *s == "" {
-		*s = "default"
+// do creates, updates or deletes obj in the fake clientsets.
+func (o *Offline) do(ctx context.Context, obj runtime.Object, v verb) error {
+	m := obj.(metav1.Object)
+	ns, name := m.GetNamespace(), m.GetName()
+	c, g := o.client, o.gateways.GatewayV1()
+	switch x := obj.(type) {
+	case *networkingv1.Ingress:
+		return apply(ctx, c.NetworkingV1().Ingresses(ns), x, name, v)
+	case *networkingv1.IngressClass:
+		return apply(ctx, c.NetworkingV1().IngressClasses(), x, name, v)
+	case *corev1.Service:
+		return apply(ctx, c.CoreV1().Services(ns), x, name, v)
+	case *discoveryv1.EndpointSlice:
+		return apply(ctx, c.DiscoveryV1().EndpointSlices(ns), x, name, v)
+	case *corev1.Secret:
+		return apply(ctx, c.CoreV1().Secrets(ns), x, name, v)
+	case *corev1.Namespace:
+		return apply(ctx, c.CoreV1().Namespaces(), x, name, v)
+	case *gatewayv1.GatewayClass:
+		return apply(ctx, g.GatewayClasses(), x, name, v)
+	case *gatewayv1.Gateway:
+		return apply(ctx, g.Gateways(ns), x, name, v)
+	case *gatewayv1.HTTPRoute:
+		return apply(ctx, g.HTTPRoutes(ns), x, name, v)
+	case *gatewayv1.GRPCRoute:
+		return apply(ctx, g.GRPCRoutes(ns), x, name, v)
+	case *gatewayv1.ReferenceGrant:
+		return apply(ctx, g.ReferenceGrants(ns), x, name, v)
 	}
+	return nil
 }

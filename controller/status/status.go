@@ -42,6 +42,9 @@ type Options struct {
 	Identity string
 	// Resync rewrites status this often even without changes (default 1m).
 	Resync time.Duration
+	// Also runs after each Ingress status pass while this replica leads:
+	// the other leader-only work (Gateway API status, Gateway Services).
+	Also func(ctx context.Context)
 }
 
 // Source is the controller's view of the Ingresses: the cached list and
@@ -108,7 +111,7 @@ func (s *Writer) Run(ctx context.Context, src Source) {
 		Name:            "weir-status",
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) { s.lead(ctx, src) },
-			OnStoppedLeading: func() { s.log.Info("no longer writing Ingress status") },
+			OnStoppedLeading: func() { s.log.Info("no longer writing status") },
 		},
 	}
 	// A replica that loses the Lease campaigns again until ctx ends.
@@ -123,11 +126,14 @@ func (s *Writer) Run(ctx context.Context, src Source) {
 }
 
 func (s *Writer) lead(ctx context.Context, src Source) {
-	s.log.Info("leading: writing Ingress status", zap.String("identity", s.opts.Identity))
+	s.log.Info("leading: writing status", zap.String("identity", s.opts.Identity))
 	tick := time.NewTicker(s.opts.Resync)
 	defer tick.Stop()
 	for {
 		s.sync(ctx, src)
+		if s.opts.Also != nil {
+			s.opts.Also(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -170,6 +176,13 @@ func (s *Writer) sync(ctx context.Context, src Source) {
 			s.log.Warn("updating Ingress status", zap.String("namespace", ing.Namespace), zap.String("ingress", ing.Name), zap.Error(err))
 		}
 	}
+}
+
+// Addresses are the addresses Weir publishes (--publish-status-address,
+// else --publish-service's), sorted; Gateways use them when Weir gives
+// them no Service of their own.
+func (s *Writer) Addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {
+	return s.addresses(ctx)
 }
 
 func (s *Writer) addresses(ctx context.Context) ([]networkingv1.IngressLoadBalancerIngress, error) {

@@ -3,6 +3,9 @@
 // identity (address and protocol), so in-flight counts, latency and health
 // carry over a rebuild; it starts active checks for new endpoints and stops
 // them, and forgets the state, for endpoints that no table uses any more.
+// Several tables can be in service at once (Ingress and each Gateway
+// listener): each publishes through its own Scope of one registry, and an
+// endpoint is forgotten only when no scope's table uses it.
 package endpoint
 
 import (
@@ -41,16 +44,53 @@ type entry struct {
 	ep      *balance.Endpoint
 	checker *health.Checker
 	spec    health.Spec
-	refs    int // backends of the table in service that use it
+	// refs counts, per scope, the backends of the scope's table in service
+	// that use the endpoint.
+	refs map[string]int
+}
+
+func (e *entry) total() int {
+	n := 0
+	for _, v := range e.refs {
+		n += v
+	}
+	return n
+}
+
+// usedElsewhere reports whether a scope other than scope uses the endpoint.
+func (e *entry) usedElsewhere(scope string) bool {
+	for s, v := range e.refs {
+		if s != scope && v > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *entry) setRefs(scope string, n int) {
+	if n > 0 {
+		e.refs[scope] = n
+	} else {
+		delete(e.refs, scope)
+	}
+}
+
+// state is what every scope of a registry shares.
+type state struct {
+	opts    Options
+	mu      sync.Mutex
+	entries map[key]*entry
+	// checked holds, per scope, the active-check spec of each endpoint its
+	// table asks a check for.
+	checked map[string]map[key]health.Spec
+	closed  bool
 }
 
 // Registry holds endpoint state across tables. Publish and Close take its
 // lock; requests never do.
 type Registry struct {
-	opts    Options
-	mu      sync.Mutex
-	entries map[key]*entry
-	closed  bool
+	*state
+	scope string
 }
 
 // NewRegistry returns an empty registry.
@@ -61,7 +101,20 @@ func NewRegistry(opts Options) *Registry {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	return &Registry{opts: opts, entries: make(map[key]*entry)}
+	return &Registry{state: &state{opts: opts, entries: make(map[key]*entry), checked: make(map[string]map[key]health.Spec)}}
+}
+
+// Scope returns a view of the registry for another table in service at the
+// same time (name identifies it; "" is the registry itself). Endpoint state
+// is shared: the same endpoint has one in-flight count, one health verdict
+// and one checker whichever tables use it. Publishing an empty table
+// releases a scope.
+func (r *Registry) Scope(name string) *Registry { return &Registry{state: r.state, scope: name} }
+
+func (r *Registry) newEntry(k key) *entry {
+	en := &entry{ep: balance.NewEndpoint(k.address, k.proto, r.opts.Clock), refs: make(map[string]int)}
+	r.entries[k] = en
+	return en
 }
 
 // Publish returns the pools of t's backends, indexed by Backend.Index. It is
@@ -82,14 +135,16 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 			k := key{e.Address, b.Protocol}
 			en := r.entries[k]
 			if en == nil {
-				en = &entry{ep: balance.NewEndpoint(e.Address, b.Protocol, r.opts.Clock)}
-				r.entries[k] = en
+				en = r.newEntry(k)
 			}
 			if !seen[k] {
 				// The first backend (in table order) that uses an endpoint
-				// sets its passive and active policies.
+				// sets its passive and active policies; another scope that
+				// already uses it keeps its passive policy.
 				seen[k] = true
-				en.ep.SetPassive(b.Passive)
+				if !en.usedElsewhere(r.scope) {
+					en.ep.SetPassive(b.Passive)
+				}
 				if b.Health.Path != "" {
 					checked[k] = health.SpecFor(b.Health, b.Protocol)
 				}
@@ -101,10 +156,11 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 		}
 		pools[b.Index()] = balance.NewPool(b, eps, popts)
 	}
-	r.syncCheckers(seen, checked)
+	r.checked[r.scope] = checked
 	for k, en := range r.entries {
-		en.refs = refs[k]
+		en.setRefs(r.scope, refs[k])
 	}
+	r.syncCheckers()
 	return pools
 }
 
@@ -124,7 +180,7 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 		for _, ep := range prev[i].Endpoints() {
 			k := key{ep.Address(), b.Protocol}
 			if en := r.entries[k]; en != nil && en.ep == ep {
-				en.refs--
+				en.setRefs(r.scope, en.refs[r.scope]-1)
 				released = append(released, k)
 			}
 		}
@@ -134,35 +190,78 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 			k := key{e.Address, b.Protocol}
 			en := r.entries[k]
 			if en == nil {
-				en = &entry{ep: balance.NewEndpoint(e.Address, b.Protocol, r.opts.Clock)}
+				en = r.newEntry(k)
 				en.ep.SetPassive(b.Passive)
-				r.entries[k] = en
 				if b.Health.Path != "" && !r.closed {
-					r.startChecker(k, en, health.SpecFor(b.Health, b.Protocol))
+					spec := health.SpecFor(b.Health, b.Protocol)
+					r.scopeChecked()[k] = spec
+					r.startChecker(k, en, spec)
 				}
 			}
 			if !contains(eps, en.ep) {
 				eps = append(eps, en.ep)
-				en.refs++
+				en.refs[r.scope]++
 			}
 		}
 		pools[i] = balance.NewPool(b, eps, popts)
 	}
 	for _, k := range released {
-		if en := r.entries[k]; en != nil && en.refs <= 0 {
+		if en := r.entries[k]; en != nil && en.total() <= 0 {
 			if en.checker != nil {
 				en.checker.Stop()
 			}
-			en.ep.MarkRemoved()
-			delete(r.entries, k)
+			r.remove(k, en)
 		}
 	}
 	return pools
 }
 
+func (r *Registry) scopeChecked() map[key]health.Spec {
+	m := r.checked[r.scope]
+	if m == nil {
+		m = make(map[key]health.Spec)
+		r.checked[r.scope] = m
+	}
+	return m
+}
+
+// remove forgets an endpoint no table uses. Requests still holding an older
+// table must not pick it again (a retry after its Pod went away, say).
+func (r *Registry) remove(k key, en *entry) {
+	en.ep.MarkRemoved()
+	delete(r.entries, k)
+	for _, m := range r.checked {
+		delete(m, k)
+	}
+}
+
+// wantedChecks is the active-check spec of every endpoint some scope wants
+// checked: the first scope's (by name, "" first) when several do.
+func (r *Registry) wantedChecks() map[key]health.Spec {
+	if len(r.checked) == 1 {
+		for _, m := range r.checked {
+			return m
+		}
+	}
+	scopes := make([]string, 0, len(r.checked))
+	for s := range r.checked {
+		scopes = append(scopes, s)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(scopes)))
+	out := make(map[key]health.Spec)
+	for _, s := range scopes {
+		for k, spec := range r.checked[s] {
+			out[k] = spec
+		}
+	}
+	return out
+}
+
 // syncCheckers starts, restarts and stops active checks so that exactly the
-// endpoints in checked have one, with that spec, and drops unseen entries.
-func (r *Registry) syncCheckers(seen map[key]bool, checked map[key]health.Spec) {
+// endpoints some scope wants checked have one, with that spec, and drops
+// the entries no scope uses.
+func (r *Registry) syncCheckers() {
+	checked := r.wantedChecks()
 	for k, en := range r.entries {
 		spec, want := checked[k]
 		if en.checker != nil && (!want || spec != en.spec || r.closed) {
@@ -170,11 +269,8 @@ func (r *Registry) syncCheckers(seen map[key]bool, checked map[key]health.Spec) 
 			en.checker = nil
 			en.ep.SetHealthy(true)
 		}
-		if !seen[k] {
-			// Requests still holding an older table must not pick it again
-			// (a retry after its Pod went away, say).
-			en.ep.MarkRemoved()
-			delete(r.entries, k)
+		if en.total() == 0 {
+			r.remove(k, en)
 			continue
 		}
 		if want && en.checker == nil && !r.closed {

@@ -152,7 +152,8 @@ func TestDefaults(t *testing.T) {
 	c := d.Spec.Template.Spec.Containers[0]
 	assert.Equal(t, "ghcr.io/weir-dev/weir:0.1.0", c.Image)
 	assert.Equal(t, []string{"--http-port=8080", "--https-port=8443", "--metrics-port=10254", "--ingress-class=weir",
-		"--controller-class=weir.dev/ingress-controller", "--election-id=weir-leader", "--publish-service=$(POD_NAMESPACE)/weir"}, c.Args)
+		"--controller-class=weir.dev/ingress-controller", "--election-id=weir-leader", "--publish-service=$(POD_NAMESPACE)/weir",
+		"--enable-gateway-api=false"}, c.Args)
 	for _, a := range c.Args {
 		assert.True(t, flagInREADME(t, a), "%s is not a flag of Weir", a)
 	}
@@ -199,10 +200,14 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 
 	assert.Equal(t, baseClusterRole(t).Rules, one[rbacv1.ClusterRole](t, r, "ClusterRole").Rules)
 	assert.Equal(t, []string{"edge-leader"}, one[rbacv1.Role](t, r, "Role").Rules[1].ResourceNames, "the Lease rule follows the election ID")
+	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"create", "update", "delete"}},
+		one[rbacv1.Role](t, r, "Role").Rules[2], "the Gateways' Services, in the release's namespace only")
 
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Nil(t, d.Spec.Replicas, "the HPA owns the replica count")
 	spec := d.Spec.Template.Spec
+	assert.Contains(t, spec.Containers[0].Args, "--gateway-pod-selector=app.kubernetes.io/name=weir,app.kubernetes.io/instance=weir,app.kubernetes.io/component=controller",
+		"the Gateways' Services select this release's Pods")
 	assert.Equal(t, "system-cluster-critical", spec.PriorityClassName)
 	assert.NotNil(t, spec.Affinity.NodeAffinity)
 	assert.Equal(t, "topology.kubernetes.io/zone", spec.TopologySpreadConstraints[0].TopologyKey)

@@ -1,0 +1,73 @@
+package listeners
+
+import (
+	"crypto/tls"
+	"errors"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	weirtls "weir.dev/weir/tls"
+)
+
+// sniIndex chooses a Gateway listener's certificate by SNI with the
+// Gateway API's hostname semantics: an exact name first, then the longest
+// wildcard, where "*.example.com" matches any number of labels
+// ("a.b.example.com") but not "example.com"; else the certificate of the
+// listener without hostname, or none (the handshake fails). Ingress keeps
+// the tls package's one-label wildcard.
+type sniIndex struct {
+	exact map[string]*weirtls.Certificate
+	wild  []wildcard // longest suffix first
+	def   *weirtls.Certificate
+}
+
+type wildcard struct {
+	suffix string // ".example.com"
+	cert   *weirtls.Certificate
+}
+
+func newSNIIndex(certs map[string]*weirtls.Certificate, def *weirtls.Certificate) *sniIndex {
+	x := &sniIndex{exact: make(map[string]*weirtls.Certificate, len(certs)), def: def}
+	for host, c := range certs {
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		if rest, ok := strings.CutPrefix(host, "*"); ok {
+			x.wild = append(x.wild, wildcard{suffix: rest, cert: c})
+			continue
+		}
+		x.exact[host] = c
+	}
+	sort.Slice(x.wild, func(i, j int) bool {
+		a, b := x.wild[i].suffix, x.wild[j].suffix
+		return len(a) > len(b) || (len(a) == len(b) && a < b)
+	})
+	return x
+}
+
+func (x *sniIndex) lookup(serverName string) *weirtls.Certificate {
+	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
+	if name != "" {
+		if c := x.exact[name]; c != nil {
+			return c
+		}
+		for _, w := range x.wild {
+			if len(name) > len(w.suffix) && strings.HasSuffix(name, w.suffix) {
+				return w.cert
+			}
+		}
+	}
+	return x.def
+}
+
+var errNoCertificate = errors.New("weir: no certificate for this server name on this listener")
+
+// sniStore publishes a listener's index to handshakes: one atomic load, no
+// lock.
+type sniStore struct{ cur atomic.Pointer[sniIndex] }
+
+func (s *sniStore) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c := s.cur.Load().lookup(hello.ServerName); c != nil {
+		return c.TLSCertificate(), nil
+	}
+	return nil, errNoCertificate
+}

@@ -176,6 +176,11 @@ func TestBalanceAndAffinity(t *testing.T) {
 
 	_, ps = Parse(ann("load-balance", "fastest"))
 	assert.Equal(t, []string{ReasonInvalidValue}, reasons(ps))
+	for _, v := range []string{"sed", "nq"} {
+		c, ps = Parse(ann("load-balance", v))
+		assert.Empty(t, ps)
+		assert.Equal(t, v, c.LoadBalance)
+	}
 }
 
 func TestHashKey(t *testing.T) {

@@ -29,10 +29,10 @@ func (p *parser) upstream(c *Config) {
 func (p *parser) balance(c *Config) {
 	if v, ok := p.get("load-balance"); ok {
 		switch v = strings.TrimSpace(v); v {
-		case "least_conn", "round_robin", "ewma":
+		case "least_conn", "round_robin", "ewma", "sed", "nq":
 			c.LoadBalance = v
 		default:
-			p.problem("load-balance", ReasonInvalidValue, Warning, "%q is not least_conn, round_robin or ewma; using least_conn", v)
+			p.problem("load-balance", ReasonInvalidValue, Warning, "%q is not least_conn, round_robin, ewma, sed or nq; using least_conn", v)
 		}
 	}
 	if v, ok := p.get("upstream-hash-by"); ok && strings.TrimSpace(v) != "" {

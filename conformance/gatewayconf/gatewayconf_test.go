@@ -174,5 +174,10 @@ func options(ctx context.Context, t *testing.T, c *localcluster.Cluster, cl clie
 	if v := os.Getenv("WEIR_GATEWAY_REPORT"); v != "" {
 		opts.ReportOutputPath = v
 	}
+	if opts.ReportOutputPath != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.ReportOutputPath), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return opts
 }

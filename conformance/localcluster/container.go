@@ -36,9 +36,10 @@ type container struct {
 	backoff   time.Duration
 	nextStart time.Time
 
-	ready              bool
-	probeOK, probeFail int32
-	nextProbe          time.Time
+	// Probe state (prober.go): started is false until the startup probe
+	// passes; killing is set while a probe-failed container is stopped.
+	ready, started, killing      bool
+	startup, liveness, readiness prober
 }
 
 type bindMount struct {
@@ -191,11 +192,7 @@ func (w *podWorker) maybeStart(ctx context.Context, c *container, pod *corev1.Po
 		c.restarts++
 	}
 	c.proc, c.startedAt = p, time.Now()
-	c.ready, c.probeOK, c.probeFail = false, 0, 0
-	c.nextProbe = c.startedAt
-	if rp := c.spec.ReadinessProbe; rp != nil {
-		c.nextProbe = c.startedAt.Add(time.Duration(rp.InitialDelaySeconds) * time.Second)
-	}
+	c.resetProbes()
 	w.k.logf("kubelet: %s/%s: started %s (pid %d)", pod.Namespace, pod.Name, c.spec.Name, p.cmd.Process.Pid)
 	w.k.event(ctx, pod, corev1.EventTypeNormal, "Started", fmt.Sprintf("Started container %s as pid %d", c.spec.Name, p.cmd.Process.Pid))
 	return nil
@@ -217,7 +214,7 @@ func (w *podWorker) reap(c *container, pod *corev1.Pod) {
 		StartedAt: metav1Time(c.startedAt), FinishedAt: metav1Time(time.Now()),
 	}
 	ranFor := time.Since(c.startedAt)
-	c.proc, c.ready = nil, false
+	c.proc, c.ready, c.started, c.killing = nil, false, false, false
 	w.k.logf("kubelet: %s/%s: container %s exited with %d after %s", pod.Namespace, pod.Name, c.spec.Name, code, ranFor.Round(time.Millisecond))
 	policy := pod.Spec.RestartPolicy
 	if policy == corev1.RestartPolicyNever || (policy == corev1.RestartPolicyOnFailure && code == 0) {
@@ -229,35 +226,6 @@ func (w *podWorker) reap(c *container, pod *corev1.Pod) {
 	}
 	c.nextStart = time.Now().Add(c.backoff)
 	c.backoff = min(2*c.backoff, maxBackoff)
-}
-
-// probeReadiness runs the readiness probe when it is due; without a probe a
-// running container is ready.
-func (c *container) probeReadiness(ctx context.Context, podIP string) {
-	if c.proc == nil {
-		return
-	}
-	rp := c.spec.ReadinessProbe
-	if rp == nil {
-		c.ready = true
-		return
-	}
-	if time.Now().Before(c.nextProbe) {
-		return
-	}
-	period := time.Duration(max(rp.PeriodSeconds, 1)) * time.Second
-	c.nextProbe = time.Now().Add(period)
-	if err := probe(ctx, rp, c.spec, podIP); err != nil {
-		c.probeOK, c.probeFail = 0, c.probeFail+1
-		if c.probeFail >= max(rp.FailureThreshold, 1) {
-			c.ready = false
-		}
-		return
-	}
-	c.probeOK, c.probeFail = c.probeOK+1, 0
-	if c.probeOK >= max(rp.SuccessThreshold, 1) {
-		c.ready = true
-	}
 }
 
 // exitCode reports a death by signal as 128+signal, like a container runtime.

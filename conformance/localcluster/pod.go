@@ -148,7 +148,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) {
 		}
 	}
 	for _, c := range w.containers {
-		c.probeReadiness(ctx, w.net.addr.String())
+		w.runProbes(ctx, c, pod)
 	}
 }
 

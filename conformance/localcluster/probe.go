@@ -14,11 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Readiness probes run from the root namespace to the Pod's address, over the
-// bridge. Exec probes are not supported and count as success; gRPC probes
-// count as a TCP connect.
+// Probes run from the root namespace to the Pod's address, over the bridge.
+// Exec probes are not supported and count as success; gRPC probes count as a
+// TCP connect. prober.go runs them.
 
-// probe runs one readiness check.
+// probe runs one check: readiness, liveness or startup.
 func probe(ctx context.Context, p *corev1.Probe, c *corev1.Container, podIP string) error {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -35,9 +35,13 @@ func (w *podWorker) buildStatus(pod *corev1.Pod) corev1.PodStatus {
 		st.PodIPs = []corev1.PodIP{{IP: ip}}
 	}
 	allReady := len(w.containers) > 0
+	var unready []string
 	for i := range pod.Spec.Containers {
 		cs := w.containerStatus(pod, i)
 		allReady = allReady && cs.Ready
+		if !cs.Ready {
+			unready = append(unready, cs.Name)
+		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 	if w.unknown != "" {
@@ -49,6 +53,13 @@ func (w *podWorker) buildStatus(pod *corev1.Pod) corev1.PodStatus {
 		w.condition(corev1.ContainersReady, allReady),
 		w.condition(corev1.PodReady, allReady),
 		w.condition(corev1.PodScheduled, true),
+	}
+	if !allReady {
+		// As the kubelet words it.
+		for i := 2; i <= 3; i++ {
+			st.Conditions[i].Reason = "ContainersNotReady"
+			st.Conditions[i].Message = fmt.Sprintf("containers with unready status: %v", unready)
+		}
 	}
 	return st
 }
@@ -102,7 +113,7 @@ func (w *podWorker) containerStatus(pod *corev1.Pod, i int) corev1.ContainerStat
 	c := w.containers[i]
 	cs.RestartCount = c.restarts
 	cs.Ready = c.ready
-	cs.Started = ptrBool(c.proc != nil)
+	cs.Started = ptrBool(c.proc != nil && c.started)
 	if c.lastTerm != nil {
 		cs.LastTerminationState.Terminated = c.lastTerm
 	}

@@ -197,6 +197,10 @@ func balancePolicy(cfg *annotations.Config) table.BalancePolicy {
 		bp.Kind = table.RoundRobin
 	case "ewma":
 		bp.Kind = table.EWMA
+	case "sed":
+		bp.Kind = table.SED
+	case "nq":
+		bp.Kind = table.NQ
 	default:
 		bp.Kind = table.LeastConn
 	}

@@ -207,7 +207,7 @@ func TestConcurrentPicks(t *testing.T) {
 }
 
 func BenchmarkPick(b *testing.B) {
-	for _, kind := range []table.BalanceKind{table.LeastConn, table.RoundRobin, table.EWMA, table.Random, table.Hash} {
+	for _, kind := range []table.BalanceKind{table.LeastConn, table.RoundRobin, table.EWMA, table.Random, table.Hash, table.SED, table.NQ} {
 		for _, n := range []int{3, 10, 100} {
 			b.Run(fmt.Sprintf("%s/endpoints=%d", kind, n), func(b *testing.B) {
 				eps := endpoints(n, nil)

@@ -110,6 +110,8 @@ func (p *Pool) choose(r *http.Request, clientIP string, f filter, n int) *Endpoi
 		return p.rendezvous(f, hashKey(r, clientIP, p.backend.Balance.HashKey))
 	case table.Random:
 		return p.nth(f, p.rnd(n))
+	case table.SED, table.NQ:
+		return p.shortestDelay(f, n)
 	default:
 		return p.leastConn(f)
 	}

@@ -338,9 +338,14 @@ const (
 	Hash
 	// Random picks uniformly at random.
 	Random
+	// SED is IPVS's shortest expected delay: the least (in-flight+1)/weight,
+	// ties taken in turn.
+	SED
+	// NQ is IPVS's never queue: an idle endpoint first, else SED.
+	NQ
 )
 
-var balanceNames = [...]string{"least_conn", "round_robin", "ewma", "hash", "random"}
+var balanceNames = [...]string{"least_conn", "round_robin", "ewma", "hash", "random", "sed", "nq"}
 
 func (k BalanceKind) String() string {
 	if int(k) < len(balanceNames) {

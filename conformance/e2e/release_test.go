@@ -1,0 +1,360 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"weir.dev/weir/conformance/localcluster"
+	"weir.dev/weir/conformance/weirdeploy"
+)
+
+// The release patterns of docs/walkthroughs/, run from the walkthroughs' own
+// manifests and patches so that the documents cannot drift: each test
+// applies the file the walkthrough applies, makes the change the walkthrough
+// makes, and checks what the walkthrough says the user sees, under steady
+// load and with no failed request.
+
+const walkthroughs = "../../docs/walkthroughs"
+
+// echoImage is the image every walkthrough runs.
+const echoImage = "gcr.io/k8s-staging-gateway-api/echo-basic:v20240412-v1.0.0-394-g40c666fd"
+
+// walkthroughFile reads one walkthrough file with its example host replaced
+// by the test's own (namespaces of earlier tests may still be going away).
+func walkthroughFile(t *testing.T, name, exampleHost, host string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(walkthroughs, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exampleHost == "" {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(exampleHost), []byte(host))
+}
+
+// applyWalkthrough applies a walkthrough's manifest into ns. With graceful,
+// the echo Pods run gracefulImage, which keeps serving 2 s after SIGTERM:
+// what the manifest's preStop sleep does on a real kubelet (the process
+// kubelet runs no hooks).
+func applyWalkthrough(t *testing.T, ctx context.Context, ns, name, exampleHost, host string, graceful bool) {
+	t.Helper()
+	b := walkthroughFile(t, name, exampleHost, host)
+	if graceful {
+		b = bytes.ReplaceAll(b, []byte(echoImage), []byte(gracefulImage))
+	}
+	if err := env.cluster.ApplyYAML(ctx, b, ns); err != nil {
+		t.Fatalf("applying %s: %v", name, err)
+	}
+}
+
+// patchWalkthrough applies a walkthrough's patch file as `kubectl patch
+// <kind> <name> --patch-file` does (a strategic merge patch).
+func patchWalkthrough(t *testing.T, ctx context.Context, ns, kind, name, file string) {
+	t.Helper()
+	b, err := yaml.ToJSON(walkthroughFile(t, file, "", ""))
+	if err != nil {
+		t.Fatalf("reading %s: %v", file, err)
+	}
+	c, opts := env.cluster.Client, metav1.PatchOptions{}
+	switch kind {
+	case "deployment":
+		_, err = c.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, b, opts)
+	case "service":
+		_, err = c.CoreV1().Services(ns).Patch(ctx, name, types.StrategicMergePatchType, b, opts)
+	case "ingress":
+		_, err = c.NetworkingV1().Ingresses(ns).Patch(ctx, name, types.StrategicMergePatchType, b, opts)
+	default:
+		t.Fatalf("no patch for kind %s", kind)
+	}
+	if err != nil {
+		t.Fatalf("kubectl patch %s %s --patch-file %s: %v", kind, name, file, err)
+	}
+}
+
+// setPaused is `kubectl rollout pause` (true) or `resume` (false).
+func setPaused(t *testing.T, ctx context.Context, ns, name string, paused bool) {
+	t.Helper()
+	p := []byte(`{"spec":{"paused":false}}`)
+	if paused {
+		p = []byte(`{"spec":{"paused":true}}`)
+	}
+	if _, err := env.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, p, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("pausing=%v Deployment %s: %v", paused, name, err)
+	}
+}
+
+// waitNewPod waits until a Pod of app=name exists that is not in old.
+func waitNewPod(t *testing.T, ns, name string, old map[string]bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		for p := range podNames(t, ns, "app="+name) {
+			if !old[p] {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new Pod of %s within 60 s of the update", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWalkthroughPausedRollout: 4 Pods of web under load; the new version
+// is patched in and the rollout paused right after the first new Pod; while
+// paused both versions answer in proportion to their ready Pods; after
+// resume only the new version answers; no request fails.
+func TestWalkthroughPausedRollout(t *testing.T) {
+	ctx := ctxFor(t, 5*time.Minute)
+	ns := namespace(t, ctx)
+	host := "rollout." + ns + ".test"
+	applyWalkthrough(t, ctx, ns, "paused-rollout.yaml", "rollout.example.test", host, true)
+	waitEndpoints(t, ctx, ns, "web", 4)
+	waitServed(t, client(), host, nil, "web")
+	v1 := podNames(t, ns, "app=web")
+
+	l := startLoad(t, host)
+	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
+	patchWalkthrough(t, ctx, ns, "deployment", "web", "paused-rollout-v2.yaml")
+	waitNewPod(t, ns, "web", v1)
+	setPaused(t, ctx, ns, "web", true)
+	waitEndpoints(t, ctx, ns, "web", 5)
+	time.Sleep(6 * time.Second) // past minReadySeconds: a paused rollout stays put
+	pods := podNames(t, ns, "app=web")
+	newPods := 0
+	for p := range pods {
+		if !v1[p] {
+			newPods++
+		}
+	}
+	if len(pods) != 5 || newPods != 1 {
+		t.Fatalf("paused after the first new Pod: want 4 old and 1 new Pod, have %d Pods, %d new", len(pods), newPods)
+	}
+
+	l.reset()
+	l.waitFor(t, "1000 answers while paused", func(p map[string]int) bool { return total(p) >= 1000 })
+	old, fresh := 0, 0
+	for p, n := range l.snapshot() {
+		if v1[p] {
+			old += n
+		} else {
+			fresh += n
+		}
+	}
+	share := float64(fresh) / float64(old+fresh)
+	t.Logf("paused with 4 old Pods and 1 new: %d answers from v1, %d from v2 (%.1f %%, 20 %% expected)", old, fresh, 100*share)
+	// sed takes ties in turn, so the share is close to 1/5 (allow 12-28 %).
+	if share < 0.12 || share > 0.28 {
+		t.Errorf("the new version answered %.1f %% while paused with 1 of 5 Pods", 100*share)
+	}
+
+	setPaused(t, ctx, ns, "web", false)
+	waitRolledOut(t, ns, "web", 4)
+	after := podNames(t, ns, "app=web")
+	for p := range after {
+		if v1[p] {
+			t.Fatalf("old Pod %s survived the resumed rollout", p)
+		}
+	}
+	l.settlesOn(t, "only the new version after resume", func(p string) bool { return after[p] })
+	l.requireNoFailures(t)
+}
+
+// TestWalkthroughBlueGreen switches the Service from blue to green and back
+// (the rollback) under load: each switch settles on one colour, no request
+// fails.
+func TestWalkthroughBlueGreen(t *testing.T) {
+	ctx := ctxFor(t, 4*time.Minute)
+	ns := namespace(t, ctx)
+	host := "bluegreen." + ns + ".test"
+	applyWalkthrough(t, ctx, ns, "blue-green.yaml", "bluegreen.example.test", host, false)
+	waitEndpoints(t, ctx, ns, "web", 2)
+	if _, err := env.cluster.WaitPodsReady(ctx, ns, "version=green", 2); err != nil {
+		t.Fatal(err)
+	}
+	waitServed(t, client(), host, nil, "web-blue")
+
+	l := startLoad(t, host)
+	l.waitFor(t, "answers from blue", onlyFrom("web-blue"))
+	patchWalkthrough(t, ctx, ns, "service", "web", "blue-green-to-green.yaml")
+	l.settlesOn(t, "only green after the switch", func(p string) bool { return app(p) == "web-green" })
+	t.Logf("switched to green: %v", l.snapshot())
+	patchWalkthrough(t, ctx, ns, "service", "web", "blue-green-to-blue.yaml")
+	l.settlesOn(t, "only blue after the rollback", func(p string) bool { return app(p) == "web-blue" })
+	t.Logf("rolled back to blue: %v", l.snapshot())
+	l.requireNoFailures(t)
+}
+
+// TestWalkthroughWeightedCanary: 20 % to web-v2 by weight, all of it with
+// the header, then the canary aborted (weight 0) while the header still
+// reaches it.
+func TestWalkthroughWeightedCanary(t *testing.T) {
+	ctx := ctxFor(t, 3*time.Minute)
+	ns := namespace(t, ctx)
+	host := "canary." + ns + ".test"
+	applyWalkthrough(t, ctx, ns, "weighted-canary.yaml", "canary.example.test", host, false)
+	waitEndpoints(t, ctx, ns, "web-v1", 2)
+	waitEndpoints(t, ctx, ns, "web-v2", 1)
+	c := client()
+	waitServed(t, c, host, h("X-Canary", "always"), "web-v2")
+	got := tally(t, c, host, nil, 1000)
+	t.Logf("weight 20: %v", got)
+	// 4.5 points is about 3.5 standard deviations at n=1000 (see canary_test.go).
+	if s := float64(got["web-v2"]) / 10; got[""] > 0 || s < 15.5 || s > 24.5 {
+		t.Errorf("weight 20 over 1000 requests: %v", got)
+	}
+	expectAll(t, c, host, h("X-Canary", "always"), "web-v2", 100)
+
+	patchWalkthrough(t, ctx, ns, "ingress", "web-canary", "weighted-canary-abort.yaml")
+	deadline := time.Now().Add(60 * time.Second)
+	for got := tally(t, c, host, nil, 200); got["web-v1"] != 200; got = tally(t, c, host, nil, 200) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the abort, 200 requests went to %v", got)
+		}
+	}
+	expectAll(t, c, host, h("X-Canary", "always"), "web-v2", 100)
+}
+
+// TestWalkthroughFailover freezes one of three Pods (SIGSTOP: its /health
+// stops answering, as a deadlocked app's does). Weir's health check and read
+// timeout keep traffic on the other two; the liveness probe fails twice and
+// the kubelet stops the Pod's process (SIGTERM is held while it is stopped,
+// so SIGKILL after the 5 s grace) and restarts it; it then gets traffic
+// again. No request fails.
+func TestWalkthroughFailover(t *testing.T) {
+	ctx := ctxFor(t, 4*time.Minute)
+	ns := namespace(t, ctx)
+	host := "failover." + ns + ".test"
+	applyWalkthrough(t, ctx, ns, "failover.yaml", "failover.example.test", host, false)
+	waitEndpoints(t, ctx, ns, "web", 3)
+	waitServed(t, client(), host, nil, "web")
+	pods, err := env.cluster.WaitPodsReady(ctx, ns, "app=web", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := pods[0]
+	pid, err := localcluster.ContainerPID(&victim, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l := startLoad(t, host)
+	l.waitFor(t, "answers from all 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("freezing %s (pid %d): %v", victim.Name, pid, err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	frozen := time.Now()
+	waitRestarted(t, ns, victim.Name)
+	t.Logf("%s frozen: restarted by its liveness probe and Ready again after %v", victim.Name, time.Since(frozen).Round(100*time.Millisecond))
+	p, err := env.cluster.Client.CoreV1().Pods(ns).Get(ctx, victim.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; last == nil || last.ExitCode != 137 {
+		t.Errorf("the frozen container ended with %+v, want 137 (SIGKILL after the grace)", last)
+	}
+	l.reset()
+	l.waitFor(t, "the restarted Pod answering again", func(p map[string]int) bool { return p[victim.Name] > 0 })
+	l.requireNoFailures(t)
+}
+
+// perTry gives each attempt of a GET its own timeout and retries a GET that
+// failed or timed out, up to five times: what a client of a replicated
+// service does when the replica its connection reached hangs. It waits pace
+// before each request, which keeps a long test under the load's request cap.
+type perTry struct {
+	next          http.RoundTripper
+	timeout, pace time.Duration
+}
+
+func (p perTry) RoundTrip(req *http.Request) (*http.Response, error) {
+	time.Sleep(p.pace)
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(req.Context(), p.timeout)
+		resp, err := p.next.RoundTrip(req.WithContext(ctx))
+		if err == nil {
+			resp.Body = cancelOnClose{resp.Body, cancel}
+			return resp, nil
+		}
+		cancel()
+		if try == 4 || req.Method != http.MethodGet || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	defer c.cancel()
+	return c.ReadCloser.Close()
+}
+
+// TestWeirLivenessRestart freezes one Weir replica with SIGSTOP, so its
+// /healthz and /readyz stop answering without the process dying: its
+// readiness probe (2 s, one failure) takes it out of the load balancer, its
+// liveness probe (deploy/base: every 10 s, three failures, 1 s timeout)
+// then fails and the kubelet restarts it after deploy/base's 45 s grace
+// (the SIGTERM waits while the process is stopped, then SIGKILL). Meanwhile
+// the other replica serves every request; a client retries a GET whose
+// connection reached the frozen replica before it left the Service.
+func TestWeirLivenessRestart(t *testing.T) {
+	ctx := ctxFor(t, 5*time.Minute)
+	ns := namespace(t, ctx)
+	host := "weirlive." + ns + ".test"
+	echoApp(t, ctx, ns, "web", 1)
+	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
+	waitServed(t, client(), host, nil, "web")
+	c := &http.Client{Timeout: 30 * time.Second, Transport: perTry{&http.Transport{DisableKeepAlives: true}, 2 * time.Second, 10 * time.Millisecond}}
+	l := startLoadWith(t, host, c)
+	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
+	victim := env.weirs[1]
+	pid, err := localcluster.ContainerPID(&victim, "weir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("freezing Weir %s (pid %d): %v", victim.Name, pid, err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	frozen := time.Now()
+	t.Logf("SIGSTOPped Weir replica %s (pid %d)", victim.Name, pid)
+	wctx := ctxFor(t, 3*time.Minute)
+	for {
+		p, err := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace).Get(wctx, victim.Name, metav1.GetOptions{})
+		if err == nil && restarts(p) > restarts(&victim) && localcluster.PodReady(p) {
+			break
+		}
+		select {
+		case <-wctx.Done():
+			t.Fatalf("Weir replica %s not restarted within 3 min of freezing", victim.Name)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	t.Logf("frozen Weir replica restarted by its liveness probe and Ready after %v", time.Since(frozen).Round(100*time.Millisecond))
+	refreshWeirs(t, ctx)
+	before := servedBy(t, &victim, host) // its log goes on across restarts
+	l.reset()
+	l.waitFor(t, "300 answers after the restart", func(p map[string]int) bool { return total(p) >= 300 })
+	if n := servedBy(t, &victim, host) - before; n == 0 {
+		t.Errorf("the restarted replica %s served none of 300 requests", victim.Name)
+	}
+	l.requireNoFailures(t)
+}

@@ -25,8 +25,8 @@ import (
 const (
 	leaseName      = "weir-leader"
 	startedMsg     = "weir started" // cmd/weir
-	leadingMsg     = "leading: writing Ingress status"
-	stoppedMsg     = "no longer writing Ingress status"
+	leadingMsg     = "leading: writing status"
+	stoppedMsg     = "no longer writing status"
 	statusWriteErr = "updating Ingress status"
 )
 

@@ -325,6 +325,7 @@ func TestWeirLivenessRestart(t *testing.T) {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: perTry{&http.Transport{DisableKeepAlives: true}, 2 * time.Second, 10 * time.Millisecond}}
 	l := startLoadWith(t, host, c)
 	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
+	refreshWeirs(t, ctx) // earlier tests restart Weir's containers: read the current ones
 	victim := env.weirs[1]
 	pid, err := localcluster.ContainerPID(&victim, "weir")
 	if err != nil {

@@ -94,7 +94,7 @@ nginx_conf() { # LOG ROUTES
 		log="log_format j escape=json '{\"time\":\"\$time_iso8601\",\"client\":\"\$remote_addr\",\"method\":\"\$request_method\",\"host\":\"\$host\",\"uri\":\"\$request_uri\",\"proto\":\"\$server_protocol\",\"status\":\$status,\"bytes\":\$body_bytes_sent,\"duration\":\$request_time,\"upstream\":\"\$upstream_addr\",\"upstream_latency\":\"\$upstream_response_time\",\"request_id\":\"\$request_id\",\"user_agent\":\"\$http_user_agent\"}';
   access_log $WORK/nginx/access.log j buffer=64k flush=1s;"
 	fi
-	local loc='proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_request_buffering off; proxy_buffer_size 32k;'
+	local loc='proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_request_buffering off; proxy_buffer_size 32k; proxy_buffers 4 32k;'
 	servers="server { listen 127.0.0.1:$PROXY_PORT reuseport backlog=4096; listen 127.0.0.1:$TLS_PORT ssl http2;
     ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; location / { $loc } }"
 	if [ "$2" = 1000 ]; then

@@ -231,7 +231,11 @@ func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
 	client := peer
 	vals := r.Header["X-Forwarded-For"]
 	for i := len(vals) - 1; i >= 0; i-- {
-		parts := splitComma(vals[i])
+		var buf [8]string
+		parts := buf[:0]
+		for tok := range commaTokens(vals[i : i+1]) {
+			parts = append(parts, tok)
+		}
 		for j := len(parts) - 1; j >= 0; j-- {
 			ip, err := netip.ParseAddr(parts[j])
 			if err != nil {

@@ -219,7 +219,7 @@ func TestRedirects(t *testing.T) {
 }
 
 func TestUnknownUnsupportedAndSnippets(t *testing.T) {
-	_, ps := Parse(ann("configuration-snippet", "more_set_headers x", "enable-cors", "true", "no-such-thing", "1", "lua-resty-waf-foo", "x"))
+	_, ps := Parse(ann("configuration-snippet", "more_set_headers x", "from-to-www-redirect", "true", "no-such-thing", "1", "lua-resty-waf-foo", "x"))
 	assert.Equal(t, []string{ReasonSnippetRejected, ReasonSnippetRejected, ReasonUnknownAnnotation, ReasonUnsupportedAnnotation}, reasons(ps))
 	_, ps = Parse(map[string]string{"kubernetes.io/ingress.class": "weir", "other/x": "y"})
 	assert.Empty(t, ps, "other prefixes are not ours")
@@ -234,21 +234,40 @@ func TestWeirHealthCheck(t *testing.T) {
 	assert.Equal(t, []string{ReasonInvalidValue, ReasonUnknownAnnotation}, reasons(ps))
 }
 
-// An access restriction Weir cannot enforce closes the Ingress: its paths
-// answer 503 instead of reaching the backend unprotected.
+// An access restriction Weir cannot enforce, or whose value is invalid,
+// closes the Ingress: its paths answer 503 instead of reaching the backend
+// unprotected.
 func TestUnenforceableAccessFailsClosed(t *testing.T) {
 	for _, a := range [][]string{
-		{"auth-url", "http://oauth2-proxy.auth.svc/oauth2/auth"},
-		{"auth-type", "basic", "auth-secret", "users"},
 		{"auth-tls-secret", "default/ca"},
+		{"auth-url", "http://auth", "auth-proxy-set-headers", "default/headers"},
 	} {
 		c, ps := Parse(ann(a...))
 		assert.True(t, c.DenyAll, "%v must close the Ingress", a)
 		assert.Contains(t, reasons(ps), ReasonUnenforceableAccess, a)
 	}
+	for _, a := range [][]string{
+		{"auth-type", "basic"},
+		{"auth-type", "basic", "auth-secret", "Not_A_Name"},
+		{"auth-type", "bearer", "auth-secret", "users"},
+		{"auth-type", "basic", "auth-secret", "users", "auth-secret-type", "ldap"},
+		{"auth-url", "ftp://auth/x"},
+		{"auth-url", "http://auth/$unknown"},
+		{"auth-url", "http://auth/\r\nX: y"},
+		{"auth-url", "http://auth", "auth-method", "GET X"},
+		{"auth-url", "http://auth", "auth-response-headers", "X-User, X User"},
+		{"auth-url", "http://auth", "auth-request-redirect", "/a\nb"},
+	} {
+		c, ps := Parse(ann(a...))
+		assert.True(t, c.DenyAll, "%q must close the Ingress", a)
+		assert.Contains(t, reasons(ps), ReasonInvalidValue, a)
+		assert.Nil(t, c.ExternalAuth)
+		assert.Nil(t, c.BasicAuth)
+	}
 	c, ps := Parse(ann("auth-realm", "Protected"))
 	assert.False(t, c.DenyAll, "a realm alone restricts nothing")
-	assert.Equal(t, []string{ReasonUnsupportedAnnotation}, reasons(ps))
+	assert.Empty(t, ps)
 	c, _ = ParseCanary(ann("canary", "true", "auth-url", "http://auth"))
 	assert.False(t, c.DenyAll, "a canary Ingress's other annotations are ignored; the main Ingress owns the route")
+	assert.Nil(t, c.ExternalAuth)
 }

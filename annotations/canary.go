@@ -14,13 +14,14 @@ func (p *parser) canary(c *Config) {
 	cn := &c.Canary
 	cn.Enabled = p.boolean("canary", false)
 	cn.WeightTotal = p.integer("canary-weight-total", 100, 1, ReasonInvalidCanaryWeight)
+	// canary-weight is clamped into [0, total] below, as ingress-nginx does.
 	cn.Weight = p.integer("canary-weight", 0, -1<<31, ReasonInvalidCanaryWeight)
 	if cn.Weight < 0 || cn.Weight > cn.WeightTotal {
 		clamped := min(max(cn.Weight, 0), cn.WeightTotal)
 		p.problem("canary-weight", ReasonInvalidCanaryWeight, Warning, "weight %d is outside [0, %d]; using %d", cn.Weight, cn.WeightTotal, clamped)
 		cn.Weight = clamped
 	}
-	cn.Header = p.token("canary-by-header", ReasonInvalidCanaryHeader)
+	cn.Header = p.name("canary-by-header", ReasonInvalidCanaryHeader)
 	cn.HeaderValue = p.token("canary-by-header-value", ReasonInvalidCanaryHeader)
 	if v, ok := p.get("canary-by-header-value"); ok && v != "" && cn.HeaderValue == "" {
 		// The value was meant to select the canary; falling back to the
@@ -45,7 +46,7 @@ func (p *parser) canary(c *Config) {
 			cn.HeaderPattern = re
 		}
 	}
-	cn.Cookie = p.token("canary-by-cookie", ReasonInvalidCanaryCookie)
+	cn.Cookie = p.name("canary-by-cookie", ReasonInvalidCanaryCookie)
 	if v, _ := p.get("affinity-canary-behavior"); v == "legacy" {
 		cn.Legacy = true
 	}
@@ -59,18 +60,16 @@ func (p *parser) canary(c *Config) {
 	}
 }
 
-// token reads a header or cookie name or value: letters, digits and
-// "-._~/:". An invalid one turns its rule off.
+// token reads a header or cookie value: letters, digits and "-._~/:". An
+// invalid one turns its rule off.
 func (p *parser) token(name, reason string) string {
-	v, ok := p.get(name)
-	if !ok || v == "" {
-		return ""
-	}
-	if !validToken(v) {
-		p.problem(name, reason, Warning, "%q may hold only letters, digits and -._~/:; the rule is off", v)
-		return ""
-	}
-	return v
+	return p.checked(name, reason, validToken, "may hold only letters, digits and -._~/:", "the rule is off")
+}
+
+// name reads a header or cookie name: an RFC 9110 token. An invalid one
+// turns its rule off.
+func (p *parser) name(name, reason string) string {
+	return p.checked(name, reason, validHeaderName, "is not a header or cookie name (an RFC 9110 token)", "the rule is off")
 }
 
 func validToken(s string) bool {

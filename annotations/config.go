@@ -79,6 +79,13 @@ type Config struct {
 
 	ServerAlias []string
 
+	// CORS, BasicAuth, ExternalAuth and RateLimit are the access-control
+	// families (annotations/access.go); nil when not used.
+	CORS         *CORS
+	BasicAuth    *BasicAuth
+	ExternalAuth *ExternalAuth
+	RateLimit    *RateLimit
+
 	// HealthCheck is Weir's active check (weir.dev/health-check-*).
 	HealthCheck HealthCheck
 
@@ -142,6 +149,8 @@ const (
 	KeyHeader
 	KeyCookie
 	KeyArg
+	// KeyRemoteUser is the basic-auth user name (auth-cache-key only).
+	KeyRemoteUser
 )
 
 // KeyPart is one piece of an upstream-hash-by template.

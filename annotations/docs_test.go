@@ -15,21 +15,14 @@ var update = flag.Bool("update", false, "rewrite docs/annotations.md")
 func TestDocsAreCurrent(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("# Annotations\n\nGenerated from the registry in `annotations/` by `go test ./annotations -update`; do not edit.\n\n")
-	b.WriteString("Keys without a prefix below carry `nginx.ingress.kubernetes.io/`; Weir's own carry `weir.dev/`. An annotation that is not supported, unknown, or a snippet is reported on the Ingress as a warning Event and has no effect.\n\n")
-	b.WriteString("| annotation | scope | default | supported | on a canary Ingress | description |\n|---|---|---|---|---|---|\n")
+	b.WriteString("Keys without a prefix below carry `nginx.ingress.kubernetes.io/`; Weir's own carry `weir.dev/`. Every annotation ingress-nginx v1.15 reads is listed. Status: **Implemented**; **NoOp** (accepted silently: Weir already behaves so, or the key only tunes nginx); **NotImplemented** (a warning Event on the Ingress; the consequence says what happens instead); **FailClosed** (an access restriction Weir does not enforce: every path of the Ingress answers 503); **Rejected** (configuration injection: a warning, the value ignored). An unknown key gets a warning, with \"did you mean\" when it is close to a known one.\n\n")
+	b.WriteString("| annotation | status | scope | default | on a canary Ingress | description |\n|---|---|---|---|---|---|\n")
 	for _, e := range All() {
-		supported := "yes"
-		switch {
-		case e.Snippet:
-			supported = "never (rejected)"
-		case !e.Supported:
-			supported = "no (warning)"
-		}
 		canary := ""
 		if e.OnCanary {
 			canary = "read"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", e.Name, e.Scope, code(e.Default), supported, canary, e.Doc)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", e.Name, e.Status, e.Scope, code(e.Default), canary, e.Doc)
 	}
 	const path = "../docs/annotations.md"
 	if *update {

@@ -14,20 +14,17 @@ var bodySizeRE = regexp.MustCompile(`^(\d+)([bkmgBKMG]?)$`)
 func (p *parser) routing(c *Config) {
 	c.UseRegex = p.boolean("use-regex", false)
 	if v, ok := p.get("rewrite-target"); ok && v != "" {
-		if strings.ContainsAny(v, "?&=% ") {
-			p.problem("rewrite-target", ReasonInvalidRewriteTarget, Warning, "%q may not contain ?, &, =, %% or a space; no rewrite", v)
-		} else {
+		switch {
+		case strings.ContainsAny(v, "?&=% "):
+			p.problem("rewrite-target", ReasonInvalidRewriteTarget, Warning, "%s may not contain ?, &, =, %% or a space; no rewrite", quoteShort(v))
+		case !visibleASCII(v) || !(v[0] == '/' || v[0] == '$') || strings.HasPrefix(v, "//"):
+			p.problem("rewrite-target", ReasonInvalidRewriteTarget, Warning, "%s is not a path of printable ASCII starting with / or $n; no rewrite", quoteShort(v))
+		default:
 			c.RewriteTarget = v
 		}
 	}
-	c.XForwardedPrefix, _ = p.get("x-forwarded-prefix")
-	if v, ok := p.get("app-root"); ok && v != "" {
-		if !strings.HasPrefix(v, "/") || strings.Contains(v, "://") {
-			p.problem("app-root", ReasonInvalidValue, Warning, "%q must be a path starting with /; ignored", v)
-		} else {
-			c.AppRoot = v
-		}
-	}
+	c.XForwardedPrefix = p.wire("x-forwarded-prefix", visibleASCII, "printable ASCII without spaces (a header value)")
+	c.AppRoot = p.wire("app-root", validPath, "a path starting with a single /")
 	c.SSLRedirect = p.boolean("ssl-redirect", true)
 	c.ForceSSLRedirect = p.boolean("force-ssl-redirect", false)
 	c.Timeouts = Timeouts{
@@ -37,14 +34,29 @@ func (p *parser) routing(c *Config) {
 	}
 	c.ProxyBodySize = p.bodySize()
 	c.NextUpstream = p.nextUpstream()
-	c.UpstreamVhost, _ = p.get("upstream-vhost")
-	if v, ok := p.get("server-alias"); ok {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
-				c.ServerAlias = append(c.ServerAlias, h)
-			}
+	c.UpstreamVhost = p.wire("upstream-vhost", validHost, "a host name with an optional port")
+	c.ServerAlias = p.hostList("server-alias")
+}
+
+// hostList reads a comma-separated list of host names; invalid names are
+// reported and left out.
+func (p *parser) hostList(name string) []string {
+	v, ok := p.get(name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, h := range strings.Split(v, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch {
+		case h == "":
+		case !validHost(strings.TrimPrefix(h, "*.")) || strings.ContainsAny(h, ":[]"):
+			p.problem(name, ReasonInvalidValue, Warning, "%s is not a host name; left out", quoteShort(h))
+		default:
+			out = append(out, h)
 		}
 	}
+	return out
 }
 
 func (p *parser) bodySize() int64 {
@@ -98,7 +110,7 @@ func (p *parser) nextUpstream() NextUpstream {
 			p.problem("proxy-next-upstream", ReasonInvalidValue, Warning, "%q has an unknown condition; using \"error timeout\"", v)
 		}
 	}
-	n.Tries = p.integer("proxy-next-upstream-tries", 3, 0, ReasonInvalidValue)
+	n.Tries = p.intRange("proxy-next-upstream-tries", 3, 0, MaxTries, ReasonInvalidValue)
 	if n.Tries == 0 {
 		n.Tries = 3 // nginx: 0 means unlimited; Weir bounds retries
 	}
@@ -121,8 +133,8 @@ func (p *parser) redirects(c *Config) {
 			p.problem(r.name+"-code", ReasonInvalidValue, Warning, "%d is not a redirect status; using %d", code, r.def)
 			code = r.def
 		}
-		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "/") {
-			p.problem(r.name, ReasonInvalidRedirect, Error, "%q is not a URL; the Ingress is not served", v)
+		if !validRedirect(v) {
+			p.problem(r.name, ReasonInvalidRedirect, Error, "%s is not an http(s) URL or a path in printable ASCII; the Ingress is not served", quoteShort(v))
 			c.DropIngress = true
 			return
 		}
@@ -148,6 +160,12 @@ func (p *parser) sourceRanges(c *Config) {
 }
 
 func (p *parser) cidrs(name string) ([]netip.Prefix, bool) {
+	return p.cidrList(name, ReasonInvalidSourceRange, "every path of the Ingress answers 503")
+}
+
+// cidrList reads a comma list of addresses and CIDRs; an invalid entry is an
+// Error problem saying consequence, and ok is false.
+func (p *parser) cidrList(name, reason, consequence string) (_ []netip.Prefix, ok bool) {
 	v, present := p.get(name)
 	if !present {
 		return nil, true
@@ -160,7 +178,7 @@ func (p *parser) cidrs(name string) ([]netip.Prefix, bool) {
 		}
 		pr, err := parsePrefix(s)
 		if err != nil {
-			p.problem(name, ReasonInvalidSourceRange, Error, "%q is not an address or CIDR; every path of the Ingress answers 503", s)
+			p.problem(name, reason, Error, "%s is not an address or CIDR; %s", quoteShort(s), consequence)
 			return nil, false
 		}
 		out = append(out, pr)

@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -37,36 +38,90 @@ func (p *parser) boolean(name string, def bool) bool {
 	return b
 }
 
-// integer reads a base-10 integer of at least min; invalid values fall back.
+// integer reads a base-10 integer in [min, MaxCount]; invalid values fall
+// back.
 func (p *parser) integer(name string, def, min int, reason string) int {
+	return p.intRange(name, def, min, MaxCount, reason)
+}
+
+// intRange reads a base-10 integer in [min, max]; invalid or out-of-range
+// values are a problem and fall back to def.
+func (p *parser) intRange(name string, def, min, max int, reason string) int {
 	v, ok := p.get(name)
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
+	if err != nil && !isOverflow(err) {
 		p.problem(name, reason, Warning, "%q is not an integer; using %d", v, def)
 		return def
 	}
-	if n < min {
+	switch {
+	case (err == nil && n < min) || (err != nil && strings.HasPrefix(strings.TrimSpace(v), "-")):
 		p.problem(name, reason, Warning, "%q is not an integer of at least %d; using %d", v, min, def)
+		return def
+	case err != nil || n > max:
+		p.problem(name, reason, Warning, "%q is larger than %d; using %d", v, max, def)
 		return def
 	}
 	return n
 }
 
-// seconds reads whole seconds ("60s" is invalid, as in ingress-nginx).
+func isOverflow(err error) bool {
+	var ne *strconv.NumError
+	return errors.As(err, &ne) && ne.Err == strconv.ErrRange
+}
+
+// seconds reads whole seconds up to MaxTimeout ("60s" is invalid, as in
+// ingress-nginx).
 func (p *parser) seconds(name string, def time.Duration) time.Duration {
+	return p.secondsUpTo(name, def, MaxTimeout)
+}
+
+func (p *parser) secondsUpTo(name string, def, max time.Duration) time.Duration {
 	v, ok := p.get(name)
 	if !ok {
 		return def
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if (err != nil && !isOverflow(err)) || n < 0 {
 		p.problem(name, ReasonInvalidValue, Warning, "%q is not a whole number of seconds; using %s", v, def)
 		return def
 	}
+	if err != nil || n > int64(max/time.Second) {
+		p.problem(name, ReasonInvalidValue, Warning, "%q seconds is more than %s; using %s", v, max, def)
+		return def
+	}
 	return time.Duration(n) * time.Second
+}
+
+// wire reads a string annotation that ends up on the wire (a header, a
+// request line, a redirect target, a cookie). An invalid value is a problem
+// and reads as "": the annotation is ignored.
+func (p *parser) wire(name string, valid func(string) bool, want string) string {
+	return p.checked(name, ReasonInvalidValue, valid, "is not "+want, "the annotation is ignored")
+}
+
+// checked reads a string annotation that valid accepts; an invalid value is
+// a problem ("<value> <complaint>; <consequence>") and reads as "".
+func (p *parser) checked(name, reason string, valid func(string) bool, complaint, consequence string) string {
+	v, ok := p.get(name)
+	if !ok || v == "" {
+		return ""
+	}
+	if !valid(v) {
+		p.problem(name, reason, Warning, "%s %s; %s", quoteShort(v), complaint, consequence)
+		return ""
+	}
+	return v
+}
+
+// quoteShort quotes a value for a problem message, cut to 100 bytes.
+func quoteShort(v string) string {
+	if len(v) > 100 {
+		return strconv.Quote(v[:100]) + "..."
+	}
+	return strconv.Quote(v)
 }
 
 // Parse reads the annotations of an ordinary (non-canary) Ingress. The
@@ -80,6 +135,7 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.upstream(c)
 	p.redirects(c)
 	p.sourceRanges(c)
+	p.access(c)
 	p.health(c)
 	if p.check(false) {
 		c.DenyAll = true
@@ -123,14 +179,14 @@ func (p *parser) check(canary bool) (closed bool) {
 		case (known && e.Snippet) || (!known && isSnippet(name)):
 			p.problem(name, ReasonSnippetRejected, Warning, "snippet annotations are never supported (configuration injection); the value is ignored")
 		case !known:
-			p.problem(name, ReasonUnknownAnnotation, Warning, "unknown annotation; it has no effect")
+			p.problem(name, ReasonUnknownAnnotation, Warning, "unknown annotation; it has no effect%s", suggestion(name, Prefix, entries))
 		case canary && !e.OnCanary:
 			// ignored on a canary Ingress by design
 		case !e.Supported && e.FailClosed:
 			p.problem(name, ReasonUnenforceableAccess, Error, "Weir cannot enforce this access restriction yet; every path of the Ingress answers 503 (fail closed)")
 			closed = true
 		case !e.Supported:
-			p.problem(name, ReasonUnsupportedAnnotation, Warning, "Weir does not implement this annotation yet; it has no effect")
+			p.problem(name, ReasonUnsupportedAnnotation, Warning, "Weir does not implement this annotation yet: %s", e.Consequence)
 		}
 	}
 	return closed

@@ -32,6 +32,27 @@ const (
 	RiskCritical Risk = "critical"
 )
 
+// Status is what Weir does with an annotation, for documentation and for
+// migration reports.
+type Status string
+
+const (
+	// Implemented: Weir does what ingress-nginx documents.
+	Implemented Status = "Implemented"
+	// NoOp: accepted silently; Weir's behaviour already gives what the
+	// annotation asks for, or it only tunes nginx internals.
+	NoOp Status = "NoOp"
+	// NotImplemented: accepted with a warning; Consequence says what
+	// happens instead.
+	NotImplemented Status = "NotImplemented"
+	// FailClosed: an access restriction Weir does not enforce; every path
+	// of the Ingress answers 503.
+	FailClosed Status = "FailClosed"
+	// Rejected: configuration injection (snippets); never supported, the
+	// value is ignored.
+	Rejected Status = "Rejected"
+)
+
 // Entry describes one annotation.
 type Entry struct {
 	// Name is the key without Prefix.
@@ -53,14 +74,44 @@ type Entry struct {
 	// Supported, or its value is invalid, every path of the Ingress answers
 	// 503: Weir never serves a path whose protection it cannot enforce.
 	FailClosed bool
+	// Status summarises the flags above (filled by register when empty).
+	Status Status
+	// Consequence is one line saying what happens to an Ingress using the
+	// annotation when Status is not Implemented, for example "the value is
+	// ignored" or "every path of the Ingress answers 503".
+	Consequence string
 }
 
 var entries = map[string]Entry{}
 
 func register(es ...Entry) {
 	for _, e := range es {
+		if e.Status == "" {
+			e.Status = statusOf(e)
+		}
+		if e.Consequence == "" {
+			e.Consequence = defaultConsequence[e.Status]
+		}
 		entries[e.Name] = e
 	}
+}
+
+func statusOf(e Entry) Status {
+	switch {
+	case e.Snippet:
+		return Rejected
+	case e.Supported:
+		return Implemented
+	case e.FailClosed:
+		return FailClosed
+	}
+	return NotImplemented
+}
+
+var defaultConsequence = map[Status]string{
+	NotImplemented: "the value is ignored; the Ingress gets a warning",
+	FailClosed:     "every path of the Ingress answers 503",
+	Rejected:       "the value is ignored; the Ingress gets a warning",
 }
 
 // All returns every registered annotation sorted by name.
@@ -70,6 +121,7 @@ func All() []Entry {
 		out = append(out, e)
 	}
 	for _, e := range weirEntries {
+		e.Status = statusOf(e)
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -133,9 +185,9 @@ func init() {
 		Entry{Name: "upstream-hash-by", Scope: ScopeUpstream, Risk: RiskLow, Supported: true, OnCanary: true,
 			Doc: "Consistent-hash key built from $request_uri, $uri, $host, $remote_addr, $binary_remote_addr, $http_NAME, $cookie_NAME, $arg_NAME and text."},
 		Entry{Name: "upstream-hash-by-subset", Scope: ScopeUpstream, Risk: RiskLow, Default: "false", OnCanary: true,
-			Doc: "Hash to a subset of endpoints (not implemented: the whole set is used)."},
+			Consequence: "the key is hashed over every endpoint, not a subset", Doc: "Hash to a subset of endpoints (not implemented: the whole set is used)."},
 		Entry{Name: "upstream-hash-by-subset-size", Scope: ScopeUpstream, Risk: RiskLow, Default: "3", OnCanary: true,
-			Doc: "Subset size for upstream-hash-by-subset (not implemented)."},
+			Consequence: "the key is hashed over every endpoint, not a subset", Doc: "Subset size for upstream-hash-by-subset (not implemented)."},
 		Entry{Name: "affinity", Scope: ScopeUpstream, Risk: RiskLow, Supported: true,
 			Doc: "cookie: sticky sessions with an HttpOnly cookie; overrides load-balance and upstream-hash-by."},
 		Entry{Name: "affinity-mode", Scope: ScopeUpstream, Risk: RiskLow, Default: "balanced", Supported: true,
@@ -166,14 +218,15 @@ func init() {
 			Doc: "Answer with a redirect to this literal URL; wins over permanent-redirect."},
 		Entry{Name: "temporal-redirect-code", Scope: ScopeLocation, Risk: RiskLow, Default: "302", Supported: true,
 			Doc: "Status of temporal-redirect (300-308)."},
-		Entry{Name: "allowlist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true,
+		Entry{Name: "allowlist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
 			Doc: "Comma-separated CIDRs allowed to reach the paths (403 otherwise); an invalid entry closes every path with 503."},
-		Entry{Name: "whitelist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true,
+		Entry{Name: "whitelist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
 			Doc: "Alias of allowlist-source-range, read when that is absent."},
-		Entry{Name: "denylist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true,
+		Entry{Name: "denylist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
 			Doc: "Comma-separated CIDRs refused with 403 (checked before the allow list)."},
 		Entry{Name: "server-alias", Scope: ScopeIngress, Risk: RiskLow, Supported: true,
 			Doc: "Comma-separated extra host names served like the Ingress's rule hosts."},
 	)
-	registerUnsupported()
+	registerCatalog()
+	registerAccess()
 }

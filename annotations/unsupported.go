@@ -2,58 +2,84 @@ package annotations
 
 import "strings"
 
-// unsupported are ingress-nginx annotations Weir recognises but does not
-// implement yet. An Ingress that uses one gets an UnsupportedAnnotation
-// warning; the rest of the Ingress is served.
-var unsupported = []struct{ name, doc string }{
-	{"preserve-trailing-slash", "Keep the trailing slash in SSL redirects."},
-	{"from-to-www-redirect", "Redirect between www.host and host."},
-	{"enable-cors", "Answer CORS preflights and add CORS headers."},
-	{"cors-allow-origin", "CORS allowed origins."},
-	{"cors-allow-methods", "CORS allowed methods."},
-	{"cors-allow-headers", "CORS allowed headers."},
-	{"cors-expose-headers", "CORS exposed headers."},
-	{"cors-allow-credentials", "CORS credentials."},
-	{"cors-max-age", "CORS preflight cache time."},
-	{"limit-rps", "Requests per second per client."},
-	{"limit-rpm", "Requests per minute per client."},
-	{"limit-connections", "Concurrent connections per client."},
-	{"limit-burst-multiplier", "Burst allowance of rate limits."},
-	{"limit-allowlist", "Clients exempt from rate limits."},
-	{"limit-whitelist", "Alias of limit-allowlist."},
-	{"custom-http-errors", "Serve listed backend errors from the default backend."},
-	{"default-backend", "Service answering custom errors and unavailable paths."},
-	{"auth-type", "Basic authentication."},
-	{"auth-secret", "Secret with basic-auth users."},
-	{"auth-secret-type", "auth-file or auth-map."},
-	{"auth-realm", "Basic-auth realm."},
-	{"auth-url", "External authentication service."},
-	{"auth-method", "Method of the external authentication request."},
-	{"auth-signin", "Sign-in redirect of external authentication."},
-	{"auth-response-headers", "Headers copied from the authentication response."},
-	{"auth-request-redirect", "X-Auth-Request-Redirect of external authentication."},
-	{"auth-tls-secret", "CA for client-certificate authentication."},
-	{"auth-tls-verify-client", "Client-certificate verification mode."},
-	{"auth-tls-verify-depth", "Client-certificate chain depth."},
-	{"auth-tls-pass-certificate-to-upstream", "Pass the client certificate upstream."},
-	{"service-upstream", "Use the Service's ClusterIP instead of its endpoints."},
-	{"proxy-ssl-secret", "Client certificate and CA for HTTPS backends."},
-	{"proxy-ssl-verify", "Verify HTTPS backends."},
-	{"proxy-ssl-name", "Name verified on HTTPS backends."},
-	{"proxy-ssl-server-name", "Send SNI to HTTPS backends."},
-	{"ssl-passthrough", "Route TLS by SNI without terminating it."},
-	{"custom-headers", "Response headers from a ConfigMap."},
-	{"mirror-target", "Copy requests to a second backend."},
-	{"mirror-request-body", "Include the body in mirrored requests."},
-	{"proxy-buffering", "Buffer responses."},
-	{"proxy-request-buffering", "Buffer request bodies."},
-	{"proxy-http-version", "HTTP version to backends."},
+// catalog lists the ingress-nginx annotations Weir knows but does not
+// implement (or need): every key ingress-nginx v1.15 reads is in the
+// registry, so none of them is reported as unknown. Entries registered later
+// (the implemented families) replace these.
+var catalog = []struct {
+	name, doc   string
+	status      Status
+	consequence string
+}{
+	{"preserve-trailing-slash", "Keep the trailing slash in SSL redirects.", NoOp, "Weir's SSL redirects always keep the path as received, trailing slash included"},
+	{"from-to-www-redirect", "Redirect between www.host and host.", NotImplemented, "no redirect between www.host and host"},
+	{"custom-http-errors", "Serve listed backend errors from the default backend.", NotImplemented, "backend error responses reach the client unchanged"},
+	{"default-backend", "Service answering custom errors and unavailable paths.", NotImplemented, "a path whose Service has no endpoints answers 503"},
+	{"disable-proxy-intercept-errors", "Stop intercepting backend errors.", NoOp, "Weir never intercepts backend errors"},
+	{"auth-tls-secret", "CA for client-certificate authentication.", FailClosed, "every path of the Ingress answers 503"},
+	{"auth-tls-verify-client", "Client-certificate verification mode.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
+	{"auth-tls-verify-depth", "Client-certificate chain depth.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
+	{"auth-tls-error-page", "Page for client-certificate failures.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
+	{"auth-tls-pass-certificate-to-upstream", "Pass the client certificate upstream.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
+	{"auth-tls-match-cn", "Required client-certificate subject.", NotImplemented, "no effect; with auth-tls-secret the paths answer 503"},
+	{"auth-proxy-set-headers", "ConfigMap of headers sent to the external auth service.", FailClosed, "every path of the Ingress answers 503 (the auth service would not get the headers it expects)"},
+	{"auth-keepalive", "Idle keep-alive connections to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
+	{"auth-keepalive-requests", "Requests per keep-alive connection to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
+	{"auth-keepalive-timeout", "Idle time of keep-alive connections to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
+	{"auth-keepalive-share-vars", "Share nginx variables with the auth subrequest.", NoOp, "nginx internals; nothing to share in Weir"},
+	{"enable-global-auth", "Apply the ConfigMap's global-auth-url.", NoOp, "Weir has no global external auth"},
+	{"satisfy", "any: either the source range or the authentication suffices.", NotImplemented, "every restriction must pass (satisfy all)"},
+	{"global-rate-limit", "Rate limit shared through memcached (removed in ingress-nginx 1.12).", NotImplemented, "no global limit applies; use limit-rps or limit-rpm"},
+	{"global-rate-limit-window", "Window of global-rate-limit.", NotImplemented, "no global limit applies"},
+	{"global-rate-limit-key", "Key of global-rate-limit.", NotImplemented, "no global limit applies"},
+	{"global-rate-limit-ignored-cidrs", "Clients exempt from global-rate-limit.", NotImplemented, "no global limit applies"},
+	{"service-upstream", "Use the Service's ClusterIP instead of its endpoints.", NotImplemented, "the Service's endpoints are balanced directly"},
+	{"proxy-ssl-secret", "Client certificate and CA for HTTPS backends.", NotImplemented, "the backend's certificate is not verified and no client certificate is sent"},
+	{"proxy-ssl-verify", "Verify HTTPS backends.", NotImplemented, "the backend's certificate is not verified"},
+	{"proxy-ssl-verify-depth", "Chain depth for HTTPS backends.", NotImplemented, "the backend's certificate is not verified"},
+	{"proxy-ssl-name", "Name verified on HTTPS backends.", NotImplemented, "the backend's certificate is not verified"},
+	{"proxy-ssl-server-name", "Send SNI to HTTPS backends.", NotImplemented, "the value is ignored"},
+	{"proxy-ssl-protocols", "TLS versions to HTTPS backends.", NotImplemented, "Weir's default TLS versions apply"},
+	{"proxy-ssl-ciphers", "Cipher suites to HTTPS backends.", NotImplemented, "Weir's default cipher suites apply"},
+	{"ssl-passthrough", "Route TLS by SNI without terminating it.", NotImplemented, "TLS is terminated by Weir and the request routed as HTTP"},
+	{"ssl-ciphers", "Cipher suites offered to clients.", NotImplemented, "Weir's default cipher suites apply"},
+	{"ssl-prefer-server-ciphers", "Prefer the server's cipher order.", NoOp, "Go's TLS stack chooses the cipher suite"},
+	{"custom-headers", "Response headers from a ConfigMap.", NotImplemented, "no headers are added to responses"},
+	{"mirror-target", "Copy requests to a second backend.", NotImplemented, "requests are not mirrored"},
+	{"mirror-request-body", "Include the body in mirrored requests.", NotImplemented, "requests are not mirrored"},
+	{"mirror-host", "Host header of mirrored requests.", NotImplemented, "requests are not mirrored"},
+	{"proxy-buffering", "Buffer responses.", NoOp, "Weir streams responses; buffering only changes nginx's memory use"},
+	{"proxy-request-buffering", "Buffer request bodies before proxying.", NotImplemented, "request bodies are streamed to the backend as they arrive"},
+	{"proxy-http-version", "HTTP version to backends.", NotImplemented, "requests are sent as HTTP/1.1"},
+	{"proxy-buffer-size", "nginx response header buffer.", NoOp, "tunes nginx buffers; Weir streams"},
+	{"proxy-buffers-number", "nginx response buffers.", NoOp, "tunes nginx buffers; Weir streams"},
+	{"proxy-busy-buffers-size", "nginx busy buffers.", NoOp, "tunes nginx buffers; Weir streams"},
+	{"proxy-max-temp-file-size", "nginx temporary file size.", NoOp, "tunes nginx buffers; Weir streams"},
+	{"client-body-buffer-size", "nginx request body buffer.", NoOp, "tunes nginx buffers; Weir streams"},
+	{"proxy-cookie-domain", "Rewrite Set-Cookie domains from the backend.", NotImplemented, "Set-Cookie from the backend is passed unchanged"},
+	{"proxy-cookie-path", "Rewrite Set-Cookie paths from the backend.", NotImplemented, "Set-Cookie from the backend is passed unchanged"},
+	{"proxy-redirect-from", "Rewrite Location from the backend.", NotImplemented, "Location from the backend is passed unchanged"},
+	{"proxy-redirect-to", "Rewrite Location from the backend.", NotImplemented, "Location from the backend is passed unchanged"},
+	{"connection-proxy-header", "Connection header sent to the backend.", NotImplemented, "Weir sets the Connection header itself"},
+	{"enable-access-log", "Turn the access log off.", NotImplemented, "requests are logged as usual"},
+	{"enable-rewrite-log", "nginx rewrite debug log.", NoOp, "nginx debugging only"},
+	{"enable-opentelemetry", "OpenTelemetry tracing.", NotImplemented, "no traces are emitted"},
+	{"opentelemetry-trust-incoming-span", "Continue incoming traces.", NotImplemented, "no traces are emitted"},
+	{"opentelemetry-operation-name", "Span name.", NotImplemented, "no traces are emitted"},
+	{"enable-opentracing", "OpenTracing (removed in ingress-nginx 1.10).", NotImplemented, "no traces are emitted"},
+	{"opentracing-trust-incoming-span", "OpenTracing (removed in ingress-nginx 1.10).", NotImplemented, "no traces are emitted"},
+	{"enable-influxdb", "InfluxDB metrics (removed from ingress-nginx).", NotImplemented, "no InfluxDB metrics are sent"},
+	{"influxdb-measurement", "InfluxDB metrics (removed from ingress-nginx).", NotImplemented, "no InfluxDB metrics are sent"},
+	{"influxdb-port", "InfluxDB metrics (removed from ingress-nginx).", NotImplemented, "no InfluxDB metrics are sent"},
+	{"influxdb-host", "InfluxDB metrics (removed from ingress-nginx).", NotImplemented, "no InfluxDB metrics are sent"},
+	{"influxdb-server-name", "InfluxDB metrics (removed from ingress-nginx).", NotImplemented, "no InfluxDB metrics are sent"},
+	{"http2-push-preload", "HTTP/2 server push of preload links.", NoOp, "browsers no longer support HTTP/2 push"},
+	{"session-cookie-conditional-samesite-none", "Omit SameSite=None for old browsers.", NotImplemented, "SameSite=None is sent to every browser"},
+	{"use-port-in-redirects", "Keep the port in redirects.", NotImplemented, "redirects carry no port"},
+	{"relative-redirects", "Relative Location headers.", NotImplemented, "Location headers are written as Weir builds them"},
+	{"fastcgi-index", "FastCGI index file.", NotImplemented, "FastCGI backends are not supported"},
+	{"fastcgi-params-configmap", "FastCGI parameters.", NotImplemented, "FastCGI backends are not supported"},
 }
-
-// failClosed are the unsupported annotations that turn on an access
-// restriction (ingress-nginx enables basic/digest auth with auth-type,
-// external auth with auth-url and client certificates with auth-tls-secret).
-var failClosed = map[string]bool{"auth-type": true, "auth-url": true, "auth-tls-secret": true}
 
 // snippetNames are configuration-injection annotations. Weir renders no
 // configuration, so they cannot work and are always rejected.
@@ -64,14 +90,23 @@ var snippetNames = []string{
 	"lua-resty-waf-allow-unknown-content-types", "lua-resty-waf-score-threshold", "lua-resty-waf-process-multipart-body",
 }
 
-func registerUnsupported() {
-	for _, u := range unsupported {
-		if failClosed[u.name] {
-			register(Entry{Name: u.name, Scope: ScopeLocation, Risk: RiskCritical, FailClosed: true,
-				Doc: u.doc + " Not implemented: it restricts access, so every path of the Ingress answers 503 (fail closed)."})
+func registerCatalog() {
+	for _, u := range catalog {
+		if u.status == "" {
 			continue
 		}
-		register(Entry{Name: u.name, Scope: ScopeLocation, Risk: RiskMedium, Doc: u.doc + " Not implemented: the Ingress gets a warning."})
+		e := Entry{Name: u.name, Scope: ScopeLocation, Risk: RiskMedium, Status: u.status, Consequence: u.consequence}
+		switch u.status {
+		case NoOp:
+			e.Supported, e.Risk = true, RiskLow
+			e.Doc = u.doc + " No-op: " + u.consequence + "."
+		case FailClosed:
+			e.FailClosed, e.Risk = true, RiskCritical
+			e.Doc = u.doc + " Not implemented: it restricts access, so " + u.consequence + " (fail closed)."
+		default:
+			e.Doc = u.doc + " Not implemented (warning): " + u.consequence + "."
+		}
+		register(e)
 	}
 	for _, n := range snippetNames {
 		register(Entry{Name: n, Scope: ScopeLocation, Risk: RiskCritical, Snippet: true,

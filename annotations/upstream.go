@@ -3,7 +3,6 @@ package annotations
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // upstream reads the backend-level annotations.
@@ -57,13 +56,13 @@ func (p *parser) affinity(c *Config) {
 		return
 	}
 	a := &Affinity{CookieName: "INGRESSCOOKIE", Path: "/", Mode: "balanced"}
-	if n := p.token("session-cookie-name", ReasonInvalidValue); n != "" {
+	if n := p.wire("session-cookie-name", validHeaderName, "a cookie name (an RFC 9110 token)"); n != "" {
 		a.CookieName = n
 	}
-	if v, ok := p.get("session-cookie-path"); ok && strings.HasPrefix(v, "/") {
+	if v := p.wire("session-cookie-path", validCookiePath, "a path starting with / without ; or spaces"); v != "" {
 		a.Path = v
 	}
-	a.Domain, _ = p.get("session-cookie-domain")
+	a.Domain = p.wire("session-cookie-domain", validCookieDomain, "a domain name")
 	if v, ok := p.get("affinity-mode"); ok {
 		if v == "balanced" || v == "persistent" {
 			a.Mode = v
@@ -71,11 +70,10 @@ func (p *parser) affinity(c *Config) {
 			p.problem("affinity-mode", ReasonInvalidValue, Warning, "%q is not balanced or persistent; using balanced", v)
 		}
 	}
-	maxAge := p.integer("session-cookie-max-age", 0, 0, ReasonInvalidValue)
-	if maxAge == 0 {
-		maxAge = p.integer("session-cookie-expires", 0, 0, ReasonInvalidValue)
+	a.MaxAge = p.secondsUpTo("session-cookie-max-age", 0, MaxCookieAge)
+	if a.MaxAge == 0 {
+		a.MaxAge = p.secondsUpTo("session-cookie-expires", 0, MaxCookieAge)
 	}
-	a.MaxAge = time.Duration(maxAge) * time.Second
 	a.Secure = p.boolean("session-cookie-secure", false)
 	a.ChangeOnFailure = p.boolean("session-cookie-change-on-failure", false)
 	if v, ok := p.get("session-cookie-samesite"); ok {
@@ -96,6 +94,11 @@ func (p *parser) affinity(c *Config) {
 // ParseHashKey parses an upstream-hash-by template: nginx variables among
 // literal text. Unknown variables are an error.
 func ParseHashKey(s string) ([]KeyPart, error) {
+	return parseKey(s, hashVariable)
+}
+
+// parseKey parses nginx variables (named by variable) among literal text.
+func parseKey(s string, variable func(string) (KeyPart, error)) ([]KeyPart, error) {
 	var parts []KeyPart
 	lit := strings.Builder{}
 	flush := func() {
@@ -126,7 +129,7 @@ func ParseHashKey(s string) ([]KeyPart, error) {
 			}
 			k++
 		}
-		part, err := hashVariable(name)
+		part, err := variable(name)
 		if err != nil {
 			return nil, err
 		}
@@ -167,4 +170,10 @@ func isWordByte(b byte) bool {
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("upstream-hash-by: "+format, args...)
+}
+
+// validCookiePath reports a Path attribute: a path without ";" (which would
+// start another attribute).
+func validCookiePath(s string) bool {
+	return visibleASCII(s) && s[0] == '/' && !strings.Contains(s, ";")
 }

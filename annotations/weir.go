@@ -37,9 +37,9 @@ func (p *parser) health(c *Config) {
 	if !ok || path == "" {
 		return
 	}
-	if !strings.HasPrefix(path, "/") {
+	if !validPath(path) {
 		p.problems = append(p.problems, Problem{Field: WeirPrefix + "health-check-path", Reason: ReasonInvalidValue,
-			Severity: Warning, Message: "the path must start with /; active checks are off"})
+			Severity: Warning, Message: "the path must start with a single / and hold only printable ASCII without spaces; active checks are off"})
 		return
 	}
 	c.HealthCheck = HealthCheck{Path: path,
@@ -75,7 +75,7 @@ func (p *parser) checkWeir() {
 		}
 		if _, known := weirEntries[name]; !known {
 			p.problems = append(p.problems, Problem{Field: k, Reason: ReasonUnknownAnnotation, Severity: Warning,
-				Message: "unknown annotation; it has no effect"})
+				Message: "unknown annotation; it has no effect" + suggestion(name, WeirPrefix, weirEntries)})
 		}
 	}
 }

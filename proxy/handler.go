@@ -85,6 +85,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	case a.Respond != nil:
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
 		return
+	case a.GatewayCORS != nil && s.cors(w, r, a.GatewayCORS):
+		ex.status = http.StatusNoContent
+		return
 	}
 	if (len(a.SourceDeny) > 0 || len(a.SourceAllow) > 0) && !sourceAllowed(a, ex.info.clientIP) {
 		ex.status = s.answer(w, http.StatusForbidden, "forbidden")
@@ -98,6 +101,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		}
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
 	}
+	w, ok := s.access(w, r, a, ex)
+	if !ok {
+		return
+	}
+	defer s.releaseAccess(a, ex)
 	if a.MaxBodyBytes > 0 {
 		if r.ContentLength > a.MaxBodyBytes {
 			ex.status = s.answer(w, http.StatusRequestEntityTooLarge, "request body too large")
@@ -112,6 +120,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	if b == nil {
 		ex.status = s.answer(w, http.StatusInternalServerError, "no backend with weight")
 		return
+	}
+	if a = a.ForBackend(b); len(a.Mirrors) > 0 {
+		s.mirror(w, r, snap, a)
 	}
 	pool := snap.pools[b.Index()]
 	if len(pool.Endpoints()) == 0 {
@@ -170,6 +181,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 	if b.Retry.Timeout > 0 {
 		deadline = ex.start.Add(b.Retry.Timeout)
 	}
+	deadline = routeTimeouts(a, &to, ex.start, deadline)
 	var triedBuf [4]*balance.Endpoint
 	tried := triedBuf[:0]
 	for attempt := 0; attempt < tries; attempt++ {

@@ -39,7 +39,8 @@ func (s *subject) parse(ann map[string]string) *annotations.Config {
 
 // annotationFindings answers each nginx.ingress.kubernetes.io/ annotation
 // of ing, in key order. The answer comes from the annotations package's
-// registry and parser, so it follows what Weir actually does.
+// registry (Supported, Status, Consequence) and parser (the problems a value
+// raises), so it follows what Weir actually does.
 func annotationFindings(ing *networkingv1.Ingress, nginx []*networkingv1.Ingress, p *pairs) []Finding {
 	s := &subject{ing: ing, canary: isCanary(ing), nginx: nginx, pairs: p, problems: map[string][]annotations.Problem{}}
 	var ps []annotations.Problem
@@ -74,17 +75,19 @@ func (s *subject) classify(key, value string) Finding {
 	case (known && e.Snippet) || (!known && strings.HasSuffix(name, "-snippet")):
 		return s.notHonoured(key, "the snippet is ignored: Weir renders no configuration, so none can be injected")
 	case !known:
-		msg := "unknown annotation: it has no effect"
+		msg := "unknown annotation; it has no effect"
 		if ps := s.problems[key]; len(ps) > 0 {
-			msg = "unknown annotation: " + ps[0].Message // it may suggest the key meant
+			msg = ps[0].Message // it may name the key meant
 		}
 		return s.notHonoured(key, msg)
 	case s.canary && !e.OnCanary:
 		return Finding{Status: NoOp, Detail: "ignored on a canary Ingress, as in ingress-nginx: the main Ingress owns the route"}
-	case !e.Supported && e.FailClosed:
-		return Finding{Status: NotHonoured, Detail: "every path of the Ingress answers 503: Weir fails closed on an access restriction it cannot enforce"}
+	case e.Status == annotations.NoOp:
+		return Finding{Status: NoOp, Detail: e.Consequence}
+	case e.Status == annotations.FailClosed:
+		return Finding{Status: NotHonoured, Detail: e.Consequence + ": Weir fails closed on an access restriction it cannot enforce"}
 	case !e.Supported:
-		return s.notHonoured(key, unsupportedConsequence(name))
+		return s.notHonoured(key, e.Consequence)
 	}
 	if f, ok := s.fromProblems(key); ok {
 		return f
@@ -133,39 +136,4 @@ func (s *subject) notHonoured(key, fallback string) Finding {
 		return Finding{Status: NotHonoured, Detail: "every path of the Ingress answers 503: Weir fails closed on what it cannot enforce (" + fallback + ")"}
 	}
 	return Finding{Status: NotHonoured, Detail: fallback}
-}
-
-// consequences of annotations Weir does not implement and that do not make
-// it fail closed, by name prefix (the longest prefix wins).
-var consequences = map[string]string{
-	"auth-":                   "the value is ignored: Weir does not implement this authentication (auth-type, auth-url or auth-tls-secret on the Ingress makes every path answer 503)",
-	"enable-cors":             "no CORS headers are added and preflight requests reach the backend: browsers refuse cross-origin calls the backend does not answer itself",
-	"cors-":                   "no CORS headers are added",
-	"limit-":                  "requests are not rate limited",
-	"custom-http-errors":      "backend error responses reach clients unchanged",
-	"default-backend":         "a path without endpoints answers 503 instead of this Service's response",
-	"service-upstream":        "Weir balances over the Service's endpoints instead of sending to its ClusterIP",
-	"proxy-ssl-":              "HTTPS backends are not verified and get no client certificate",
-	"ssl-passthrough":         "Weir terminates TLS itself with the host's certificate (or its default one) instead of passing it through",
-	"custom-headers":          "the response headers are not added",
-	"mirror-":                 "requests are not mirrored",
-	"proxy-buffering":         "Weir streams responses without buffering them",
-	"proxy-request-buffering": "Weir streams request bodies to the backend without buffering them",
-	"proxy-http-version":      "Weir speaks HTTP/1.1 to HTTP backends (HTTP/2 for GRPC and by ALPN for HTTPS)",
-	"from-to-www-redirect":    "no redirect between www.host and host: the other name is not served unless a rule names it",
-	"preserve-trailing-slash": "the HTTPS redirect does not keep a trailing slash the way ingress-nginx's option does",
-	"upstream-hash-by-subset": "the hash picks among all endpoints instead of a subset",
-}
-
-func unsupportedConsequence(name string) string {
-	best := ""
-	for p := range consequences {
-		if strings.HasPrefix(name, p) && len(p) > len(best) {
-			best = p
-		}
-	}
-	if best == "" {
-		return "not implemented: the value is ignored"
-	}
-	return consequences[best]
 }

@@ -1,10 +1,14 @@
 package migrate
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"weir.dev/weir/annotations"
 )
 
 // cmKey is Weir's answer for one key of ingress-nginx's ConfigMap. Weir
@@ -39,7 +43,7 @@ var configMapKeys = map[string]cmKey{
 	"proxy-next-upstream-timeout": {[]string{"0"}, NotHonoured, "Weir does not bound retries in time" + perIngress},
 	"ssl-redirect":                {[]string{"true"}, NotHonoured, "Weir redirects plain HTTP to HTTPS on TLS hosts" + perIngress},
 	"force-ssl-redirect":          {[]string{"false"}, NotHonoured, "Weir redirects only TLS hosts" + perIngress},
-	"load-balance":                {[]string{"least_conn"}, Difference, "Weir balances least-connections unless an Ingress sets the load-balance annotation (ingress-nginx's default is round_robin)"},
+	"load-balance":                {[]string{"least_conn"}, NotHonoured, "Weir balances least-connections" + perIngress},
 	"use-http2":                   {[]string{"true"}, NotHonoured, "Weir offers HTTP/2 by ALPN on every TLS connection"},
 	"hsts":                        {[]string{"true"}, NotHonoured, "Weir sends Strict-Transport-Security on TLS hosts"},
 	"hsts-max-age":                {[]string{"31536000"}, NotHonoured, "Weir sends max-age=31536000"},
@@ -49,8 +53,9 @@ var configMapKeys = map[string]cmKey{
 	"ssl-protocols":               {[]string{"tlsv1.2 tlsv1.3", "tlsv1.3 tlsv1.2"}, NotHonoured, "Weir accepts TLS 1.2 and 1.3"},
 	"ssl-session-tickets":         {[]string{"true"}, NotHonoured, "Weir issues session tickets (keys rotated hourly)"},
 	"allow-snippet-annotations":   {[]string{"false"}, NotHonoured, "snippet annotations are never read: each is reported and ignored"},
-	"enable-underscores-in-headers": {[]string{"true"}, Difference,
-		"header names with _ reach backends and match canary rules in Weir; nginx drops them by default"},
+	"enable-underscores-in-headers": {[]string{"false"}, NotHonoured,
+		"header names with _ are dropped before the backend unless Weir runs with --enable-underscores-in-headers"},
+	"client-body-timeout":        {[]string{"60"}, NotHonoured, "a client idle for 60 s in its request body gets 408; Weir's --client-body-timeout flag sets it"},
 	"use-forwarded-headers":      {[]string{"false"}, NotHonoured, noTrust},
 	"compute-full-forwarded-for": {nil, NotHonoured, noTrust},
 	"enable-real-ip":             {[]string{"false"}, NotHonoured, noTrust},
@@ -116,14 +121,19 @@ var configMapKeys = map[string]cmKey{
 	"ssl-session-timeout":              {nil, NoOp, "Go resumes TLS sessions with tickets; there is no session cache to size"},
 }
 
-// configMapLinks document the differences.
-var configMapLinks = map[string]string{
-	"load-balance":                  annotationsDoc,
-	"enable-underscores-in-headers": differencesDoc,
+// ConfigMapKeys lists the ingress-nginx ConfigMap keys Weir has an answer
+// for, sorted.
+func ConfigMapKeys() []string {
+	out := make([]string, 0, len(configMapKeys))
+	for k := range configMapKeys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // configMapFindings answers each key of ingress-nginx's ConfigMap.
-func configMapFindings(data map[string]string) []Finding {
+func configMapFindings(data map[string]string, nginx []*networkingv1.Ingress) []Finding {
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -131,7 +141,11 @@ func configMapFindings(data map[string]string) []Finding {
 	sort.Strings(keys)
 	out := make([]Finding, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, configMapFinding(k, data[k]))
+		f := configMapFinding(k, data[k])
+		if f.Status == NotHonoured && strings.HasSuffix(f.Detail, perIngress) {
+			f = narrowToIngresses(f, nginx)
+		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -147,7 +161,28 @@ func configMapFinding(key, value string) Finding {
 			return Finding{Key: key, Status: Honoured, Detail: "Weir's default is the same"}
 		}
 	}
-	return Finding{Key: key, Status: known.status, Detail: known.detail, Link: configMapLinks[key]}
+	return Finding{Key: key, Status: known.status, Detail: known.detail}
+}
+
+// narrowToIngresses answers a key that has an annotation of the same name
+// for the Ingresses that do not set it: only they change on Weir.
+func narrowToIngresses(f Finding, nginx []*networkingv1.Ingress) Finding {
+	var without []string
+	for _, ing := range nginx {
+		if _, set := ing.Annotations[annotations.Prefix+f.Key]; !set && !isCanary(ing) {
+			without = append(without, ref(ing))
+		}
+	}
+	if len(without) == 0 {
+		return Finding{Key: f.Key, Status: NoOp, Detail: "every Ingress sets the annotation of the same name, which Weir honours"}
+	}
+	list := strings.Join(without, ", ")
+	if len(without) > 3 {
+		list = fmt.Sprintf("%s and %d more", strings.Join(without[:3], ", "), len(without)-3)
+	}
+	f.Detail = strings.TrimSuffix(f.Detail, perIngress) +
+		fmt.Sprintf("; set the annotation of the same name on the %d Ingress(es) without it: %s", len(without), list)
+	return f
 }
 
 // configMapNames are the names ingress-nginx's ConfigMap has in its Helm

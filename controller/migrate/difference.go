@@ -95,10 +95,14 @@ func regexHost(v string, s *subject) string {
 		if ing == s.ing || isCanary(ing) || usesRegex(ing.Annotations) {
 			continue
 		}
+		var paths []string
 		for _, r := range routes(ing) {
 			if hosts[r.host] {
-				plain = append(plain, ref(ing)+" "+r.host+r.path)
+				paths = append(paths, r.host+r.path)
 			}
+		}
+		if len(paths) > 0 {
+			plain = append(plain, ref(ing)+" ("+strings.Join(paths, ", ")+")")
 		}
 	}
 	if len(plain) == 0 {

@@ -98,12 +98,16 @@ func ingressClass(name, controller string) *networkingv1.IngressClass {
 }
 
 // runtimeState reports problems that come from the cluster's state rather
-// than from the manifests: a Service or TLS Secret the files do not hold
-// (deployed separately, or created by cert-manager), and endpoints (which
-// only a running cluster has).
+// than from the manifests: a Service, TLS or basic-auth Secret the files do
+// not hold (deployed separately, or created by cert-manager), and endpoints
+// (which only a running cluster has).
 func runtimeState(p translate.Problem, in *translate.Inputs) bool {
 	switch p.Reason {
 	case translate.ReasonNoReadyEndpoints, translate.ReasonServiceNotFound:
+		return true
+	case translate.ReasonAuthSecretNotFound:
+		// Basic-auth Secrets are made in the cluster (sealed, or by an
+		// operator), like TLS ones; one in the files is checked.
 		return true
 	case translate.ReasonTLSSecret:
 		name, ok := tlsSecretName(p, in.Ingresses)

@@ -117,3 +117,29 @@ data: {tls.crt: bm90IGEgY2VydA==, tls.key: bm90IGEga2V5}
 	res := Lint(objs, translate.Options{}, LintOptions{})
 	assert.Contains(t, reasons(res.Problems), "web spec.tls[0].secretName InvalidTLSSecret")
 }
+
+func TestLintBasicAuthSecret(t *testing.T) {
+	ing := `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: admin
+  namespace: shop
+  annotations: {nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: admin-users}
+spec:
+  ingressClassName: weir
+  rules:
+  - host: admin.example.com
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
+`
+	res := Lint(decode(t, ing), translate.Options{}, LintOptions{})
+	assert.Empty(t, res.Problems, "a Secret made in the cluster is runtime state")
+
+	res = Lint(decode(t, ing+`---
+apiVersion: v1
+kind: Secret
+metadata: {name: admin-users, namespace: shop}
+data: {users: YWRtaW46eA==}
+`), translate.Options{}, LintOptions{})
+	assert.Contains(t, reasons(res.Problems), "admin metadata.annotations[nginx.ingress.kubernetes.io/auth-secret] InvalidAuthSecret",
+		"a Secret in the files without its key is a configuration problem")
+}

@@ -34,13 +34,15 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	if tlsHost {
 		a.HSTS = HSTS
 	}
+	ac := t.accessChecks(p)
 	switch {
-	case cfg.DenyAll:
+	case cfg.DenyAll || ac.deny:
 		a.Respond = &table.Respond{Status: http.StatusServiceUnavailable, Body: "service unavailable"}
 	case cfg.Redirect != nil:
 		a.Redirect = &table.Redirect{Status: cfg.Redirect.Status, URL: cfg.Redirect.URL}
 	}
 	a.SourceAllow, a.SourceDeny = cfg.AllowSourceRange, cfg.DenySourceRange
+	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
 	a.MaxBodyBytes = cfg.ProxyBodySize
 	a.HostRewrite = cfg.UpstreamVhost
 	if cfg.RewriteTarget != "" {
@@ -136,7 +138,7 @@ type backendEntry struct {
 }
 
 func (t *translator) newBackend(ns string, sb *networkingv1.IngressServiceBackend, portLabel string, k backendKey, policy table.BalancePolicy) *backendEntry {
-	res := t.resolve(ns, sb)
+	res := t.resolve(ns, sb.Name, ingressPort(sb.Port))
 	b := &table.Backend{
 		Name: k.svcPort, Namespace: ns, Service: sb.Name, Port: portLabel,
 		Endpoints: res.endpoints, Protocol: k.proto, Balance: policy, Problem: res.problem,

@@ -22,51 +22,67 @@ type resolved struct {
 	reason    string
 }
 
+// svcPort names a port of a Service: by name when Name is set, else by
+// number. Both sources (Ingress and the Gateway API) resolve through it.
+type svcPort struct {
+	Name   string
+	Number int32
+}
+
+// ingressPort is an Ingress backend's port reference.
+func ingressPort(p networkingv1.ServiceBackendPort) svcPort {
+	return svcPort{Name: p.Name, Number: p.Number}
+}
+
+// servicePort finds the port of svc that ref names (nil when none does).
+func servicePort(svc *corev1.Service, ref svcPort) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if (ref.Name != "" && p.Name == ref.Name) || (ref.Name == "" && p.Port == ref.Number) {
+			return p
+		}
+	}
+	return nil
+}
+
 // resolve finds the endpoints of a Service port through its EndpointSlices
 // (never its ClusterIP: there may be no kube-proxy). Ready endpoints are
 // used; when none is ready, serving ones (terminating included) are, so a
 // rollout that briefly has no ready pod does not fail requests.
-func (t *translator) resolve(ns string, sb *networkingv1.IngressServiceBackend) resolved {
-	svc := t.services[ns+"/"+sb.Name]
-	portLabel := portLabel(sb.Port)
+func (t *translator) resolve(ns, name string, ref svcPort) resolved {
+	svc := t.idx.service(ns + "/" + name)
+	portLabel := portLabel(ref)
 	if svc == nil {
 		return resolved{portName: portLabel, reason: ReasonServiceNotFound,
-			problem: fmt.Sprintf("service %s/%s not found", ns, sb.Name)}
+			problem: fmt.Sprintf("service %s/%s not found", ns, name)}
 	}
-	var sp *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if (sb.Port.Name != "" && p.Name == sb.Port.Name) || (sb.Port.Name == "" && p.Port == sb.Port.Number) {
-			sp = p
-			break
-		}
-	}
+	sp := servicePort(svc, ref)
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		port := sb.Port.Number
+		port := ref.Number
 		if sp != nil {
 			port = sp.Port
 		}
 		if port == 0 {
 			return resolved{portName: portLabel, reason: ReasonServicePortNotFound,
-				problem: fmt.Sprintf("service %s/%s has no port %s", ns, sb.Name, portLabel)}
+				problem: fmt.Sprintf("service %s/%s has no port %s", ns, name, portLabel)}
 		}
 		addr := net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))
 		return resolved{portName: portLabel, endpoints: []table.Endpoint{{Address: addr}}}
 	}
 	if sp == nil {
 		return resolved{portName: portLabel, reason: ReasonServicePortNotFound,
-			problem: fmt.Sprintf("service %s/%s has no port %s", ns, sb.Name, portLabel)}
+			problem: fmt.Sprintf("service %s/%s has no port %s", ns, name, portLabel)}
 	}
-	eps := t.sliceEndpoints(ns, sb.Name, sp)
+	eps := t.sliceEndpoints(ns, name, sp)
 	r := resolved{portName: portLabel, endpoints: eps}
 	if len(eps) == 0 {
-		r.problem = fmt.Sprintf("service %s/%s port %s has no ready endpoint", ns, sb.Name, portLabel)
+		r.problem = fmt.Sprintf("service %s/%s port %s has no ready endpoint", ns, name, portLabel)
 	}
 	return r
 }
 
 // portLabel names a Service port reference: its name, else its number.
-func portLabel(p networkingv1.ServiceBackendPort) string {
+func portLabel(p svcPort) string {
 	if p.Name != "" {
 		return p.Name
 	}
@@ -75,7 +91,7 @@ func portLabel(p networkingv1.ServiceBackendPort) string {
 
 // sliceEndpoints collects the endpoints of a Service port from its slices.
 func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []table.Endpoint {
-	slices := t.slices[ns+"/"+name]
+	slices := t.idx.endpointSlices(ns + "/" + name)
 	n := 0
 	for _, s := range slices {
 		n += len(s.Endpoints)

@@ -41,5 +41,8 @@ func (o Options) withDefaults() Options {
 	if o.ControllerClass == "" {
 		o.ControllerClass = DefaultControllerClass
 	}
+	if o.GatewayControllerName == "" {
+		o.GatewayControllerName = DefaultGatewayControllerName
+	}
 	return o
 }

@@ -3,8 +3,6 @@ package translate
 import (
 	"strings"
 
-	networkingv1 "k8s.io/api/networking/v1"
-
 	"weir.dev/weir/proxy/table"
 )
 
@@ -17,19 +15,17 @@ func (t *translator) addDefaultBackendService() {
 		return
 	}
 	ns, name, ok := strings.Cut(ref, "/")
-	owner := &parsed{ref: ObjectRef{Kind: "Service", Namespace: ns, Name: name}, ing: &networkingv1.Ingress{}}
-	owner.ing.Namespace = ns
+	owner := ObjectRef{Kind: "Service", Namespace: ns, Name: name}
 	if !ok {
-		t.problem(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "%q is not namespace/name", ref)
+		t.problemAt(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "%q is not namespace/name", ref)
 		return
 	}
-	svc := t.services[ref]
+	svc := t.idx.service(ref)
 	if svc == nil || len(svc.Spec.Ports) == 0 {
-		t.problem(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "default backend service %s not found or has no port; using the built-in 404", ref)
+		t.problemAt(owner, "--default-backend-service", ReasonServiceNotFound, Warning, "default backend service %s not found or has no port; using the built-in 404", ref)
 		return
 	}
-	port := networkingv1.ServiceBackendPort{Number: svc.Spec.Ports[0].Port}
-	res := t.resolve(ns, &networkingv1.IngressServiceBackend{Name: name, Port: port})
+	res := t.resolve(ns, name, svcPort{Number: svc.Spec.Ports[0].Port})
 	b := &table.Backend{Name: ref + ":" + res.portName, Namespace: ns, Service: name, Port: res.portName,
 		Endpoints: res.endpoints, Problem: res.problem,
 		Passive: table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection}}

@@ -57,8 +57,22 @@
 // set. Unpaired paths, hosts without a main Ingress and second canaries on
 // a route are problems (CANARY.md sections 2 and 6).
 //
-// # Endpoint-only changes
+// # Two sources
+//
+// The source-neutral part (backends.go, index.go, refresh.go, tls.go)
+// resolves a Service port, by name or number, to endpoints and parses TLS
+// Secrets for both front ends, and records problems about any object
+// (problemAt). The Ingress front end (translate.go, routes.go, action.go,
+// hostdefault.go, default.go, class.go) builds Result.Table. The Gateway
+// API front end (gw*.go; the contract with the controller is in
+// gateway.go, the user-facing behaviour in docs/gateway-api.md) builds one
+// table per Gateway and port, with the Gateway API's hostname semantics
+// (table.Options.GatewayHosts), and computes every status condition as data.
+//
+// # Fast paths
 //
 // Refresh re-resolves the endpoints of changed Services on a previous
-// result; a property test checks that it equals a full Translate.
+// result, in the Ingress table and every Gateway listener's; RefreshRoutes
+// translates again only the Gateways that changed HTTPRoutes or GRPCRoutes
+// touch. Property tests check that both equal a full Translate.
 package translate

@@ -24,6 +24,9 @@ func TestGolden(t *testing.T) {
 	require.NotEmpty(t, inputs)
 	for _, in := range inputs {
 		name := strings.TrimSuffix(strings.TrimPrefix(in, "testdata/"), ".in.yaml")
+		if strings.HasPrefix(name, "gateway-") {
+			continue // TestGatewayGolden
+		}
 		t.Run(name, func(t *testing.T) {
 			objs, err := manifests.Load(in)
 			require.NoError(t, err)

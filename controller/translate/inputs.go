@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // Inputs is everything translation reads.
@@ -13,7 +14,19 @@ type Inputs struct {
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
 	Secrets        []*corev1.Secret
-	Options        Options
+
+	// The Gateway API objects (gateway.go). ReferenceGrants may come from
+	// the v1 or the v1beta1 API (same layout).
+	GatewayClasses  []*gatewayv1.GatewayClass
+	Gateways        []*gatewayv1.Gateway
+	HTTPRoutes      []*gatewayv1.HTTPRoute
+	GRPCRoutes      []*gatewayv1.GRPCRoute
+	ReferenceGrants []*gatewayv1.ReferenceGrant
+	// Namespaces are read for listeners' allowedRoutes namespace selectors
+	// (only their names and labels matter).
+	Namespaces []*corev1.Namespace
+
+	Options Options
 }
 
 // Options are the controller flags translation depends on.
@@ -31,6 +44,9 @@ type Options struct {
 	// clients whose SNI matches no host ("" is a self-signed certificate
 	// made at start).
 	DefaultSSLCertificate string
+	// GatewayControllerName is the GatewayClass spec.controllerName Weir
+	// serves (default "weir.dev/gateway-controller").
+	GatewayControllerName string
 }
 
 // Defaults for Options.

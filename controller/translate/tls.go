@@ -49,7 +49,7 @@ func (t *translator) certificate(ns, name string) (*weirtls.Certificate, error) 
 	if name == "" {
 		return nil, errors.New("no secretName")
 	}
-	s := t.secrets[ns+"/"+name]
+	s := t.idx.secret(ns + "/" + name)
 	if s == nil {
 		return nil, fmt.Errorf("TLS secret %s/%s not found", ns, name)
 	}

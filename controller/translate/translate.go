@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
@@ -30,7 +28,30 @@ type Result struct {
 	// it was refreshed from (Table.DerivedFrom) only in the endpoints of
 	// these backends (by index).
 	EndpointsOnly []int
+
+	// The Gateway API side (gateway.go): one entry per Gateway and port
+	// with its own table, sorted by Gateway then port; and the status
+	// Weir owns, sorted by namespace and name.
+	GatewayListeners []*GatewayListener
+	// ListenerEndpointsOnly is EndpointsOnly for each GatewayListener
+	// (same index) after a Refresh; nil after a full translation.
+	ListenerEndpointsOnly [][]int
+	// GatewaysOnly is set by RefreshRoutes: the Ingress side is the
+	// previous result's, and only the GatewayListeners that are not the
+	// previous result's pointers changed.
+	GatewaysOnly   bool
+	GatewayClasses []GatewayClassStatus
+	Gateways       []GatewayStatus
+	Routes         []RouteStatus
+
+	// idx holds the object index of the latest inputs this result stands
+	// for (index.go): Refresh updates it even when it returns the result
+	// unchanged.
+	idx *indexHolder
 }
+
+// indexHolder lets derived results share one index.
+type indexHolder struct{ x *objIndex }
 
 // parsed is one of Weir's Ingresses with its annotations read.
 type parsed struct {
@@ -41,6 +62,7 @@ type parsed struct {
 	// hostDefault: its spec.defaultBackend was considered for one of its
 	// hosts (taken, or refused with a problem).
 	hostDefault bool
+	access      *accessChecks // built on first use (access.go)
 }
 
 // conflictKey identifies a route for the oldest-wins rule.
@@ -58,10 +80,8 @@ type routeEntry struct {
 }
 
 type translator struct {
-	opts     Options
-	services map[string]*corev1.Service
-	slices   map[string][]*discoveryv1.EndpointSlice
-	secrets  map[string]*corev1.Secret
+	opts Options
+	idx  *objIndex
 
 	problems []Problem
 	routes   map[conflictKey]*routeEntry
@@ -112,40 +132,30 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	return &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, Problems: sortProblems(t.problems)}
+	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, idx: &indexHolder{t.idx}}
+	t.translateGateways(in, generation, res)
+	res.Problems = sortProblems(t.problems)
+	return res
 }
 
 func newTranslator(in *Inputs) *translator {
-	t := &translator{
+	return newTranslatorWith(in, buildIndex(in))
+}
+
+// newTranslatorWith is newTranslator over an existing index.
+func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
+	return &translator{
 		opts:     in.Options.withDefaults(),
-		services: make(map[string]*corev1.Service, len(in.Services)),
-		slices:   make(map[string][]*discoveryv1.EndpointSlice, len(in.Services)),
-		secrets:  make(map[string]*corev1.Secret, len(in.Secrets)),
+		idx:      idx,
 		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
 		hosts:    make(map[string]bool, len(in.Ingresses)),
-		backends: make(map[backendKey]*backendEntry, len(in.Services)),
-		balance:  make(map[string]balanceOwner, len(in.Services)),
+		backends: make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
+		balance:  make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
 		tlsHosts: make(map[string]bool),
 		certs:    make(map[string]*weirtls.Certificate),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
 	}
-	for _, s := range in.Services {
-		t.services[s.Namespace+"/"+s.Name] = s
-	}
-	for _, s := range in.EndpointSlices {
-		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
-			k := s.Namespace + "/" + svc
-			t.slices[k] = append(t.slices[k], s)
-		}
-	}
-	for k := range t.slices {
-		sort.Slice(t.slices[k], func(i, j int) bool { return t.slices[k][i].Name < t.slices[k][j].Name })
-	}
-	for _, s := range in.Secrets {
-		t.secrets[s.Namespace+"/"+s.Name] = s
-	}
-	return t
 }
 
 // ours selects Weir's Ingresses, oldest first (creation time, then
@@ -194,10 +204,16 @@ func (t *translator) parse(ann map[string]string) (*annotations.Config, []annota
 			return annotations.Parse(ann)
 		}
 	}
+	return t.defaultConfig(), nil
+}
+
+// defaultConfig is the configuration of an object without annotations:
+// the defaults the Gateway API's backends share with plain Ingresses.
+func (t *translator) defaultConfig() *annotations.Config {
 	if t.defaults == nil {
 		t.defaults, _ = annotations.Parse(nil)
 	}
-	return t.defaults, nil
+	return t.defaults
 }
 
 func older(a, b *networkingv1.Ingress) bool {
@@ -211,7 +227,12 @@ func older(a, b *networkingv1.Ingress) bool {
 }
 
 func (t *translator) problem(p *parsed, field, reason string, sev Severity, format string, args ...any) {
-	t.problems = append(t.problems, Problem{Object: p.ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	t.problemAt(p.ref, field, reason, sev, format, args...)
+}
+
+// problemAt records a problem about any object, of either source.
+func (t *translator) problemAt(ref ObjectRef, field, reason string, sev Severity, format string, args ...any) {
+	t.problems = append(t.problems, Problem{Object: ref, Field: field, Reason: reason, Severity: sev, Message: fmt.Sprintf(format, args...)})
 }
 
 func sortProblems(ps []Problem) []Problem {

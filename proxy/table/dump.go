@@ -72,6 +72,8 @@ func pathTypeName(t PathType) string {
 		return "exact"
 	case PathRegex:
 		return "regex"
+	case PathRegexFull:
+		return "regex-full"
 	default:
 		return "prefix"
 	}
@@ -123,6 +125,8 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 	if a.MaxBodyBytes > 0 {
 		fmt.Fprintf(b, "%smax-body %d\n", in, a.MaxBodyBytes)
 	}
+	dumpAccess(b, a, in)
+	dumpGateway(b, a, in)
 	s := a.Split
 	if s.Main != nil {
 		fmt.Fprintf(b, "%smain %s\n", in, s.Main.Name)
@@ -154,6 +158,10 @@ func dumpAction(b *strings.Builder, a *Action, in string) {
 			name = w.Backend.Name
 		}
 		fmt.Fprintf(b, "%sweighted %d %s\n", in, w.Weight, name)
+		if f := w.Filters; f != nil {
+			dumpEdits(b, in+"  ", "request", f.RequestHeaders)
+			dumpEdits(b, in+"  ", "response", f.ResponseHeaders)
+		}
 	}
 	if len(s.Weighted) == 0 {
 		fmt.Fprintf(b, "%sno backend\n", in)
@@ -248,4 +256,19 @@ func retryNames(on RetryOn) string {
 		return "off"
 	}
 	return strings.Join(names, ",")
+}
+
+func dumpAccess(b *strings.Builder, a *Action, in string) {
+	if a.CORS != nil {
+		fmt.Fprintf(b, "%scors %s\n", in, a.CORS)
+	}
+	if a.RateLimit != nil {
+		fmt.Fprintf(b, "%slimit %s\n", in, a.RateLimit)
+	}
+	if a.BasicAuth != nil {
+		fmt.Fprintf(b, "%sbasic-auth %s\n", in, a.BasicAuth)
+	}
+	if a.ExternalAuth != nil {
+		fmt.Fprintf(b, "%sexternal-auth %s\n", in, a.ExternalAuth)
+	}
 }

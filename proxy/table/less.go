@@ -6,6 +6,8 @@ import "strings"
 // that matches a request serves it. It is the only place precedence is
 // decided (CANARY.md section 5, and the Gateway API's HTTPRoute rules):
 //
+//  0. A higher HostRank first (Gateway API routes: the route whose own
+//     hostname matched more specifically; always equal for Ingress).
 //  1. Exact paths before any other.
 //  2. Longer path strings before shorter ones (longest Prefix wins; on a host
 //     with regex paths, regex and prefix paths are ordered together by
@@ -15,6 +17,9 @@ import "strings"
 //  5. More header matches first, then more query-parameter matches.
 //  6. Order (creation time, namespace/name, rule index), lower first.
 func compareRoutes(a, b *Route) int {
+	if a.HostRank != b.HostRank {
+		return b.HostRank - a.HostRank
+	}
 	if ae, be := a.Path.Type == PathExact, b.Path.Type == PathExact; ae != be {
 		if ae {
 			return -1

@@ -29,6 +29,20 @@ func (t *Table) hostEntry(host string) *hostRoutes {
 	if h := t.exact[host]; h != nil {
 		return h
 	}
+	if t.gatewayHosts {
+		// Longest wildcard first: "*.b.example.com" before "*.example.com".
+		for i := strings.IndexByte(host, '.'); i > 0 && i < len(host)-1; {
+			if h := t.wildcard[host[i+1:]]; h != nil {
+				return h
+			}
+			j := strings.IndexByte(host[i+1:], '.')
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+		return t.catchAll
+	}
 	if i := strings.IndexByte(host, '.'); i > 0 {
 		if h := t.wildcard[host[i+1:]]; h != nil {
 			return h
@@ -66,7 +80,7 @@ func (p *PathMatch) matches(path string) bool {
 	switch p.Type {
 	case PathExact:
 		return path == p.Value
-	case PathRegex:
+	case PathRegex, PathRegexFull:
 		return p.re.MatchString(path)
 	default:
 		return prefixMatch(p.Value, path)

@@ -1,8 +1,9 @@
 // Package table is Weir's routing table: an immutable snapshot of hosts,
 // routes, matches, splits and backends that the proxy consults once per
 // request. The controller produces tables; the proxy consumes them. The
-// package depends only on the standard library so that the request path
-// never drags Kubernetes types along.
+// package depends only on the standard library and Weir's own request-path
+// packages (proxy/auth, proxy/cors, proxy/ratelimit) so that the request
+// path never drags Kubernetes types along.
 //
 // A Table is built once by New and never changed afterwards; it is published
 // through an atomic.Pointer and every request uses the one snapshot it loaded
@@ -15,6 +16,10 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/cors"
+	"weir.dev/weir/proxy/ratelimit"
 )
 
 // PathType says how a route's path is compared with a request's path.
@@ -32,6 +37,9 @@ const (
 	// anchored at the start but not at the end, as ingress-nginx matches
 	// paths of Ingresses with use-regex or rewrite-target.
 	PathRegex
+	// PathRegexFull is a regular expression (RE2) matched case-sensitively
+	// against the whole path: the Gateway API's RegularExpression.
+	PathRegexFull
 )
 
 // MatchType says how a header or query-parameter value is compared.
@@ -94,6 +102,11 @@ type Route struct {
 	// Order breaks ties that Less leaves: lower first. The translator
 	// assigns it from creation time, then namespace/name, then rule index.
 	Order int
+	// HostRank orders routes of one host entry by how specifically their
+	// own hostname matched it, higher first (the Gateway API: an exact
+	// route hostname before a wildcard, a longer wildcard before a
+	// shorter). Ingress routes leave it 0.
+	HostRank int
 
 	index int
 }
@@ -129,6 +142,22 @@ type Action struct {
 	// SourceDeny, or not in a non-empty SourceAllow, gets 403 (deny first).
 	SourceDeny  []netip.Prefix
 	SourceAllow []netip.Prefix
+
+	// CORS, RateLimit, BasicAuth and ExternalAuth are ingress-nginx's
+	// access annotations, checked in that order (proxy/access.go); nil
+	// when unused.
+	CORS         *cors.Policy
+	RateLimit    *ratelimit.Limiter
+	BasicAuth    *auth.Basic
+	ExternalAuth *auth.External
+
+	// The Gateway API's RequestMirror, CORS filter and timeouts
+	// (gateway.go). GatewayCORS follows the Gateway API, not ingress-nginx:
+	// wildcard origins span any number of labels, "*" methods and headers
+	// echo what a preflight asks, and credentials echo the origin.
+	Mirrors     []Mirror
+	GatewayCORS *CORS
+	Timeouts    RouteTimeouts
 }
 
 // Redirect answers without proxying.
@@ -208,8 +237,14 @@ type Canary struct {
 // WeightedBackend is one entry of a weighted split. Weight 0 receives no
 // request at all.
 type WeightedBackend struct {
+	// Backend is nil for an invalid reference: a request whose draw lands
+	// on its share gets 500.
 	Backend *Backend
 	Weight  int
+	// Filters are the backendRef's own header edits, applied after the
+	// route's; nil for none.
+	Filters *BackendFilters
+	merged  *Action // the route's action with Filters, made by New
 }
 
 // Protocol is the protocol spoken to a backend's endpoints.

@@ -134,7 +134,7 @@ func TestCanaryWeightShare(t *testing.T) {
 
 func TestWeightedSplit(t *testing.T) {
 	a, b, z := backend("a"), backend("b"), backend("zero")
-	s := Split{Weighted: []WeightedBackend{{a, 70}, {b, 30}, {z, 0}}}
+	s := Split{Weighted: []WeightedBackend{{Backend: a, Weight: 70}, {Backend: b, Weight: 30}, {Backend: z, Weight: 0}}}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	counts := map[*Backend]int{}
 	n := 100000
@@ -146,7 +146,7 @@ func TestWeightedSplit(t *testing.T) {
 	assert.InDelta(t, 0.7, float64(counts[a])/float64(n), 0.01)
 	assert.InDelta(t, 0.3, float64(counts[b])/float64(n), 0.01)
 
-	none := Split{Weighted: []WeightedBackend{{a, 0}}}
+	none := Split{Weighted: []WeightedBackend{{Backend: a}}}
 	got, _ := none.Choose(nil, rnd, nil)
 	assert.Nil(t, got, "all weights 0 chooses nothing (500)")
 }

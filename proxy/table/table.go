@@ -23,6 +23,24 @@ type Table struct {
 	eps    [][]Endpoint
 	routes []*Route
 	from   *Table
+	// gatewayHosts selects the Gateway API's host matching (Options).
+	gatewayHosts bool
+}
+
+// Options change how New builds a table.
+type Options struct {
+	// GatewayHosts gives the table the Gateway API's hostname semantics
+	// instead of Ingress's: a wildcard "*.example.com" matches any number
+	// of labels ("a.b.example.com", never "example.com"), the longest
+	// matching wildcard wins, and the catch-all host answers only when no
+	// exact or wildcard host matches. Ingress tables keep the one-label
+	// wildcard.
+	GatewayHosts bool
+	// Hosts declares host entries that exist even without a route, so
+	// that a request for them finds no route (and gets the default
+	// action) instead of falling through to a wildcard or the catch-all:
+	// the Gateway API keeps a listener's hostname to its own routes.
+	Hosts []string
 }
 
 // hostRoutes are one host's routes in precedence order.
@@ -38,11 +56,20 @@ type hostRoutes struct {
 // afterwards. An error names every route that could not be compiled; the
 // caller keeps its previous table.
 func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
+	return NewWithOptions(generation, routes, def, Options{})
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Options) (*Table, error) {
 	t := &Table{
-		generation: generation,
-		exact:      make(map[string]*hostRoutes),
-		wildcard:   make(map[string]*hostRoutes),
-		def:        def,
+		generation:   generation,
+		exact:        make(map[string]*hostRoutes),
+		wildcard:     make(map[string]*hostRoutes),
+		def:          def,
+		gatewayHosts: opts.GatewayHosts,
+	}
+	for _, h := range opts.Hosts {
+		t.hostFor(h)
 	}
 	var errs []error
 	seen := make(map[*Backend]bool)
@@ -143,6 +170,9 @@ func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
 	for _, w := range a.Split.Weighted {
 		add(w.Backend)
 	}
+	for _, m := range a.Mirrors {
+		add(m.Backend)
+	}
 }
 
 // compileRoute checks a route and compiles its expressions.
@@ -150,11 +180,19 @@ func compileRoute(r *Route) error {
 	if r.Action == nil {
 		return errors.New("route has no action")
 	}
-	if r.Path.Value == "" || (r.Path.Type != PathRegex && r.Path.Value[0] != '/') {
+	regex := r.Path.Type == PathRegex || r.Path.Type == PathRegexFull
+	if r.Path.Value == "" || (!regex && r.Path.Value[0] != '/') {
 		return fmt.Errorf("path %q must start with /", r.Path.Value)
 	}
-	if r.Path.Type == PathRegex {
+	switch r.Path.Type {
+	case PathRegex:
 		re, err := CompilePathRegex(r.Path.Value)
+		if err != nil {
+			return err
+		}
+		r.Path.re = re
+	case PathRegexFull:
+		re, err := CompileFullRegex(r.Path.Value)
 		if err != nil {
 			return err
 		}
@@ -181,6 +219,7 @@ func compileRoute(r *Route) error {
 			q.re = re
 		}
 	}
+	mergeBackendFilters(r.Action)
 	if c := r.Action.Split.Canary; c != nil {
 		c.headerKey = textproto.CanonicalMIMEHeaderKey(c.Header)
 		if c.WeightTotal <= 0 {
@@ -195,6 +234,16 @@ func compileRoute(r *Route) error {
 // validate paths before building.
 func CompilePathRegex(expr string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile("(?i)^(?:" + expr + ")")
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	return re, nil
+}
+
+// CompileFullRegex compiles a regular expression that must match a whole
+// value, case-sensitively (the Gateway API's RegularExpression matches).
+func CompileFullRegex(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("^(?:" + expr + ")$")
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression %q: %w", expr, err)
 	}

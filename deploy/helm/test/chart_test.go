@@ -29,14 +29,20 @@ import (
 // rendered are the chart's objects by kind, each as its YAML document.
 type rendered map[string][]string
 
-func render(t *testing.T, values map[string]any) rendered {
+// renderFiles renders the chart as `helm template weir -n weir-system` would.
+func renderFiles(t *testing.T, values map[string]any) (map[string]string, error) {
 	t.Helper()
 	ch, err := loader.Load("../weir")
 	require.NoError(t, err)
 	vals, err := chartutil.ToRenderValues(ch, values,
 		chartutil.ReleaseOptions{Name: "weir", Namespace: "weir-system", IsInstall: true}, chartutil.DefaultCapabilities)
 	require.NoError(t, err)
-	files, err := engine.Render(ch, vals)
+	return engine.Render(ch, vals)
+}
+
+func render(t *testing.T, values map[string]any) rendered {
+	t.Helper()
+	files, err := renderFiles(t, values)
 	require.NoError(t, err)
 	out := rendered{}
 	for name, content := range files {
@@ -241,6 +247,14 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 	assert.Equal(t, "prom", sm.Metadata.Labels["release"])
 	assert.Equal(t, "metrics", sm.Spec.Endpoints[0].Port)
 	assert.Equal(t, services[1].Spec.Selector, sm.Spec.Selector.MatchLabels)
+}
+
+// TestIngressNginxConfigIsRefused: a values file copied from ingress-nginx
+// with controller.config fails instead of dropping the keys silently.
+func TestIngressNginxConfigIsRefused(t *testing.T) {
+	_, err := renderFiles(t, map[string]any{"controller": map[string]any{"config": map[string]any{"use-gzip": "true"}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Weir reads no ConfigMap")
 }
 
 // TestHelmLint runs `helm lint`'s rules (chart metadata, values, templates

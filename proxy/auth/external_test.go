@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/annotations"
+)
+
+func TestExpandAndSignIn(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://App.Example.com:8443/a/b?x=1&y=2", nil)
+	f := Facts{Scheme: "https", ClientIP: "192.0.2.1", RequestID: "rid"}
+	assert.Equal(t, "https://app.example.com/oauth2/auth?u=%2Fa%2Fb%3Fx%3D1%26y%3D2",
+		expand("$scheme://$host/oauth2/auth?u=$escaped_request_uri", r, f))
+	assert.Equal(t, "http://App.Example.com:8443/a/b?x=1&y=2", expand("http://$http_host$request_uri", r, f))
+
+	for signin, want := range map[string]string{
+		"https://login.example/start":                 "https://login.example/start?rd=https://App.Example.com:8443%2Fa%2Fb%3Fx%3D1%26y%3D2",
+		"https://login.example/start?client=a":        "https://login.example/start?client=a&rd=https://App.Example.com:8443%2Fa%2Fb%3Fx%3D1%26y%3D2",
+		"https://$host/start?rd=$escaped_request_uri": "https://app.example.com/start?rd=%2Fa%2Fb%3Fx%3D1%26y%3D2",
+	} {
+		e := NewExternal(ExternalConfig{URL: "http://auth/", SignIn: signin})
+		assert.Equal(t, want, e.signIn(r, f), signin)
+	}
+	e := NewExternal(ExternalConfig{URL: "http://auth/", SignIn: "/login", SignInRedirectParam: "next"})
+	assert.Equal(t, "/login?next=https://App.Example.com:8443%2Fa%2Fb%3Fx%3D1%26y%3D2", e.signIn(r, f))
+}
+
+func TestSubrequestHeaders(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(context.Background())
+		w.Header().Set("X-User", "u")
+		w.Header().Set("X-Secret", "s")
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL + "/check", Method: "POST", ResponseHeaders: []string{"X-User", "X-Missing"},
+		RequestRedirect: "https://app/after"})
+	r := httptest.NewRequest(http.MethodPut, "http://app.example/p?q", nil)
+	r.Header.Set("Authorization", "Bearer t")
+	r.Header.Set("Cookie", "s=1")
+	r.Header.Set("X-Forwarded-For", "6.6.6.6")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("Content-Length", "5")
+	r.Header.Set("X-Forwarded-Uri", "/public")
+	r.Header.Set("X-Original-Url", "http://app.example/public")
+	d := e.Check(context.Background(), r, Facts{Scheme: "http", ClientIP: "192.0.2.1", RequestID: "rid"})
+	require.Zero(t, d.Status, "%v", d.Err)
+	assert.Equal(t, http.Header{"X-User": {"u"}, "X-Missing": nil}, d.Upstream, "only listed headers; absent ones are removed from the request")
+	assert.Equal(t, "POST", got.Method)
+	for k, v := range map[string]string{
+		"X-Original-Url": "http://app.example/p?q", "X-Original-Method": "PUT", "X-Original-Uri": "/p?q", "X-Scheme": "http",
+		"X-Auth-Request-Redirect": "https://app/after", "X-Forwarded-For": "192.0.2.1", "X-Real-Ip": "192.0.2.1",
+		"X-Request-Id": "rid", "Authorization": "Bearer t", "Cookie": "s=1", "X-Forwarded-Proto": "", "X-Sent-From": "nginx-ingress-controller",
+	} {
+		assert.Equal(t, v, got.Header.Get(k), k)
+	}
+	assert.Zero(t, got.ContentLength)
+	assert.Empty(t, got.Header.Get("X-Forwarded-Uri"), "a client's own facts never reach the auth service")
+}
+
+func TestAnswerCache(t *testing.T) {
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		switch r.Header.Get("Authorization") {
+		case "Bearer good":
+			w.Header().Set("X-User", "u")
+		case "Bearer refresh":
+			w.Header().Set("Set-Cookie", "s=2")
+		default:
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL, SignIn: "https://login/", ResponseHeaders: []string{"X-User"},
+		CacheKey:   []KeyPart{{Kind: annotations.KeyHeader, Name: "Authorization"}},
+		CacheRules: []CacheRule{{Statuses: []int{200, 202}, TTL: time.Hour}, {Statuses: []int{401}, TTL: time.Hour}}})
+	check := func(authz, path string) Decision {
+		r := httptest.NewRequest(http.MethodGet, "http://app"+path, nil)
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		return e.Check(context.Background(), r, Facts{Scheme: "https"})
+	}
+	for i := 0; i < 3; i++ {
+		d := check("Bearer good", "/")
+		assert.Zero(t, d.Status)
+		assert.Equal(t, "u", d.Upstream.Get("X-User"))
+	}
+	assert.Equal(t, int64(1), asked.Load(), "a cached answer is reused")
+	assert.Equal(t, "https://login/?rd=https://app%2Fa", check("", "/a").Location)
+	assert.Equal(t, "https://login/?rd=https://app%2Fb", check("", "/b").Location, "the sign-in URL is built per request from a cached 401")
+	assert.Equal(t, int64(2), asked.Load())
+	check("Bearer refresh", "/")
+	check("Bearer refresh", "/")
+	assert.Equal(t, int64(4), asked.Load(), "answers that set cookies are not cached")
+}

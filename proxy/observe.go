@@ -32,8 +32,8 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 			zap.String("request_id", ex.info.requestID),
 			zap.Error(ex.err))
 	}
-	if s.access != nil {
-		s.access.write(r, ex, d)
+	if s.accessLog != nil {
+		s.accessLog.write(r, ex, d)
 	}
 }
 

@@ -83,9 +83,14 @@ var forwardedHeader = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Prot
 // route's rewrites and the request's forwarding facts. For HTTP/1.1 the
 // headers are written straight from the client's request (hop-by-hop ones
 // skipped, forwarding ones replaced), so no header map is built; a map is
-// built only for HTTP/2 upstreams and routes that edit headers. out is
-// filled in place (it lives in the request's exchange: no allocation).
-func (s *Server) buildOutgoing(out *outgoing, w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
+// built only for HTTP/2 upstreams and routes that edit headers.
+func (s *Server) buildOutgoing(w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
+	return s.fillOutgoing(new(outgoing), w, r, rt, a, info)
+}
+
+// fillOutgoing is buildOutgoing into out (the proxied request's lives in
+// its exchange: no allocation).
+func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
 	*out = outgoing{
 		req:           r,
 		info:          info,

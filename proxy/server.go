@@ -67,7 +67,7 @@ type Server struct {
 	upstreams *upstreams
 	rnd       table.Rand
 	draining  atomic.Bool
-	access    *accessLog // nil: no access log
+	accessLog *accessLog // nil: no access log
 }
 
 // snapshot is one published generation: the table, the endpoint pools of
@@ -114,7 +114,7 @@ func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Ser
 		if w == nil {
 			w = os.Stderr
 		}
-		s.access = newAccessLog(w)
+		s.accessLog = newAccessLog(w)
 	}
 	empty, _ := table.New(0, nil, nil)
 	s.Publish(empty)
@@ -167,8 +167,8 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // still buffered.
 func (s *Server) Close() {
 	s.upstreams.closeAll()
-	if s.access != nil {
-		s.access.flush()
+	if s.accessLog != nil {
+		s.accessLog.flush()
 	}
 }
 

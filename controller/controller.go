@@ -48,7 +48,8 @@ type Options struct {
 	// WatchNamespace limits the informers to one namespace ("" watches all).
 	WatchNamespace string
 	// HoldOff is the quiet time a rebuild waits for after the last event
-	// (default 100ms), so a burst of events gives one rebuild.
+	// of a burst (default 100ms), so a burst of events gives one rebuild.
+	// An event after a quiet HoldOff is built at once.
 	HoldOff time.Duration
 	// MaxHoldOff caps the wait from the first event of a burst (default
 	// 500ms), so constant churn still publishes at least that often.
@@ -91,6 +92,7 @@ type Controller struct {
 	burstMu    sync.Mutex
 	burstStart time.Time // first event since the last rebuild began (zero: none)
 	lastEvent  time.Time
+	lastBuild  time.Time       // when the last rebuild was let through (zero: never)
 	full       bool            // something other than EndpointSlices changed
 	dirty      map[string]bool // Services whose EndpointSlices changed
 }
@@ -232,9 +234,11 @@ func (c *Controller) recoverLog(what string) {
 }
 
 // enqueue notes an event and schedules a rebuild. Every event kind uses the
-// one key, so the queue holds at most one pending rebuild; holdRemaining
-// then stretches the wait until events pause for HoldOff, but never beyond
-// MaxHoldOff after the burst's first event.
+// one key, so the queue holds at most one pending rebuild. The first event
+// after a quiet HoldOff is built at once; only events that follow a rebuild
+// closer than that form a burst, which holdRemaining stretches until events
+// pause for HoldOff, but never beyond MaxHoldOff after the burst's first
+// event.
 func (c *Controller) enqueue() {
 	c.burstMu.Lock()
 	c.full = true
@@ -243,14 +247,30 @@ func (c *Controller) enqueue() {
 }
 
 func (c *Controller) schedule() {
-	now := time.Now()
+	if c.noteEvent(time.Now()) {
+		c.queue.Add(tableKey)
+		return
+	}
+	c.queue.AddAfter(tableKey, c.opts.HoldOff)
+}
+
+// noteEvent records an event at now and reports whether it may be built at
+// once.
+func (c *Controller) noteEvent(now time.Time) bool {
 	c.burstMu.Lock()
+	defer c.burstMu.Unlock()
 	if c.burstStart.IsZero() {
 		c.burstStart = now
 	}
 	c.lastEvent = now
-	c.burstMu.Unlock()
-	c.queue.AddAfter(tableKey, c.opts.HoldOff)
+	return c.leading()
+}
+
+// leading reports whether the pending burst began after a quiet HoldOff
+// since the last rebuild: a lone change then reaches traffic without
+// waiting. Called with burstMu held.
+func (c *Controller) leading() bool {
+	return !c.burstStart.IsZero() && c.burstStart.Sub(c.lastBuild) >= c.opts.HoldOff
 }
 
 // holdRemaining is how much longer the pending rebuild should wait; zero
@@ -261,6 +281,10 @@ func (c *Controller) holdRemaining(now time.Time) time.Duration {
 	if c.burstStart.IsZero() {
 		return 0
 	}
+	if c.leading() {
+		c.burstStart, c.lastBuild = time.Time{}, now
+		return 0
+	}
 	deadline := c.lastEvent.Add(c.opts.HoldOff)
 	if limit := c.burstStart.Add(c.opts.MaxHoldOff); limit.Before(deadline) {
 		deadline = limit
@@ -268,7 +292,7 @@ func (c *Controller) holdRemaining(now time.Time) time.Duration {
 	if wait := deadline.Sub(now); wait > 0 {
 		return wait
 	}
-	c.burstStart = time.Time{}
+	c.burstStart, c.lastBuild = time.Time{}, now
 	return 0
 }
 

@@ -53,7 +53,7 @@ func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
 func parseHead(head string, h http.Header) (respHead, error) {
 	var rh respHead
 	line, rest, _ := strings.Cut(head, "\r\n")
-	if err := parseStatusLine(&rh, []byte(line)); err != nil {
+	if err := parseStatusLine(&rh, line); err != nil {
 		return rh, err
 	}
 	n := strings.Count(rest, "\r\n")
@@ -76,21 +76,22 @@ func parseHead(head string, h http.Header) (respHead, error) {
 
 // parseStatusLine reads "HTTP/1.x NNN reason" (RFC 9112 section 4): the
 // version 1.0 or 1.1, three digits, and a reason phrase without controls.
-func parseStatusLine(rh *respHead, line []byte) error {
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[7] != '0' && line[7] != '1' ||
-		line[8] != ' ' || !validFieldValue(string(line[12:])) {
-		return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+func parseStatusLine(rh *respHead, line string) error {
+	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[7] != '0' && line[7] != '1' ||
+		line[8] != ' ' || !validFieldValue(line[12:]) {
+		return fmt.Errorf("%w: status line %q", errBadResponse, truncate([]byte(line)))
 	}
 	rh.minor = int(line[7] - '0')
 	code := 0
-	for _, c := range line[9:12] {
+	for i := 9; i < 12; i++ {
+		c := line[i]
 		if c < '0' || c > '9' {
-			return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+			return fmt.Errorf("%w: status line %q", errBadResponse, truncate([]byte(line)))
 		}
 		code = code*10 + int(c-'0')
 	}
 	if code < 100 || (len(line) > 12 && line[12] != ' ') {
-		return fmt.Errorf("%w: status line %q", errBadResponse, truncate(line))
+		return fmt.Errorf("%w: status line %q", errBadResponse, truncate([]byte(line)))
 	}
 	rh.code = code
 	return nil
@@ -105,7 +106,7 @@ func readHeadLines(br *bufio.Reader, h http.Header) (respHead, error) {
 	if err != nil {
 		return rh, err
 	}
-	if err := parseStatusLine(&rh, line); err != nil {
+	if err := parseStatusLine(&rh, string(line)); err != nil {
 		return rh, err
 	}
 	for {
@@ -268,19 +269,6 @@ func contentLength(cl []string) (int64, error) {
 		}
 	}
 	return n, nil
-}
-
-func headerHasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // bodyReader returns the reader of a response body framed by rh.

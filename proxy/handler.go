@@ -33,6 +33,7 @@ type exchange struct {
 	// request is recorded: its answer is incomplete, or it has none.
 	abort bool
 	info  requestInfo
+	out   outgoing // the request to the endpoint
 }
 
 // ServeHTTP serves one request from the table in service.
@@ -167,7 +168,7 @@ func (s *Server) unavailable(w http.ResponseWriter, b *table.Backend) int {
 // retry policy gives up, then streams the answer to the client.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.Pool, a *table.Action, pinned string, ex *exchange) {
 	b := pool.Backend()
-	out := s.buildOutgoing(w, r, ex.route, a, &ex.info)
+	out := s.fillOutgoing(&ex.out, w, r, ex.route, a, &ex.info)
 	if err := checkOutgoing(out); err != nil {
 		// Client bytes were checked on arrival: this came from configuration.
 		s.log.Error("request head not sent", zap.String("backend", b.Name), zap.Error(err))

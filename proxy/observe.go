@@ -32,32 +32,9 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 			zap.String("request_id", ex.info.requestID),
 			zap.Error(ex.err))
 	}
-	if !s.opts.AccessLog {
-		return
+	if s.accessLog != nil {
+		s.accessLog.write(r, ex, d)
 	}
-	var src table.Source
-	if ex.route != nil {
-		src = ex.route.Source
-	}
-	s.log.Info("access",
-		zap.String("client", ex.info.clientIP),
-		zap.String("method", r.Method),
-		zap.String("host", r.Host),
-		zap.String("uri", r.RequestURI),
-		zap.String("proto", r.Proto),
-		zap.Int("status", ex.status),
-		zap.Int64("bytes", ex.bytes),
-		zap.Duration("duration", d),
-		zap.String("kind", src.Kind), // Ingress, HTTPRoute or GRPCRoute; "ingress" is its name
-		zap.String("namespace", src.Namespace),
-		zap.String("ingress", src.Name),
-		zap.String("backend", backendName(ex.backend)),
-		zap.Bool("canary", ex.side == table.SideCanary),
-		zap.String("upstream", ex.upstream),
-		zap.Duration("upstream_latency", ex.upLatency),
-		zap.Int("attempts", ex.attempts),
-		zap.String("request_id", ex.info.requestID),
-		zap.String("user_agent", r.UserAgent()))
 }
 
 func errorReason(ex *exchange) string {

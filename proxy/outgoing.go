@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +85,13 @@ var forwardedHeader = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Prot
 // skipped, forwarding ones replaced), so no header map is built; a map is
 // built only for HTTP/2 upstreams and routes that edit headers.
 func (s *Server) buildOutgoing(w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
-	out := &outgoing{
+	return s.fillOutgoing(new(outgoing), w, r, rt, a, info)
+}
+
+// fillOutgoing is buildOutgoing into out (the proxied request's lives in
+// its exchange: no allocation).
+func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
+	*out = outgoing{
 		req:           r,
 		info:          info,
 		method:        r.Method,
@@ -184,17 +189,10 @@ func (o *outgoing) headers() http.Header {
 	return h
 }
 
+// connectionListed reports whether the Connection lists in conn name the
+// header key (header names compare case-insensitively).
 func connectionListed(conn []string, key string) bool {
-	for _, line := range conn {
-		for line != "" {
-			var tok string
-			tok, line, _ = strings.Cut(line, ",")
-			if textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(tok)) == key {
-				return true
-			}
-		}
-	}
-	return false
+	return headerHasToken(conn, key)
 }
 
 func applyEdits(h http.Header, e table.HeaderEdits) {

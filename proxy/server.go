@@ -10,10 +10,12 @@ package proxy
 
 import (
 	"crypto/tls"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -30,8 +32,11 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-* headers are kept
 	// (extended) instead of replaced. Default: none.
 	TrustedProxies []netip.Prefix
-	// AccessLog writes one line per request when true.
-	AccessLog bool
+	// AccessLog writes one JSON line per request when true, to
+	// AccessLogWriter (default os.Stderr, where the process logs), in
+	// writes of whole lines gathered for up to a second (accesslog.go).
+	AccessLog       bool
+	AccessLogWriter io.Writer
 	// MaxIdlePerEndpoint bounds idle keep-alive connections per endpoint
 	// (default 128).
 	MaxIdlePerEndpoint int
@@ -62,6 +67,7 @@ type Server struct {
 	upstreams *upstreams
 	rnd       table.Rand
 	draining  atomic.Bool
+	accessLog *accessLog // nil: no access log
 }
 
 // snapshot is one published generation: the table, the endpoint pools of
@@ -103,6 +109,13 @@ func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Ser
 		s.rnd = globalRand{}
 	}
 	s.upstreams = newUpstreams(opts)
+	if opts.AccessLog {
+		w := opts.AccessLogWriter
+		if w == nil {
+			w = os.Stderr
+		}
+		s.accessLog = newAccessLog(w)
+	}
 	empty, _ := table.New(0, nil, nil)
 	s.Publish(empty)
 	return s
@@ -150,8 +163,14 @@ func (s *Server) Table() *table.Table { return s.snap.Load().table }
 // responses that follow, so clients reconnect elsewhere.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Close releases upstream connections.
-func (s *Server) Close() { s.upstreams.closeAll() }
+// Close releases upstream connections and writes the access log lines
+// still buffered.
+func (s *Server) Close() {
+	s.upstreams.closeAll()
+	if s.accessLog != nil {
+		s.accessLog.flush()
+	}
+}
 
 // globalRand draws from math/rand/v2's per-thread generator: no lock.
 type globalRand struct{}
@@ -212,7 +231,11 @@ func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
 	client := peer
 	vals := r.Header["X-Forwarded-For"]
 	for i := len(vals) - 1; i >= 0; i-- {
-		parts := splitComma(vals[i])
+		var buf [8]string
+		parts := buf[:0]
+		for tok := range commaTokens(vals[i : i+1]) {
+			parts = append(parts, tok)
+		}
 		for j := len(parts) - 1; j >= 0; j-- {
 			ip, err := netip.ParseAddr(parts[j])
 			if err != nil {

@@ -33,7 +33,8 @@ func newUpstreams(opts Options) *upstreams {
 	h2tlsConf := opts.UpstreamTLS.Clone()
 	h2tlsConf.NextProtos = []string{"h2"}
 	u := &upstreams{
-		h1: &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout},
+		h1: &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout,
+			idleCheck: idleCheckDefault},
 		https: &http.Transport{
 			DialContext:         dialer.DialContext,
 			TLSClientConfig:     tlsConf,

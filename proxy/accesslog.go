@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"weir.dev/weir/proxy/table"
+)
+
+// accessLog writes one JSON line per request, in the shape of the zap
+// production logger's lines ({"level":"info","time":...,"msg":"access",
+// fields...}), without zap: the line is appended field by field to a
+// pooled buffer, and lines are gathered into writes of up to
+// accessLogBuffer bytes, at most accessLogDelay after the first line of a
+// write, instead of one write system call per request (nginx's
+// access_log buffer= and flush=). A write always ends at the end of a line,
+// so lines of the process's other loggers on the same stream never cut one.
+type accessLog struct {
+	w       io.Writer
+	mu      sync.Mutex
+	buf     []byte
+	pending bool // a delayed flush is armed
+}
+
+const (
+	accessLogBuffer = 64 << 10
+	accessLogDelay  = time.Second
+)
+
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// write queues the access log line of a finished request.
+func (l *accessLog) write(r *http.Request, ex *exchange, d time.Duration) {
+	bp := linePool.Get().(*[]byte)
+	*bp = accessLine((*bp)[:0], r, ex, d)
+	l.add(*bp)
+	linePool.Put(bp)
+}
+
+func newAccessLog(w io.Writer) *accessLog {
+	return &accessLog{w: w, buf: make([]byte, 0, accessLogBuffer)}
+}
+
+// add queues one line (which ends in a newline).
+func (l *accessLog) add(line []byte) {
+	l.mu.Lock()
+	if len(l.buf)+len(line) > cap(l.buf) {
+		l.writeLocked()
+	}
+	l.buf = append(l.buf, line...)
+	if !l.pending {
+		l.pending = true
+		time.AfterFunc(accessLogDelay, l.flush)
+	}
+	l.mu.Unlock()
+}
+
+// flush writes what is queued.
+func (l *accessLog) flush() {
+	l.mu.Lock()
+	l.writeLocked()
+	l.pending = false
+	l.mu.Unlock()
+}
+
+func (l *accessLog) writeLocked() {
+	if len(l.buf) > 0 {
+		l.w.Write(l.buf) // nowhere to report a failure to write the log
+		l.buf = l.buf[:0]
+	}
+}
+
+// accessLine appends the access log line of a finished request to b.
+func accessLine(b []byte, r *http.Request, ex *exchange, d time.Duration) []byte {
+	var src table.Source
+	if ex.route != nil {
+		src = ex.route.Source
+	}
+	b = append(b, `{"level":"info","time":"`...)
+	b = ex.start.Add(d).AppendFormat(b, "2006-01-02T15:04:05.000Z0700")
+	b = append(b, `","msg":"access"`...)
+	b = jsonString(b, "client", ex.info.clientIP)
+	b = jsonString(b, "method", r.Method)
+	b = jsonString(b, "host", r.Host)
+	b = jsonString(b, "uri", r.RequestURI)
+	b = jsonString(b, "proto", r.Proto)
+	b = strconv.AppendInt(append(b, `,"status":`...), int64(ex.status), 10)
+	b = strconv.AppendInt(append(b, `,"bytes":`...), ex.bytes, 10)
+	b = strconv.AppendFloat(append(b, `,"duration":`...), d.Seconds(), 'g', -1, 64)
+	b = jsonString(b, "kind", src.Kind) // Ingress, HTTPRoute or GRPCRoute; "ingress" is its name
+	b = jsonString(b, "namespace", src.Namespace)
+	b = jsonString(b, "ingress", src.Name)
+	b = jsonString(b, "backend", backendName(ex.backend))
+	b = strconv.AppendBool(append(b, `,"canary":`...), ex.side == table.SideCanary)
+	b = jsonString(b, "upstream", ex.upstream)
+	b = strconv.AppendFloat(append(b, `,"upstream_latency":`...), ex.upLatency.Seconds(), 'g', -1, 64)
+	b = strconv.AppendInt(append(b, `,"attempts":`...), int64(ex.attempts), 10)
+	b = jsonString(b, "request_id", ex.info.requestID)
+	b = jsonString(b, "user_agent", r.UserAgent())
+	return append(b, "}\n"...)
+}
+
+// jsonString appends `,"key":"value"` with value escaped as JSON: quotes,
+// backslashes and control characters escaped, and each byte that is not
+// part of valid UTF-8 replaced by U+FFFD (as encoding/json does), so a
+// client's bytes can never end the string or the line.
+func jsonString(b []byte, key, s string) []byte {
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":"`...)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= ' ' && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		default:
+			if c < ' ' {
+				b = append(b, `\u00`...)
+				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+			} else {
+				b = append(b, `\ufffd`...)
+			}
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"

@@ -42,7 +42,7 @@ test: unit e2e
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy/... ./controller/...
 
-## sidebyside: Weir against nginx, HAProxy and Caddy on this machine (ratios)
+## sidebyside: issue 13's scenarios, Weir against nginx, HAProxy and Caddy on this machine (ratios; see conformance/bench/sidebyside.sh)
 sidebyside:
 	conformance/bench/sidebyside.sh
 

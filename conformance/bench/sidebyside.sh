@@ -1,192 +1,201 @@
 #!/usr/bin/env bash
-# Side-by-side load run: Weir, nginx, HAProxy and Caddy (Debian packages)
-# each proxy in turn in front of the same nginx "return 200" backend.
-# The proxy runs alone on core 0 (one worker / GOMAXPROCS=1); wrk and the
-# backend share core 1. For each proxy it prints requests per second, p99
-# latency and the proxy's own CPU time per request (utime+stime of its
-# processes over the run divided by the requests wrk completed), and the
-# ratios to nginx. Only loopback is used; every run stops by itself.
+# Side-by-side benchmark of issue 13's scenarios: Weir, nginx, HAProxy and
+# Caddy (Debian packages, installed when missing) each in turn in front of
+# the same nginx backend, with equivalent configuration (lib.sh). The proxy
+# runs alone on core 0 (one worker, GOMAXPROCS=1); the load generator and
+# the backend share core 1. Only loopback is used; every run stops by
+# itself.
 #
-# usage: [ROUNDS=3] conformance/bench/sidebyside.sh [seconds per run (default 10)] [connections (default 64)]
-# Every round runs the four proxies in turn; the ratios are taken within a
-# round and their median over the rounds is printed last, so a noisy moment
-# of the machine moves one round, not the result.
+#   S1  small GET, HTTP/1.1 keep-alive, at each of CONNS connections, access
+#       logs off for all, then on for all (same JSON fields, to a file):
+#       max requests/s and CPU per request (wrk), then latency at fixed
+#       rates (25/50/75 % of the slowest proxy's maximum in that round, at
+#       LAT_CONNS connections, open loop: h2load --rps): p50, p99, p99.9.
+#   S2  a new connection per request ("Connection: close"), 16 connections.
+#   S3  1 MiB bodies down (GET) and up (POST), 8 connections: MiB/s, CPU
+#       per MiB, peak RSS.
+#   S4  HTTP/2 over TLS, h2load -c8 -m100, HTTP/1.1 to the backend.
+#   S5  TLS handshakes: HTTPS with "Connection: close" on every request (wrk
+#       -c16, no SNI, so each proxy answers with its one ECDSA P-256
+#       certificate; Caddy, which needs SNI, is left out).
+#   S6  1,000 routes (100 hosts x 10 paths) against 1 route, Weir and nginx.
+#
+# BASE=<git revision> adds the proxy "weir-base" (Weir built at that
+# revision) to every round, for a before/after comparison.
+#
+# Every round runs every proxy once per measurement; ratios to nginx are
+# taken within a round, and the report gives their median over the rounds
+# and their range, so a noisy moment of a shared machine moves one round,
+# not the result. "util" is the proxy's CPU use over the run (1.00 = core 0
+# all its own): a maximum-rate figure with util well below 1 was limited by
+# the load generator, the backend or other processes, and is flagged; "busy"
+# is the whole machine's CPU use (2.00 = both cores), other processes
+# included.
+#
+# usage: [ROUNDS=5] [SCENARIOS="s1 s2 s3 s4 s5 s6"] [CONNS="16 64 256"] [LOGS="off on"]
+#        [LAT_CONNS=64] [PROXIES="nginx haproxy caddy weir"]
+#        conformance/bench/sidebyside.sh [seconds per run (default 8)]
 set -euo pipefail
-DUR=${1:-10}
-CONNS=${2:-64}
+DUR=${1:-8}
+ROUNDS=${ROUNDS:-5}
+SCENARIOS=${SCENARIOS:-s1 s2 s3 s4 s5 s6}
+CONNS=${CONNS:-16 64 256}
+LOGS=${LOGS:-off on}
+LAT_CONNS=${LAT_CONNS:-64}
+PROXIES=${PROXIES:-nginx haproxy caddy weir${BASE:+ weir-base}}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/weir-bench.XXXXXX)
-BACKEND_PORT=18080
-PROXY_PORT=18081
-METRICS_PORT=18082
-TICK=$(getconf CLK_TCK)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	rm -rf "$WORK"
-}
+RESULTS=${RESULTS:-$WORK/results}
+# shellcheck source=lib.sh
+. "$ROOT/conformance/bench/lib.sh"
 trap cleanup EXIT
+need
+setup
+: >"$RESULTS"
 
-need() { command -v "$1" >/dev/null || { echo "missing $1: apt-get install -y $2" >&2; exit 1; }; }
-need wrk wrk; need nginx nginx-light; need haproxy haproxy; need caddy caddy; need taskset util-linux
+# record SCEN KEY METRIC PROXY ROUND VALUE
+record() { echo "$*" >>"$RESULTS"; }
 
-echo "building weir..." >&2
-(cd "$ROOT" && go build -trimpath -o "$WORK/weir" ./cmd/weir)
-
-# --- the backend: nginx answering 200 on core 1 ---------------------------
-mkdir -p "$WORK/backend"
-cat > "$WORK/backend/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/backend/nginx.pid;
-error_log $WORK/backend/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "ok\n"; } }
-}
-CONF
-taskset -c 1 nginx -c "$WORK/backend/nginx.conf" -p "$WORK/backend" &
-PIDS+=($!)
-
-# --- the proxies -----------------------------------------------------------
-mkdir -p "$WORK/nginx" "$WORK/caddy" "$WORK/haproxy"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
-cat > "$WORK/haproxy/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$PROXY_PORT
-  default_backend be
-backend be
-  server s1 127.0.0.1:$BACKEND_PORT
-CONF
-cat > "$WORK/caddy/Caddyfile" <<CONF
-{
-  admin off
-  auto_https off
-}
-http://:$PROXY_PORT {
-  bind 127.0.0.1
-  reverse_proxy 127.0.0.1:$BACKEND_PORT
-}
-CONF
-cat > "$WORK/weir.yaml" <<CONF
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: weir}
-spec: {controller: weir.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: default}
-spec: {ports: [{name: http, port: 80, targetPort: $BACKEND_PORT}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: backend-1, namespace: default, labels: {kubernetes.io/service-name: backend}}
-addressType: IPv4
-ports: [{name: http, port: $BACKEND_PORT, protocol: TCP}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: bench, namespace: default}
-spec:
-  ingressClassName: weir
-  rules:
-  - http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}
-CONF
-
-start_proxy() {
-	case "$1" in
-	nginx) taskset -c 0 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & ;;
-	haproxy) taskset -c 0 haproxy -db -f "$WORK/haproxy/haproxy.cfg" >"$WORK/haproxy/log" 2>&1 & ;;
-	caddy) GOMAXPROCS=1 taskset -c 0 caddy run --adapter caddyfile --config "$WORK/caddy/Caddyfile" >"$WORK/caddy/log" 2>&1 & ;;
-	weir) GOMAXPROCS=1 taskset -c 0 "$WORK/weir" --manifests "$WORK/weir.yaml" --http-port $PROXY_PORT --https-port 0 \
-		--metrics-port $METRICS_PORT --bind-address 127.0.0.1 --access-log=false --log-level error >"$WORK/weir.log" 2>&1 & ;;
-	esac
-	PROXY_PID=$!
-	PIDS+=($PROXY_PID)
-	for _ in $(seq 1 100); do
-		if curl -fsS -o /dev/null "http://127.0.0.1:$PROXY_PORT/"; then return 0; fi
-		sleep 0.1
+# measure SCEN KEY PROXY ROUND UNIT-DIVISOR COMMAND...: runs the load
+# command on core 1 (after a 1 s warm-up with the same command), and
+# records requests/s, the proxy's CPU per request (µs), its utilisation,
+# the machine's, and the load tool's error count.
+measure() {
+	local scen=$1 key=$2 proxy=$3 round=$4
+	shift 4
+	local out before after b0 b1 t0 t1 reqs secs a warm=() run=()
+	# The token @D@ in an argument stands for the duration in seconds.
+	for a in "$@"; do
+		warm+=("${a//@D@/1}")
+		run+=("${a//@D@/$DUR}")
 	done
-	echo "$1 did not come up" >&2
-	return 1
-}
-
-# cpu_ticks PID: utime+stime of PID and its children processes.
-cpu_ticks() {
-	local total=0 p
-	for p in $1 $(pgrep -P "$1" || true); do
-		[ -r /proc/$p/stat ] || continue
-		total=$((total + $(awk '{print $14 + $15}' /proc/$p/stat)))
-	done
-	echo $total
-}
-
-ROUNDS=${ROUNDS:-3}
-declare -A RPS P99 CPU
-for round in $(seq 1 "$ROUNDS"); do
-	for proxy in nginx haproxy caddy weir; do
-		start_proxy $proxy
-		# warm up, then measure
-		taskset -c 1 wrk -t1 -c$CONNS -d2s "http://127.0.0.1:$PROXY_PORT/" >/dev/null
-		before=$(cpu_ticks $PROXY_PID)
-		out=$(taskset -c 1 wrk -t1 -c$CONNS -d${DUR}s --latency "http://127.0.0.1:$PROXY_PORT/")
-		after=$(cpu_ticks $PROXY_PID)
+	timeout 30 taskset -c 1 "${warm[@]}" >/dev/null 2>&1 || true
+	before=$(cpu_ticks "$PROXY_PID")
+	b0=$(busy_ticks)
+	t0=$(date +%s.%N)
+	out=$(timeout $((DUR + 30)) taskset -c 1 "${run[@]}" 2>&1 || true)
+	t1=$(date +%s.%N)
+	after=$(cpu_ticks "$PROXY_PID")
+	b1=$(busy_ticks)
+	if [ "$1" = wrk ]; then
 		reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-		errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
-		RPS[$proxy,$round]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-		P99[$proxy,$round]=$(echo "$out" | awk '$1=="99%" {print $2}')
-		CPU[$proxy,$round]=$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$TICK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
-		[ -n "$errs" ] && echo "$proxy: $errs" >&2
-		kill $PROXY_PID; wait $PROXY_PID 2>/dev/null || true
-		sleep 0.5
-	done
-done
+		secs=$(echo "$out" | awk '/requests in/ {gsub(/s,/, "", $4); print $4}')
+		echo "$out" | grep -E 'Non-2xx|Socket errors' >&2 && record "$scen" "$key" errors "$proxy" "$round" 1
+	else
+		reqs=$(echo "$out" | awk '/^requests:/ {print $8}') # succeeded
+		secs=$(echo "$out" | awk '/^finished in/ {gsub(/s,/, "", $3); print $3}')
+	fi
+	if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+		echo "$proxy $scen $key: no requests completed: $out" >&2
+		return 0
+	fi
+	record "$scen" "$key" rps "$proxy" "$round" "$(awk -v n="$reqs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')"
+	record "$scen" "$key" cpu_us "$proxy" "$round" "$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$TICK" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
+	record "$scen" "$key" util "$proxy" "$round" "$(awk -v t=$((after - before)) -v a="$t0" -v b="$t1" -v hz="$TICK" 'BEGIN {printf "%.2f", t / hz / (b - a)}')"
+	record "$scen" "$key" busy "$proxy" "$round" "$(awk -v t=$((b1 - b0)) -v a="$t0" -v b="$t1" -v hz="$TICK" 'BEGIN {printf "%.2f", t / hz / (b - a)}')"
+}
 
-# Per round, and the median over the rounds of each ratio to nginx.
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-printf "%-8s %5s %12s %10s %12s %10s %10s\n" proxy round req/s p99 cpu-us/req rps/nginx cpu/nginx
-for proxy in nginx haproxy caddy weir; do
-	for round in $(seq 1 "$ROUNDS"); do
-		printf "%-8s %5s %12s %10s %12s %10s %10s\n" $proxy $round "${RPS[$proxy,$round]}" "${P99[$proxy,$round]}" "${CPU[$proxy,$round]}" \
-			"$(awk -v a="${RPS[$proxy,$round]}" -v b="${RPS[nginx,$round]}" 'BEGIN{printf "%.2f", a/b}')" \
-			"$(awk -v a="${CPU[$proxy,$round]}" -v b="${CPU[nginx,$round]}" 'BEGIN{printf "%.2f", a/b}')"
+# latency SCEN KEY PROXY ROUND RATE URL: an open-loop run at RATE requests/s
+# over LAT_CONNS connections; p50, p99, p99.9 in ms from h2load's log.
+latency() {
+	local scen=$1 key=$2 proxy=$3 round=$4 rate=$5 url=$6 log="$WORK/h2load.log"
+	local per=$(((rate + LAT_CONNS - 1) / LAT_CONNS))
+	rm -f "$log"
+	timeout $((DUR + 30)) taskset -c 1 h2load --h1 -c "$LAT_CONNS" --rps "$per" -D "$DUR" --log-file "$log" "$url" >/dev/null 2>&1 || true
+	[ -s "$log" ] || return 0
+	local q
+	q=$(awk -F'\t' '{print $3}' "$log" | sort -g | awk '{a[NR]=$1} END {printf "%.3f %.3f %.3f", a[int(NR*0.5)+1]/1000, a[int(NR*0.99)+1]/1000, a[int(NR*0.999)+1]/1000}')
+	read -r p50 p99 p999 <<<"$q"
+	record "$scen" "$key" p50_ms "$proxy" "$round" "$p50"
+	record "$scen" "$key" p99_ms "$proxy" "$round" "$p99"
+	record "$scen" "$key" p999_ms "$proxy" "$round" "$p999"
+	record "$scen" "$key" bad "$proxy" "$round" "$(awk -F'\t' '$2 != 200' "$log" | wc -l)"
+}
+
+URL="http://127.0.0.1:$PROXY_PORT/"
+s1() {
+	local round=$1 log c p max slowest pct
+	for log in $LOGS; do
+		for c in $CONNS; do
+			for p in $PROXIES; do
+				start_proxy "$p" "$log" 1
+				measure s1 "log=$log,c=$c" "$p" "$round" wrk -t1 -c"$c" -d@D@s "$URL"
+				stop_proxy
+			done
+		done
+		slowest=$(awk -v k="log=$log,c=$LAT_CONNS" -v r="$round" '$1=="s1" && $2==k && $3=="rps" && $5==r {print $6}' "$RESULTS" | sort -g | head -1)
+		[ -n "$slowest" ] || continue
+		for pct in 25 50 75; do
+			for p in $PROXIES; do
+				start_proxy "$p" "$log" 1
+				latency s1 "log=$log,c=$LAT_CONNS,rate=$pct%" "$p" "$round" $((slowest * pct / 100)) "$URL"
+				stop_proxy
+			done
+		done
+	done
+}
+
+s2() {
+	for p in $PROXIES; do
+		start_proxy "$p" off 1
+		measure s2 "close,c=16" "$p" "$1" wrk -t1 -c16 -d@D@s -H "Connection: close" "$URL"
+		stop_proxy
+	done
+}
+
+s3() {
+	cat >"$WORK/up.lua" <<-'LUA'
+		wrk.method = "POST"
+		wrk.path = "/up"
+		wrk.body = string.rep("x", 1048576)
+		wrk.headers["Content-Type"] = "application/octet-stream"
+	LUA
+	for p in $PROXIES; do
+		start_proxy "$p" off 1
+		measure s3 down "$p" "$1" wrk -t1 -c8 -d@D@s "${URL}mib"
+		measure s3 up "$p" "$1" wrk -t1 -c8 -d@D@s -s "$WORK/up.lua" "$URL"
+		record s3 both rss_mib "$p" "$1" "$(awk -v k="$(peak_rss_kib "$PROXY_PID")" 'BEGIN {printf "%.1f", k / 1024}')"
+		stop_proxy
+	done
+}
+
+s4() {
+	for p in $PROXIES; do
+		start_proxy "$p" off 1
+		measure s4 "h2,c=8,m=100" "$p" "$1" h2load -c8 -m100 -D @D@ --connect-to=127.0.0.1:$TLS_PORT "https://bench.example.com:$TLS_PORT/"
+		stop_proxy
+	done
+}
+
+s5() {
+	for p in $PROXIES; do
+		[ "$p" = caddy ] && continue
+		start_proxy "$p" off 1
+		measure s5 "handshake,c=16" "$p" "$1" wrk -t1 -c16 -d@D@s -H "Connection: close" "https://127.0.0.1:$TLS_PORT/"
+		stop_proxy
+	done
+}
+
+s6() {
+	local p routes
+	for p in $PROXIES; do
+		[ "$p" = haproxy ] || [ "$p" = caddy ] && continue
+		for routes in 1 1000; do
+			start_proxy "$p" off "$routes"
+			measure s6 "routes=$routes" "$p" "$1" wrk -t1 -c64 -d@D@s -H "Host: $S6_HOST" "http://127.0.0.1:$PROXY_PORT$S6_PATH"
+			stop_proxy
+		done
+	done
+}
+
+echo "machine before: $(cat /proc/loadavg)" >&2
+for round in $(seq 1 "$ROUNDS"); do
+	for s in $SCENARIOS; do
+		echo "round $round $s ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+		"$s" "$round"
 	done
 done
-echo
-printf "%-8s %16s %16s\n" proxy "median cpu/nginx" "median rps/nginx"
-for proxy in nginx haproxy caddy weir; do
-	c=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${CPU[$proxy,$r]}" -v b="${CPU[nginx,$r]}" 'BEGIN{printf "%.3f\n", a/b}'; done | median)
-	q=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${RPS[$proxy,$r]}" -v b="${RPS[nginx,$r]}" 'BEGIN{printf "%.3f\n", a/b}'; done | median)
-	printf "%-8s %16.2f %16.2f\n" $proxy "$c" "$q"
-done
+echo "machine after: $(cat /proc/loadavg)" >&2
+"$ROOT/conformance/bench/report.sh" "$RESULTS"
+[ -n "${KEEP:-}" ] && cp "$RESULTS" "$KEEP"
+exit 0

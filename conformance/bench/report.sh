@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prints the table of a sidebyside.sh results file (lines "scenario key
+# metric proxy round value"): for each measurement and proxy, the median
+# value over the rounds, then the median of its per-round ratios to nginx
+# with their range. In S3 a request is 1 MiB: rps is MiB/s and cpu_us is
+# CPU µs per MiB. S6 adds each proxy's 1000-route/1-route ratios. A "*"
+# marks a maximum-rate figure where the proxy used less than 90 % of its
+# core (median util): something else limited it.
+#
+# usage: conformance/bench/report.sh RESULTS
+set -euo pipefail
+awk '
+function med(arr, n,   i, j, t) {
+	for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j+1] = arr[j]; arr[j+1] = t }
+	return n % 2 ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
+}
+{
+	k = $1 SUBSEP $2 SUBSEP $3
+	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+	if (!(($1, $4) in pseen)) { pseen[$1, $4] = 1; plist[$1] = plist[$1] " " $4 }
+	v[$1, $2, $3, $4, $5] = $6
+	if ($5 > rounds) rounds = $5
+}
+END {
+	printf "%-5s %-22s %-8s %-8s %10s %9s %13s %5s %5s\n", "scen", "key", "metric", "proxy", "median", "/nginx", "range", "util", "busy"
+	for (i = 1; i <= nk; i++) {
+		split(order[i], f, SUBSEP); s = f[1]; key = f[2]; m = f[3]
+		if (m == "util" || m == "busy" || m == "bad" || m == "errors") continue
+		np = split(plist[s], ps, " ")
+		for (j = 1; j <= np; j++) {
+			p = ps[j]; n = 0; nr = 0; nu = 0; nb = 0; lo = ""; hi = ""
+			for (r = 1; r <= rounds; r++) {
+				if (!((s, key, m, p, r) in v)) continue
+				a[++n] = v[s, key, m, p, r]
+				if ((s, key, m, "nginx", r) in v && v[s, key, m, "nginx", r] > 0) {
+					x = v[s, key, m, p, r] / v[s, key, m, "nginx", r]; q[++nr] = x
+					if (lo == "" || x < lo) lo = x; if (hi == "" || x > hi) hi = x
+				}
+				if ((s, key, "util", p, r) in v) u[++nu] = v[s, key, "util", p, r]
+				if ((s, key, "busy", p, r) in v) b[++nb] = v[s, key, "busy", p, r]
+			}
+			if (!n) continue
+			ratio = nr ? sprintf("%.2f", med(q, nr)) : "-"
+			range = nr ? sprintf("%.2f-%.2f", lo, hi) : "-"
+			util = nu ? med(u, nu) : -1; busy = nb ? med(b, nb) : -1
+			flag = (m == "rps" && nu && util < 0.9) ? "*" : ""
+			printf "%-5s %-22s %-8s %-8s %10.2f %9s %13s %5s %5s%s\n", s, key, m, p, med(a, n), ratio, range,
+				nu ? sprintf("%.2f", util) : "", nb ? sprintf("%.2f", busy) : "", flag
+		}
+	}
+	for (j = 1; j <= split(plist["s6"], ps, " "); j++) {
+		p = ps[j]; n = 0; nc = 0
+		for (r = 1; r <= rounds; r++) {
+			if (("s6", "routes=1000", "rps", p, r) in v && ("s6", "routes=1", "rps", p, r) in v)
+				a[++n] = v["s6", "routes=1000", "rps", p, r] / v["s6", "routes=1", "rps", p, r]
+			if (("s6", "routes=1000", "cpu_us", p, r) in v && ("s6", "routes=1", "cpu_us", p, r) in v)
+				c[++nc] = v["s6", "routes=1000", "cpu_us", p, r] / v["s6", "routes=1", "cpu_us", p, r]
+		}
+		if (n) printf "s6    %-8s 1000 routes / 1 route: rps %.3f, cpu per request %.3f (medians of %d rounds)\n", p, med(a, n), med(c, nc), n
+	}
+	for (k2 in v) { split(k2, f, SUBSEP); if ((f[3] == "bad" && v[k2] > 0) || f[3] == "errors") errs[f[1] " " f[2] " " f[4]] = 1 }
+	for (e in errs) printf "non-200 answers or socket errors: %s\n", e
+}' "$1"

@@ -78,12 +78,21 @@ func refreshWeirs(t *testing.T, ctx context.Context) {
 	env.weirs = pods
 }
 
-// servedBy counts the access-log lines of a Weir Pod for host.
+// servedBy counts the access-log lines of a Weir Pod for host. Weir
+// writes its access log in batches flushed within a second, so a count of
+// zero is read again for up to three seconds before it is believed.
 func servedBy(t *testing.T, weir *corev1.Pod, host string) int {
 	t.Helper()
-	b, err := os.ReadFile(env.cluster.PodLogPath(weir, "weir"))
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		b, err := os.ReadFile(env.cluster.PodLogPath(weir, "weir"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(string(b), `"host":"`+host+`"`)
+		if n > 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return strings.Count(string(b), `"host":"`+host+`"`)
 }

@@ -9,7 +9,7 @@ import (
 var canaryAnnotations = []string{"canary-weight", "canary-weight-total", "canary-by-header",
 	"canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie"}
 
-// canary reads CANARY.md section 1.
+// canary reads the annotations docs/canary.md lists.
 func (p *parser) canary(c *Config) {
 	cn := &c.Canary
 	cn.Enabled = p.boolean("canary", false)

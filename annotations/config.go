@@ -99,7 +99,7 @@ type Config struct {
 	DropIngress bool
 }
 
-// Canary is the nginx canary configuration (CANARY.md section 1).
+// Canary is the nginx canary configuration (docs/canary.md, "The annotations").
 type Canary struct {
 	Enabled     bool
 	Weight      int

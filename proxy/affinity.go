@@ -8,7 +8,7 @@ import (
 	"weir.dev/weir/proxy/table"
 )
 
-// choose decides main or canary for a request (CANARY.md section 3). Cookie
+// choose decides main or canary for a request (docs/canary.md, "The decision for each request"). Cookie
 // affinity comes first: a client pinned to a side stays there (the canary
 // side only while it has an available endpoint), and the endpoint it was
 // pinned to is returned as pinned.

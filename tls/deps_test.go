@@ -7,7 +7,7 @@ import (
 )
 
 // TestNoKubernetesDependencies keeps the handshake path free of client-go:
-// DESIGN.md forbids tls from importing it, so that nothing here can wait on
+// tls is kept free of it, so that nothing here can wait on
 // the API server.
 func TestNoKubernetesDependencies(t *testing.T) {
 	goTool, err := exec.LookPath("go")

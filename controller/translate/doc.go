@@ -18,8 +18,7 @@
 // Hosts are lower-cased; "*.x" is a one-label wildcard; no host is the
 // catch-all. Exact stays Exact; Prefix and ImplementationSpecific are
 // Prefix, except on an Ingress with use-regex or rewrite-target, where
-// ImplementationSpecific paths are regular expressions (CANARY.md section
-// 5). The same host, path and type in two Ingresses: the oldest wins and
+// ImplementationSpecific paths are regular expressions (docs/routing.md). The same host, path and type in two Ingresses: the oldest wins and
 // the newer one gets a PathConflict problem. spec.defaultBackend follows
 // ingress-nginx (hostdefault.go).
 //
@@ -55,7 +54,7 @@
 // pairs with the main route of the same host, path string and type; a
 // canary defaultBackend pairs with the default an Ingress without rules
 // set. Unpaired paths, hosts without a main Ingress and second canaries on
-// a route are problems (CANARY.md sections 2 and 6).
+// a route are problems (docs/canary.md, "Which route a canary belongs to").
 //
 // # Two sources
 //

@@ -6,7 +6,7 @@ import (
 	"weir.dev/weir/proxy/table"
 )
 
-// pathType maps an Ingress path to the table's type (CANARY.md section 5):
+// pathType maps an Ingress path to the table's type (docs/routing.md):
 // Exact stays exact; on an Ingress with use-regex or rewrite-target an
 // ImplementationSpecific (or unset) path is a regex; everything else is
 // Prefix.
@@ -150,7 +150,7 @@ func (t *translator) setDefault(p *parsed, db *networkingv1.IngressBackend) {
 }
 
 // addCanary attaches a canary Ingress's paths to the main routes with the
-// same host, path string and (exact or not) type (CANARY.md section 2).
+// same host, path string and (exact or not) type (docs/routing.md, "Several Ingresses on one host").
 func (t *translator) addCanary(p *parsed) {
 	if db := p.ing.Spec.DefaultBackend; db != nil {
 		t.attachDefaultCanary(p, db)

@@ -4,7 +4,7 @@ import "strings"
 
 // compareRoutes orders the routes of one host: the first route in this order
 // that matches a request serves it. It is the only place precedence is
-// decided (CANARY.md section 5, and the Gateway API's HTTPRoute rules):
+// decided (docs/routing.md, and the Gateway API's HTTPRoute rules):
 //
 //  0. A higher HostRank first (Gateway API routes: the route whose own
 //     hostname matched more specifically; always equal for Ingress).

@@ -217,7 +217,7 @@ type Split struct {
 }
 
 // Canary is the nginx-style canary attached to a main backend. Its rules run
-// in CANARY.md's order: header, cookie, weight.
+// in the order of docs/canary.md: header, cookie, weight.
 type Canary struct {
 	Backend *Backend
 	// Header is the header name that selects the canary; "" turns the rule off.

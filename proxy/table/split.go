@@ -28,7 +28,7 @@ const (
 	SideCanary
 )
 
-// Choose picks the backend for a request, following CANARY.md section 3 for
+// Choose picks the backend for a request, following docs/canary.md ("The decision for each request") for
 // a main/canary split (affinity, decided by the caller before Choose, comes
 // first) and a single weighted draw for a weighted list. It returns nil when
 // a weighted list has no backend with weight, which the caller answers with

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -19,11 +20,22 @@ import (
 // write, instead of one write system call per request (nginx's
 // access_log buffer= and flush=). A write always ends at the end of a line,
 // so lines of the process's other loggers on the same stream never cut one.
+//
+// Lines gather in shards chosen by the client connection's address, so
+// requests on different connections do not wait on one lock; the lines of
+// one connection stay in order. Only the writes take the shared lock.
 type accessLog struct {
-	w       io.Writer
+	wmu    sync.Mutex // serialises writes to w
+	w      io.Writer
+	shards []logShard
+}
+
+// logShard is one buffer of queued lines.
+type logShard struct {
 	mu      sync.Mutex
 	buf     []byte
-	pending bool // a delayed flush is armed
+	pending bool     // a delayed flush is armed
+	_       [32]byte // keeps neighbouring shards' locks off one cache line
 }
 
 const (
@@ -33,44 +45,66 @@ const (
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+func newAccessLog(w io.Writer) *accessLog {
+	n := min(max(4*runtime.GOMAXPROCS(0), 4), 64)
+	return &accessLog{w: w, shards: make([]logShard, n)}
+}
+
 // write queues the access log line of a finished request.
 func (l *accessLog) write(r *http.Request, ex *exchange, d time.Duration) {
 	bp := linePool.Get().(*[]byte)
 	*bp = accessLine((*bp)[:0], r, ex, d)
-	l.add(*bp)
+	l.add(&l.shards[shardOf(r.RemoteAddr, len(l.shards))], *bp)
 	linePool.Put(bp)
 }
 
-func newAccessLog(w io.Writer) *accessLog {
-	return &accessLog{w: w, buf: make([]byte, 0, accessLogBuffer)}
+// shardOf hashes a connection's address (FNV-1a) onto n shards.
+func shardOf(addr string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(addr); i++ {
+		h = (h ^ uint32(addr[i])) * 16777619
+	}
+	return int(h % uint32(n))
 }
 
-// add queues one line (which ends in a newline).
-func (l *accessLog) add(line []byte) {
-	l.mu.Lock()
-	if len(l.buf)+len(line) > cap(l.buf) {
-		l.writeLocked()
+// add queues one line (which ends in a newline) in shard s.
+func (l *accessLog) add(s *logShard, line []byte) {
+	s.mu.Lock()
+	if s.buf == nil {
+		s.buf = make([]byte, 0, accessLogBuffer)
 	}
-	l.buf = append(l.buf, line...)
-	if !l.pending {
-		l.pending = true
-		time.AfterFunc(accessLogDelay, l.flush)
+	if len(s.buf)+len(line) > cap(s.buf) {
+		l.writeLocked(s)
 	}
-	l.mu.Unlock()
+	s.buf = append(s.buf, line...)
+	if !s.pending {
+		s.pending = true
+		time.AfterFunc(accessLogDelay, func() { l.flushShard(s) })
+	}
+	s.mu.Unlock()
 }
 
-// flush writes what is queued.
+// flush writes everything queued.
 func (l *accessLog) flush() {
-	l.mu.Lock()
-	l.writeLocked()
-	l.pending = false
-	l.mu.Unlock()
+	for i := range l.shards {
+		l.flushShard(&l.shards[i])
+	}
 }
 
-func (l *accessLog) writeLocked() {
-	if len(l.buf) > 0 {
-		l.w.Write(l.buf) // nowhere to report a failure to write the log
-		l.buf = l.buf[:0]
+func (l *accessLog) flushShard(s *logShard) {
+	s.mu.Lock()
+	l.writeLocked(s)
+	s.pending = false
+	s.mu.Unlock()
+}
+
+// writeLocked writes shard s's lines; s.mu is held.
+func (l *accessLog) writeLocked(s *logShard) {
+	if len(s.buf) > 0 {
+		l.wmu.Lock()
+		l.w.Write(s.buf) // nowhere to report a failure to write the log
+		l.wmu.Unlock()
+		s.buf = s.buf[:0]
 	}
 }
 

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -99,4 +101,34 @@ func FuzzJSONString(f *testing.F) {
 			t.Fatalf("%q: decoded %q, encoding/json gives %q", s, got.K, want)
 		}
 	})
+}
+
+// Lines queued from many connections at once all reach the writer whole,
+// and the lines of one connection keep their order.
+func TestAccessLogShardsKeepLinesWholeAndOrdered(t *testing.T) {
+	out := &lockedBuffer{}
+	l := newAccessLog(out)
+	const conns, perConn = 16, 500
+	var wg sync.WaitGroup
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := fmt.Sprintf("10.0.0.%d:4%04d", c, c)
+			for i := 0; i < perConn; i++ {
+				line := fmt.Sprintf(`{"conn":%d,"i":%d,"pad":"%s"}`+"\n", c, i, strings.Repeat("x", i%300))
+				l.add(&l.shards[shardOf(addr, len(l.shards))], []byte(line))
+			}
+		}()
+	}
+	wg.Wait()
+	l.flush()
+	next := make([]float64, conns)
+	lines := out.lines(t)
+	require.Len(t, lines, conns*perConn)
+	for _, m := range lines {
+		c := int(m["conn"].(float64))
+		require.Equal(t, next[c], m["i"], "connection %d's lines out of order", c)
+		next[c]++
+	}
 }

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"weir.dev/weir/conformance/localcluster"
 	"weir.dev/weir/conformance/weirdeploy"
 )
 
@@ -94,25 +93,6 @@ func TestEtcdRestart(t *testing.T) {
 	controlPlaneOutage(t, "etcd", 10*time.Second)
 }
 
-// retrying retries a GET on a transport error, up to five times with a
-// doubling pause from 100 ms: what a client library does when the load
-// balancer handed its new connection to a replica that just died (the local
-// load balancer, like kube-proxy, picks an endpoint per connection at
-// random, so a retry may meet the dead one again until it leaves the
-// EndpointSlice).
-type retrying struct{ next http.RoundTripper }
-
-func (r retrying) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.next.RoundTrip(req)
-	pause := 100 * time.Millisecond
-	for try := 0; try < 5 && err != nil && req.Method == http.MethodGet && req.Context().Err() == nil; try++ {
-		time.Sleep(pause)
-		pause *= 2
-		resp, err = r.next.RoundTrip(req)
-	}
-	return resp, err
-}
-
 // TestWeirReplicaKilled SIGKILLs one Weir replica while clients open a new
 // connection per request: connections the load balancer sends to it fail at
 // once and the retry reaches the other replica, until the Pod leaves the
@@ -124,18 +104,11 @@ func TestWeirReplicaKilled(t *testing.T) {
 	echoApp(t, ctx, ns, "web", 1)
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
 	waitServed(t, client(), host, nil, "web")
-	c := &http.Client{Timeout: 10 * time.Second, Transport: retrying{&http.Transport{DisableKeepAlives: true}}}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: retryGET{next: &http.Transport{DisableKeepAlives: true}, backoff: 100 * time.Millisecond}}
 	l := startLoadWith(t, host, c)
 	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
 	victim := env.weirs[1]
-	pid, err := localcluster.ContainerPID(&victim, "weir")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing Weir %s (pid %d): %v", victim.Name, pid, err)
-	}
-	t.Logf("SIGKILLed Weir replica %s (pid %d)", victim.Name, pid)
+	signal(t, &victim, "weir", syscall.SIGKILL)
 	waitRestarted(t, weirdeploy.Namespace, victim.Name)
 	refreshWeirs(t, ctx)
 	l.reset()
@@ -227,17 +200,10 @@ func TestBackendFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := pods[0]
-	pid, err := localcluster.ContainerPID(&victim, "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
 	l := startLoad(t, host)
 	l.waitFor(t, "answers from both Pods", func(p map[string]int) bool { return len(p) == 2 })
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("freezing %s: %v", victim.Name, err)
-	}
+	pid := signal(t, &victim, "echo", syscall.SIGSTOP)
 	frozen := time.Now()
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
 	// Active checks fail after the 1 s timeout; give rise/fall and the
 	// in-flight retries a few intervals.
 	time.Sleep(5 * time.Second)

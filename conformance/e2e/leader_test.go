@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"weir.dev/weir/conformance/localcluster"
 	"weir.dev/weir/conformance/weirdeploy"
 )
 
@@ -42,13 +41,7 @@ func TestLeaderElection(t *testing.T) {
 	holder := *lease.Spec.HolderIdentity
 	start := checkLeaders(t, nil, holder, nil)
 
-	pid, err := localcluster.ContainerPID(leader, "weir")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing the leader (pid %d): %v", pid, err)
-	}
+	signal(t, leader, "weir", syscall.SIGKILL)
 	killed := time.Now()
 	duration := time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
 	var next *coordinationv1.Lease

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -245,17 +244,10 @@ func TestWalkthroughFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := pods[0]
-	pid, err := localcluster.ContainerPID(&victim, "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	l := startLoad(t, host)
 	l.waitFor(t, "answers from all 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("freezing %s (pid %d): %v", victim.Name, pid, err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	signal(t, &victim, "echo", syscall.SIGSTOP)
 	frozen := time.Now()
 	waitRestarted(t, ns, victim.Name)
 	t.Logf("%s frozen: restarted by its liveness probe and Ready again after %v", victim.Name, time.Since(frozen).Round(100*time.Millisecond))
@@ -269,42 +261,6 @@ func TestWalkthroughFailover(t *testing.T) {
 	l.reset()
 	l.waitFor(t, "the restarted Pod answering again", func(p map[string]int) bool { return p[victim.Name] > 0 })
 	l.requireNoFailures(t)
-}
-
-// perTry gives each attempt of a GET its own timeout and retries a GET that
-// failed or timed out, up to five times: what a client of a replicated
-// service does when the replica its connection reached hangs. It waits pace
-// before each request, which keeps a long test under the load's request cap.
-type perTry struct {
-	next          http.RoundTripper
-	timeout, pace time.Duration
-}
-
-func (p perTry) RoundTrip(req *http.Request) (*http.Response, error) {
-	time.Sleep(p.pace)
-	for try := 0; ; try++ {
-		ctx, cancel := context.WithTimeout(req.Context(), p.timeout)
-		resp, err := p.next.RoundTrip(req.WithContext(ctx))
-		if err == nil {
-			resp.Body = cancelOnClose{resp.Body, cancel}
-			return resp, nil
-		}
-		cancel()
-		if try == 4 || req.Method != http.MethodGet || req.Context().Err() != nil {
-			return nil, err
-		}
-	}
-}
-
-// cancelOnClose ends an attempt's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c cancelOnClose) Close() error {
-	defer c.cancel()
-	return c.ReadCloser.Close()
 }
 
 // TestWeirLivenessRestart freezes one Weir replica with SIGSTOP, so its
@@ -322,21 +278,13 @@ func TestWeirLivenessRestart(t *testing.T) {
 	echoApp(t, ctx, ns, "web", 1)
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
 	waitServed(t, client(), host, nil, "web")
-	c := &http.Client{Timeout: 30 * time.Second, Transport: perTry{&http.Transport{DisableKeepAlives: true}, 2 * time.Second, 10 * time.Millisecond}}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: retryGET{next: &http.Transport{DisableKeepAlives: true}, timeout: 2 * time.Second, pace: 10 * time.Millisecond}}
 	l := startLoadWith(t, host, c)
 	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
 	refreshWeirs(t, ctx) // earlier tests restart Weir's containers: read the current ones
 	victim := env.weirs[1]
-	pid, err := localcluster.ContainerPID(&victim, "weir")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("freezing Weir %s (pid %d): %v", victim.Name, pid, err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	signal(t, &victim, "weir", syscall.SIGSTOP)
 	frozen := time.Now()
-	t.Logf("SIGSTOPped Weir replica %s (pid %d)", victim.Name, pid)
 	wctx := ctxFor(t, 3*time.Minute)
 	for {
 		p, err := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace).Get(wctx, victim.Name, metav1.GetOptions{})

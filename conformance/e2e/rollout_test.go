@@ -205,14 +205,7 @@ func TestFailover(t *testing.T) {
 
 	l := startLoad(t, host)
 	l.waitFor(t, "answers from all 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
-	pid, err := localcluster.ContainerPID(&victim, "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing %s (pid %d): %v", victim.Name, pid, err)
-	}
-	t.Logf("killed %s (pid %d)", victim.Name, pid)
+	signal(t, &victim, "echo", syscall.SIGKILL)
 	waitNotReady(t, ns, victim.Name)
 	waitRestarted(t, ns, victim.Name)
 	l.reset()

@@ -47,6 +47,14 @@ type Options struct {
 	// GatewayControllerName is the GatewayClass spec.controllerName Weir
 	// serves (default "weir.dev/gateway-controller").
 	GatewayControllerName string
+	// AnnotationDefaults are annotation values (names without
+	// annotations.Prefix) for Ingresses that do not set the annotation:
+	// the global ConfigMap's per-route keys (controller/globalconfig).
+	AnnotationDefaults map[string]string
+	// HSTS replaces the Strict-Transport-Security value of TLS hosts ("":
+	// the HSTS constant); DisableHSTS sends none (the ConfigMap's hsts).
+	HSTS        string
+	DisableHSTS bool
 }
 
 // Defaults for Options.

@@ -61,6 +61,9 @@ type Options struct {
 	Events bool
 	// Gateway, when set, turns the Gateway API side on (gateway.go).
 	Gateway *GatewayOptions
+	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
+	// configmap.go), "" for none.
+	ConfigMap string
 }
 
 // Controller turns watched objects into published routing tables.
@@ -79,6 +82,7 @@ type Controller struct {
 	events    *eventDeduper
 	status    *status.Writer
 	gw        *gatewaySide            // nil: Gateway API off
+	global    *globalState            // nil: no --configmap (configmap.go)
 	services  *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus  *gatewaystatus.Writer
 	sockets   sync.Mutex // serialises publishListeners
@@ -130,6 +134,12 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeTLS) }))
 	c.auth = newAuthSecrets(client, opts.WatchNamespace, log, c.retryLater)
+	if opts.ConfigMap != "" {
+		var err error
+		if c.global, err = newGlobalState(client, opts.ConfigMap, log); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.setupGateway(opts); err != nil {
 		return nil, err
 	}
@@ -176,6 +186,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.factory.Shutdown()
 	defer c.secrets.Shutdown()
 	defer c.auth.factory.Shutdown()
+	if c.global != nil {
+		c.global.factory.Start(ctx.Done())
+		defer c.global.factory.Shutdown()
+	}
 	synced := c.synced
 	if c.gw != nil {
 		// Gateway objects that are there at start are in the first table.
@@ -383,7 +397,8 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 			}
 		}
 	}
-	in, err := c.listers.inputs(c.opts.Translate)
+	opts, global := c.translateOptions() // configmap.go
+	in, err := c.listers.inputs(opts)
 	if err == nil && c.gw != nil {
 		err = c.gw.addInputs(in)
 	}
@@ -393,7 +408,9 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 		return nil, false
 	}
 	c.gen++
-	return translate.Translate(in, c.gen), false
+	res := translate.Translate(in, c.gen)
+	res.Problems = append(res.Problems, global...)
+	return res, false
 }
 
 // listers reads the informer caches.

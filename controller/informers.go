@@ -41,6 +41,9 @@ func (c *Controller) setupInformers() error {
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
 		{authInformer, authHandler},
 	}
+	if c.global != nil {
+		regs = append(regs, registration{c.global.factory.Core().V1().ConfigMaps().Informer(), handler})
+	}
 	if c.gw != nil {
 		// Listeners' allowedRoutes select namespaces by label.
 		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler})

@@ -118,7 +118,10 @@ func init() {
 			func(s *Start, v string) (err error) { s.HTTP2, err = parseBool(v); return err }),
 		startInt("http2-max-concurrent-streams", "128", "the streams one HTTP/2 connection may have open", 1, 1<<20, func(s *Start) *int { return &s.HTTP2MaxConcurrentStreams }),
 		startKey("ssl-protocols", "TLSv1.2 TLSv1.3", "the TLS versions accepted (1.0 and 1.1 are refused)",
-			func(s *Start, v string) (err error) { s.MinTLSVersion, s.MaxTLSVersion, err = parseProtocols(v); return err }),
+			func(s *Start, v string) (err error) {
+				s.MinTLSVersion, s.MaxTLSVersion, err = parseProtocols(v)
+				return err
+			}),
 		startKey("ssl-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
 			"the TLS 1.2 cipher suites offered (TLS 1.3's are fixed by Go)",
 			func(s *Start, v string) (err error) { s.CipherSuites, err = parseCiphers(v); return err }),

@@ -2,10 +2,13 @@ package translate_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"weir.dev/weir/annotations"
 	. "weir.dev/weir/controller/translate"
@@ -47,4 +50,36 @@ func TestHSTSOptions(t *testing.T) {
 	assert.Equal(t, "max-age=600; preload", hsts())
 	in.Options.DisableHSTS = true
 	assert.Empty(t, hsts())
+}
+
+func TestClassFlags(t *testing.T) {
+	ing := sampleIngress("ns", "a", "a.test", "svc", nil, time.Time{})
+	ing.Spec.IngressClassName = nil
+	assert.False(t, IsWeirs(ing, nil, Options{}), "no class, no default IngressClass")
+	assert.True(t, IsWeirs(ing, nil, Options{WatchWithoutClass: true}), "--watch-ingress-without-class")
+	ing.Annotations = map[string]string{"kubernetes.io/ingress.class": "nginx"}
+	assert.False(t, IsWeirs(ing, nil, Options{WatchWithoutClass: true}), "another controller's legacy class stays theirs")
+
+	ing = sampleIngress("ns", "a", "a.test", "svc", nil, time.Time{})
+	name := "nginx"
+	ing.Spec.IngressClassName = &name
+	classes := []*networkingv1.IngressClass{{ObjectMeta: metav1.ObjectMeta{Name: "nginx"}, Spec: networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"}}}
+	assert.False(t, IsWeirs(ing, classes, Options{IngressClass: "nginx"}))
+	assert.True(t, IsWeirs(ing, classes, Options{IngressClass: "nginx", ClassByName: true}), "--ingress-class-by-name")
+}
+
+func TestDisableExternalName(t *testing.T) {
+	in := sampleInputs(1, 1)
+	in.Services[0].Spec.Type = corev1.ServiceTypeExternalName
+	in.Services[0].Spec.ExternalName = "db.example.com"
+	res := Translate(in, 1)
+	assert.Contains(t, res.Table.Dump(), "db.example.com:80")
+	in.Options.DisableExternalName = true
+	res = Translate(in, 1)
+	assert.NotContains(t, res.Table.Dump(), "db.example.com")
+	var reasons []string
+	for _, p := range res.Problems {
+		reasons = append(reasons, p.Reason)
+	}
+	assert.Contains(t, reasons, ReasonExternalName)
 }

@@ -55,6 +55,14 @@ type Options struct {
 	// the HSTS constant); DisableHSTS sends none (the ConfigMap's hsts).
 	HSTS        string
 	DisableHSTS bool
+	// WatchWithoutClass serves Ingresses that name no class at all
+	// (--watch-ingress-without-class); ClassByName also serves those whose
+	// ingressClassName is IngressClass (--ingress-class-by-name).
+	WatchWithoutClass bool
+	ClassByName       bool
+	// DisableExternalName refuses ExternalName Services as backends
+	// (--disable-svc-external-name): their paths answer 503.
+	DisableExternalName bool
 }
 
 // Defaults for Options.
@@ -107,4 +115,5 @@ const (
 	ReasonTLSSecret           = "InvalidTLSSecret"
 	ReasonIngressDropped      = "IngressDropped"
 	ReasonServerAlias         = "ServerAliasConflict"
+	ReasonExternalName        = "ExternalNameDisabled"
 )

@@ -64,6 +64,12 @@ type Options struct {
 	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
 	// configmap.go), "" for none.
 	ConfigMap string
+	// AnnotationsPrefix replaces nginx.ingress.kubernetes.io as the prefix
+	// of the annotations read (--annotations-prefix; "" keeps it).
+	AnnotationsPrefix string
+	// NamespaceSelector, when set, limits the Ingresses served to
+	// namespaces whose labels match (--watch-namespace-selector).
+	NamespaceSelector labels.Selector
 }
 
 // Controller turns watched objects into published routing tables.
@@ -125,7 +131,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		full:    true,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
+		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(ingressTransform(opts.AnnotationsPrefix)))
 	// This factory lists only kubernetes.io/tls Secrets (the API server
 	// filters the others out); Secrets of other types that Ingresses name
 	// come from c.auth (controller/authsecrets.go), which keeps the data of
@@ -417,6 +423,7 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 type listers struct {
 	factory, secrets informers.SharedInformerFactory
 	auth             *authSecrets
+	nsSelector       labels.Selector // nil: every namespace
 }
 
 func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
@@ -426,7 +433,9 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Ingresses = ings
+	if in.Ingresses, err = l.selected(ings); err != nil { // informers.go
+		return nil, err
+	}
 	if in.IngressClasses, err = f.Networking().V1().IngressClasses().Lister().List(labels.Everything()); err != nil {
 		return nil, err
 	}

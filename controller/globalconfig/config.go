@@ -110,7 +110,6 @@ func (p Pattern) Match(v string) bool {
 // fields whose keys the ConfigMap sets.
 type Start struct {
 	KeepAlive                 time.Duration // keep-alive (0 turns keep-alive off)
-	KeepAliveRequests         int           // keep-alive-requests
 	ClientHeaderTimeout       time.Duration // client-header-timeout
 	ClientBodyTimeout         time.Duration // client-body-timeout
 	MaxHeaderBytes            int           // large-client-header-buffers: number x size
@@ -122,7 +121,6 @@ type Start struct {
 	SessionTickets            bool          // ssl-session-tickets
 	UpstreamKeepaliveConns    int           // upstream-keepalive-connections
 	UpstreamKeepaliveTimeout  time.Duration // upstream-keepalive-timeout
-	UpstreamKeepaliveRequests int           // upstream-keepalive-requests
 }
 
 // Compression is use-gzip, enable-brotli and their gzip-*/brotli-* keys.

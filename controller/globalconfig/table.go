@@ -109,7 +109,6 @@ func init() {
 			set: func(c *Config, v string) (err error) { c.ProxyProtocolTimeout, err = parseSeconds(v); return err }},
 
 		startSeconds("keep-alive", "75", "idle client connections are closed after this (Weir's --idle-timeout)", func(s *Start) *time.Duration { return &s.KeepAlive }),
-		startInt("keep-alive-requests", "1000", "a client connection is closed after this many requests", 1, 1<<30, func(s *Start) *int { return &s.KeepAliveRequests }),
 		startSeconds("client-header-timeout", "60", "the time a client gets for its request headers (Weir's --read-header-timeout)", func(s *Start) *time.Duration { return &s.ClientHeaderTimeout }),
 		startSeconds("client-body-timeout", "60", "a client idle this long in its request body gets 408 (Weir's --client-body-timeout)", func(s *Start) *time.Duration { return &s.ClientBodyTimeout }),
 		startKey("large-client-header-buffers", "4 8k", "request headers above number x size bytes get 431 (Weir's --max-header-bytes)",
@@ -127,9 +126,8 @@ func init() {
 			func(s *Start, v string) (err error) { s.CipherSuites, err = parseCiphers(v); return err }),
 		startKey("ssl-session-tickets", "false", "TLS session resumption by ticket (Weir's own default is on, with keys rotated hourly)",
 			func(s *Start, v string) (err error) { s.SessionTickets, err = parseBool(v); return err }),
-		startInt("upstream-keepalive-connections", "320", "idle connections kept per endpoint", 0, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
+		startInt("upstream-keepalive-connections", "320", "idle connections kept per endpoint (at least 1: Weir always reuses connections)", 1, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
 		startSeconds("upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
-		startInt("upstream-keepalive-requests", "10000", "an endpoint connection is closed after this many requests", 1, 1<<30, func(s *Start) *int { return &s.UpstreamKeepaliveRequests }),
 
 		boolKey(ScopeCompression, "use-gzip", "false", "responses of gzip-types are compressed with gzip when the client accepts it", func(c *Config) *bool { return &c.Compression.Gzip }),
 		intKey(ScopeCompression, "gzip-level", "1", "the gzip compression level", 1, 9, func(c *Config) *int { return &c.Compression.GzipLevel }),
@@ -162,6 +160,8 @@ func registerRest() {
 		Key{Name: "error-log-level", Scope: ScopeNoOp, Weir: "Weir's --log-level flag sets it"},
 		Key{Name: "enable-underscores-in-headers", Scope: ScopeNoOp, Weir: "Weir's --enable-underscores-in-headers flag sets it (default: dropped, as ingress-nginx)"},
 		Key{Name: "generate-request-id", Scope: ScopeNoOp, Weir: "Weir always passes on or generates X-Request-ID"},
+		Key{Name: "keep-alive-requests", Default: "1000", Scope: ScopeNoOp, Weir: "accepted and ignored: Weir does not cap the requests of a client connection (keep-alive and the idle timeout still apply)"},
+		Key{Name: "upstream-keepalive-requests", Default: "10000", Scope: ScopeNoOp, Weir: "accepted and ignored: Weir does not cap the requests of an endpoint connection"},
 	)
 	register(noop(noWorkers, "worker-processes", "max-worker-connections", "max-worker-open-files", "worker-cpu-affinity", "reuse-port")...)
 	register(noop(noBuffers, "proxy-buffer-size", "proxy-buffers-number", "proxy-buffering", "client-body-buffer-size")...)

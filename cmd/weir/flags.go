@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	weirtls "weir.dev/weir/tls"
 )
 
 // config is every flag of `weir`. Names follow ingress-nginx where it has
@@ -54,6 +56,13 @@ type config struct {
 	udpServices            string
 	// notes are the ignored ingress-nginx flags given (nginxflags.go).
 	notes []string
+
+	// Set from the global ConfigMap at start (globalcfg.go).
+	keepAliveOff        bool
+	upstreamIdle        int
+	upstreamIdleTimeout time.Duration
+	maxStreams          int
+	tls                 weirtls.Options
 }
 
 func parseFlags(args []string) (*config, error) {

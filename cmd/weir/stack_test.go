@@ -26,9 +26,9 @@ func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logge
 // serveManifests runs Weir (the wiring of run, offline mode) on the YAML in
 // dir, serving plain HTTP and HTTPS on loopback listeners, and waits until
 // it is ready. It returns the two addresses.
-func serveManifests(t *testing.T, dir string) (plainAddr, httpsAddr string) {
+func serveManifests(t *testing.T, dir string, flags ...string) (plainAddr, httpsAddr string) {
 	t.Helper()
-	cfg, err := parseFlags([]string{"--manifests", dir, "--access-log=false"})
+	cfg, err := parseFlags(append([]string{"--manifests", dir, "--access-log=false"}, flags...))
 	require.NoError(t, err)
 	log := zap.NewNop()
 	ctx, cancel := context.WithCancel(context.Background())

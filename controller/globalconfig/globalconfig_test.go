@@ -113,7 +113,13 @@ func TestParseTyped(t *testing.T) {
 		"ssl-protocols": "TLSv1.3", "use-gzip": "true", "gzip-types": "text/html", "custom-http-errors": "404,503",
 		"worker-processes": "4", "log-format-upstream": "$remote_addr",
 	})
-	assert.Empty(t, ps)
+	var pendingKeys []string
+	for _, p := range ps {
+		assert.Equal(t, ReasonNotImplemented, p.Reason)
+		pendingKeys = append(pendingKeys, p.Key)
+	}
+	assert.Equal(t, []string{"custom-http-errors", "gzip-types", "use-gzip"}, pendingKeys,
+		"parsed into Config, and reported until the proxy serves them")
 	assert.Equal(t, map[string]string{"proxy-body-size": "8m"}, c.AnnotationDefaults)
 	assert.Equal(t, "max-age=600; preload", c.HSTS)
 	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, c.Forwarded.Trusted)

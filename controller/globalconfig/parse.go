@@ -133,6 +133,10 @@ func (t *Tracker) Apply(data map[string]string) (*Config, []Problem) {
 			if k.Live() {
 				next[name] = v
 			}
+			if k.Pending && strings.TrimSpace(v) != k.Default {
+				ps = append(ps, Problem{Key: name, Reason: ReasonNotImplemented,
+					Message: "the value is valid, but Weir does not serve this key yet: " + k.Weir})
+			}
 			continue
 		}
 		ps = append(ps, t.invalid(k, err))

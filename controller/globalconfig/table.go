@@ -129,6 +129,14 @@ func init() {
 		startInt("upstream-keepalive-connections", "320", "idle connections kept per endpoint (at least 1: Weir always reuses connections)", 1, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
 		startSeconds("upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
 
+		refused("allow-snippet-annotations", "refused: snippet annotations are never read, whatever this key says", "false"),
+		refused("http-snippet", noConfig), refused("server-snippet", noConfig), refused("location-snippet", noConfig),
+		refused("main-snippet", noConfig), refused("stream-snippet", noConfig),
+	)
+	// Response compression and custom error pages: Config.Compression and
+	// Config.Errors reach cmd/weir's publisher.PublishGlobal; once the
+	// proxy features read them there, these keys stop being pending.
+	register(pending(
 		boolKey(ScopeCompression, "use-gzip", "false", "responses of gzip-types are compressed with gzip when the client accepts it", func(c *Config) *bool { return &c.Compression.Gzip }),
 		intKey(ScopeCompression, "gzip-level", "1", "the gzip compression level", 1, 9, func(c *Config) *int { return &c.Compression.GzipLevel }),
 		intKey(ScopeCompression, "gzip-min-length", "256", "responses shorter than this are not compressed", 0, 1<<30, func(c *Config) *int { return &c.Compression.GzipMinLength }),
@@ -139,11 +147,7 @@ func init() {
 		typesKey("brotli-types", "the MIME types brotli compresses", func(c *Config) *[]string { return &c.Compression.BrotliTypes }),
 		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses are replaced by the default backend's answer",
 			set: func(c *Config, v string) (err error) { c.Errors.CustomHTTPErrors, err = parseStatuses(v); return err }},
-
-		refused("allow-snippet-annotations", "refused: snippet annotations are never read, whatever this key says", "false"),
-		refused("http-snippet", noConfig), refused("server-snippet", noConfig), refused("location-snippet", noConfig),
-		refused("main-snippet", noConfig), refused("stream-snippet", noConfig),
-	)
+	)...)
 	registerRest()
 }
 

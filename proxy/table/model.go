@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/compress"
 	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/ratelimit"
 	weirtls "weir.dev/weir/tls"
@@ -162,6 +163,12 @@ type Action struct {
 	Mirrors     []Mirror
 	GatewayCORS *CORS
 	Timeouts    RouteTimeouts
+
+	// ErrorPages is custom-http-errors and default-backend
+	// (proxy/customerrors.go); Compression the global gzip and brotli
+	// settings (proxy/compress). nil when unused.
+	ErrorPages  *ErrorPages
+	Compression *compress.Policy
 }
 
 // Redirect answers without proxying.

@@ -62,7 +62,7 @@ func (t *translator) errorPages(p *parsed, a *table.Action) {
 	}
 	if svc == "" {
 		t.problem(p, "metadata.annotations["+annotations.Prefix+"custom-http-errors]", ReasonDefaultBackendService, Warning,
-			"no default-backend annotation and no --default-backend-service: error responses reach the client unchanged")
+			"no default-backend annotation and no --default-backend-service: %s", withoutPages)
 		return
 	}
 	b := t.errorBackend(p, field, ns, svc)
@@ -82,12 +82,12 @@ func (t *translator) errorBackend(p *parsed, field, ns, name string) *table.Back
 	}
 	svc := t.idx.service(key)
 	if svc == nil || len(svc.Spec.Ports) == 0 {
-		t.problem(p, field, ReasonDefaultBackendService, Warning, "Service %s not found or has no port: error responses reach the client unchanged", key)
+		t.problem(p, field, ReasonDefaultBackendService, Warning, "Service %s not found or has no port: %s", key, withoutPages)
 		return nil
 	}
 	res := t.resolve(ns, name, svcPort{Number: svc.Spec.Ports[0].Port})
 	b := &table.Backend{Name: key + ":" + res.portName, Namespace: ns, Service: name, Port: res.portName,
-		Endpoints: res.endpoints, Problem: res.problem,
+		Endpoints: res.endpoints, Problem: res.problem, Timeouts: t.defaultTimeouts(),
 		Passive: table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection}}
 	if t.extras.errorBackends == nil {
 		t.extras.errorBackends = make(map[string]*table.Backend)
@@ -109,7 +109,8 @@ func (t *translator) mirrorTo(m *annotations.Mirror) table.Mirror {
 	key := proto.String() + "://" + addr
 	b := t.extras.mirrorBackends[key]
 	if b == nil {
-		b = &table.Backend{Name: "mirror " + key, Endpoints: []table.Endpoint{{Address: addr}}, Protocol: proto}
+		b = &table.Backend{Name: "mirror-target " + key, Endpoints: []table.Endpoint{{Address: addr}}, Protocol: proto,
+			Timeouts: t.defaultTimeouts()}
 		if t.extras.mirrorBackends == nil {
 			t.extras.mirrorBackends = make(map[string]*table.Backend)
 		}
@@ -126,6 +127,16 @@ func (t *translator) mirrorTo(m *annotations.Mirror) table.Mirror {
 		}
 	}
 	return table.Mirror{Backend: b, Target: &table.MirrorTarget{URI: tg.URI, Host: host, NoBody: !m.Body}}
+}
+
+// withoutPages says what an Ingress whose error backend is missing gets.
+const withoutPages = "error responses reach the client unchanged and paths without endpoints answer 503"
+
+// defaultTimeouts are the proxy-*-timeout defaults, for the backends no
+// Ingress path names.
+func (t *translator) defaultTimeouts() table.Timeouts {
+	d := t.defaultConfig().Timeouts
+	return table.Timeouts{Connect: d.Connect, Send: d.Send, Read: d.Read}
 }
 
 // compressionPolicy is the global compression policy, built once per

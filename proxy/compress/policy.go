@@ -14,6 +14,7 @@ package compress
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -188,4 +189,21 @@ func isLower(s string) bool {
 		}
 	}
 	return true
+}
+
+// String describes the policy for table dumps.
+func (p *Policy) String() string {
+	return "gzip=" + p.gzip.String() + " brotli=" + p.brotli.String()
+}
+
+func (c *codec) String() string {
+	if !c.on {
+		return "off"
+	}
+	types := make([]string, 0, len(c.types))
+	for t := range c.types {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return fmt.Sprintf("level=%d min=%d types=%s", c.level, c.min, strings.Join(types, ","))
 }

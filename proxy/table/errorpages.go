@@ -1,6 +1,9 @@
 package table
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ErrorPages is ingress-nginx's custom-http-errors with default-backend:
 // for a listed status (from the endpoint, or Weir's own 502, 503 and 504)
@@ -49,4 +52,20 @@ func (m *MirrorTarget) RequestURI(clientURI string) string {
 		return m.URI
 	}
 	return strings.ReplaceAll(m.URI, "$request_uri", clientURI)
+}
+
+// dumpErrorPages writes the ingress-nginx error pages, mirror targets and
+// compression of an action.
+func dumpErrorPages(b *strings.Builder, a *Action, in string) {
+	if e := a.ErrorPages; e != nil {
+		fmt.Fprintf(b, "%serror-pages %s codes=%v unavailable=%t\n", in, e.Backend.Name, e.Codes, e.Unavailable)
+	}
+	for _, m := range a.Mirrors {
+		if t := m.Target; t != nil {
+			fmt.Fprintf(b, "%smirror-target %s uri=%q host=%q body=%t\n", in, m.Backend.Name, t.URI, t.Host, !t.NoBody)
+		}
+	}
+	if a.Compression != nil {
+		fmt.Fprintf(b, "%scompression %s\n", in, a.Compression)
+	}
 }

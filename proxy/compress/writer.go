@@ -221,10 +221,10 @@ func (cw *Writer) Close(abort bool) error {
 		}
 	}
 	if cw.gz != nil {
-		putGzip(cw.gz, cw.chosenLevel(&cw.p.gzip))
+		putGzip(cw.gz, cw.p.gzip.level)
 	}
 	if cw.br != nil {
-		putBrotli(cw.br, cw.chosenLevel(&cw.p.brotli))
+		putBrotli(cw.br, cw.p.brotli.level)
 	}
 	held := cw.held
 	if cap(held) > 64<<10 {
@@ -234,8 +234,6 @@ func (cw *Writer) Close(abort bool) error {
 	writers.Put(cw)
 	return err
 }
-
-func (cw *Writer) chosenLevel(c *codec) int { return c.level }
 
 func first(vs []string) string {
 	if len(vs) == 0 {

@@ -251,3 +251,22 @@ func TestParseAcceptEncoding(t *testing.T) {
 		assert.Equal(t, want, ParseAcceptEncoding([]string{in}), "%q", in)
 	}
 }
+
+func TestFromKeys(t *testing.T) {
+	c, errs := FromKeys(nil)
+	assert.Empty(t, errs)
+	p, err := New(c)
+	require.NoError(t, err)
+	assert.Nil(t, p, "ingress-nginx compresses nothing by default")
+
+	c, errs = FromKeys(map[string]string{"use-gzip": "true", "gzip-level": "5", "gzip-min-length": "100",
+		"gzip-types": "application/json text/css", "enable-brotli": "true", "brotli-level": "0"})
+	assert.Empty(t, errs)
+	assert.Equal(t, Config{Gzip: true, GzipLevel: 5, GzipMinLength: 100, GzipTypes: []string{"application/json", "text/css"},
+		Brotli: true, BrotliLevel: 0, BrotliMinLength: DefaultBrotliMinLength}, c)
+
+	c, errs = FromKeys(map[string]string{"use-gzip": "yes", "gzip-level": "10", "gzip-min-length": "-1", "brotli-types": "text"})
+	assert.Len(t, errs, 4)
+	assert.Equal(t, Defaults().GzipLevel, c.GzipLevel, "an invalid value keeps the default")
+	assert.False(t, c.Gzip)
+}

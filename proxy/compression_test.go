@@ -63,3 +63,45 @@ func TestResponsesCompressedThroughTheProxy(t *testing.T) {
 	assert.Empty(t, resp.Header.Get("Content-Encoding"), "a route without the policy is untouched")
 	assert.Empty(t, resp.Header.Get("Vary"))
 }
+
+func TestCompressedStreamFlowsThroughTheProxy(t *testing.T) {
+	h := newHarness(t, Options{})
+	first := strings.Repeat("event: tick\ndata: 0123456789\n\n", 20)
+	next := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, first)
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "done")
+	}))
+	t.Cleanup(backend.Close)
+	p, err := compress.New(compress.Defaults())
+	require.NoError(t, err)
+	rt := routeTo("z.test", "/", backendOf("web", backend))
+	rt.Action.Compression = p
+	h.publish(rt)
+
+	req, err := http.NewRequest("GET", h.front.URL+"/", nil)
+	require.NoError(t, err)
+	req.Host = "z.test"
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := h.front.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+	z, err := gzip.NewReader(resp.Body)
+	require.NoError(t, err)
+	got := make([]byte, len(first))
+	_, err = io.ReadFull(z, got)
+	require.NoError(t, err, "the first events arrive, compressed, while the backend still holds the response")
+	assert.Equal(t, first, string(got))
+	close(next)
+	rest, err := io.ReadAll(z)
+	require.NoError(t, err)
+	assert.Equal(t, "done", string(rest))
+}

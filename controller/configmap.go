@@ -72,8 +72,12 @@ func newGlobalState(client kubernetes.Interface, ref string, log *zap.Logger) (*
 // refresh applies the cached ConfigMap when it changed since the last
 // rebuild; it reports whether the configuration is new.
 func (g *globalState) refresh() bool {
+	inf := g.factory.Core().V1().ConfigMaps()
+	if !inf.Informer().HasSynced() {
+		return false // the start configuration stays until the watch delivers
+	}
 	var data map[string]string
-	cm, err := g.factory.Core().V1().ConfigMaps().Lister().ConfigMaps(g.ref.Namespace).Get(g.ref.Name)
+	cm, err := inf.Lister().ConfigMaps(g.ref.Namespace).Get(g.ref.Name)
 	if err == nil {
 		data = cm.Data
 	}
@@ -126,5 +130,6 @@ func (c *Controller) translateOptions() (translate.Options, []translate.Problem)
 	}
 	opts.AnnotationDefaults = g.cfg.AnnotationDefaults
 	opts.HSTS, opts.DisableHSTS = g.cfg.HSTS, g.cfg.HSTS == ""
+	opts.CustomHTTPErrors, opts.Compression = g.cfg.Errors.CustomHTTPErrors, g.cfg.Compression
 	return opts, g.problems
 }

@@ -45,9 +45,6 @@ func (c *Controller) setupInformers() error {
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
 		{authInformer, authHandler},
 	}
-	if c.global != nil {
-		regs = append(regs, registration{c.global.factory.Core().V1().ConfigMaps().Informer(), handler})
-	}
 	if c.gw != nil || c.opts.NamespaceSelector != nil {
 		// Listeners' allowedRoutes and --watch-namespace-selector select
 		// namespaces by label.
@@ -58,6 +55,13 @@ func (c *Controller) setupInformers() error {
 			return fmt.Errorf("adding an event handler: %w", err)
 		}
 		c.synced = append(c.synced, inf.informer.HasSynced)
+	}
+	if c.global != nil {
+		// Not waited for: a ConfigMap Weir may not read yet leaves it on
+		// the configuration it started with (configmap.go), not unready.
+		if _, err := c.global.factory.Core().V1().ConfigMaps().Informer().AddEventHandler(handler); err != nil {
+			return fmt.Errorf("adding an event handler: %w", err)
+		}
 	}
 	return nil
 }

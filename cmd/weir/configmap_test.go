@@ -67,8 +67,9 @@ spec:
 `
 
 // send writes header (a PROXY protocol line, or nothing), then a GET on
-// conn (plain, or TLS when secure), and reads the answer.
-func send(t *testing.T, addr, header, agent string, secure bool) (*http.Response, string, error) {
+// conn (plain, or TLS when secure) with extra header lines, and reads the
+// answer.
+func send(t *testing.T, addr, header, extra string, secure bool) (*http.Response, string, error) {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -79,7 +80,7 @@ func send(t *testing.T, addr, header, agent string, secure bool) (*http.Response
 	if secure {
 		conn = tls.Client(c, &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 	}
-	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: a.test\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", agent); err != nil {
+	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: a.test\r\n%sConnection: close\r\n\r\n", extra); err != nil {
 		return nil, "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -112,28 +113,28 @@ func TestConfigMapThroughWeir(t *testing.T) {
 	var resp *http.Response
 	var body string
 	require.Eventually(t, func() bool {
-		r, b, err := send(t, plain, proxyLine, "test", false)
+		r, b, err := send(t, plain, proxyLine, "", false)
 		resp, body = r, b
 		return err == nil && r.StatusCode == 200
 	}, 20*time.Second, 50*time.Millisecond, "ssl-redirect: false is the routes' default")
 	assert.Equal(t, "xff=198.51.100.7", body, "the PROXY protocol header names the client")
 
-	_, _, err := send(t, plain, "", "test", false)
+	_, _, err := send(t, plain, "", "", false)
 	assert.Error(t, err, "without the header the connection is closed")
 
-	resp, _, err = send(t, plain, proxyLine, "Googlebot/2.1", false)
+	resp, _, err = send(t, plain, proxyLine, "User-Agent: Googlebot/2.1\r\n", false)
 	require.NoError(t, err)
 	assert.Equal(t, 403, resp.StatusCode, "block-user-agents")
 
-	resp, body, err = send(t, secure, proxyLine, "test", true)
+	resp, body, err = send(t, secure, proxyLine, "", true)
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "xff=198.51.100.7", body, "PROXY protocol on the HTTPS port too, before the handshake")
 	assert.Equal(t, "max-age=600; includeSubDomains", resp.Header.Get("Strict-Transport-Security"))
 
-	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false"`))
+	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", use-gzip: "true", gzip-min-length: "1"`))
 	require.Eventually(t, func() bool {
-		r, _, err := send(t, plain, "", "Googlebot/2.1", false)
-		return err == nil && r.StatusCode == 200
-	}, 20*time.Second, 50*time.Millisecond, "the edit turns PROXY protocol and the block list off without a restart")
+		r, _, err := send(t, plain, "", "User-Agent: Googlebot/2.1\r\nAccept-Encoding: gzip\r\n", false)
+		return err == nil && r.StatusCode == 200 && r.Header.Get("Content-Encoding") == "gzip"
+	}, 20*time.Second, 50*time.Millisecond, "the edit turns PROXY protocol and the block list off and gzip on, without a restart")
 }

@@ -24,6 +24,8 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"weir.dev/weir/proxy/compress"
 )
 
 // Config is the typed global configuration. The zero value is not valid:
@@ -46,7 +48,9 @@ type Config struct {
 	ProxyProtocol        bool
 	ProxyProtocolTimeout time.Duration
 
-	Compression Compression
+	// Compression is use-gzip, enable-brotli and their gzip-*/brotli-*
+	// keys, read by proxy/compress.
+	Compression compress.Config
 	Errors      Errors
 
 	// Read by the key setters and turned into HSTS and Forwarded.Trusted
@@ -59,8 +63,9 @@ type Config struct {
 		use, realIP bool
 		cidrs       []netip.Prefix
 	}
-	// start holds the valid values of the ScopeStart keys (ApplyStart).
-	start map[string]string
+	// start holds the valid values of the ScopeStart keys (ApplyStart);
+	// compression those of the compression keys.
+	start, compression map[string]string
 }
 
 // Forwarded is which peers' forwarded headers are believed.
@@ -121,19 +126,6 @@ type Start struct {
 	SessionTickets            bool          // ssl-session-tickets
 	UpstreamKeepaliveConns    int           // upstream-keepalive-connections
 	UpstreamKeepaliveTimeout  time.Duration // upstream-keepalive-timeout
-}
-
-// Compression is use-gzip, enable-brotli and their gzip-*/brotli-* keys.
-type Compression struct {
-	Gzip          bool
-	GzipLevel     int
-	GzipMinLength int
-	// GzipTypes are the MIME types compressed ("*" for all).
-	GzipTypes       []string
-	Brotli          bool
-	BrotliLevel     int
-	BrotliMinLength int
-	BrotliTypes     []string
 }
 
 // Errors is custom-http-errors: the statuses a default backend answers

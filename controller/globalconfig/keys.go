@@ -38,10 +38,6 @@ type Key struct {
 	set func(c *Config, v string) error
 	// start applies a valid ScopeStart value.
 	start func(s *Start, v string) error
-	// Pending marks a key that is parsed and validated into Config but
-	// whose feature does not read it yet: a value other than the default
-	// is reported as not implemented.
-	Pending bool
 }
 
 // Live reports whether Weir reads the key's value (rather than accepting
@@ -110,14 +106,6 @@ func route(name, def, weir string) Key {
 		c.AnnotationDefaults[name] = v
 		return nil
 	}}
-}
-
-// pending marks keys whose feature does not read Config yet (Key.Pending).
-func pending(ks ...Key) []Key {
-	for i := range ks {
-		ks[i].Pending = true
-	}
-	return ks
 }
 
 func noop(weir string, names ...string) []Key {

@@ -6,8 +6,9 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"weir.dev/weir/proxy/compress"
 )
 
 // Problem reasons (stable: Event reasons and metric labels).
@@ -30,11 +31,9 @@ type Problem struct {
 // defaults for what Weir reads live, and nothing that overrides Weir's
 // flags or annotation defaults.
 func Defaults() *Config {
-	c := &Config{AnnotationDefaults: map[string]string{}, start: map[string]string{},
+	c := &Config{AnnotationDefaults: map[string]string{}, start: map[string]string{}, compression: map[string]string{},
 		ProxyProtocolTimeout: 5 * time.Second,
 		Forwarded:            Forwarded{Header: "X-Forwarded-For"},
-		Compression: Compression{GzipLevel: 1, GzipMinLength: 256, GzipTypes: strings.Fields(defaultTypes),
-			BrotliLevel: 4, BrotliMinLength: 20, BrotliTypes: strings.Fields(defaultTypes)},
 	}
 	c.hsts.on, c.hsts.subdomains, c.hsts.maxAge = true, true, 31536000
 	c.fwd.cidrs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
@@ -54,6 +53,7 @@ func (c *Config) finish() {
 			c.HSTS += "; preload"
 		}
 	}
+	c.Compression, _ = compress.FromKeys(c.compression) // each value checked by its key
 	c.Forwarded.Trusted = nil
 	if c.fwd.use || c.fwd.realIP {
 		c.Forwarded.Trusted = c.fwd.cidrs
@@ -132,10 +132,6 @@ func (t *Tracker) Apply(data map[string]string) (*Config, []Problem) {
 		if err == nil {
 			if k.Live() {
 				next[name] = v
-			}
-			if k.Pending && strings.TrimSpace(v) != k.Default {
-				ps = append(ps, Problem{Key: name, Reason: ReasonNotImplemented,
-					Message: "the value is valid, but Weir does not serve this key yet: " + k.Weir})
 			}
 			continue
 		}

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"weir.dev/weir/proxy/compress"
 )
 
 const (
@@ -18,10 +22,7 @@ const (
 )
 
 // defaultTypes is ingress-nginx's gzip-types and brotli-types default.
-const defaultTypes = "application/atom+xml application/javascript application/x-javascript application/json " +
-	"application/rss+xml application/vnd.ms-fontobject application/x-font-ttf application/x-web-app-manifest+json " +
-	"application/xhtml+xml application/xml font/opentype image/svg+xml image/x-icon text/css text/javascript " +
-	"text/plain text/x-component"
+var defaultTypes = strings.Join(compress.DefaultTypes, " ")
 
 func boolKey(scope Scope, name, def, weir string, field func(*Config) *bool) Key {
 	return Key{Name: name, Default: def, Scope: scope, Weir: weir, set: func(c *Config, v string) error {
@@ -39,11 +40,15 @@ func intKey(scope Scope, name, def, weir string, lo, hi int, field func(*Config)
 	}}
 }
 
-func typesKey(name, weir string, field func(*Config) *[]string) Key {
-	return Key{Name: name, Default: defaultTypes, Scope: ScopeCompression, Weir: weir, set: func(c *Config, v string) error {
-		t, err := parseTypes(v)
-		*field(c) = t
-		return err
+// compressKey is a compression key: proxy/compress checks it, and the
+// configuration is made from all of them at once (finish).
+func compressKey(name, def, weir string) Key {
+	return Key{Name: name, Default: def, Scope: ScopeCompression, Weir: weir, set: func(c *Config, v string) error {
+		if _, errs := compress.FromKeys(map[string]string{name: v}); len(errs) > 0 {
+			return errs[0]
+		}
+		c.compression[name] = v
+		return nil
 	}}
 }
 
@@ -90,7 +95,7 @@ func init() {
 		Key{Name: "forwarded-for-header", Default: "X-Forwarded-For", Scope: ScopeGlobal, Weir: "the header a believed peer names the client in",
 			set: func(c *Config, v string) error {
 				v = strings.TrimSpace(v)
-				if !token(strings.ToLower(v)) || strings.ContainsAny(v, "/") {
+				if !httpguts.ValidHeaderFieldName(v) {
 					return fmt.Errorf("%s is not a header name", quote(v))
 				}
 				c.Forwarded.Header = http.CanonicalHeaderKey(v)
@@ -133,21 +138,20 @@ func init() {
 		refused("http-snippet", noConfig), refused("server-snippet", noConfig), refused("location-snippet", noConfig),
 		refused("main-snippet", noConfig), refused("stream-snippet", noConfig),
 	)
-	// Response compression and custom error pages: Config.Compression and
-	// Config.Errors reach cmd/weir's publisher.PublishGlobal; once the
-	// proxy features read them there, these keys stop being pending.
-	register(pending(
-		boolKey(ScopeCompression, "use-gzip", "false", "responses of gzip-types are compressed with gzip when the client accepts it", func(c *Config) *bool { return &c.Compression.Gzip }),
-		intKey(ScopeCompression, "gzip-level", "1", "the gzip compression level", 1, 9, func(c *Config) *int { return &c.Compression.GzipLevel }),
-		intKey(ScopeCompression, "gzip-min-length", "256", "responses shorter than this are not compressed", 0, 1<<30, func(c *Config) *int { return &c.Compression.GzipMinLength }),
-		typesKey("gzip-types", "the MIME types gzip compresses", func(c *Config) *[]string { return &c.Compression.GzipTypes }),
-		boolKey(ScopeCompression, "enable-brotli", "false", "responses of brotli-types are compressed with brotli when the client accepts it", func(c *Config) *bool { return &c.Compression.Brotli }),
-		intKey(ScopeCompression, "brotli-level", "4", "the brotli compression level", 0, 11, func(c *Config) *int { return &c.Compression.BrotliLevel }),
-		intKey(ScopeCompression, "brotli-min-length", "20", "responses shorter than this are not compressed", 0, 1<<30, func(c *Config) *int { return &c.Compression.BrotliMinLength }),
-		typesKey("brotli-types", "the MIME types brotli compresses", func(c *Config) *[]string { return &c.Compression.BrotliTypes }),
-		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses are replaced by the default backend's answer",
+	// Response compression (proxy/compress reads these keys) and the
+	// global custom error statuses.
+	register(
+		compressKey("use-gzip", "false", "responses of gzip-types are compressed with gzip when the client accepts it"),
+		compressKey("gzip-level", "1", "the gzip compression level (1-9)"),
+		compressKey("gzip-min-length", "256", "responses shorter than this are not compressed"),
+		compressKey("gzip-types", defaultTypes, "the MIME types gzip compresses"),
+		compressKey("enable-brotli", "false", "responses of brotli-types are compressed with brotli when the client accepts it"),
+		compressKey("brotli-level", "4", "the brotli compression level (0-11)"),
+		compressKey("brotli-min-length", "20", "responses shorter than this are not compressed"),
+		compressKey("brotli-types", defaultTypes, "the MIME types brotli compresses"),
+		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses get the body of --default-backend-service (on Ingresses without their own custom-http-errors)",
 			set: func(c *Config, v string) (err error) { c.Errors.CustomHTTPErrors, err = parseStatuses(v); return err }},
-	)...)
+	)
 	registerRest()
 }
 

@@ -190,35 +190,6 @@ func parseStatuses(v string) ([]int, error) {
 	return out, nil
 }
 
-// parseTypes reads gzip-types or brotli-types: MIME types separated by
-// spaces, or "*".
-func parseTypes(v string) ([]string, error) {
-	f := strings.Fields(strings.ToLower(v))
-	for _, t := range f {
-		if t != "*" && !validMIME(t) {
-			return nil, fmt.Errorf("%s is not a MIME type", quote(t))
-		}
-	}
-	return f, nil
-}
-
-func validMIME(t string) bool {
-	typ, sub, ok := strings.Cut(t, "/")
-	return ok && token(typ) && (sub == "*" || token(sub))
-}
-
-func token(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$&-^_.+", r)) {
-			return false
-		}
-	}
-	return true
-}
-
 // annotationValue checks v as the annotation of the same name would read
 // it: a ScopeRoute key is valid exactly when the annotation is.
 func annotationValue(name, v string) error {

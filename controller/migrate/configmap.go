@@ -49,10 +49,8 @@ func configMapFinding(key, value string) Finding {
 		return Finding{Key: key, Status: NotHonoured, Detail: fmt.Sprintf("%v: Weir reports it on the ConfigMap and keeps the default (the key: %s)", err, k.Weir)}
 	case err != nil:
 		return Finding{Key: key, Status: NotHonoured, Detail: k.Weir}
-	case !k.Live() || (k.Pending && strings.TrimSpace(value) == k.Default):
+	case !k.Live():
 		return Finding{Key: key, Status: Honoured, Detail: "Weir's behaviour is the same"}
-	case k.Pending:
-		return Finding{Key: key, Status: NotHonoured, Detail: "Weir validates this key but does not serve it yet: " + k.Weir}
 	}
 	return Finding{Key: key, Status: Honoured, Detail: "with --configmap: " + k.Weir}
 }

@@ -461,6 +461,7 @@ func (s statusSource) Ingresses() []*networkingv1.Ingress {
 	if err != nil {
 		return nil
 	}
+	ings, _ = s.c.listers.selected(ings) // --watch-namespace-selector
 	return ings
 }
 

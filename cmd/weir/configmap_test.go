@@ -69,13 +69,18 @@ spec:
 // send writes header (a PROXY protocol line, or nothing), then a GET on
 // conn (plain, or TLS when secure) with extra header lines, and reads the
 // answer.
-func send(t *testing.T, addr, header, extra string, secure bool) (*http.Response, string, error) {
+func send(addr, header, extra string, secure bool) (*http.Response, string, error) {
 	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, "", err
+	}
 	defer c.Close()
-	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
-	_, err = io.WriteString(c, header)
-	require.NoError(t, err)
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return nil, "", err
+	}
+	if _, err := io.WriteString(c, header); err != nil {
+		return nil, "", err
+	}
 	var conn net.Conn = c
 	if secure {
 		conn = tls.Client(c, &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
@@ -113,20 +118,20 @@ func TestConfigMapThroughWeir(t *testing.T) {
 	var resp *http.Response
 	var body string
 	require.Eventually(t, func() bool {
-		r, b, err := send(t, plain, proxyLine, "", false)
+		r, b, err := send(plain, proxyLine, "", false)
 		resp, body = r, b
 		return err == nil && r.StatusCode == 200
 	}, 20*time.Second, 50*time.Millisecond, "ssl-redirect: false is the routes' default")
 	assert.Equal(t, "xff=198.51.100.7", body, "the PROXY protocol header names the client")
 
-	_, _, err := send(t, plain, "", "", false)
+	_, _, err := send(plain, "", "", false)
 	assert.Error(t, err, "without the header the connection is closed")
 
-	resp, _, err = send(t, plain, proxyLine, "User-Agent: Googlebot/2.1\r\n", false)
+	resp, _, err = send(plain, proxyLine, "User-Agent: Googlebot/2.1\r\n", false)
 	require.NoError(t, err)
 	assert.Equal(t, 403, resp.StatusCode, "block-user-agents")
 
-	resp, body, err = send(t, secure, proxyLine, "", true)
+	resp, body, err = send(secure, proxyLine, "", true)
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "xff=198.51.100.7", body, "PROXY protocol on the HTTPS port too, before the handshake")
@@ -134,7 +139,7 @@ func TestConfigMapThroughWeir(t *testing.T) {
 
 	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", use-gzip: "true", gzip-min-length: "1"`))
 	require.Eventually(t, func() bool {
-		r, _, err := send(t, plain, "", "User-Agent: Googlebot/2.1\r\nAccept-Encoding: gzip\r\n", false)
+		r, _, err := send(plain, "", "User-Agent: Googlebot/2.1\r\nAccept-Encoding: gzip\r\n", false)
 		return err == nil && r.StatusCode == 200 && r.Header.Get("Content-Encoding") == "gzip"
 	}, 20*time.Second, 50*time.Millisecond, "the edit turns PROXY protocol and the block list off and gzip on, without a restart")
 }

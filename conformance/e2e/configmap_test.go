@@ -27,7 +27,6 @@ func TestGlobalConfigMap(t *testing.T) {
 	ns := namespace(t, ctx)
 	grantConfigMap(t)
 	echoApp(t, ctx, ns, "web", 1)
-	createService(t, ctx, service(ns, "web", map[string]string{"app": "web"}))
 	waitEndpoints(t, ctx, ns, "web", 1)
 	host := ns + ".example.test"
 	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))

@@ -126,14 +126,8 @@ func ingress(name, host, svc string, annotations map[string]string) *networkingv
 
 // named is a loopback backend that answers with its name in X-Backend.
 func named(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Backend", name)
 		_, _ = w.Write([]byte(name))
-	})}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-	return ln.Addr().String()
+	}))
 }

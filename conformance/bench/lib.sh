@@ -69,6 +69,9 @@ setup() {
 		    # that no proxy sees its answer while still sending.
 		    location = /up { client_body_buffer_size 2m; proxy_pass http://127.0.0.1:$BACKEND_PORT/ok; }
 		    location = /ok { return 200 "ok\n"; }
+		    # S8's two routes: the proxy's / goes to /a or /b.
+		    location = /a { return 200 "a\n"; }
+		    location = /b { return 200 "b\n"; }
 		    location / { return 200 "ok\n"; }
 		  }
 		}

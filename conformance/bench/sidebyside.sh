@@ -19,6 +19,14 @@
 #       -c16, no SNI, so each proxy answers with its one ECDSA P-256
 #       certificate; Caddy, which needs SNI, is left out).
 #   S6  1,000 routes (100 hosts x 10 paths) against 1 route, Weir and nginx.
+#   S7  canary accuracy (Go test, Weir only, round 1: the draw is seeded):
+#       share of 100,000 requests at weight 10 %, header/cookie rules exact.
+#   S8  one Ingress change a second under load: Weir's Go test (fake API)
+#       and nginx reloading a changed file while h2load runs at half of its
+#       S1 maximum: time to the first request served by the new route,
+#       failed requests. S8_CHANGES (60), S8_INGRESSES (100) for Weir.
+#   S9  WebSockets and HTTP/2 streams across 100 table swaps (Go test).
+#   (gotests.sh; details and the local-cluster S8 in docs/benchmarks.md)
 #
 # BASE=<git revision> adds the proxy "weir-base" (Weir built at that
 # revision) to every round, for a before/after comparison.
@@ -32,13 +40,13 @@
 # is the whole machine's CPU use (2.00 = both cores), other processes
 # included.
 #
-# usage: [ROUNDS=5] [SCENARIOS="s1 s2 s3 s4 s5 s6"] [CONNS="16 64 256"] [LOGS="off on"]
+# usage: [ROUNDS=5] [SCENARIOS="s1 s2 s3 s4 s5 s6 s7 s8 s9"] [CONNS="16 64 256"] [LOGS="off on"]
 #        [LAT_CONNS=64] [PROXIES="nginx haproxy caddy weir"]
 #        conformance/bench/sidebyside.sh [seconds per run (default 8)]
 set -euo pipefail
 DUR=${1:-8}
 ROUNDS=${ROUNDS:-5}
-SCENARIOS=${SCENARIOS:-s1 s2 s3 s4 s5 s6}
+SCENARIOS=${SCENARIOS:-s1 s2 s3 s4 s5 s6 s7 s8 s9}
 CONNS=${CONNS:-16 64 256}
 LOGS=${LOGS:-off on}
 LAT_CONNS=${LAT_CONNS:-64}
@@ -48,6 +56,8 @@ WORK=$(mktemp -d /tmp/weir-bench.XXXXXX)
 RESULTS=${RESULTS:-$WORK/results}
 # shellcheck source=lib.sh
 . "$ROOT/conformance/bench/lib.sh"
+# shellcheck source=gotests.sh
+. "$ROOT/conformance/bench/gotests.sh"
 trap cleanup EXIT
 need
 setup

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// TestS8ChangeUnderLoad is issue 13's S8 on the local cluster: one Ingress
+// change a second (S8_CHANGES, default 20; the scenario is 60) while
+// requests run at a fixed rate (S8_RPS, default 200) and S8_INGRESSES
+// other Ingresses (default 0; the scenario also uses 10000) are in the
+// table. It reports the time from the API write to the first request
+// served by the new route (untilServed, as TestUpdateLatency) in
+// out/s8.txt and fails on any failed request; time is not asserted.
+// Unlike TestUpdateLatency's back-to-back updates, changes here are a
+// second apart, so each one is a lone change, not part of a burst.
+func TestS8ChangeUnderLoad(t *testing.T) {
+	changes, others, rps := s8Env(t, "S8_CHANGES", 20), s8Env(t, "S8_INGRESSES", 0), s8Env(t, "S8_RPS", 200)
+	ctx := ctxFor(t, 10*time.Minute+time.Duration(changes+others/50)*time.Second)
+	ns := namespace(t, ctx)
+	host := "s8." + ns + ".test"
+	echoApp(t, ctx, ns, "a", 1)
+	echoApp(t, ctx, ns, "b", 1)
+	for i := range others {
+		createIngress(t, ctx, ingress(ns, fmt.Sprintf("other%d", i), fmt.Sprintf("h%d.%s.test", i, ns), "a", nil))
+	}
+	createIngress(t, ctx, ingress(ns, "s8", host, "a", nil))
+	waitServed(t, client(), host, nil, "a")
+
+	sent, failed, stop := s8Load(host, rps)
+	var samples []time.Duration
+	next := time.Now()
+	for i := range changes {
+		next = next.Add(time.Second)
+		time.Sleep(time.Until(next))
+		target := []string{"b", "a"}[i%2]
+		start := time.Now()
+		updateIngress(t, ctx, ns, "s8", func(ing *networkingv1.Ingress) {
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend = backend(target, 80)
+		})
+		samples = append(samples, untilServed(t, host, target, start))
+		next = time.Now()
+	}
+	stop()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	q := func(p float64) time.Duration { return samples[int(p*float64(len(samples)-1)+0.5)] }
+	line := fmt.Sprintf("S8 weir (local cluster): %d changes 1 s apart, %d other Ingresses, %d req/s: API write -> first request served by the new route (polled every 2 ms): p50 %v p99 %v max %v; %d requests, %d failed\n",
+		changes, others, rps, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond),
+		samples[len(samples)-1].Round(time.Millisecond), sent.Load(), failed.Load())
+	t.Log(line)
+	if err := os.MkdirAll(*outDir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(*outDir, "s8.txt"), []byte(line), 0o644)
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during the changes", failed.Load(), sent.Load())
+	}
+}
+
+// s8Load sends GETs for host at rps from 4 workers until stop is called;
+// a failed request is a transport error or an answer other than 200.
+func s8Load(host string, rps int) (sent, failed *atomic.Int64, stop func()) {
+	const workers = 4
+	sent, failed = new(atomic.Int64), new(atomic.Int64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	c := client()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Second * workers / time.Duration(max(rps, 1)))
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+				sent.Add(1)
+				if e, err := get(c, host, "/", nil); err != nil || e.Status != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	return sent, failed, func() { close(done); wg.Wait() }
+}
+
+func s8Env(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}

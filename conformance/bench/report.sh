@@ -19,20 +19,21 @@ function med(arr, n,   i, j, t) {
 	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
 	if (!(($1, $4) in pseen)) { pseen[$1, $4] = 1; plist[$1] = plist[$1] " " $4 }
 	v[$1, $2, $3, $4, $5] = $6
-	if ($5 > rounds) rounds = $5
+	if ($5 + 0 > rounds) rounds = $5 + 0
 }
 END {
 	printf "%-5s %-22s %-8s %-8s %10s %9s %13s %5s %5s\n", "scen", "key", "metric", "proxy", "median", "/nginx", "range", "util", "busy"
 	for (i = 1; i <= nk; i++) {
 		split(order[i], f, SUBSEP); s = f[1]; key = f[2]; m = f[3]
 		if (m == "util" || m == "busy" || m == "bad" || m == "errors") continue
+		noratio = (m == "failed" || m == "share_pct" || m == "survived_pct" || m == "exact_pct" || m == "sent_pct")
 		np = split(plist[s], ps, " ")
 		for (j = 1; j <= np; j++) {
 			p = ps[j]; n = 0; nr = 0; nu = 0; nb = 0; lo = ""; hi = ""
 			for (r = 1; r <= rounds; r++) {
 				if (!((s, key, m, p, r) in v)) continue
 				a[++n] = v[s, key, m, p, r]
-				if ((s, key, m, "nginx", r) in v && v[s, key, m, "nginx", r] > 0) {
+				if (!noratio && (s, key, m, "nginx", r) in v && v[s, key, m, "nginx", r] > 0) {
 					x = v[s, key, m, p, r] / v[s, key, m, "nginx", r]; q[++nr] = x
 					if (lo == "" || x < lo) lo = x; if (hi == "" || x > hi) hi = x
 				}
@@ -48,15 +49,23 @@ END {
 				nu ? sprintf("%.2f", util) : "", nb ? sprintf("%.2f", busy) : "", flag
 		}
 	}
-	for (j = 1; j <= split(plist["s6"], ps, " "); j++) {
-		p = ps[j]; n = 0; nc = 0
+	# S6: for each proxy, the 1000-route/1-route ratios, per round then median;
+	# a proxy without a round that has both figures says so (no silent
+	# empty line).
+	ns6 = split(plist["s6"], s6p, " ")
+	for (j = 1; j <= ns6; j++) {
+		p = s6p[j]; n = 0; nc = 0
+		split("", ra); split("", rc)
 		for (r = 1; r <= rounds; r++) {
-			if (("s6", "routes=1000", "rps", p, r) in v && ("s6", "routes=1", "rps", p, r) in v)
-				a[++n] = v["s6", "routes=1000", "rps", p, r] / v["s6", "routes=1", "rps", p, r]
-			if (("s6", "routes=1000", "cpu_us", p, r) in v && ("s6", "routes=1", "cpu_us", p, r) in v)
-				c[++nc] = v["s6", "routes=1000", "cpu_us", p, r] / v["s6", "routes=1", "cpu_us", p, r]
+			if (("s6", "routes=1000", "rps", p, r) in v && v["s6", "routes=1", "rps", p, r] > 0)
+				ra[++n] = v["s6", "routes=1000", "rps", p, r] / v["s6", "routes=1", "rps", p, r]
+			if (("s6", "routes=1000", "cpu_us", p, r) in v && v["s6", "routes=1", "cpu_us", p, r] > 0)
+				rc[++nc] = v["s6", "routes=1000", "cpu_us", p, r] / v["s6", "routes=1", "cpu_us", p, r]
 		}
-		if (n) printf "s6    %-8s 1000 routes / 1 route: rps %.3f, cpu per request %.3f (medians of %d rounds)\n", p, med(a, n), med(c, nc), n
+		if (n && nc)
+			printf "s6    %-8s 1000 routes / 1 route: rps %.3f, cpu per request %.3f (medians of %d rounds)\n", p, med(ra, n), med(rc, nc), n
+		else
+			printf "s6    %-8s 1000 routes / 1 route: no round measured both\n", p
 	}
 	for (k2 in v) { split(k2, f, SUBSEP); if ((f[3] == "bad" && v[k2] > 0) || f[3] == "errors") errs[f[1] " " f[2] " " f[4]] = 1 }
 	for (e in errs) printf "non-200 answers or socket errors: %s\n", e

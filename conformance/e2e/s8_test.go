@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +39,7 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 
 	sent, failed, stop := s8Load(host, rps)
 	var samples []time.Duration
+	var order strings.Builder
 	next := time.Now()
 	for i := range changes {
 		next = next.Add(time.Second)
@@ -48,6 +50,7 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 			ing.Spec.Rules[0].HTTP.Paths[0].Backend = backend(target, 80)
 		})
 		samples = append(samples, untilServed(t, host, target, start))
+		fmt.Fprintf(&order, " %d", samples[len(samples)-1].Milliseconds())
 		next = time.Now()
 	}
 	stop()
@@ -56,6 +59,7 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 	line := fmt.Sprintf("S8 weir (local cluster): %d changes 1 s apart, %d other Ingresses, %d req/s: API write -> first request served by the new route (polled every 2 ms): p50 %v p99 %v max %v; %d requests, %d failed\n",
 		changes, others, rps, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond),
 		samples[len(samples)-1].Round(time.Millisecond), sent.Load(), failed.Load())
+	line += "samples (ms, in order):" + order.String() + "\n"
 	t.Log(line)
 	if err := os.MkdirAll(*outDir, 0o755); err == nil {
 		_ = os.WriteFile(filepath.Join(*outDir, "s8.txt"), []byte(line), 0o644)

@@ -208,19 +208,38 @@ func hasAddress(addrs []gatewayv1.GatewayStatusAddress, v string) bool {
 }
 
 // requestedIP is the one IP address spec.addresses asks for ("" for none,
-// or for a request Weir cannot honour).
+// for any address, or for a request Weir cannot honour).
 func requestedIP(gw *gatewayv1.Gateway) string {
-	if len(gw.Spec.Addresses) != 1 || requestedProblem(gw) != "" {
+	a := requested(gw)
+	if len(a) != 1 || requestedProblem(gw) != "" {
 		return ""
 	}
-	return gw.Spec.Addresses[0].Value
+	return a[0].Value
+}
+
+// requested are the spec.addresses that name an address. An entry without
+// a value asks for any address of its type (GatewayAddressEmpty): the one
+// the load balancer assigns anyway, so it asks for nothing in particular.
+func requested(gw *gatewayv1.Gateway) []gatewayv1.GatewaySpecAddress {
+	var out []gatewayv1.GatewaySpecAddress
+	for _, a := range gw.Spec.Addresses {
+		if a.Value != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // requestedProblem says why spec.addresses cannot be honoured: Weir asks
 // the load balancer for one IP address (Service spec.loadBalancerIP, which
 // MetalLB and most cloud load balancers honour), nothing else.
 func requestedProblem(gw *gatewayv1.Gateway) string {
-	a := gw.Spec.Addresses
+	for _, a := range gw.Spec.Addresses {
+		if a.Value == "" && a.Type != nil && *a.Type != gatewayv1.IPAddressType {
+			return fmt.Sprintf("Weir can ask the load balancer for any IPAddress, not for any %s", *a.Type)
+		}
+	}
+	a := requested(gw)
 	switch {
 	case len(a) == 0:
 		return ""

@@ -142,6 +142,26 @@ func TestAddressesFromTheLoadBalancer(t *testing.T) {
 	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &named, Value: "blue"}}
 	_, unusable = m.Addresses(gw)
 	assert.Contains(t, unusable, "only an IPAddress")
+	// Two addresses: the load balancer takes one request only.
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip, Value: "192.0.2.10"}, {Type: &ip, Value: "192.0.2.11"}}
+	_, unusable = m.Addresses(gw)
+	assert.Contains(t, unusable, "only one address")
+	// An address without value asks for any address of its type: the one
+	// assigned is fine (GatewayAddressEmpty).
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip}}
+	addrs, unusable = m.Addresses(gw)
+	assert.Empty(t, unusable)
+	assert.Len(t, addrs, 2)
+}
+
+func TestAnyAddressRequestsNoParticularIP(t *testing.T) {
+	client := fake.NewClientset()
+	m := start(t, client)
+	gw := gateway("apps", "b")
+	ip := gatewayv1.IPAddressType
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip}}
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	assert.Empty(t, services(t, client)[0].Spec.LoadBalancerIP)
 }
 
 func TestRequestedIPGoesToTheService(t *testing.T) {

@@ -38,8 +38,11 @@ type gw struct {
 // feature joins this list only with the code and the test that prove it.
 var supportedFeatures = []features.FeatureName{
 	features.SupportGateway,
+	features.SupportGatewayAddressEmpty,
 	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 	features.SupportGatewayPort8080,
+	features.SupportGatewayStaticAddresses,
 	features.SupportGRPCRoute,
 	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportHTTPRoute,

@@ -190,7 +190,11 @@ func (m *Manager) open(s Spec) (*listener, error) {
 		opts.TLS = weirtls.ServerConfig(weirtls.NewStore(nil), m.opts.TLS)
 		opts.TLS.GetCertificate = l.certs.getCertificate
 	}
-	l.srv = proxy.NewHTTPServer(ln.Addr().String(), l.proxy, opts, m.log)
+	var h http.Handler = l.proxy
+	if s.TLS {
+		h = misdirected{next: l.proxy, certs: l.certs}
+	}
+	l.srv = proxy.NewHTTPServer(ln.Addr().String(), h, opts, m.log)
 	l.publish(s)
 	go l.serve(m.log)
 	return l, nil

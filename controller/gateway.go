@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -238,8 +239,26 @@ func (g *gatewaySide) addInputs(in *translate.Inputs) error {
 			return err
 		}
 	}
-	in.Namespaces, err = g.c.factory.Core().V1().Namespaces().Lister().List(all)
+	if in.Namespaces, err = g.c.factory.Core().V1().Namespaces().Lister().List(all); err != nil {
+		return err
+	}
+	in.ConfigMaps, err = g.c.factory.Core().V1().ConfigMaps().Lister().List(all)
 	return err
+}
+
+// caOnly keeps of a ConfigMap only what translation reads, its name and
+// ca.crt, so that caching every ConfigMap of the cluster costs little.
+func caOnly(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cm.Name, Namespace: cm.Namespace, UID: cm.UID,
+		ResourceVersion: cm.ResourceVersion, Generation: cm.Generation}}
+	if ca, ok := cm.Data["ca.crt"]; ok {
+		out.Data = map[string]string{"ca.crt": ca}
+	}
+	return out, nil
 }
 
 // watches reports whether the informer of a resource runs.

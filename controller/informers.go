@@ -42,8 +42,13 @@ func (c *Controller) setupInformers() error {
 		{authInformer, authHandler},
 	}
 	if c.gw != nil {
-		// Listeners' allowedRoutes select namespaces by label.
-		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler})
+		// Listeners' allowedRoutes select namespaces by label; ConfigMaps
+		// hold the CAs of Gateways' client-certificate validation.
+		cms := f.Core().V1().ConfigMaps().Informer()
+		if err := cms.SetTransform(caOnly); err != nil {
+			return fmt.Errorf("caching ConfigMaps: %w", err)
+		}
+		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler}, registration{cms, handler})
 	}
 	for _, inf := range regs {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
@@ -108,6 +113,13 @@ func changed(oldObj, newObj any) bool {
 	ni, ok2 := newObj.(*networkingv1.Ingress)
 	if ok1 && ok2 {
 		return !reflect.DeepEqual(oi.Spec, ni.Spec) || !reflect.DeepEqual(oi.Annotations, ni.Annotations)
+	}
+	// A ConfigMap is cached with its ca.crt only (caOnly): other edits of
+	// it change nothing Weir reads.
+	if oc, ok := oldObj.(*corev1.ConfigMap); ok {
+		if nc, ok := newObj.(*corev1.ConfigMap); ok {
+			return oc.Data["ca.crt"] != nc.Data["ca.crt"]
+		}
 	}
 	return true
 }

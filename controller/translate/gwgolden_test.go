@@ -64,6 +64,9 @@ func dumpListeners(res *Result) string {
 		if gl.DefaultCertificate != nil {
 			fmt.Fprintf(&b, "certificate * %v\n", gl.DefaultCertificate.Names())
 		}
+		if gl.ClientCAs != nil {
+			fmt.Fprintf(&b, "client certificates: %d CA(s), optional=%v\n", len(gl.ClientCAs.Subjects()), gl.ClientCertOptional) //nolint:staticcheck // a count for the dump
+		}
 		b.WriteString(gl.Table.Dump())
 	}
 	return b.String()
@@ -163,13 +166,15 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 			gw.ReferenceGrants = append(gw.ReferenceGrants, o)
 		case *corev1.Namespace:
 			gw.Namespaces = append(gw.Namespaces, o)
+		case *corev1.ConfigMap:
+			gw.ConfigMaps = append(gw.ConfigMaps, o)
 		default:
 			core = append(core, obj)
 		}
 	}
 	in := manifests.Inputs(core, Options{})
 	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = gw.GatewayClasses, gw.Gateways, gw.HTTPRoutes, gw.GRPCRoutes
-	in.ReferenceGrants, in.Namespaces = gw.ReferenceGrants, gw.Namespaces
+	in.ReferenceGrants, in.Namespaces, in.ConfigMaps = gw.ReferenceGrants, gw.Namespaces, gw.ConfigMaps
 	return in
 }
 

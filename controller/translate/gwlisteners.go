@@ -35,6 +35,9 @@ type gwListener struct {
 	// refsReason is "" when every reference resolved.
 	refsReason, refsMsg string
 	cert                *weirtls.Certificate
+	// clientCAs verify client certificates on the listener's port
+	// (spec.tls.frontend; nil: none asked for).
+	clientCAs *frontendCAs
 	// attached lists the routes attached, in route order, once each.
 	attached []*gwRoute
 }
@@ -92,6 +95,7 @@ func (g *gw) readListener(gg *gwGateway, l *gatewayv1.Listener, i int) *gwListen
 	g.listenerKinds(gl)
 	if l.Protocol == gatewayv1.HTTPSProtocolType && gl.accepted {
 		g.listenerCertificate(gl, i)
+		g.listenerClientCAs(gl)
 	}
 	return gl
 }
@@ -250,5 +254,20 @@ func (gg *gwGateway) status() GatewayStatus {
 		prog = condition(prog.Type, false, string(gatewayv1.GatewayReasonInvalid), "the Gateway is not accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{acc, prog}
+	if gg.insecureFrontend() {
+		st.Conditions = append(st.Conditions, condition(string(gatewayv1.GatewayConditionInsecureFrontendValidationMode), true,
+			string(gatewayv1.GatewayReasonConfigurationChanged), "spec.tls.frontend allows clients without a valid certificate (AllowInsecureFallback)", gen))
+	}
 	return GatewayStatus{Namespace: gg.gw.Namespace, Name: gg.gw.Name, Generation: gen, Status: st}
+}
+
+// insecureFrontend says whether a served HTTPS listener lets clients in
+// without a valid certificate (AllowInsecureFallback).
+func (gg *gwGateway) insecureFrontend() bool {
+	for _, l := range gg.listeners {
+		if l.clientCAs != nil && l.clientCAs.insecure {
+			return true
+		}
+	}
+	return false
 }

@@ -50,6 +50,9 @@ func (g *gw) buildListeners(gg *gwGateway) []*GatewayListener {
 			if gl.Protocol != gatewayv1.HTTPSProtocolType {
 				continue
 			}
+			if l.clientCAs != nil { // the same for every listener of the port
+				gl.ClientCAs, gl.ClientCertOptional = l.clientCAs.pool, l.clientCAs.insecure
+			}
 			if l.hostname == "" {
 				gl.DefaultCertificate = l.cert
 				continue

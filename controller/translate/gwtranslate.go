@@ -21,6 +21,7 @@ type gw struct {
 	ctrl       string
 	classes    map[string]bool // Weir's accepted GatewayClasses
 	namespaces map[string]*corev1.Namespace
+	configMaps map[string]*corev1.ConfigMap           // by namespace/name
 	grants     map[string][]*gatewayv1.ReferenceGrant // by namespace
 	gateways   map[ObjectRef]*gwGateway
 	gwList     []*gwGateway
@@ -39,6 +40,8 @@ type gw struct {
 var supportedFeatures = []features.FeatureName{
 	features.SupportGateway,
 	features.SupportGatewayAddressEmpty,
+	features.SupportGatewayFrontendClientCertificateValidation,
+	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 	features.SupportGatewayPort8080,
@@ -91,6 +94,10 @@ func (t *translator) newGW(in *Inputs, generation uint64) *gw {
 		generation: generation}
 	for _, ns := range in.Namespaces {
 		g.namespaces[ns.Name] = ns
+	}
+	g.configMaps = make(map[string]*corev1.ConfigMap, len(in.ConfigMaps))
+	for _, cm := range in.ConfigMaps {
+		g.configMaps[cm.Namespace+"/"+cm.Name] = cm
 	}
 	cfg := t.defaultConfig()
 	g.defaults.timeouts = table.Timeouts{Connect: cfg.Timeouts.Connect, Send: cfg.Timeouts.Send, Read: cfg.Timeouts.Read}

@@ -25,6 +25,9 @@ type Inputs struct {
 	// Namespaces are read for listeners' allowedRoutes namespace selectors
 	// (only their names and labels matter).
 	Namespaces []*corev1.Namespace
+	// ConfigMaps hold the CA bundles (ca.crt) of Gateways' client
+	// certificate validation (spec.tls.frontend).
+	ConfigMaps []*corev1.ConfigMap
 
 	Options Options
 }

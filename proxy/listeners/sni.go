@@ -20,6 +20,9 @@ type sniIndex struct {
 	exact map[string]*weirtls.Certificate
 	wild  []wildcard // longest suffix first
 	def   *weirtls.Certificate
+	// clientAuth, when set, is the whole TLS configuration of handshakes on
+	// this listener: it asks for client certificates.
+	clientAuth *tls.Config
 }
 
 type wildcard struct {
@@ -78,4 +81,13 @@ func (s *sniStore) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate,
 		return c.TLSCertificate(), nil
 	}
 	return nil, errNoCertificate
+}
+
+// configForClient is the listener's GetConfigForClient: the client
+// certificate settings when the listener has them, else the base settings.
+func (s *sniStore) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+	if c := s.cur.Load().clientAuth; c != nil {
+		return c, nil
+	}
+	return nil, nil
 }

@@ -47,7 +47,7 @@ type ResourceDiscovery interface {
 // ones it watches when the API server serves them.
 const gatewayGroupVersion = "gateway.networking.k8s.io/v1"
 
-var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"}
+var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"}
 
 // gatewaySide watches the Gateway API objects while their CRDs are
 // installed. Its informers start when discovery first shows them and stop
@@ -132,11 +132,12 @@ func (g *gatewaySide) startLocked(ctx context.Context, found map[string]bool) {
 		gatewayinformers.WithNamespace(g.c.opts.WatchNamespace), gatewayinformers.WithTransform(stripForCache))
 	v1 := f.Gateway().V1()
 	informers := map[string]cache.SharedIndexInformer{
-		"gatewayclasses":  v1.GatewayClasses().Informer(),
-		"gateways":        v1.Gateways().Informer(),
-		"httproutes":      v1.HTTPRoutes().Informer(),
-		"grpcroutes":      v1.GRPCRoutes().Informer(),
-		"referencegrants": v1.ReferenceGrants().Informer(),
+		"gatewayclasses":     v1.GatewayClasses().Informer(),
+		"gateways":           v1.Gateways().Informer(),
+		"httproutes":         v1.HTTPRoutes().Informer(),
+		"grpcroutes":         v1.GRPCRoutes().Informer(),
+		"referencegrants":    v1.ReferenceGrants().Informer(),
+		"backendtlspolicies": v1.BackendTLSPolicies().Informer(),
 	}
 	g.synced = nil
 	for _, name := range gatewayResources {
@@ -234,6 +235,11 @@ func (g *gatewaySide) addInputs(in *translate.Inputs) error {
 			return err
 		}
 	}
+	if g.resources["backendtlspolicies"] {
+		if in.BackendTLSPolicies, err = v1.BackendTLSPolicies().Lister().List(all); err != nil {
+			return err
+		}
+	}
 	if g.resources["referencegrants"] {
 		if in.ReferenceGrants, err = v1.ReferenceGrants().Lister().List(all); err != nil {
 			return err
@@ -287,7 +293,7 @@ func statusOnly(oldObj, newObj any) bool {
 		return false
 	}
 	switch newObj.(type) {
-	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute:
+	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy:
 	default:
 		return false
 	}

@@ -112,6 +112,9 @@ func (c *Controller) leadGateways(ctx context.Context) {
 	if c.gw.watches("grpcroutes") {
 		l.GRPCRoutes = v1.GRPCRoutes().Lister()
 	}
+	if c.gw.watches("backendtlspolicies") {
+		l.BackendTLSPolicies = v1.BackendTLSPolicies().Lister()
+	}
 	var addrs gatewaystatus.Addresses
 	if c.services != nil {
 		var wants []gatewayservice.Want

@@ -34,6 +34,8 @@ type Listers struct {
 	Gateways       gatewaylisters.GatewayLister
 	HTTPRoutes     gatewaylisters.HTTPRouteLister // nil when not installed
 	GRPCRoutes     gatewaylisters.GRPCRouteLister // nil when not installed
+	// BackendTLSPolicies is nil when not installed.
+	BackendTLSPolicies gatewaylisters.BackendTLSPolicyLister
 }
 
 // Addresses returns a Gateway's addresses and, when spec.addresses could
@@ -70,6 +72,7 @@ func (w *Writer) Sync(ctx context.Context, res *translate.Result, l Listers, add
 	for _, rs := range res.Routes {
 		errs = append(errs, w.route(ctx, l, rs))
 	}
+	errs = append(errs, w.policies(ctx, l, res.BackendTLSPolicies)...)
 	err := errors.Join(errs...)
 	if err != nil {
 		w.log.Warn("writing Gateway API status", zap.Error(err))

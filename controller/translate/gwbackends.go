@@ -41,6 +41,7 @@ type backendSpec struct {
 	ns, name string
 	port     int32
 	proto    table.Protocol
+	tls      *table.BackendTLS // a BackendTLSPolicy's (nil: none)
 	// valid is false for a reference that cannot be served: its share of
 	// requests gets 500.
 	valid bool
@@ -85,6 +86,9 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 			fmt.Sprintf("Service %s/%s port %d: appProtocol %q is not supported", ns, spec.name, spec.port, *sp.AppProtocol)}
 	}
 	spec.proto, spec.valid = proto, true
+	if sp != nil {
+		g.withPolicy(r, &spec, sp.Name)
+	}
 	return spec, nil
 }
 
@@ -148,6 +152,7 @@ func (tb *tableBackends) backend(spec backendSpec, r *gwRoute) *table.Backend {
 		Name: spec.ns + "/" + spec.name + ":" + label, Namespace: spec.ns, Service: spec.name, Port: label,
 		Endpoints: res.endpoints, Protocol: spec.proto, Balance: table.BalancePolicy{Kind: table.LeastConn},
 		Problem:  res.problem,
+		TLS:      spec.tls,
 		Timeouts: g.defaults.timeouts,
 		Retry:    g.defaults.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},

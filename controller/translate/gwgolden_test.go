@@ -104,6 +104,12 @@ func dumpStatus(t *testing.T, res *Result) string {
 			fmt.Fprintf(&b, "  parent %s by %s: %s\n", strings.ReplaceAll(strings.TrimSpace(string(ref)), "\n", ", "), p.ControllerName, conds(p.Conditions, r.Generation))
 		}
 	}
+	for _, p := range res.BackendTLSPolicies {
+		fmt.Fprintf(&b, "BackendTLSPolicy %s/%s\n", p.Namespace, p.Name)
+		for _, a := range p.Ancestors {
+			fmt.Fprintf(&b, "  ancestor %s %s/%s by %s: %s\n", *a.AncestorRef.Kind, *a.AncestorRef.Namespace, a.AncestorRef.Name, a.ControllerName, conds(a.Conditions, p.Generation))
+		}
+	}
 	return b.String()
 }
 
@@ -168,6 +174,9 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 			gw.Namespaces = append(gw.Namespaces, o)
 		case *corev1.ConfigMap:
 			gw.ConfigMaps = append(gw.ConfigMaps, o)
+		case *gatewayv1.BackendTLSPolicy:
+			defaultNS(&o.Namespace)
+			gw.BackendTLSPolicies = append(gw.BackendTLSPolicies, o)
 		default:
 			core = append(core, obj)
 		}
@@ -175,6 +184,7 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 	in := manifests.Inputs(core, Options{})
 	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = gw.GatewayClasses, gw.Gateways, gw.HTTPRoutes, gw.GRPCRoutes
 	in.ReferenceGrants, in.Namespaces, in.ConfigMaps = gw.ReferenceGrants, gw.Namespaces, gw.ConfigMaps
+	in.BackendTLSPolicies = gw.BackendTLSPolicies
 	return in
 }
 

@@ -23,6 +23,8 @@ type gw struct {
 	namespaces map[string]*corev1.Namespace
 	configMaps map[string]*corev1.ConfigMap           // by namespace/name
 	grants     map[string][]*gatewayv1.ReferenceGrant // by namespace
+	policies   map[policyTarget][]*gwPolicy           // BackendTLSPolicies by target, the one that applies first
+	policyList []*gwPolicy
 	gateways   map[ObjectRef]*gwGateway
 	gwList     []*gwGateway
 	routes     []*gwRoute
@@ -38,6 +40,8 @@ type gw struct {
 // the conformance suite runs exactly the tests of these features, so a
 // feature joins this list only with the code and the test that prove it.
 var supportedFeatures = []features.FeatureName{
+	features.SupportBackendTLSPolicy,
+	features.SupportBackendTLSPolicySANValidation,
 	features.SupportGateway,
 	features.SupportGatewayAddressEmpty,
 	features.SupportGatewayFrontendClientCertificateValidation,
@@ -77,14 +81,16 @@ var supportedFeatures = []features.FeatureName{
 // translateGateways runs the Gateway front end and fills the Gateway side
 // of res.
 func (t *translator) translateGateways(in *Inputs, generation uint64, res *Result) {
-	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 {
+	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 && len(in.BackendTLSPolicies) == 0 {
 		return
 	}
 	g := t.newGW(in, generation)
 	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
 	g.readGateways(in.Gateways)
+	g.readPolicies(in.BackendTLSPolicies)
 	g.readRoutes(in.HTTPRoutes, in.GRPCRoutes)
 	g.finish(res)
+	res.BackendTLSPolicies = g.policyStatuses()
 }
 
 func (t *translator) newGW(in *Inputs, generation uint64) *gw {

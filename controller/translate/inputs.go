@@ -28,6 +28,8 @@ type Inputs struct {
 	// ConfigMaps hold the CA bundles (ca.crt) of Gateways' client
 	// certificate validation (spec.tls.frontend).
 	ConfigMaps []*corev1.ConfigMap
+	// BackendTLSPolicies configure TLS to Services (gwbtls.go).
+	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 
 	Options Options
 }

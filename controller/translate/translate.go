@@ -47,6 +47,9 @@ type Result struct {
 	GatewayClasses []GatewayClassStatus
 	Gateways       []GatewayStatus
 	Routes         []RouteStatus
+	// BackendTLSPolicies is the status of each BackendTLSPolicy that
+	// applies to a Service a route of Weir's uses.
+	BackendTLSPolicies []PolicyStatus
 
 	// idx holds the object index of the latest inputs this result stands
 	// for (index.go): Refresh updates it even when it returns the result

@@ -42,6 +42,7 @@ type backendSpec struct {
 	port     int32
 	proto    table.Protocol
 	tls      *table.BackendTLS // a BackendTLSPolicy's (nil: none)
+	policy   *gwPolicy
 	// valid is false for a reference that cannot be served: its share of
 	// requests gets 500.
 	valid bool
@@ -133,6 +134,7 @@ func appProtocol(sp *corev1.ServicePort, grpc bool) (table.Protocol, bool) {
 // index belongs to one table), one per Service port and protocol.
 type tableBackends struct {
 	g  *gw
+	gg *gwGateway // whose client certificate TLS backends get
 	by map[backendSpec]*table.Backend
 }
 
@@ -152,7 +154,7 @@ func (tb *tableBackends) backend(spec backendSpec, r *gwRoute) *table.Backend {
 		Name: spec.ns + "/" + spec.name + ":" + label, Namespace: spec.ns, Service: spec.name, Port: label,
 		Endpoints: res.endpoints, Protocol: spec.proto, Balance: table.BalancePolicy{Kind: table.LeastConn},
 		Problem:  res.problem,
-		TLS:      spec.tls,
+		TLS:      g.withClientCert(tb.gg, spec.tls, spec.policy),
 		Timeouts: g.defaults.timeouts,
 		Retry:    g.defaults.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},

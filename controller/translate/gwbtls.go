@@ -45,6 +45,11 @@ type gwPolicy struct {
 	refsReason, refsMsg     string
 	tls                     *table.BackendTLS
 	gateways                map[ObjectRef]bool // ancestors
+	// opts are the settings tls was built from (nil when the policy
+	// cannot be used); withCert its variants with a Gateway's client
+	// certificate (gwbackendcert.go).
+	opts     *weirtls.UpstreamOptions
+	withCert map[ObjectRef]*table.BackendTLS
 }
 
 type policyTarget struct{ ns, svc, section string }
@@ -116,19 +121,28 @@ func (g *gw) checkPolicy(gp *gwPolicy) {
 		gp.tls = refusingTLS(gp.ref, errors.New(gp.acceptMsg))
 		return
 	}
-	conf, err := weirtls.UpstreamConfig(opts)
-	if err == nil && len(v.SubjectAltNames) > 0 {
-		err = checkSANs(conf, v.SubjectAltNames)
-	}
+	bt, err := gp.build(opts)
 	if err != nil {
 		gp.acceptReason, gp.acceptMsg = string(gatewayv1.PolicyReasonInvalid), err.Error()
 		gp.tls = refusingTLS(gp.ref, err)
 		return
 	}
-	// The key names the settings: a new policy version or a new CA bundle
-	// (a ConfigMap edit) gets new connections.
+	gp.tls, gp.opts = bt, &opts
+}
+
+// build is the backend TLS of the policy with opts. The key names the
+// settings: a new policy version or a new CA bundle (a ConfigMap edit)
+// gets new connections.
+func (gp *gwPolicy) build(opts weirtls.UpstreamOptions) (*table.BackendTLS, error) {
+	conf, err := weirtls.UpstreamConfig(opts)
+	if err == nil && len(gp.p.Spec.Validation.SubjectAltNames) > 0 {
+		err = checkSANs(conf, gp.p.Spec.Validation.SubjectAltNames)
+	}
+	if err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(opts.CA)
-	gp.tls = &table.BackendTLS{Config: conf, Key: fmt.Sprintf("%s@%s ca=%x", gp.ref, gp.p.ResourceVersion, sum[:8])}
+	return &table.BackendTLS{Config: conf, Key: fmt.Sprintf("%s@%s ca=%x", gp.ref, gp.p.ResourceVersion, sum[:8])}, nil
 }
 
 // policyCAs reads the caCertificateRefs (ConfigMaps with ca.crt in the
@@ -238,7 +252,7 @@ func (g *gw) withPolicy(r *gwRoute, spec *backendSpec, port string) {
 			}
 		}
 	}
-	spec.tls = ps[0].tls
+	spec.tls, spec.policy = ps[0].tls, ps[0]
 	switch spec.proto {
 	case table.GRPC:
 		spec.proto = table.GRPCS

@@ -18,6 +18,12 @@ type gwGateway struct {
 	listeners []*gwListener
 	// badAddress explains an unsupported spec.addresses entry.
 	badAddress string
+	// backendCert is presented to TLS backends (spec.tls.backend);
+	// backendRefs says the Gateway names one, backendReason why it does
+	// not resolve.
+	backendCert               *weirtls.Certificate
+	backendRefs               bool
+	backendReason, backendMsg string
 }
 
 // gwListener is one listener and what translation learned about it.
@@ -66,6 +72,7 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 			gg.listeners = append(gg.listeners, g.readListener(gg, &gwo.Spec.Listeners[i], i))
 		}
 		markConflicts(gg.listeners)
+		g.backendClientCert(gg)
 		g.gateways[gg.ref] = gg
 		g.gwList = append(g.gwList, gg)
 	}
@@ -254,6 +261,9 @@ func (gg *gwGateway) status() GatewayStatus {
 		prog = condition(prog.Type, false, string(gatewayv1.GatewayReasonInvalid), "the Gateway is not accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{acc, prog}
+	if refs, ok := gg.backendRefsCondition(gen); ok {
+		st.Conditions = append(st.Conditions, refs)
+	}
 	if gg.insecureFrontend() {
 		st.Conditions = append(st.Conditions, condition(string(gatewayv1.GatewayConditionInsecureFrontendValidationMode), true,
 			string(gatewayv1.GatewayReasonConfigurationChanged), "spec.tls.frontend allows clients without a valid certificate (AllowInsecureFallback)", gen))

@@ -88,7 +88,7 @@ func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	tb := &tableBackends{g: g, by: map[backendSpec]*table.Backend{}}
+	tb := &tableBackends{g: g, gg: gg, by: map[backendSpec]*table.Backend{}}
 	var routes []*table.Route
 	for _, k := range names {
 		l := listenerFor(ls, k)

@@ -16,16 +16,15 @@ import (
 // recorded in cur are kept.
 func (m *Manager) desired(w Want, cur *corev1.Service, alloc *allocator) (*corev1.Service, error) {
 	gw := w.Gateway
+	labels, annotations := infrastructure(gw)
+	labels[LabelManagedBy], labels[LabelGatewayName], labels[LabelGatewayNamespace] = ManagedBy, labelValue(gw.Name), labelValue(gw.Namespace)
+	annotations[AnnotationGateway] = gatewayKey(gw)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ServiceName(gw.Namespace, gw.Name),
-			Namespace: m.opts.Namespace,
-			Labels: map[string]string{
-				LabelManagedBy:        ManagedBy,
-				LabelGatewayName:      labelValue(gw.Name),
-				LabelGatewayNamespace: labelValue(gw.Namespace),
-			},
-			Annotations: map[string]string{AnnotationGateway: gatewayKey(gw)},
+			Name:        ServiceName(gw.Namespace, gw.Name),
+			Namespace:   m.opts.Namespace,
+			Labels:      labels,
+			Annotations: annotations,
 		},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
@@ -58,6 +57,22 @@ func (m *Manager) desired(w Want, cur *corev1.Service, alloc *allocator) (*corev
 	return svc, nil
 }
 
+// infrastructure are the labels and annotations of the Gateway's
+// spec.infrastructure, which go onto the Service (a load balancer's
+// settings often are Service annotations); Weir's own keys win.
+func infrastructure(gw *gatewayv1.Gateway) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	if inf := gw.Spec.Infrastructure; inf != nil {
+		for k, v := range inf.Labels {
+			labels[string(k)] = string(v)
+		}
+		for k, v := range inf.Annotations {
+			annotations[string(k)] = string(v)
+		}
+	}
+	return labels, annotations
+}
+
 // recorded is the container port cur already gives a listener port.
 func recorded(cur *corev1.Service, port int32) (int32, bool) {
 	if cur == nil {
@@ -82,7 +97,12 @@ func needsUpdate(cur, desired *corev1.Service) bool {
 			return true
 		}
 	}
-	if cur.Annotations[AnnotationGateway] != desired.Annotations[AnnotationGateway] || len(cur.Spec.Ports) != len(desired.Spec.Ports) {
+	for k, v := range desired.Annotations {
+		if cur.Annotations[k] != v {
+			return true
+		}
+	}
+	if len(cur.Spec.Ports) != len(desired.Spec.Ports) {
 		return true
 	}
 	for i, p := range desired.Spec.Ports {

@@ -211,3 +211,25 @@ func TestUpdatesKeepOthersAnnotations(t *testing.T) {
 	assert.Equal(t, "internal", got.Annotations["cloud.example.com/load-balancer-type"])
 	assert.Equal(t, "apps/b", got.Annotations[AnnotationGateway])
 }
+
+// spec.infrastructure's labels and annotations go onto the Gateway's
+// Service, and a change to them updates it; Weir's own keys stay Weir's.
+func TestInfrastructureMetadataOnTheService(t *testing.T) {
+	client := fake.NewClientset()
+	m := start(t, client)
+	gw := gateway("apps", "b")
+	gw.Spec.Infrastructure = &gatewayv1.GatewayInfrastructure{
+		Labels:      map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "blue", LabelManagedBy: "someone-else"},
+		Annotations: map[gatewayv1.AnnotationKey]gatewayv1.AnnotationValue{"lb.example.com/internal": "true"},
+	}
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	svc := services(t, client)[0]
+	assert.Equal(t, "blue", svc.Labels["team"])
+	assert.Equal(t, ManagedBy, svc.Labels[LabelManagedBy])
+	assert.Equal(t, "true", svc.Annotations["lb.example.com/internal"])
+
+	eventually(t, func() bool { _, ok := m.ContainerPort("apps", "b", 80); return ok })
+	gw.Spec.Infrastructure.Annotations["lb.example.com/internal"] = "false"
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	assert.Equal(t, "false", services(t, client)[0].Annotations["lb.example.com/internal"])
+}

@@ -16,8 +16,9 @@ type gwGateway struct {
 	gw        *gatewayv1.Gateway
 	ref       ObjectRef
 	listeners []*gwListener
-	// badAddress explains an unsupported spec.addresses entry.
-	badAddress string
+	// badAddress explains an unsupported spec.addresses entry, badParams
+	// a spec.infrastructure.parametersRef.
+	badAddress, badParams string
 	// backendCert is presented to TLS backends (spec.tls.backend);
 	// backendRefs says the Gateway names one, backendReason why it does
 	// not resolve.
@@ -67,6 +68,10 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 			if a.Type != nil && *a.Type != gatewayv1.IPAddressType && *a.Type != gatewayv1.HostnameAddressType {
 				gg.badAddress = fmt.Sprintf("address type %q is not supported (IPAddress and Hostname are)", *a.Type)
 			}
+		}
+		if inf := gwo.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
+			gg.badParams = fmt.Sprintf("Weir takes no parameters (%s %s); remove spec.infrastructure.parametersRef",
+				kindName(&inf.ParametersRef.Group, inf.ParametersRef.Kind), inf.ParametersRef.Name)
 		}
 		for i := range gwo.Spec.Listeners {
 			gg.listeners = append(gg.listeners, g.readListener(gg, &gwo.Spec.Listeners[i], i))
@@ -249,6 +254,8 @@ func (gg *gwGateway) status() GatewayStatus {
 	switch {
 	case gg.badAddress != "":
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonUnsupportedAddress), gg.badAddress, gen)
+	case gg.badParams != "":
+		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonInvalidParameters), gg.badParams, gen)
 	case valid == 0 && len(gg.listeners) > 0:
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonListenersNotValid), "no listener is valid", gen)
 	case valid < len(gg.listeners):

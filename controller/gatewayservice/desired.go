@@ -3,6 +3,7 @@ package gatewayservice
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ func (m *Manager) desired(w Want, cur *corev1.Service, alloc *allocator) (*corev
 	labels, annotations := infrastructure(gw)
 	labels[LabelManagedBy], labels[LabelGatewayName], labels[LabelGatewayNamespace] = ManagedBy, labelValue(gw.Name), labelValue(gw.Namespace)
 	annotations[AnnotationGateway] = gatewayKey(gw)
+	annotations[AnnotationInfrastructure] = infrastructureKeys(gw)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        ServiceName(gw.Namespace, gw.Name),
@@ -71,6 +73,37 @@ func infrastructure(gw *gatewayv1.Gateway) (labels, annotations map[string]strin
 		}
 	}
 	return labels, annotations
+}
+
+// infrastructureKeys is the AnnotationInfrastructure value of gw, sorted.
+func infrastructureKeys(gw *gatewayv1.Gateway) string {
+	var keys []string
+	if inf := gw.Spec.Infrastructure; inf != nil {
+		for k := range inf.Labels {
+			keys = append(keys, "label:"+string(k))
+		}
+		for k := range inf.Annotations {
+			keys = append(keys, "annotation:"+string(k))
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
+}
+
+// dropInfrastructure removes from up the keys Weir copied before (recorded
+// in prev) that desired no longer has; Weir's own keys are never dropped.
+func dropInfrastructure(up *corev1.Service, prev string, desired *corev1.Service) {
+	for _, k := range strings.Split(prev, ",") {
+		if name, ok := strings.CutPrefix(k, "label:"); ok {
+			if _, keep := desired.Labels[name]; !keep {
+				delete(up.Labels, name)
+			}
+		} else if name, ok := strings.CutPrefix(k, "annotation:"); ok {
+			if _, keep := desired.Annotations[name]; !keep {
+				delete(up.Annotations, name)
+			}
+		}
+	}
 }
 
 // recorded is the container port cur already gives a listener port.

@@ -51,6 +51,10 @@ const (
 	// AnnotationGateway holds "namespace/name" of the Gateway in full
 	// (label values are cut at 63 characters).
 	AnnotationGateway = "weir.dev/gateway"
+	// AnnotationInfrastructure lists the label and annotation keys Weir
+	// copied from the Gateway's spec.infrastructure ("label:k,annotation:k"),
+	// so that a key removed there is removed from the Service too.
+	AnnotationInfrastructure = "weir.dev/infrastructure-keys"
 )
 
 // Options configure the Services.
@@ -349,6 +353,7 @@ func (m *Manager) apply(ctx context.Context, w Want, cur *corev1.Service, alloc 
 	// Labels and annotations others added (a cloud load balancer's, say)
 	// stay; Weir sets only its own.
 	up.Labels, up.Annotations = merged(cur.Labels, desired.Labels), merged(cur.Annotations, desired.Annotations)
+	dropInfrastructure(up, cur.Annotations[AnnotationInfrastructure], desired)
 	up.OwnerReferences = desired.OwnerReferences
 	up.Spec.Type, up.Spec.Selector, up.Spec.Ports = desired.Spec.Type, desired.Spec.Selector, desired.Spec.Ports
 	up.Spec.ExternalTrafficPolicy, up.Spec.LoadBalancerIP = desired.Spec.ExternalTrafficPolicy, desired.Spec.LoadBalancerIP

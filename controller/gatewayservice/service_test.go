@@ -232,4 +232,22 @@ func TestInfrastructureMetadataOnTheService(t *testing.T) {
 	gw.Spec.Infrastructure.Annotations["lb.example.com/internal"] = "false"
 	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
 	assert.Equal(t, "false", services(t, client)[0].Annotations["lb.example.com/internal"])
+
+	// A key removed from spec.infrastructure leaves the Service; one
+	// someone else put there stays.
+	svc = services(t, client)[0]
+	svc.Annotations["cloud.example.com/id"] = "lb-1"
+	_, err := client.CoreV1().Services(svc.Namespace).Update(context.Background(), &svc, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		s, err := m.lister.Services(svc.Namespace).Get(svc.Name)
+		return err == nil && s.Annotations["cloud.example.com/id"] == "lb-1"
+	})
+	gw.Spec.Infrastructure = nil
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	svc = services(t, client)[0]
+	assert.NotContains(t, svc.Labels, "team")
+	assert.NotContains(t, svc.Annotations, "lb.example.com/internal")
+	assert.Equal(t, "lb-1", svc.Annotations["cloud.example.com/id"])
+	assert.Equal(t, ManagedBy, svc.Labels[LabelManagedBy])
 }

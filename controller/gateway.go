@@ -47,7 +47,7 @@ type ResourceDiscovery interface {
 // ones it watches when the API server serves them.
 const gatewayGroupVersion = "gateway.networking.k8s.io/v1"
 
-var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"}
+var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies", "listenersets"}
 
 // gatewaySide watches the Gateway API objects while their CRDs are
 // installed. Its informers start when discovery first shows them and stop
@@ -138,6 +138,7 @@ func (g *gatewaySide) startLocked(ctx context.Context, found map[string]bool) {
 		"grpcroutes":         v1.GRPCRoutes().Informer(),
 		"referencegrants":    v1.ReferenceGrants().Informer(),
 		"backendtlspolicies": v1.BackendTLSPolicies().Informer(),
+		"listenersets":       v1.ListenerSets().Informer(),
 	}
 	g.synced = nil
 	for _, name := range gatewayResources {
@@ -240,6 +241,11 @@ func (g *gatewaySide) addInputs(in *translate.Inputs) error {
 			return err
 		}
 	}
+	if g.resources["listenersets"] {
+		if in.ListenerSets, err = v1.ListenerSets().Lister().List(all); err != nil {
+			return err
+		}
+	}
 	if g.resources["referencegrants"] {
 		if in.ReferenceGrants, err = v1.ReferenceGrants().Lister().List(all); err != nil {
 			return err
@@ -293,7 +299,7 @@ func statusOnly(oldObj, newObj any) bool {
 		return false
 	}
 	switch newObj.(type) {
-	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy:
+	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy, *gatewayv1.ListenerSet:
 	default:
 		return false
 	}

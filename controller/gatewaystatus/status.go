@@ -36,6 +36,8 @@ type Listers struct {
 	GRPCRoutes     gatewaylisters.GRPCRouteLister // nil when not installed
 	// BackendTLSPolicies is nil when not installed.
 	BackendTLSPolicies gatewaylisters.BackendTLSPolicyLister
+	// ListenerSets is nil when not installed.
+	ListenerSets gatewaylisters.ListenerSetLister
 }
 
 // Addresses returns a Gateway's addresses and, when spec.addresses could
@@ -73,6 +75,9 @@ func (w *Writer) Sync(ctx context.Context, res *translate.Result, l Listers, add
 		errs = append(errs, w.route(ctx, l, rs))
 	}
 	errs = append(errs, w.policies(ctx, l, res.BackendTLSPolicies)...)
+	for _, ss := range res.ListenerSets {
+		errs = append(errs, w.listenerSet(ctx, l, ss))
+	}
 	err := errors.Join(errs...)
 	if err != nil {
 		w.log.Warn("writing Gateway API status", zap.Error(err))

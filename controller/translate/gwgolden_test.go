@@ -88,6 +88,9 @@ func dumpStatus(t *testing.T, res *Result) string {
 	for _, g := range res.Gateways {
 		require.Nil(t, g.Status.Addresses, "addresses are the controller's")
 		fmt.Fprintf(&b, "Gateway %s/%s: %s\n", g.Namespace, g.Name, conds(g.Status.Conditions, g.Generation))
+		if n := g.Status.AttachedListenerSets; n != nil && *n > 0 {
+			fmt.Fprintf(&b, "  attachedListenerSets %d\n", *n)
+		}
 		for _, l := range g.Status.Listeners {
 			var kinds []string
 			for _, k := range l.SupportedKinds {
@@ -102,6 +105,12 @@ func dumpStatus(t *testing.T, res *Result) string {
 			ref, err := yaml.Marshal(p.ParentRef)
 			require.NoError(t, err)
 			fmt.Fprintf(&b, "  parent %s by %s: %s\n", strings.ReplaceAll(strings.TrimSpace(string(ref)), "\n", ", "), p.ControllerName, conds(p.Conditions, r.Generation))
+		}
+	}
+	for _, s := range res.ListenerSets {
+		fmt.Fprintf(&b, "ListenerSet %s/%s: %s\n", s.Namespace, s.Name, conds(s.Status.Conditions, s.Generation))
+		for _, l := range s.Status.Listeners {
+			fmt.Fprintf(&b, "  listener %s attached=%d: %s\n", l.Name, l.AttachedRoutes, conds(l.Conditions, s.Generation))
 		}
 	}
 	for _, p := range res.BackendTLSPolicies {
@@ -174,6 +183,9 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 			gw.Namespaces = append(gw.Namespaces, o)
 		case *corev1.ConfigMap:
 			gw.ConfigMaps = append(gw.ConfigMaps, o)
+		case *gatewayv1.ListenerSet:
+			defaultNS(&o.Namespace)
+			gw.ListenerSets = append(gw.ListenerSets, o)
 		case *gatewayv1.BackendTLSPolicy:
 			defaultNS(&o.Namespace)
 			gw.BackendTLSPolicies = append(gw.BackendTLSPolicies, o)
@@ -184,7 +196,7 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 	in := manifests.Inputs(core, Options{})
 	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = gw.GatewayClasses, gw.Gateways, gw.HTTPRoutes, gw.GRPCRoutes
 	in.ReferenceGrants, in.Namespaces, in.ConfigMaps = gw.ReferenceGrants, gw.Namespaces, gw.ConfigMaps
-	in.BackendTLSPolicies = gw.BackendTLSPolicies
+	in.BackendTLSPolicies, in.ListenerSets = gw.BackendTLSPolicies, gw.ListenerSets
 	return in
 }
 

@@ -25,13 +25,25 @@ type gwGateway struct {
 	backendCert               *weirtls.Certificate
 	backendRefs               bool
 	backendReason, backendMsg string
+	// attachedSets counts the ListenerSets accepted on the Gateway.
+	attachedSets int
+}
+
+// owner is the object a listener is written in: the Gateway or its
+// ListenerSet (their namespaces may differ).
+func (l *gwListener) owner() ObjectRef {
+	if l.set != nil {
+		return l.set.ref
+	}
+	return l.gw.ref
 }
 
 // gwListener is one listener and what translation learned about it.
 type gwListener struct {
 	l        *gatewayv1.Listener
 	gw       *gwGateway
-	hostname string // lower case; "" for none
+	set      *gwListenerSet // the ListenerSet it comes from (nil: the Gateway's own)
+	hostname string         // lower case; "" for none
 	kinds    []gatewayv1.RouteGroupKind
 	// accepted is false for an unsupported protocol or TLS mode (reason
 	// and message say why); conflicted for a port or hostname clash.
@@ -74,7 +86,7 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 				kindName(&inf.ParametersRef.Group, inf.ParametersRef.Kind), inf.ParametersRef.Name)
 		}
 		for i := range gwo.Spec.Listeners {
-			gg.listeners = append(gg.listeners, g.readListener(gg, &gwo.Spec.Listeners[i], i))
+			gg.listeners = append(gg.listeners, g.readListener(gg, nil, &gwo.Spec.Listeners[i], i))
 		}
 		markConflicts(gg.listeners)
 		g.backendClientCert(gg)
@@ -87,8 +99,8 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 	})
 }
 
-func (g *gw) readListener(gg *gwGateway, l *gatewayv1.Listener, i int) *gwListener {
-	gl := &gwListener{l: l, gw: gg, accepted: true}
+func (g *gw) readListener(gg *gwGateway, set *gwListenerSet, l *gatewayv1.Listener, i int) *gwListener {
+	gl := &gwListener{l: l, gw: gg, set: set, accepted: true}
 	if l.Hostname != nil {
 		gl.hostname, _ = normalizeHost(string(*l.Hostname))
 	}
@@ -148,9 +160,9 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 		gl.refsReason, gl.refsMsg = string(gatewayv1.ListenerReasonInvalidCertificateRef), "an HTTPS listener needs a certificateRef"
 		return
 	}
-	gwo := gl.gw.gw
+	owner := gl.owner()
 	for _, ref := range gl.l.TLS.CertificateRefs {
-		ns := gwo.Namespace
+		ns := owner.Namespace
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
@@ -158,14 +170,14 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 		case (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret"):
 			gl.refsReason = string(gatewayv1.ListenerReasonInvalidCertificateRef)
 			gl.refsMsg = fmt.Sprintf("certificateRef %s %s: only core Secrets are supported", kindName(ref.Group, derefKind(ref.Kind, "Secret")), ref.Name)
-		case ns != gwo.Namespace && !g.granted(gatewayGroup, "Gateway", gwo.Namespace, "", "Secret", ns, string(ref.Name)):
+		case ns != owner.Namespace && !g.granted(gatewayGroup, owner.Kind, owner.Namespace, "", "Secret", ns, string(ref.Name)):
 			gl.refsReason = string(gatewayv1.ListenerReasonRefNotPermitted)
-			gl.refsMsg = fmt.Sprintf("no ReferenceGrant in namespace %s allows this Gateway to use Secret %s", ns, ref.Name)
+			gl.refsMsg = fmt.Sprintf("no ReferenceGrant in namespace %s allows this %s to use Secret %s", ns, owner.Kind, ref.Name)
 		default:
 			cert, err := g.certificate(ns, string(ref.Name))
 			if err != nil {
 				gl.refsReason, gl.refsMsg = string(gatewayv1.ListenerReasonInvalidCertificateRef), err.Error()
-				g.problemAt(gl.gw.ref, field, ReasonTLSSecret, Warning, "%v", err)
+				g.problemAt(owner, field, ReasonTLSSecret, Warning, "%v", err)
 				continue
 			}
 			if gl.cert == nil {
@@ -244,21 +256,28 @@ func (gg *gwGateway) status() GatewayStatus {
 	gen := gg.gw.Generation
 	st := gatewayv1.GatewayStatus{Listeners: make([]gatewayv1.ListenerStatus, 0, len(gg.listeners))}
 	valid := 0
+	own := 0
 	for _, l := range gg.listeners {
+		if l.set != nil {
+			continue
+		}
+		own++
 		st.Listeners = append(st.Listeners, l.status(gen))
 		if l.accepted && !l.conflicted {
 			valid++
 		}
 	}
+	sets := int32(gg.attachedSets)
+	st.AttachedListenerSets = &sets
 	acc := condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway accepted", gen)
 	switch {
 	case gg.badAddress != "":
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonUnsupportedAddress), gg.badAddress, gen)
 	case gg.badParams != "":
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonInvalidParameters), gg.badParams, gen)
-	case valid == 0 && len(gg.listeners) > 0:
+	case valid == 0 && own > 0:
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonListenersNotValid), "no listener is valid", gen)
-	case valid < len(gg.listeners):
+	case valid < own:
 		acc = condition(acc.Type, true, string(gatewayv1.GatewayReasonListenersNotValid), "some listeners are not valid", gen)
 	}
 	// An accepted Gateway is programmed even while some listeners'

@@ -25,7 +25,7 @@ import (
 func RefreshRoutes(prev *Result, in *Inputs, changed []ObjectRef, generation uint64) (*Result, bool) {
 	// A route change can change which Gateways a BackendTLSPolicy applies
 	// to: with policies, translate in full.
-	if prev == nil || prev.Table == nil || prev.idx == nil || prev.idx.x == nil || len(in.BackendTLSPolicies) > 0 {
+	if prev == nil || prev.Table == nil || prev.idx == nil || prev.idx.x == nil || len(in.BackendTLSPolicies) > 0 || len(in.ListenerSets) > 0 {
 		return nil, false
 	}
 	t := &translator{opts: in.Options.withDefaults(), idx: prev.idx.x}

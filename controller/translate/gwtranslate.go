@@ -25,10 +25,13 @@ type gw struct {
 	grants     map[string][]*gatewayv1.ReferenceGrant // by namespace
 	policies   map[policyTarget][]*gwPolicy           // BackendTLSPolicies by target, the one that applies first
 	policyList []*gwPolicy
-	gateways   map[ObjectRef]*gwGateway
-	gwList     []*gwGateway
-	routes     []*gwRoute
-	generation uint64
+	// ListenerSets on Weir's Gateways, by reference and oldest first.
+	listenerSets map[ObjectRef]*gwListenerSet
+	setList      []*gwListenerSet
+	gateways     map[ObjectRef]*gwGateway
+	gwList       []*gwGateway
+	routes       []*gwRoute
+	generation   uint64
 	// defaults are the backend settings of an object without annotations.
 	defaults struct {
 		timeouts table.Timeouts
@@ -54,6 +57,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportGRPCRoute,
 	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportHTTPRoute,
+	features.SupportListenerSet,
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
@@ -82,16 +86,18 @@ var supportedFeatures = []features.FeatureName{
 // translateGateways runs the Gateway front end and fills the Gateway side
 // of res.
 func (t *translator) translateGateways(in *Inputs, generation uint64, res *Result) {
-	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 && len(in.BackendTLSPolicies) == 0 {
+	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 && len(in.BackendTLSPolicies) == 0 && len(in.ListenerSets) == 0 {
 		return
 	}
 	g := t.newGW(in, generation)
 	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
 	g.readGateways(in.Gateways)
+	g.readListenerSets(in.ListenerSets)
 	g.readPolicies(in.BackendTLSPolicies)
 	g.readRoutes(in.HTTPRoutes, in.GRPCRoutes)
 	g.finish(res)
 	res.BackendTLSPolicies = g.policyStatuses()
+	res.ListenerSets = g.listenerSetStatuses()
 }
 
 func (t *translator) newGW(in *Inputs, generation uint64) *gw {

@@ -32,6 +32,8 @@ type Inputs struct {
 	ConfigMaps []*corev1.ConfigMap
 	// BackendTLSPolicies configure TLS to Services (gwbtls.go).
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
+	// ListenerSets add listeners to Gateways (gwlistenersets.go).
+	ListenerSets []*gatewayv1.ListenerSet
 
 	Options Options
 }

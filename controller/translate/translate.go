@@ -50,6 +50,8 @@ type Result struct {
 	// BackendTLSPolicies is the status of each BackendTLSPolicy that
 	// applies to a Service a route of Weir's uses.
 	BackendTLSPolicies []PolicyStatus
+	// ListenerSets is the status of each ListenerSet on Weir's Gateways.
+	ListenerSets []ListenerSetStatus
 
 	// idx holds the object index of the latest inputs this result stands
 	// for (index.go): Refresh updates it even when it returns the result

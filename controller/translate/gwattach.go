@@ -226,7 +226,7 @@ func (r *gwRoute) servable() bool {
 
 // allows applies a listener's allowedRoutes (kinds and namespaces).
 func (g *gw) allows(l *gwListener, r *gwRoute) bool {
-	if !l.accepted {
+	if !l.accepted || (l.set != nil && l.conflicted) {
 		return false
 	}
 	kind := false

@@ -205,13 +205,16 @@ func markConflicts(ls []*gwListener) {
 	}
 	seen := map[hostKey]bool{}
 	for _, l := range ls {
-		if !l.accepted {
+		if !l.accepted && l.set == nil {
 			continue
 		}
 		if p, ok := proto[l.l.Port]; ok && p != l.l.Protocol {
 			l.conflicted, l.conflictReason = true, string(gatewayv1.ListenerReasonProtocolConflict)
 			l.conflMsg = fmt.Sprintf("port %d is already %s on this Gateway", l.l.Port, p)
 			continue
+		}
+		if !l.accepted {
+			continue // a ListenerSet's unsupported protocol conflicts, but claims no port
 		}
 		proto[l.l.Port] = l.l.Protocol
 		k := hostKey{l.l.Port, l.hostname}
@@ -245,6 +248,12 @@ func (l *gwListener) status(gen int64) gatewayv1.ListenerStatus {
 	prog := condition(string(gatewayv1.ListenerConditionProgrammed), true, string(gatewayv1.ListenerReasonProgrammed), "listener served", gen)
 	if !l.programmed() {
 		prog = condition(prog.Type, false, string(gatewayv1.ListenerReasonInvalid), "listener not served: see the other conditions", gen)
+	}
+	if l.set != nil && l.conflicted {
+		// A ListenerSet's listener that loses a conflict is not accepted:
+		// the Gateway's own listener or an older set's keeps the port.
+		acc = condition(acc.Type, false, l.conflictReason, l.conflMsg, gen)
+		prog = condition(prog.Type, false, l.conflictReason, l.conflMsg, gen)
 	}
 	st.Conditions = []metav1.Condition{acc, confl, prog, refs}
 	return st

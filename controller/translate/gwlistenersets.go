@@ -86,7 +86,7 @@ func (g *gw) readListenerSets(list []*gatewayv1.ListenerSet) {
 		}
 		valid := 0
 		for _, l := range set.listeners {
-			if l.accepted && !l.conflicted {
+			if l.programmed() {
 				valid++
 			}
 		}

@@ -88,7 +88,7 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 	}
 	spec.proto, spec.valid = proto, true
 	if sp != nil {
-		g.withPolicy(r, &spec, sp.Name)
+		spec = g.withPolicy(r, spec, sp.Name)
 	}
 	return spec, nil
 }

@@ -238,10 +238,10 @@ func refusingTLS(ref ObjectRef, err error) *table.BackendTLS {
 // withPolicy applies the policy of a Service port to a resolved backend:
 // its protocol gains TLS and its handshakes the policy's settings; the
 // route's Gateways become the policy's ancestors.
-func (g *gw) withPolicy(r *gwRoute, spec *backendSpec, port string) {
+func (g *gw) withPolicy(r *gwRoute, spec backendSpec, port string) backendSpec {
 	ps := g.policiesFor(spec.ns, spec.name, port)
 	if len(ps) == 0 {
-		return
+		return spec
 	}
 	// Every policy for the port reports on these Gateways, the
 	// conflicted ones too (they say why they do not apply).
@@ -259,6 +259,7 @@ func (g *gw) withPolicy(r *gwRoute, spec *backendSpec, port string) {
 	case table.HTTP1, table.H2C:
 		spec.proto = table.HTTPS
 	}
+	return spec
 }
 
 // policyStatuses lists the status of every policy with an ancestor.

@@ -19,7 +19,7 @@ func (g *gw) grpcRules(r *gwRoute) {
 		rule := &r.grpc.Spec.Rules[ri]
 		gr := &gwRule{route: r}
 		field := "spec.rules[" + strconv.Itoa(ri) + "]"
-		gr.matches = ruleMatches(g, r, field, rule.Matches, grpcMatch)
+		gr.matches = ruleMatches(g, r, field, rule.Matches, matchAllGRPC, grpcMatch)
 		for fi := range rule.Filters {
 			f := &rule.Filters[fi]
 			ffield := field + ".filters[" + strconv.Itoa(fi) + "]"

@@ -58,7 +58,7 @@ func (g *gw) httpRules(r *gwRoute) {
 		gr := &slab[ri]
 		gr.route = r
 		field := "spec.rules[" + strconv.Itoa(ri) + "]"
-		gr.matches = ruleMatches(g, r, field, rule.Matches, httpMatch)
+		gr.matches = ruleMatches(g, r, field, rule.Matches, matchAllHTTP, httpMatch)
 		for fi := range rule.Filters {
 			g.httpFilter(r, gr, field+".filters["+strconv.Itoa(fi)+"]", &rule.Filters[fi])
 		}
@@ -81,12 +81,20 @@ func (g *gw) httpRules(r *gwRoute) {
 
 func (g *gw) nextOrder() int { g.order++; return g.order }
 
+// The match of a rule without matches: everything. Shared and only read
+// (httpMatch and grpcMatch never write their argument), so a rule without
+// matches costs no allocation.
+var (
+	matchAllHTTP = []gatewayv1.HTTPRouteMatch{{}}
+	matchAllGRPC = []gatewayv1.GRPCRouteMatch{{}}
+)
+
 // ruleMatches translates the matches of one HTTPRoute or GRPCRoute rule, in
-// order (a rule without matches matches everything); a match that does not
+// order (a rule without matches has matchAll); a match that does not
 // translate is a problem and left out, the others stay.
-func ruleMatches[M any](g *gw, r *gwRoute, field string, matches []M, translate func(*M) (table.Route, error)) []table.Route {
+func ruleMatches[M any](g *gw, r *gwRoute, field string, matches, matchAll []M, translate func(*M) (table.Route, error)) []table.Route {
 	if len(matches) == 0 {
-		matches = make([]M, 1)
+		matches = matchAll
 	}
 	out := make([]table.Route, 0, len(matches))
 	for mi := range matches {

@@ -276,8 +276,10 @@ func (gg *gwGateway) status() GatewayStatus {
 			valid++
 		}
 	}
-	sets := int32(gg.attachedSets)
-	st.AttachedListenerSets = &sets
+	if gg.attachedSets > 0 { // absent reads as 0
+		sets := int32(gg.attachedSets)
+		st.AttachedListenerSets = &sets
+	}
 	acc := condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway accepted", gen)
 	switch {
 	case gg.badAddress != "":

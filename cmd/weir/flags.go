@@ -39,6 +39,7 @@ type config struct {
 	profiling             bool
 	version               bool
 	gateway               gatewayFlags // gateway.go
+	metrics               metricsFlags // metrics.go
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -88,6 +89,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	c.gateway.register(fs)
+	c.metrics.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()

@@ -43,6 +43,11 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	compat, err := cfg.compatLabels()
+	if err != nil {
+		return err
+	}
+	registerCompatProcess(reg, compat)
 	pub, err := newDataPlane(cfg, trusted, reg, log)
 	if err != nil {
 		return err
@@ -104,8 +109,13 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 // newDataPlane builds the proxy, its endpoint registry and the certificate
 // store (starting with a self-signed default certificate).
 func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
-	m := proxy.NewMetrics(reg)
-	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
+	compat, err := cfg.compatLabels()
+	if err != nil {
+		return nil, err
+	}
+	m := proxy.NewMetrics(reg, cfg.metricsOptions(compat))
+	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth,
+		OnCheckStopped: m.EndpointGone})
 	popts, err := proxyOptions(cfg, trusted)
 	if err != nil {
 		return nil, err
@@ -132,6 +142,10 @@ func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.
 			GatewayControllerName: cfg.gateway.controllerName},
 		WatchNamespace: cfg.watchNamespace,
 		Events:         true,
+	}
+	var err error
+	if opts.MetricsCompat, err = cfg.compatLabels(); err != nil {
+		return nil, nil, err
 	}
 	if cfg.manifests != "" {
 		opts.Gateway = cfg.gateway.offline()

@@ -37,6 +37,7 @@ func (t *translator) collectTLS(mains []*parsed) {
 				t.tlsHosts[h] = true
 				if cert != nil && t.certs[h] == nil {
 					t.certs[h] = cert
+					t.certSecrets[h] = ObjectRef{Kind: "Secret", Namespace: p.ing.Namespace, Name: tl.SecretName}
 				}
 			}
 		}

@@ -21,6 +21,9 @@ type Result struct {
 	// Certificates maps TLS host names (exact or "*.x") to certificates
 	// from valid Secrets.
 	Certificates map[string]*weirtls.Certificate
+	// CertificateSecrets names the Secret of each Certificates entry (for
+	// the certificate expiry metric).
+	CertificateSecrets map[string]ObjectRef
 	// DefaultCertificate is --default-ssl-certificate's, when set and valid.
 	DefaultCertificate *weirtls.Certificate
 	// ClientCertHosts are the hosts whose handshakes ask for a client
@@ -99,6 +102,7 @@ type translator struct {
 
 	tlsHosts    map[string]bool
 	certs       map[string]*weirtls.Certificate
+	certSecrets map[string]ObjectRef      // the Secret of each certs entry
 	clientHosts map[string]*x509.CertPool // auth-tls-secret (clientcert.go)
 
 	def      *table.Action
@@ -137,7 +141,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
+	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	return res
@@ -150,14 +154,15 @@ func newTranslator(in *Inputs) *translator {
 // newTranslatorWith is newTranslator over an existing index.
 func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 	return &translator{
-		opts:     in.Options.withDefaults(),
-		idx:      idx,
-		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
-		hosts:    make(map[string]bool, len(in.Ingresses)),
-		backends: make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
-		balance:  make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
-		tlsHosts: make(map[string]bool),
-		certs:    make(map[string]*weirtls.Certificate),
+		opts:        in.Options.withDefaults(),
+		idx:         idx,
+		routes:      make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
+		hosts:       make(map[string]bool, len(in.Ingresses)),
+		backends:    make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
+		balance:     make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
+		tlsHosts:    make(map[string]bool),
+		certs:       make(map[string]*weirtls.Certificate),
+		certSecrets: make(map[string]ObjectRef),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	Rand func(n int) int
 	// OnHealthChange is called when an active check changes its verdict.
 	OnHealthChange func(address string, healthy bool)
+	// OnCheckStopped is called when an endpoint's active check stops
+	// because no table wants it checked any more (not on Close).
+	OnCheckStopped func(address string)
 	// OnPanic is called when a backend has no available endpoint and its
 	// balancer uses them all.
 	OnPanic func(b *table.Backend)
@@ -268,6 +271,9 @@ func (r *Registry) syncCheckers() {
 			en.checker.Stop()
 			en.checker = nil
 			en.ep.SetHealthy(true)
+			if !want && !r.closed && r.opts.OnCheckStopped != nil {
+				r.opts.OnCheckStopped(k.address)
+			}
 		}
 		if en.total() == 0 {
 			r.remove(k, en)

@@ -31,6 +31,9 @@ type Metrics struct {
 	// no owner uses is removed.
 	owners map[any]map[*series]struct{}
 	all    atomic.Pointer[[]*series]
+	// backends are the namespace/service pairs of weir_backend_panic_total:
+	// each backend in service has its series at 0, removed with it.
+	backends map[[2]string]bool
 }
 
 // MetricsOptions shape the per-request series.
@@ -82,8 +85,9 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 		endpointHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weir_endpoint_healthy", Help: "Verdict of the active health check of an endpoint (1 healthy, 0 not)."},
 			[]string{"endpoint"}),
-		series: make(map[seriesKey]*series),
-		owners: make(map[any]map[*series]struct{}),
+		series:   make(map[seriesKey]*series),
+		owners:   make(map[any]map[*series]struct{}),
+		backends: make(map[[2]string]bool),
 	}
 	for _, r := range errorReasons {
 		m.errors.WithLabelValues(r)
@@ -170,10 +174,25 @@ func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
 		m.owners[owner] = used
 	}
 	all := make([]*series, 0, len(m.series))
+	backends := make(map[[2]string]bool)
 	for _, s := range m.series {
 		all = append(all, s)
+		if s.backend != ([2]string{}) {
+			backends[s.backend] = true
+		}
 	}
 	m.all.Store(&all)
+	for b := range backends {
+		if !m.backends[b] {
+			m.panics.WithLabelValues(b[0], b[1])
+		}
+	}
+	for b := range m.backends {
+		if !backends[b] {
+			m.panics.DeleteLabelValues(b[0], b[1])
+		}
+	}
+	m.backends = backends
 }
 
 func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string, src table.Source, a *table.Action) *routeSeries {
@@ -194,7 +213,9 @@ func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string
 			return
 		}
 		k.service = b.Service
-		rs.entries = append(rs.entries, seriesEntry{b, m.getLocked(used, k)})
+		s := m.getLocked(used, k)
+		s.backend = [2]string{b.Namespace, b.Service}
+		rs.entries = append(rs.entries, seriesEntry{b, s})
 	}
 	add(a.Split.Main, base)
 	if c := a.Split.Canary; c != nil {

@@ -9,8 +9,9 @@ import (
 // series holds the observations of one label set, split by method and
 // status into cells.
 type series struct {
-	key    seriesKey
-	owners int // Servers whose table in service uses this series (Metrics.mu)
+	key     seriesKey
+	owners  int       // Servers whose table in service uses this series (Metrics.mu)
+	backend [2]string // the backend's namespace and Service (Metrics.mu)
 	// cells maps method and status to their cell. It is copied on write (a
 	// new method/status pair is rare), so the request path reads it with
 	// one atomic load and no lock.

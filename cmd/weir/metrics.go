@@ -41,14 +41,23 @@ func (c *config) compatLabels() (prometheus.Labels, error) {
 		"controller_pod": pod}, nil
 }
 
-// registerCompatProcess exports the process's memory and CPU under
-// ingress-nginx's nginx_ingress_controller_nginx_process_* names.
-func registerCompatProcess(reg prometheus.Registerer, labels prometheus.Labels) {
-	if labels == nil {
-		return
+// newRegistry is the registry /metrics serves, with the Go runtime, process
+// and build families; with --metrics-compat=ingress-nginx the process's
+// memory and CPU also under ingress-nginx's names
+// (nginx_ingress_controller_nginx_process_*).
+func newRegistry(cfg *config) (*prometheus.Registry, error) {
+	compat, err := cfg.compatLabels()
+	if err != nil {
+		return nil, err
 	}
-	prometheus.WrapRegistererWith(labels, reg).MustRegister(collectors.NewProcessCollector(
-		collectors.ProcessCollectorOpts{Namespace: "nginx_ingress_controller_nginx"}))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(currentBuild()))
+	if compat != nil {
+		prometheus.WrapRegistererWith(compat, reg).MustRegister(collectors.NewProcessCollector(
+			collectors.ProcessCollectorOpts{Namespace: "nginx_ingress_controller_nginx"}))
+	}
+	return reg, nil
 }
 
 func (c *config) metricsOptions(compat prometheus.Labels) proxy.MetricsOptions {

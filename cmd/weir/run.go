@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
@@ -36,18 +35,14 @@ type runner interface {
 // run wires the data plane, the TLS store and the controller, serves until
 // ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo(currentBuild()))
+	reg, err := newRegistry(cfg)
+	if err != nil {
+		return err
+	}
 	trusted, err := cfg.trustedPrefixes()
 	if err != nil {
 		return err
 	}
-	compat, err := cfg.compatLabels()
-	if err != nil {
-		return err
-	}
-	registerCompatProcess(reg, compat)
 	pub, err := newDataPlane(cfg, trusted, reg, log)
 	if err != nil {
 		return err
@@ -115,7 +110,7 @@ func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer
 	}
 	m := proxy.NewMetrics(reg, cfg.metricsOptions(compat))
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth,
-		OnCheckStopped: m.EndpointGone})
+		OnUnchecked: m.EndpointGone})
 	popts, err := proxyOptions(cfg, trusted)
 	if err != nil {
 		return nil, err

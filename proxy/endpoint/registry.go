@@ -30,9 +30,9 @@ type Options struct {
 	Rand func(n int) int
 	// OnHealthChange is called when an active check changes its verdict.
 	OnHealthChange func(address string, healthy bool)
-	// OnCheckStopped is called when an endpoint's active check stops
-	// because no table wants it checked any more (not on Close).
-	OnCheckStopped func(address string)
+	// OnUnchecked is called when an endpoint stops being actively checked
+	// because no table wants it checked or uses it any more (not on Close).
+	OnUnchecked func(address string)
 	// OnPanic is called when a backend has no available endpoint and its
 	// balancer uses them all.
 	OnPanic func(b *table.Backend)
@@ -231,10 +231,17 @@ func (r *Registry) scopeChecked() map[key]health.Spec {
 // remove forgets an endpoint no table uses. Requests still holding an older
 // table must not pick it again (a retry after its Pod went away, say).
 func (r *Registry) remove(k key, en *entry) {
+	r.unchecked(k.address)
 	en.ep.MarkRemoved()
 	delete(r.entries, k)
 	for _, m := range r.checked {
 		delete(m, k)
+	}
+}
+
+func (r *Registry) unchecked(address string) {
+	if !r.closed && r.opts.OnUnchecked != nil {
+		r.opts.OnUnchecked(address)
 	}
 }
 
@@ -271,8 +278,8 @@ func (r *Registry) syncCheckers() {
 			en.checker.Stop()
 			en.checker = nil
 			en.ep.SetHealthy(true)
-			if !want && !r.closed && r.opts.OnCheckStopped != nil {
-				r.opts.OnCheckStopped(k.address)
+			if !want {
+				r.unchecked(k.address)
 			}
 		}
 		if en.total() == 0 {
@@ -288,6 +295,9 @@ func (r *Registry) syncCheckers() {
 func (r *Registry) startChecker(k key, en *entry, spec health.Spec) {
 	en.spec = spec
 	ep, addr := en.ep, k.address
+	if r.opts.OnHealthChange != nil {
+		r.opts.OnHealthChange(addr, true) // the verdict a check starts with
+	}
 	en.checker = health.Start(addr, spec, func(ok bool) {
 		ep.SetHealthy(ok)
 		if r.opts.OnHealthChange != nil {

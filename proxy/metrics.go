@@ -258,6 +258,10 @@ func (m *Metrics) EndpointHealth(address string, healthy bool) {
 	m.endpointHealth.WithLabelValues(address).Set(v)
 }
 
+// EndpointChecked records that an endpoint's active check started (the
+// endpoint registry's hook): it starts healthy.
+func (m *Metrics) EndpointChecked(address string) { m.EndpointHealth(address, true) }
+
 // EndpointGone removes the health series of an endpoint no longer checked
 // (the endpoint registry's hook).
 func (m *Metrics) EndpointGone(address string) {

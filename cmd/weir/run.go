@@ -110,7 +110,7 @@ func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer
 	}
 	m := proxy.NewMetrics(reg, cfg.metricsOptions(compat))
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth,
-		OnUnchecked: m.EndpointGone})
+		OnChecked: m.EndpointChecked, OnUnchecked: m.EndpointGone})
 	popts, err := proxyOptions(cfg, trusted)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,9 @@ type Options struct {
 	Rand func(n int) int
 	// OnHealthChange is called when an active check changes its verdict.
 	OnHealthChange func(address string, healthy bool)
+	// OnChecked is called when an endpoint's active check starts; the
+	// endpoint starts healthy.
+	OnChecked func(address string)
 	// OnUnchecked is called when an endpoint stops being actively checked
 	// because no table wants it checked or uses it any more (not on Close).
 	OnUnchecked func(address string)
@@ -295,8 +298,8 @@ func (r *Registry) syncCheckers() {
 func (r *Registry) startChecker(k key, en *entry, spec health.Spec) {
 	en.spec = spec
 	ep, addr := en.ep, k.address
-	if r.opts.OnHealthChange != nil {
-		r.opts.OnHealthChange(addr, true) // the verdict a check starts with
+	if r.opts.OnChecked != nil {
+		r.opts.OnChecked(addr)
 	}
 	en.checker = health.Start(addr, spec, func(ok bool) {
 		ep.SetHealthy(ok)

@@ -27,7 +27,7 @@ type cell struct {
 	duration histogram // arrival to end of response
 	header   histogram // request sent to the endpoint's response headers
 	response histogram // request sent to the end of the endpoint's response
-	connect  histogram // connection set-up before the request (0: kept alive)
+	connect  histogram // opening a new connection for the request
 	reqSize  histogram // request head and declared body, bytes
 	respSize histogram // response body, bytes
 }
@@ -38,7 +38,7 @@ type sample struct {
 	forwarded bool // an endpoint was reached: the upstream times are known
 	header    time.Duration
 	response  time.Duration
-	connect   time.Duration
+	connect   time.Duration // 0: no new connection was opened
 	reqBytes  int64
 	respBytes int64
 }
@@ -69,7 +69,9 @@ func (s *series) observe(method string, status int, sm *sample) {
 	if sm.forwarded {
 		c.header.observe(int64(sm.header), timeBounds[:])
 		c.response.observe(int64(sm.response), timeBounds[:])
-		c.connect.observe(int64(sm.connect), timeBounds[:])
+		if sm.connect > 0 {
+			c.connect.observe(int64(sm.connect), timeBounds[:])
+		}
 	}
 }
 

@@ -120,7 +120,7 @@ var (
 		{weirDesc("weir_request_duration_seconds", "Time from the request's arrival to the end of its response."), pickDuration, timeBounds[:], 1e-9},
 		{weirDesc("weir_upstream_latency_seconds", "Time from sending a request to an endpoint to its response headers."), pickHeader, timeBounds[:], 1e-9},
 		{weirDesc("weir_upstream_response_seconds", "Time from sending a request to an endpoint to the end of its response."), pickResponse, timeBounds[:], 1e-9},
-		{weirDesc("weir_upstream_connect_seconds", "Time to open the connection to the endpoint (0 on a kept-alive connection; measured for HTTP/1.1 in clear text)."), pickConnect, timeBounds[:], 1e-9},
+		{weirDesc("weir_upstream_connect_seconds", "Time to open a new connection to an endpoint, for requests that opened one (HTTP/1.1 in clear text)."), pickConnect, timeBounds[:], 1e-9},
 		{weirDesc("weir_request_size_bytes", "Request size: head fields and declared body length."), pickReqSize, sizeBounds[:], 1},
 		{weirDesc("weir_response_size_bytes", "Response body bytes sent to the client."), pickRespSize, sizeBounds[:], 1},
 	}

@@ -25,7 +25,7 @@ type metrics struct {
 	builds       *prometheus.CounterVec
 	lastSuccess  prometheus.Gauge
 	lastFailure  prometheus.Gauge
-	certExpiry   *prometheus.GaugeVec
+	certExpiry   *gaugeSet
 	compat       *compatMetrics // nil: --metrics-compat off
 }
 
@@ -46,9 +46,9 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 			[]string{"path"}),
 		lastSuccess: gauge("weir_table_last_success_timestamp_seconds", "Unix time the last table was built and published (0: none yet)."),
 		lastFailure: gauge("weir_table_last_failure_timestamp_seconds", "Unix time a table last failed to build (0: never)."),
-		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		certExpiry: newGaugeSet(prometheus.GaugeOpts{
 			Name: "weir_ssl_certificate_expiry_seconds", Help: "Unix time the certificate served for a host expires, by Secret and host (host \"\": --default-ssl-certificate)."},
-			[]string{"namespace", "secret", "host"}),
+			"namespace", "secret", "host"),
 	}
 	for _, p := range []string{buildPath(false), buildPath(true)} {
 		m.builds.WithLabelValues(p)
@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.problems, m.buildSeconds, m.routes, m.generation, m.failures, m.builds,
-			m.lastSuccess, m.lastFailure, m.certExpiry)
+			m.lastSuccess, m.lastFailure, m.certExpiry.vec)
 		if m.compat != nil {
 			m.compat.register(reg)
 		}
@@ -89,17 +89,46 @@ func (m *metrics) published(res *translate.Result, gen uint64, now time.Time, de
 	m.routes.Set(float64(res.Table.Len()))
 	m.generation.Set(float64(gen))
 	m.lastSuccess.Set(float64(now.Unix()))
-	m.certExpiry.Reset()
+	certs := map[[3]string]float64{}
 	for host, ref := range res.CertificateSecrets {
 		if c := res.Certificates[host]; c != nil {
-			m.certExpiry.WithLabelValues(ref.Namespace, ref.Name, host).Set(float64(c.NotAfter().Unix()))
+			certs[[3]string{ref.Namespace, ref.Name, host}] = float64(c.NotAfter().Unix())
 		}
 	}
 	if res.DefaultCertificate != nil {
 		ns, name, _ := strings.Cut(defaultSecret, "/")
-		m.certExpiry.WithLabelValues(ns, name, "").Set(float64(res.DefaultCertificate.NotAfter().Unix()))
+		certs[[3]string{ns, name, ""}] = float64(res.DefaultCertificate.NotAfter().Unix())
 	}
+	m.certExpiry.replace(certs)
 	if m.compat != nil {
-		m.compat.published(res, gen, now)
+		m.compat.published(gen, now, certs)
+	}
+}
+
+// gaugeSet is a gauge family whose series are replaced as a whole: the new
+// values are set before the series that are gone are deleted, so a scrape
+// in between never sees the family empty.
+type gaugeSet struct {
+	vec  *prometheus.GaugeVec
+	last map[[3]string]bool
+}
+
+func newGaugeSet(opts prometheus.GaugeOpts, labels ...string) *gaugeSet {
+	return &gaugeSet{vec: prometheus.NewGaugeVec(opts, labels)}
+}
+
+// replace makes values (by label values) the family's series.
+func (g *gaugeSet) replace(values map[[3]string]float64) {
+	for k, v := range values {
+		g.vec.WithLabelValues(k[:]...).Set(v)
+	}
+	for k := range g.last {
+		if _, ok := values[k]; !ok {
+			g.vec.DeleteLabelValues(k[:]...)
+		}
+	}
+	g.last = make(map[[3]string]bool, len(values))
+	for k := range values {
+		g.last[k] = true
 	}
 }

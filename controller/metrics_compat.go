@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"weir.dev/weir/controller/translate"
 )
 
 // compatMetrics are ingress-nginx's controller families
@@ -19,7 +17,7 @@ type compatMetrics struct {
 	lastOKTime    prometheus.Gauge
 	reloads       prometheus.Counter
 	reloadErrors  prometheus.Counter
-	sslExpireTime *prometheus.GaugeVec
+	sslExpireTime *gaugeSet
 }
 
 func newCompatMetrics(labels prometheus.Labels) *compatMetrics {
@@ -35,14 +33,14 @@ func newCompatMetrics(labels prometheus.Labels) *compatMetrics {
 		lastOKTime:   gauge("config_last_reload_successful_timestamp_seconds", "Unix time of the last table published (weir_table_last_success_timestamp_seconds)."),
 		reloads:      counter("success", "Tables built (weir_table_builds_total)."),
 		reloadErrors: counter("errors", "Table builds that failed (weir_table_build_failures_total)."),
-		sslExpireTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		sslExpireTime: newGaugeSet(prometheus.GaugeOpts{
 			Name: "nginx_ingress_controller_ssl_expire_time_seconds", Help: "Unix time the certificate of a host expires (weir_ssl_certificate_expiry_seconds).",
-			ConstLabels: labels}, []string{"namespace", "host", "secret_name"}),
+			ConstLabels: labels}, "namespace", "secret_name", "host"),
 	}
 }
 
 func (c *compatMetrics) register(reg prometheus.Registerer) {
-	reg.MustRegister(c.configHash, c.lastOK, c.lastOKTime, c.reloads, c.reloadErrors, c.sslExpireTime)
+	reg.MustRegister(c.configHash, c.lastOK, c.lastOKTime, c.reloads, c.reloadErrors, c.sslExpireTime.vec)
 }
 
 func (c *compatMetrics) failed() {
@@ -50,15 +48,18 @@ func (c *compatMetrics) failed() {
 	c.lastOK.Set(0)
 }
 
-func (c *compatMetrics) published(res *translate.Result, gen uint64, now time.Time) {
+// published records a table put in service; certs are Weir's certificate
+// expiry series, by namespace, Secret and host.
+func (c *compatMetrics) published(gen uint64, now time.Time, certs map[[3]string]float64) {
 	c.reloads.Inc()
 	c.configHash.Set(float64(gen))
 	c.lastOK.Set(1)
 	c.lastOKTime.Set(float64(now.Unix()))
-	c.sslExpireTime.Reset()
-	for host, ref := range res.CertificateSecrets {
-		if cert := res.Certificates[host]; cert != nil {
-			c.sslExpireTime.WithLabelValues(ref.Namespace, host, ref.Name).Set(float64(cert.NotAfter().Unix()))
+	hosts := make(map[[3]string]float64, len(certs))
+	for k, v := range certs {
+		if k[2] != "" { // ingress-nginx reports the certificates of hosts only
+			hosts[k] = v
 		}
 	}
+	c.sslExpireTime.replace(hosts)
 }

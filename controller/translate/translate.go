@@ -154,15 +154,14 @@ func newTranslator(in *Inputs) *translator {
 // newTranslatorWith is newTranslator over an existing index.
 func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 	return &translator{
-		opts:        in.Options.withDefaults(),
-		idx:         idx,
-		routes:      make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
-		hosts:       make(map[string]bool, len(in.Ingresses)),
-		backends:    make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
-		balance:     make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
-		tlsHosts:    make(map[string]bool),
-		certs:       make(map[string]*weirtls.Certificate),
-		certSecrets: make(map[string]ObjectRef),
+		opts:     in.Options.withDefaults(),
+		idx:      idx,
+		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
+		hosts:    make(map[string]bool, len(in.Ingresses)),
+		backends: make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
+		balance:  make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
+		tlsHosts: make(map[string]bool),
+		certs:    make(map[string]*weirtls.Certificate),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
 	}

@@ -190,3 +190,28 @@ func TestCheckQueryFindsUnknownNames(t *testing.T) {
 	assert.Equal(t, []string{"label route of weir_requests_total"}, checkQuery(s, `weir_requests_total{route="x"}`))
 	assert.Equal(t, []string{"unbalanced ()"}, checkQuery(s, `sum(weir_requests_total`))
 }
+
+// docs/metrics.md names every family Weir exports, its own and the
+// ingress-nginx ones.
+func TestMetricsDocListsEveryFamily(t *testing.T) {
+	s := monitoredWorld(t)
+	doc, err := os.ReadFile("../../docs/metrics.md")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for name := range s {
+		if !strings.HasPrefix(name, "weir_") && !strings.HasPrefix(name, "nginx_ingress_controller_") {
+			continue
+		}
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok && s[base+"_bucket"] != nil {
+				name = base
+			}
+		}
+		if seen[name] || strings.HasPrefix(name, "nginx_ingress_controller_nginx_process_") {
+			continue // the process families are documented as a group
+		}
+		seen[name] = true
+		assert.Contains(t, string(doc), "`"+name+"`", "docs/metrics.md lists %s", name)
+	}
+	require.Greater(t, len(seen), 30)
+}

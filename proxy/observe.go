@@ -43,16 +43,10 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 }
 
 // requestSize is the size of r as received, as far as Weir knows it without
-// counting bytes: the request line, the header fields, and the declared
-// body length (a chunked body counts 0).
+// counting bytes: the head as parsed (listen.go) and the declared body
+// length (a chunked body counts 0).
 func requestSize(r *http.Request) int64 {
-	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len(r.Host) + 8
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			n += len(k) + len(v) + 4
-		}
-	}
-	return int64(n) + max(r.ContentLength, 0)
+	return int64(requestHeadSize(r)) + max(r.ContentLength, 0)
 }
 
 func errorReason(ex *exchange) string {

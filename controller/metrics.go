@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 		lastSuccess: gauge("weir_table_last_success_timestamp_seconds", "Unix time the last table was built and published (0: none yet)."),
 		lastFailure: gauge("weir_table_last_failure_timestamp_seconds", "Unix time a table last failed to build (0: never)."),
 		certExpiry: newGaugeSet(prometheus.GaugeOpts{
-			Name: "weir_ssl_certificate_expiry_seconds", Help: "Unix time the certificate served for a host expires, by Secret and host (host \"\": --default-ssl-certificate)."},
+			Name: "weir_ssl_certificate_expiry_seconds", Help: "Unix time the certificate served for a host expires, by Secret and host (host \"\": --default-ssl-certificate or a Gateway listener without hostname)."},
 			"namespace", "secret", "host"),
 	}
 	for _, p := range []string{buildPath(false), buildPath(true)} {
@@ -98,6 +98,17 @@ func (m *metrics) published(res *translate.Result, gen uint64, now time.Time, de
 	if res.DefaultCertificate != nil {
 		ns, name, _ := strings.Cut(defaultSecret, "/")
 		certs[[3]string{ns, name, ""}] = float64(res.DefaultCertificate.NotAfter().Unix())
+	}
+	for _, gl := range res.GatewayListeners {
+		for host, ref := range gl.CertificateSecrets {
+			c := gl.Certificates[host]
+			if host == "" {
+				c = gl.DefaultCertificate
+			}
+			if c != nil {
+				certs[[3]string{ref.Namespace, ref.Name, host}] = float64(c.NotAfter().Unix())
+			}
+		}
 	}
 	m.certExpiry.replace(certs)
 	if m.compat != nil {

@@ -37,8 +37,16 @@ func TestBuildAndCertificateMetrics(t *testing.T) {
 	require.Equal(t, 0.0, value(t, m.compat.lastOK))
 	require.Equal(t, 1.0, value(t, m.compat.reloadErrors))
 
-	m.published(&translate.Result{Table: tb}, 2, t0.Add(2*time.Minute), "")
-	require.Equal(t, 0, count(m.certExpiry.vec), "the certificate left with its Ingress")
+	gw := &translate.Result{Table: tb, GatewayListeners: []*translate.GatewayListener{{DefaultCertificate: cert,
+		Certificates:       map[string]*weirtls.Certificate{"g.test": cert},
+		CertificateSecrets: map[string]translate.ObjectRef{"": {Namespace: "gw", Name: "any"}, "g.test": {Namespace: "gw", Name: "g"}}}}}
+	m.published(gw, 2, t0.Add(2*time.Minute), "")
+	require.Equal(t, float64(cert.NotAfter().Unix()), value(t, m.certExpiry.vec.WithLabelValues("gw", "g", "g.test")), "a Gateway listener's")
+	require.Equal(t, 2, count(m.certExpiry.vec), "the Ingress's certificate left with it")
+	require.Equal(t, 1, count(m.compat.sslExpireTime.vec), "hosts only")
+
+	m.published(&translate.Result{Table: tb}, 3, t0.Add(3*time.Minute), "")
+	require.Equal(t, 0, count(m.certExpiry.vec))
 	require.Equal(t, 0, count(m.compat.sslExpireTime.vec))
 	require.Equal(t, 1.0, value(t, m.compat.lastOK))
 }

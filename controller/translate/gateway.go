@@ -75,6 +75,9 @@ type GatewayListener struct {
 	// DefaultCertificate is the certificate of the HTTPS listener without
 	// hostname, if there is one.
 	DefaultCertificate *weirtls.Certificate
+	// CertificateSecrets names the Secret of each certificate, by hostname
+	// ("" for DefaultCertificate), for the certificate expiry metric.
+	CertificateSecrets map[string]ObjectRef
 }
 
 // GatewayClassStatus is the status Weir owns for one GatewayClass whose

@@ -35,6 +35,7 @@ type gwListener struct {
 	// refsReason is "" when every reference resolved.
 	refsReason, refsMsg string
 	cert                *weirtls.Certificate
+	certRef             ObjectRef // cert's Secret
 	// attached lists the routes attached, in route order, once each.
 	attached []*gwRoute
 }
@@ -153,7 +154,7 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 				continue
 			}
 			if gl.cert == nil {
-				gl.cert = cert
+				gl.cert, gl.certRef = cert, ObjectRef{Kind: "Secret", Namespace: ns, Name: string(ref.Name)}
 			}
 		}
 	}

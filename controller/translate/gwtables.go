@@ -50,6 +50,10 @@ func (g *gw) buildListeners(gg *gwGateway) []*GatewayListener {
 			if gl.Protocol != gatewayv1.HTTPSProtocolType {
 				continue
 			}
+			if gl.CertificateSecrets == nil {
+				gl.CertificateSecrets = map[string]ObjectRef{}
+			}
+			gl.CertificateSecrets[l.hostname] = l.certRef
 			if l.hostname == "" {
 				gl.DefaultCertificate = l.cert
 				continue

@@ -174,14 +174,22 @@ func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
 		m.owners[owner] = used
 	}
 	all := make([]*series, 0, len(m.series))
-	backends := make(map[[2]string]bool)
 	for _, s := range m.series {
 		all = append(all, s)
+	}
+	m.all.Store(&all)
+	m.syncBackendsLocked(all)
+}
+
+// syncBackendsLocked gives every backend in service its panic counter (at
+// 0) and removes those of backends gone.
+func (m *Metrics) syncBackendsLocked(all []*series) {
+	backends := make(map[[2]string]bool)
+	for _, s := range all {
 		if s.backend != ([2]string{}) {
 			backends[s.backend] = true
 		}
 	}
-	m.all.Store(&all)
 	for b := range backends {
 		if !m.backends[b] {
 			m.panics.WithLabelValues(b[0], b[1])

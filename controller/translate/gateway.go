@@ -83,6 +83,9 @@ type GatewayListener struct {
 	// for but neither required nor verified.
 	ClientCAs          *x509.CertPool
 	ClientCertOptional bool
+	// CertificateSecrets names the Secret of each certificate, by hostname
+	// ("" for DefaultCertificate), for the certificate expiry metric.
+	CertificateSecrets map[string]ObjectRef
 }
 
 // GatewayClassStatus is the status Weir owns for one GatewayClass whose

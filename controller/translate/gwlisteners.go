@@ -57,6 +57,7 @@ type gwListener struct {
 	// clientCAs verify client certificates on the listener's port
 	// (spec.tls.frontend; nil: none asked for).
 	clientCAs *frontendCAs
+	certRef   ObjectRef // cert's Secret
 	// attached lists the routes attached, in route order, once each.
 	attached []*gwRoute
 }
@@ -181,7 +182,7 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 				continue
 			}
 			if gl.cert == nil {
-				gl.cert = cert
+				gl.cert, gl.certRef = cert, ObjectRef{Kind: "Secret", Namespace: ns, Name: string(ref.Name)}
 			}
 		}
 	}

@@ -53,6 +53,10 @@ func (g *gw) buildListeners(gg *gwGateway) []*GatewayListener {
 			if l.clientCAs != nil { // the same for every listener of the port
 				gl.ClientCAs, gl.ClientCertOptional = l.clientCAs.pool, l.clientCAs.insecure
 			}
+			if gl.CertificateSecrets == nil {
+				gl.CertificateSecrets = map[string]ObjectRef{}
+			}
+			gl.CertificateSecrets[l.hostname] = l.certRef
 			if l.hostname == "" {
 				gl.DefaultCertificate = l.cert
 				continue

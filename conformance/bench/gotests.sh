@@ -38,8 +38,8 @@ s9() {
 }
 
 # s8 ROUND: Weir's Go test, then nginx reloading a changed configuration
-# file once a second while h2load runs at S8_RATE requests/s (default half
-# of nginx's S1 maximum at LAT_CONNS connections in this round).
+# file once a second under load at S8_RATE requests/s (default half of
+# nginx's S1 maximum at LAT_CONNS connections in this round).
 s8() {
 	local out key="changes=$S8_CHANGES,1/s,load=50%"
 	out=$(gotest TestS8ChangeUnderLoad S8_CHANGES="$S8_CHANGES" S8_INGRESSES="$S8_INGRESSES" S8_RPS="${S8_WEIR_RPS:-2000}")
@@ -50,17 +50,19 @@ s8() {
 	s8_nginx "$1" "$key"
 }
 
+# s8_nginx ROUND KEY: the load is wrk (it reopens the keep-alive
+# connections that a reload's old workers close; h2load does not), each
+# connection paced by a Lua delay to about S8_RATE in all.
 s8_nginx() {
-	local round=$1 key=$2 rate i target t0 body samples=() log="$WORK/s8-h2load.log" out
+	local round=$1 key=$2 rate i target t0 body samples=() out load
 	rate=${S8_RATE:-$(awk -v k="log=off,c=$LAT_CONNS" -v r="$round" '$1=="s1" && $2==k && $3=="rps" && $4=="nginx" && $5==r {print int($6/2)}' "$RESULTS")}
 	rate=${rate:-5000}
+	echo "function delay() return $((LAT_CONNS * 1000 / rate)) end" >"$WORK/pace.lua"
 	start_proxy nginx off 1
 	s8_nginx_conf a >"$WORK/nginx/nginx.conf"
 	nginx -s reload -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>/dev/null
-	rm -f "$log"
-	taskset -c 1 h2load --h1 -c "$LAT_CONNS" --rps $(((rate + LAT_CONNS - 1) / LAT_CONNS)) -D $((S8_CHANGES + 3)) \
-		--log-file "$log" "$URL" >"$WORK/s8-h2load.out" 2>&1 &
-	local load=$!
+	taskset -c 1 wrk -t1 -c"$LAT_CONNS" -d$((S8_CHANGES + 3))s -s "$WORK/pace.lua" "$URL" >"$WORK/s8-wrk.out" 2>&1 &
+	load=$!
 	sleep 1
 	for i in $(seq 1 "$S8_CHANGES"); do
 		target=$([ $((i % 2)) = 1 ] && echo b || echo a)
@@ -72,19 +74,15 @@ s8_nginx() {
 		sleep 1
 	done
 	wait "$load" || true
-	out=$(cat "$WORK/s8-h2load.out")
+	out=$(cat "$WORK/s8-wrk.out")
 	stop_proxy
 	record s8 "$key" p50_ms nginx "$round" "$(printf '%s\n' "${samples[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR-1)*0.5+0.5)+1]}')"
 	record s8 "$key" p99_ms nginx "$round" "$(printf '%s\n' "${samples[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR-1)*0.99+0.5)+1]}')"
-	# Failed: requests h2load could not complete, and answers other than 200.
-	local lost bad
-	lost=$(echo "$out" | awk '/^requests:/ {print $2 - $8}')
-	bad=$(awk -F'\t' '$2 != 200' "$log" 2>/dev/null | wc -l)
-	record s8 "$key" failed nginx "$round" $((${lost:-0} + bad))
-	# h2load does not reopen a connection the old workers closed: fewer
-	# requests than the rate asked for means connections were lost.
-	record s8 "$key" sent_pct nginx "$round" "$(echo "$out" | awk -v w=$((rate * (S8_CHANGES + 3))) '/^requests:/ {printf "%.1f", 100 * $2 / w}')"
-	echo "s8 nginx at $rate req/s: $(echo "$out" | grep -E '^requests:')" >&2
+	# Failed: socket errors (a request on a connection an old worker
+	# closed) and answers other than 2xx.
+	record s8 "$key" failed nginx "$round" "$(echo "$out" | awk '/Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} /Non-2xx/ {n += $NF} END {print n + 0}')"
+	record s8 "$key" sent_pct nginx "$round" "$(echo "$out" | awk -v w=$((rate * (S8_CHANGES + 3))) '/requests in/ {printf "%.1f", 100 * $1 / w}')"
+	echo "s8 nginx at $rate req/s: $(echo "$out" | grep -E 'requests in|Socket errors|Non-2xx' | tr '\n' ' ')" >&2
 }
 
 # s8_nginx_conf TARGET: S1's nginx configuration with / sent to the

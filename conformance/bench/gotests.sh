@@ -23,7 +23,7 @@ s7() { # deterministic (a seeded draw): round 1 only
 	share=$(echo "$out" | sed -n 's/.*share \([0-9.]*\) %.*/\1/p')
 	[ -n "$share" ] && record s7 "weight=10%,n=100000" share_pct weir "$1" "$share"
 	echo "$out" | grep -q -- '--- FAIL' && record s7 "weight=10%,n=100000" errors weir "$1" 1
-	record s7 "header/cookie rules" exact_pct weir "$1" "$(echo "$out" | grep -q -- '--- FAIL' && echo 0 || echo 100)"
+	record s7 "header/cookie-rules" exact_pct weir "$1" "$(echo "$out" | grep -q -- '--- FAIL' && echo 0 || echo 100)"
 }
 
 s9() {

@@ -7,10 +7,10 @@
 # fields as JSON, to a file, buffered 64 KiB / flushed every second where
 # the proxy can buffer).
 
-BACKEND_PORT=18080
-PROXY_PORT=18081
-METRICS_PORT=18082
-TLS_PORT=18443
+BACKEND_PORT=${BACKEND_PORT:-18080}
+PROXY_PORT=${PROXY_PORT:-18081}
+METRICS_PORT=${METRICS_PORT:-18082}
+TLS_PORT=${TLS_PORT:-18443}
 TICK=$(getconf CLK_TCK)
 PIDS=()
 cleanup() {

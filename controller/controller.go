@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"weir.dev/weir/controller/gatewayservice"
@@ -75,8 +74,8 @@ type Controller struct {
 	auth      *authSecrets                    // Secrets named by auth-secret, any type
 	listers   listers
 	queue     workqueue.TypedDelayingInterface[string]
-	recorder  record.EventRecorder
-	events    *eventDeduper
+	events    *problemEvents // nil: Events off
+	logged    *eventDeduper  // problems already logged
 	status    *status.Writer
 	gw        *gatewaySide            // nil: Gateway API off
 	services  *gatewayservice.Manager // nil: listeners bind their own ports
@@ -87,7 +86,6 @@ type Controller struct {
 	lastMu    sync.Mutex
 	last      *translate.Result
 	synced    []cache.InformerSynced
-	broadcast record.EventBroadcaster
 
 	burstMu    sync.Mutex
 	burstStart time.Time // first event since the last rebuild began (zero: none)
@@ -137,15 +135,12 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		return nil, err
 	}
 	if opts.Events {
-		c.broadcast = record.NewBroadcaster()
-		c.recorder = c.broadcast.NewRecorder(eventScheme(), corev1.EventSource{Component: "weir"})
+		c.events = newProblemEvents()
 	}
-	c.events = newEventDeduper()
+	c.logged = newEventDeduper()
 	if opts.Status != nil {
 		so := *opts.Status
-		if c.gw != nil {
-			so.Also = c.leadGateways
-		}
+		so.Also = c.leaderWork
 		c.status = status.New(client, so, log)
 	}
 	return c, nil
@@ -166,9 +161,9 @@ func (c *Controller) Last() *translate.Result {
 func (c *Controller) Run(ctx context.Context) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	if c.broadcast != nil {
-		c.broadcast.StartRecordingToSink(&eventSink{c.client})
-		defer c.broadcast.Shutdown()
+	if c.events != nil {
+		c.events.start(c.client)
+		defer c.events.broadcast.Shutdown()
 	}
 	c.factory.Start(ctx.Done())
 	c.secrets.Start(ctx.Done())

@@ -64,28 +64,28 @@ type Options struct {
 
 // Controller turns watched objects into published routing tables.
 type Controller struct {
-	opts      Options
-	client    kubernetes.Interface
-	pub       Publisher
-	log       *zap.Logger
-	metrics   *metrics
-	factory   informers.SharedInformerFactory
-	secrets   informers.SharedInformerFactory // TLS Secrets only
-	auth      *authSecrets                    // Secrets named by auth-secret, any type
-	listers   listers
-	queue     workqueue.TypedDelayingInterface[string]
-	events    *problemEvents // nil: Events off
-	logged    *eventDeduper  // problems already logged
-	status    *status.Writer
-	gw        *gatewaySide            // nil: Gateway API off
-	services  *gatewayservice.Manager // nil: listeners bind their own ports
-	gwStatus  *gatewaystatus.Writer
-	sockets   sync.Mutex // serialises publishListeners
-	gen       uint64
-	ready     atomic.Bool
-	lastMu    sync.Mutex
-	last      *translate.Result
-	synced    []cache.InformerSynced
+	opts     Options
+	client   kubernetes.Interface
+	pub      Publisher
+	log      *zap.Logger
+	metrics  *metrics
+	factory  informers.SharedInformerFactory
+	secrets  informers.SharedInformerFactory // TLS Secrets only
+	auth     *authSecrets                    // Secrets named by auth-secret, any type
+	listers  listers
+	queue    workqueue.TypedDelayingInterface[string]
+	events   *problemEvents // nil: Events off
+	logged   *eventDeduper  // problems already logged
+	status   *status.Writer
+	gw       *gatewaySide            // nil: Gateway API off
+	services *gatewayservice.Manager // nil: listeners bind their own ports
+	gwStatus *gatewaystatus.Writer
+	sockets  sync.Mutex // serialises publishListeners
+	gen      uint64
+	ready    atomic.Bool
+	lastMu   sync.Mutex
+	last     *translate.Result
+	synced   []cache.InformerSynced
 
 	burstMu    sync.Mutex
 	burstStart time.Time // first event since the last rebuild began (zero: none)

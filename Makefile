@@ -3,12 +3,23 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build unit test lint vet fmt-check e2e gateway-conformance bench sidebyside run demo clean
+# IMAGE is what `make image` builds and `make push` pushes: your registry.
+IMAGE ?= weir:dev
+
+.PHONY: all build image push unit test lint vet fmt-check e2e gateway-conformance bench sidebyside run demo clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/weir ./cmd/weir
+
+## image: the container image (deploy/Dockerfile) with the version and commit of this checkout, tagged $(IMAGE)
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) --build-arg COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
+
+## push: push $(IMAGE) (then point deploy/base or the chart at it: README "Install in a cluster")
+push:
+	docker push $(IMAGE)
 
 ## lint: gofmt and go vet over both modules
 lint: fmt-check vet

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -91,4 +92,12 @@ func kustomizeBuild(t *testing.T, dir string) []byte {
 func TestKustomizeGolden(t *testing.T) {
 	golden(t, "base.golden.yaml", kustomizeBuild(t, "../../base"))
 	golden(t, "gateway-api.golden.yaml", kustomizeBuild(t, "../../overlays/gateway-api"))
+}
+
+// TestKustomizeImageIsTheChartsVersion: both installs name the same image
+// by default, the chart's appVersion.
+func TestKustomizeImageIsTheChartsVersion(t *testing.T) {
+	d := one[appsv1.Deployment](t, render(t, nil), "Deployment")
+	built := string(kustomizeBuild(t, "../../base"))
+	assert.Contains(t, built, "image: "+d.Spec.Template.Spec.Containers[0].Image+"\n")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"weir.dev/weir/conformance/weirdeploy"
@@ -98,10 +99,11 @@ func installChart(t *testing.T, ctx context.Context) ([]corev1.Pod, string) {
 	return pods, addr
 }
 
-// uninstallChart deletes what the chart made: its namespace and its
-// cluster-wide objects.
+// uninstallChart deletes what the chart made, its namespace and its
+// cluster-wide objects, and waits for the namespace to be gone (so that a
+// next run, -count=N, can make it again).
 func uninstallChart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	k := env.cluster.Client
 	for what, err := range map[string]error{
@@ -112,6 +114,18 @@ func uninstallChart(t *testing.T) {
 	} {
 		if err != nil {
 			t.Logf("uninstalling the chart: deleting the %s: %v", what, err)
+		}
+	}
+	for {
+		_, err := k.CoreV1().Namespaces().Get(ctx, helmRelease, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Errorf("namespace %s still there 90 s after its deletion (last error %v)", helmRelease, err)
+			return
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

@@ -13,8 +13,6 @@ var catalog = []struct {
 }{
 	{"preserve-trailing-slash", "Keep the trailing slash in SSL redirects.", NoOp, "Weir's SSL redirects always keep the path as received, trailing slash included"},
 	{"from-to-www-redirect", "Redirect between www.host and host.", NotImplemented, "no redirect between www.host and host"},
-	{"custom-http-errors", "Serve listed backend errors from the default backend.", NotImplemented, "backend error responses reach the client unchanged"},
-	{"default-backend", "Service answering custom errors and unavailable paths.", NotImplemented, "a path whose Service has no endpoints answers 503"},
 	{"disable-proxy-intercept-errors", "Stop intercepting backend errors.", NoOp, "Weir never intercepts backend errors"},
 	{"auth-proxy-set-headers", "ConfigMap of headers sent to the external auth service.", FailClosed, "every path of the Ingress answers 503 (the auth service would not get the headers it expects)"},
 	{"auth-keepalive", "Idle keep-alive connections to the auth service.", NoOp, "Weir keeps its own bounded pool of connections to auth services"},
@@ -32,9 +30,6 @@ var catalog = []struct {
 	{"ssl-ciphers", "Cipher suites offered to clients.", NotImplemented, "Weir's default cipher suites apply"},
 	{"ssl-prefer-server-ciphers", "Prefer the server's cipher order.", NoOp, "Go's TLS stack chooses the cipher suite"},
 	{"custom-headers", "Response headers from a ConfigMap.", NotImplemented, "no headers are added to responses"},
-	{"mirror-target", "Copy requests to a second backend.", NotImplemented, "requests are not mirrored"},
-	{"mirror-request-body", "Include the body in mirrored requests.", NotImplemented, "requests are not mirrored"},
-	{"mirror-host", "Host header of mirrored requests.", NotImplemented, "requests are not mirrored"},
 	{"proxy-buffering", "Buffer responses.", NoOp, "Weir streams responses; buffering only changes nginx's memory use"},
 	{"proxy-request-buffering", "Buffer request bodies before proxying.", NotImplemented, "request bodies are streamed to the backend as they arrive"},
 	{"proxy-http-version", "HTTP version to backends.", NotImplemented, "requests are sent as HTTP/1.1"},

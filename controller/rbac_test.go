@@ -34,6 +34,7 @@ const builtBase = "../deploy/helm/test/testdata/base.golden.yaml"
 
 // rbacRule is one rule of a ClusterRole (namespace "") or of a Role.
 type rbacRule struct {
+	role      string // the ClusterRole's or Role's name
 	namespace string
 	rule      rbacv1.PolicyRule
 }
@@ -55,7 +56,7 @@ func readRBAC(t *testing.T, path string) []rbacRule {
 		if r.Kind == "ClusterRole" || r.Kind == "Role" {
 			require.True(t, r.Kind == "ClusterRole" || r.Metadata.Namespace != "", "a Role without a namespace")
 			for _, rule := range r.Rules {
-				out = append(out, rbacRule{namespace: r.Metadata.Namespace, rule: rule})
+				out = append(out, rbacRule{role: r.Metadata.Name, namespace: r.Metadata.Namespace, rule: rule})
 			}
 		}
 	}
@@ -146,7 +147,13 @@ func (z *authorizer) allow(a k8stesting.Action) error {
 	return nil
 }
 
-func (z *authorizer) install(client *fake.Clientset) {
+// reactors is the fake clientsets' (client-go's and the Gateway API's).
+type reactors interface {
+	PrependReactor(verb, resource string, f k8stesting.ReactionFunc)
+	PrependWatchReactor(resource string, f k8stesting.WatchReactionFunc)
+}
+
+func (z *authorizer) install(client reactors) {
 	client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if err := z.allow(a); err != nil {
 			return true, nil, err
@@ -162,12 +169,15 @@ func (z *authorizer) install(client *fake.Clientset) {
 }
 
 // unused lists every (rule, group, resource, verb) the rules grant that no
-// request used.
-func (z *authorizer) unused() []string {
+// request used; with roles, only those of the named roles.
+func (z *authorizer) unused(roles ...string) []string {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	var out []string
 	for i, g := range z.rules {
+		if len(roles) > 0 && !slices.Contains(roles, g.role) {
+			continue
+		}
 		for _, group := range g.rule.APIGroups {
 			for _, res := range g.rule.Resources {
 				for _, verb := range g.rule.Verbs {

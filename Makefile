@@ -36,7 +36,7 @@ vet:
 ## unit: lint plus every unit, golden and fuzz-seed test of the main module, with -race
 unit: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
-	cd deploy/helm/test && $(GO) test -count=1 ./...   # renders deploy/helm/weir (its own module: Helm stays out of Weir's)
+	cd deploy/helm/test && $(GO) test -count=1 ./...   # renders deploy/helm/weir and builds the Kustomize base against golden files (its own module: Helm and kustomize stay out of Weir's)
 
 ## e2e: the local cluster and the end-to-end suite (needs root; builds Kubernetes once)
 e2e:

@@ -18,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
@@ -79,6 +80,10 @@ func requestOf(a k8stesting.Action) request {
 		r.resource += "/" + sub
 	}
 	switch a := a.(type) {
+	case k8stesting.ListAction:
+		r.name = selectedName(a.GetListRestrictions().Fields)
+	case k8stesting.WatchAction:
+		r.name = selectedName(a.GetWatchRestrictions().Fields)
 	case k8stesting.GetAction:
 		r.name = a.GetName()
 	case k8stesting.DeleteAction:
@@ -93,6 +98,16 @@ func requestOf(a k8stesting.Action) request {
 	return r
 }
 
+// selectedName is the name a list or watch selects with metadata.name, which
+// RBAC checks against resourceNames as it does a get's.
+func selectedName(f fields.Selector) string {
+	if f == nil {
+		return ""
+	}
+	name, _ := f.RequiresExactMatch("metadata.name")
+	return name
+}
+
 func metaOf(o runtime.Object) (metav1.Object, error) {
 	m, ok := o.(metav1.Object)
 	if !ok {
@@ -102,7 +117,8 @@ func metaOf(o runtime.Object) (metav1.Object, error) {
 }
 
 // grants is the index of the rule that allows r, or -1, as the RBAC
-// authorizer decides (resourceNames never allow list, watch or create).
+// authorizer decides (resourceNames never allow create, nor a list or watch
+// that does not select one name).
 func grants(rules []rbacRule, r request) int {
 	for i, g := range rules {
 		rule := g.rule
@@ -193,7 +209,8 @@ func (z *authorizer) unused(roles ...string) []string {
 }
 
 // TestBaseRBACIsExactlyWhatWeirUses runs the controller as deploy/base runs
-// it (Ingress only, status through the Lease, Events, auth-secret) against
+// it (Ingress only, status through the Lease, Events, auth-secret, its
+// global ConfigMap) against
 // the RBAC rules of the built base: no request may be denied, and every
 // grant must be used by some request.
 func TestBaseRBACIsExactlyWhatWeirUses(t *testing.T) {
@@ -208,7 +225,7 @@ func TestBaseRBACIsExactlyWhatWeirUses(t *testing.T) {
 	z := &authorizer{rules: readRBAC(t, builtBase), used: map[string]bool{}}
 	z.install(client)
 
-	c, err := New(client, Options{HoldOff: 10 * time.Millisecond, Events: true, Status: &StatusOptions{
+	c, err := New(client, Options{HoldOff: 10 * time.Millisecond, Events: true, ConfigMap: ns + "/weir", Status: &StatusOptions{
 		PublishService: ns + "/weir", ElectionID: "weir-leader", ElectionNamespace: ns, Identity: "weir-0"}}, &recorder{}, nil, nil)
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

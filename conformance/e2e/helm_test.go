@@ -27,9 +27,9 @@ const (
 // (deploy/helm/test keeps testdata/weir-helm.golden.yaml equal to what the
 // chart renders) with the chart's own RBAC, Ingress-only, and checks that it
 // serves an Ingress of its class through its Service and on each replica,
-// publishes its Service's address to the Ingress's status, and gives a
-// broken Ingress its Warning Event; deploy/base's Weir leaves that class
-// alone.
+// applies controller.config (its ConfigMap), publishes its Service's address
+// to the Ingress's status, and gives a broken Ingress its Warning Event;
+// deploy/base's Weir leaves that class alone.
 func TestHelmChart(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Minute)
 	pods, addr := installChart(t, ctx)
@@ -55,6 +55,12 @@ func TestHelmChart(t *testing.T) {
 			return e, err == nil && e.Status == http.StatusOK && app(e.Pod) == "web", err
 		})
 	}
+	// controller.config reached the chart's Weir (its ConfigMap, through the
+	// chart's Role).
+	waitFrom(t, "http://"+addr, "refused by block-user-agents", func() (echo, bool, error) {
+		e, err := getFrom(c, "http://"+addr, host, "/", http.Header{"User-Agent": {"blocked-by-the-chart"}})
+		return e, err == nil && e.Status == http.StatusForbidden, err
+	})
 	e, err := get(c, host, "/", nil)
 	if err != nil || e.Status != http.StatusNotFound {
 		t.Errorf("deploy/base's Weir answered %s with %d (%v), want 404: the class is the chart's", host, e.Status, err)

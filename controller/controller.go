@@ -60,6 +60,9 @@ type Options struct {
 	Events bool
 	// Gateway, when set, turns the Gateway API side on (gateway.go).
 	Gateway *GatewayOptions
+	// MetricsCompat, when not nil, also exports ingress-nginx's controller
+	// metrics with these constant labels (metrics_compat.go).
+	MetricsCompat prometheus.Labels
 	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
 	// configmap.go), "" for none.
 	ConfigMap string
@@ -123,7 +126,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		client:  client,
 		pub:     pub,
 		log:     log,
-		metrics: newMetrics(reg),
+		metrics: newMetrics(reg, opts.MetricsCompat),
 		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
 		dirty:   make(map[string]bool),
 		full:    true,
@@ -329,7 +332,7 @@ func (c *Controller) rebuild() {
 	c.report(res.Problems)
 	if res.Table == nil {
 		c.markFull()
-		c.metrics.failures.Inc()
+		c.metrics.failed(time.Now())
 		c.log.Error("table build failed; keeping the last good table", zap.Uint64("generation", c.gen))
 		return
 	}
@@ -341,8 +344,7 @@ func (c *Controller) rebuild() {
 	// Ready only once a table built from the synced caches is in service
 	// (rebuild runs only after the caches synced).
 	c.ready.Store(true)
-	c.metrics.routes.Set(float64(res.Table.Len()))
-	c.metrics.generation.Set(float64(c.gen))
+	c.metrics.published(res, c.gen, time.Now(), c.opts.Translate.DefaultSSLCertificate)
 	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
 		zap.Int("problems", len(res.Problems)), zap.Bool("endpointsOnly", fast), zap.Duration("took", time.Since(start)))
 	if c.status != nil {

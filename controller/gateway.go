@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,7 +47,7 @@ type ResourceDiscovery interface {
 // ones it watches when the API server serves them.
 const gatewayGroupVersion = "gateway.networking.k8s.io/v1"
 
-var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"}
+var gatewayResources = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies", "listenersets"}
 
 // gatewaySide watches the Gateway API objects while their CRDs are
 // installed. Its informers start when discovery first shows them and stop
@@ -131,11 +132,13 @@ func (g *gatewaySide) startLocked(ctx context.Context, found map[string]bool) {
 		gatewayinformers.WithNamespace(g.c.opts.WatchNamespace), gatewayinformers.WithTransform(stripForCache))
 	v1 := f.Gateway().V1()
 	informers := map[string]cache.SharedIndexInformer{
-		"gatewayclasses":  v1.GatewayClasses().Informer(),
-		"gateways":        v1.Gateways().Informer(),
-		"httproutes":      v1.HTTPRoutes().Informer(),
-		"grpcroutes":      v1.GRPCRoutes().Informer(),
-		"referencegrants": v1.ReferenceGrants().Informer(),
+		"gatewayclasses":     v1.GatewayClasses().Informer(),
+		"gateways":           v1.Gateways().Informer(),
+		"httproutes":         v1.HTTPRoutes().Informer(),
+		"grpcroutes":         v1.GRPCRoutes().Informer(),
+		"referencegrants":    v1.ReferenceGrants().Informer(),
+		"backendtlspolicies": v1.BackendTLSPolicies().Informer(),
+		"listenersets":       v1.ListenerSets().Informer(),
 	}
 	g.synced = nil
 	for _, name := range gatewayResources {
@@ -233,13 +236,41 @@ func (g *gatewaySide) addInputs(in *translate.Inputs) error {
 			return err
 		}
 	}
+	if g.resources["backendtlspolicies"] {
+		if in.BackendTLSPolicies, err = v1.BackendTLSPolicies().Lister().List(all); err != nil {
+			return err
+		}
+	}
+	if g.resources["listenersets"] {
+		if in.ListenerSets, err = v1.ListenerSets().Lister().List(all); err != nil {
+			return err
+		}
+	}
 	if g.resources["referencegrants"] {
 		if in.ReferenceGrants, err = v1.ReferenceGrants().Lister().List(all); err != nil {
 			return err
 		}
 	}
-	in.Namespaces, err = g.c.factory.Core().V1().Namespaces().Lister().List(all)
+	if in.Namespaces, err = g.c.factory.Core().V1().Namespaces().Lister().List(all); err != nil {
+		return err
+	}
+	in.ConfigMaps, err = g.c.factory.Core().V1().ConfigMaps().Lister().List(all)
 	return err
+}
+
+// caOnly keeps of a ConfigMap only what translation reads, its name and
+// ca.crt, so that caching every ConfigMap of the cluster costs little.
+func caOnly(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cm.Name, Namespace: cm.Namespace, UID: cm.UID,
+		ResourceVersion: cm.ResourceVersion, Generation: cm.Generation}}
+	if ca, ok := cm.Data["ca.crt"]; ok {
+		out.Data = map[string]string{"ca.crt": ca}
+	}
+	return out, nil
 }
 
 // watches reports whether the informer of a resource runs.
@@ -268,7 +299,7 @@ func statusOnly(oldObj, newObj any) bool {
 		return false
 	}
 	switch newObj.(type) {
-	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute:
+	case *gatewayv1.Gateway, *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy, *gatewayv1.ListenerSet:
 	default:
 		return false
 	}

@@ -5,7 +5,9 @@ import (
 	"sort"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewaylisters "sigs.k8s.io/gateway-api/pkg/client/listers/apis/v1"
 
 	"weir.dev/weir/controller/gatewayservice"
 	"weir.dev/weir/controller/gatewaystatus"
@@ -112,6 +114,12 @@ func (c *Controller) leadGateways(ctx context.Context) {
 	if c.gw.watches("grpcroutes") {
 		l.GRPCRoutes = v1.GRPCRoutes().Lister()
 	}
+	if c.gw.watches("backendtlspolicies") {
+		l.BackendTLSPolicies = v1.BackendTLSPolicies().Lister()
+	}
+	if c.gw.watches("listenersets") {
+		l.ListenerSets = v1.ListenerSets().Lister()
+	}
 	var addrs gatewaystatus.Addresses
 	if c.services != nil {
 		var wants []gatewayservice.Want
@@ -120,7 +128,7 @@ func (c *Controller) leadGateways(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			if ports := listenerPorts(gw); len(ports) > 0 {
+			if ports := listenerPorts(gw, setListeners(l.ListenerSets, gw)); len(ports) > 0 {
 				wants = append(wants, gatewayservice.Want{Gateway: gw, Ports: ports})
 			}
 		}
@@ -162,10 +170,10 @@ func (c *Controller) sharedAddresses(ctx context.Context) gatewaystatus.Addresse
 // listeners. The Service follows the spec, not which listeners are valid
 // right now, so that a listener that is briefly invalid (a Secret not there
 // yet) does not cost the Gateway its load-balancer address.
-func listenerPorts(gw *gatewayv1.Gateway) []gatewayservice.Port {
+func listenerPorts(gw *gatewayv1.Gateway, more []gatewayv1.Listener) []gatewayservice.Port {
 	seen := make(map[int32]bool)
 	var out []gatewayservice.Port
-	for _, l := range gw.Spec.Listeners {
+	for _, l := range append(append([]gatewayv1.Listener(nil), gw.Spec.Listeners...), more...) {
 		if (l.Protocol != gatewayv1.HTTPProtocolType && l.Protocol != gatewayv1.HTTPSProtocolType) || seen[l.Port] {
 			continue
 		}
@@ -173,5 +181,32 @@ func listenerPorts(gw *gatewayv1.Gateway) []gatewayservice.Port {
 		out = append(out, gatewayservice.Port{Port: l.Port, Protocol: string(l.Protocol)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	return out
+}
+
+// setListeners are the listeners of the ListenerSets whose parent is gw
+// (their ports are the Gateway's Service's ports too).
+func setListeners(sets gatewaylisters.ListenerSetLister, gw *gatewayv1.Gateway) []gatewayv1.Listener {
+	if sets == nil {
+		return nil
+	}
+	list, err := sets.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []gatewayv1.Listener
+	for _, ls := range list {
+		pr := ls.Spec.ParentRef
+		ns := ls.Namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		if ns != gw.Namespace || string(pr.Name) != gw.Name || (pr.Kind != nil && *pr.Kind != "Gateway") {
+			continue
+		}
+		for _, e := range ls.Spec.Listeners {
+			out = append(out, gatewayv1.Listener{Name: e.Name, Port: e.Port, Protocol: e.Protocol})
+		}
+	}
 	return out
 }

@@ -50,6 +50,15 @@ func (c *Controller) setupInformers() error {
 		// namespaces by label.
 		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler})
 	}
+	if c.gw != nil {
+		// ConfigMaps hold the CAs of Gateways' client-certificate
+		// validation and of BackendTLSPolicies.
+		cms := f.Core().V1().ConfigMaps().Informer()
+		if err := cms.SetTransform(caOnly); err != nil {
+			return fmt.Errorf("caching ConfigMaps: %w", err)
+		}
+		regs = append(regs, registration{cms, c.caHandler()})
+	}
 	for _, inf := range regs {
 		if _, err := inf.informer.AddEventHandler(inf.handler); err != nil {
 			return fmt.Errorf("adding an event handler: %w", err)
@@ -122,6 +131,23 @@ func changed(oldObj, newObj any) bool {
 		return !reflect.DeepEqual(oi.Spec, ni.Spec) || !reflect.DeepEqual(oi.Annotations, ni.Annotations)
 	}
 	return true
+}
+
+// caHandler schedules a rebuild when a CA bundle may have changed: the
+// Gateway side's ConfigMaps are cached with ca.crt only (caOnly), so an
+// update that leaves ca.crt alone changes nothing Weir reads.
+func (c *Controller) caHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { c.enqueue() },
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*corev1.ConfigMap)
+			n, ok2 := newObj.(*corev1.ConfigMap)
+			if !ok1 || !ok2 || o.Data["ca.crt"] != n.Data["ca.crt"] {
+				c.enqueue()
+			}
+		},
+		DeleteFunc: func(any) { c.enqueue() },
+	}
 }
 
 // stripForCache is the informers' transform: managed fields are dropped

@@ -17,7 +17,7 @@ import (
 // fixedBackend answers every request on every connection with the same
 // bytes, allocating nothing per request, so that an allocation count over a
 // proxied request is Weir's alone.
-func fixedBackend(t *testing.T) string {
+func fixedBackend(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })

@@ -43,6 +43,7 @@ type h1Conn struct {
 	bw        *bufio.Writer
 	idleSince time.Time
 	reused    bool
+	dialed    time.Duration // time the dial took (metrics)
 	// interrupt unblocks the connection's reads and writes; made once per
 	// connection, so that hooking it to each request's context costs no
 	// closure.
@@ -128,11 +129,12 @@ func (t *h1Transport) connect(ctx context.Context, addr string, connect time.Dur
 	if dial == nil {
 		dial = t.dialer.DialContext
 	}
+	t0 := time.Now()
 	nc, err := dial(dctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}
 	}
-	c := &h1Conn{conn: nc, tw: timedWriter{conn: nc}}
+	c := &h1Conn{conn: nc, tw: timedWriter{conn: nc}, dialed: time.Since(t0)}
 	c.interrupt = func() { nc.SetDeadline(time.Unix(1, 0)) }
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(nc)
@@ -385,6 +387,9 @@ func (t *h1Transport) roundTrip(ctx context.Context, addr string, out *outgoing,
 		c, err := t.get(ctx, addr, to.connect, out.gone)
 		if err != nil {
 			return nil, err
+		}
+		if out.dialed = 0; !c.reused {
+			out.dialed = c.dialed
 		}
 		// A client that goes away (or resets its HTTP/2 stream) unblocks
 		// the exchange at once, so handlers never outlive their requests.

@@ -25,6 +25,7 @@ type exchange struct {
 	bytes     int64
 	upstream  string
 	upLatency time.Duration
+	upStart   time.Duration // when the last attempt was sent, from start
 	attempts  int
 	err       error
 	// reason, when set, is the error reason for metrics and the log.
@@ -204,7 +205,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 			t0 = time.Now()
 		}
 		resp, err := s.upstreams.roundTripBackend(r.Context(), b, out, &to)
-		ex.upLatency = time.Since(t0)
+		ex.upLatency, ex.upStart = time.Since(t0), t0.Sub(ex.start)
 		if err == nil {
 			err = checkResponse(resp, out)
 		}

@@ -1,21 +1,23 @@
 package proxy
 
 import (
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"weir.dev/weir/proxy/table"
 )
 
-// Metrics are the proxy's Prometheus metrics. Per-request series are kept in
-// Weir's own atomic counters and exported by a collector, so the request path
-// never takes a lock or hashes label values; series are keyed by their
-// labels and survive table swaps.
+// Metrics are the proxy's Prometheus metrics. Per-request observations are
+// kept in Weir's own atomic counters (metrics_cells.go) and turned into
+// Prometheus families only when scraped (metrics_collect.go), so the request
+// path never takes a lock or hashes label values, and the ingress-nginx
+// compatible families cost nothing per request: they are other views of the
+// same observations. Series are keyed by their labels, survive table swaps,
+// and are dropped once no published table uses them.
 type Metrics struct {
+	opts              MetricsOptions
 	inFlight          prometheus.Gauge
 	tableGeneration   prometheus.Gauge
 	errors            *prometheus.CounterVec
@@ -25,7 +27,25 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	series map[seriesKey]*series
+	// owners holds the series each Server's table in service uses; a series
+	// no owner uses is removed.
+	owners map[any]map[*series]struct{}
 	all    atomic.Pointer[[]*series]
+	// backends are the namespace/service pairs of weir_backend_panic_total:
+	// each backend in service has its series at 0, removed with it.
+	backends map[[2]string]bool
+}
+
+// MetricsOptions shape the per-request series.
+type MetricsOptions struct {
+	// PerHost labels request series with the route's host (ingress-nginx's
+	// --metrics-per-host, default true there and in Weir's flag). Off, the
+	// routes of all hosts of one Ingress and Service share their series.
+	PerHost bool
+	// Compat, when not nil, also exports ingress-nginx's
+	// nginx_ingress_controller_* request families, with these constant
+	// labels (controller_namespace, controller_class, controller_pod).
+	Compat prometheus.Labels
 }
 
 // Error reasons for weir_proxy_errors_total.
@@ -40,10 +60,16 @@ const (
 	reasonUnsafeHead      = "unsafe_header" // a head from configuration Weir will not write
 )
 
+// errorReasons are every reason, exported at 0 from the start so that
+// rate() and alerts see the first error.
+var errorReasons = []string{reasonNoRoute, reasonNoEndpoint, reasonUpstreamError, reasonUpstreamTimeout,
+	reasonNoWeight, reasonBadRequest, reasonClientBody, reasonUnsafeHead}
+
 // NewMetrics creates the metrics and registers them with reg (nil: not
 // registered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 	m := &Metrics{
+		opts: opts,
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weir_requests_in_flight", Help: "Requests being served."}),
 		tableGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -59,29 +85,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		endpointHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weir_endpoint_healthy", Help: "Verdict of the active health check of an endpoint (1 healthy, 0 not)."},
 			[]string{"endpoint"}),
-		series: make(map[seriesKey]*series),
+		series:   make(map[seriesKey]*series),
+		owners:   make(map[any]map[*series]struct{}),
+		backends: make(map[[2]string]bool),
+	}
+	for _, r := range errorReasons {
+		m.errors.WithLabelValues(r)
 	}
 	empty := []*series{}
 	m.all.Store(&empty)
 	if reg != nil {
 		reg.MustRegister(m.inFlight, m.tableGeneration, m.errors, m.canaryUnavailable, m.panics, m.endpointHealth, &requestCollector{m})
+		if opts.Compat != nil {
+			reg.MustRegister(newCompatCollector(m))
+		}
 	}
 	return m
 }
 
-type seriesKey struct{ host, kind, namespace, ingress, service, canary string }
-
-// series holds the counters of one label set.
-type series struct {
-	key seriesKey
-	// counts maps method and status to a counter. It is copied on write
-	// (a new method/status pair is rare), so the request path reads it with
-	// one atomic load and no lock.
-	counts   atomic.Pointer[map[uint32]*atomic.Uint64]
-	countsMu sync.Mutex
-	duration histogram
-	upstream histogram
-}
+// seriesKey is the label set of one request series. path is the route's
+// path, kept only for the ingress-nginx families (it is "" without them).
+type seriesKey struct{ host, kind, namespace, ingress, service, canary, path string }
 
 // routeSeries maps a route's backends to their series; a route has few.
 type routeSeries struct {
@@ -104,174 +128,126 @@ func (rs *routeSeries) get(b *table.Backend) *series {
 }
 
 // seriesFor prepares the series of every route of t (indexed by route) and
-// of the default action.
-func (m *Metrics) seriesFor(t *table.Table) ([]*routeSeries, *routeSeries) {
+// of the default action, for owner (the Server publishing t). The series
+// owner's previous table used and no table in service uses any more are
+// removed, as ingress-nginx removes the metrics of deleted Ingresses.
+func (m *Metrics) seriesFor(owner any, t *table.Table) ([]*routeSeries, *routeSeries) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	used := make(map[*series]struct{})
 	out := make([]*routeSeries, len(t.Routes()))
 	for i, rt := range t.Routes() {
-		out[i] = m.routeSeriesLocked(rt.Host, rt.Source, rt.Action)
+		out[i] = m.routeSeriesLocked(used, rt.Host, rt.Path.Value, rt.Source, rt.Action)
 	}
-	def := m.routeSeriesLocked("", table.Source{}, t.Default())
+	def := m.routeSeriesLocked(used, "", "", table.Source{}, t.Default())
+	m.ownLocked(owner, used)
+	return out, def
+}
+
+// release drops owner's claim on its series (a Server that is closed).
+func (m *Metrics) release(owner any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ownLocked(owner, nil)
+}
+
+// ownLocked records the series owner uses now, removes those nobody uses
+// any more, and publishes the list the collector reads.
+func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
+	prev := m.owners[owner]
+	for s := range used {
+		if _, ok := prev[s]; !ok {
+			s.owners++
+		}
+	}
+	for s := range prev {
+		if _, ok := used[s]; ok {
+			continue
+		}
+		if s.owners--; s.owners == 0 {
+			delete(m.series, s.key)
+		}
+	}
+	if used == nil {
+		delete(m.owners, owner)
+	} else {
+		m.owners[owner] = used
+	}
 	all := make([]*series, 0, len(m.series))
 	for _, s := range m.series {
 		all = append(all, s)
 	}
 	m.all.Store(&all)
-	return out, def
+	m.syncBackendsLocked(all)
 }
 
-func (m *Metrics) routeSeriesLocked(host string, src table.Source, a *table.Action) *routeSeries {
+// syncBackendsLocked gives every backend in service its panic counter (at
+// 0) and removes those of backends gone.
+func (m *Metrics) syncBackendsLocked(all []*series) {
+	backends := make(map[[2]string]bool)
+	for _, s := range all {
+		if s.backend != ([2]string{}) {
+			backends[s.backend] = true
+		}
+	}
+	for b := range backends {
+		if !m.backends[b] {
+			m.panics.WithLabelValues(b[0], b[1])
+		}
+	}
+	for b := range m.backends {
+		if !backends[b] {
+			m.panics.DeleteLabelValues(b[0], b[1])
+		}
+	}
+	m.backends = backends
+}
+
+func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string, src table.Source, a *table.Action) *routeSeries {
+	if !m.opts.PerHost {
+		host = ""
+	}
+	if m.opts.Compat == nil {
+		path = ""
+	}
 	rs := &routeSeries{}
-	base := seriesKey{host: host, kind: src.Kind, namespace: src.Namespace, ingress: src.Name, canary: "false"}
-	rs.none = m.getLocked(base)
+	base := seriesKey{host: host, kind: src.Kind, namespace: src.Namespace, ingress: src.Name, canary: "false", path: path}
+	rs.none = m.getLocked(used, base)
 	if a == nil {
 		return rs
 	}
-	add := func(b *table.Backend, canary string) {
+	add := func(b *table.Backend, k seriesKey) {
 		if b == nil {
 			return
 		}
-		k := base
-		k.service, k.canary = b.Service, canary
-		rs.entries = append(rs.entries, seriesEntry{b, m.getLocked(k)})
+		k.service = b.Service
+		s := m.getLocked(used, k)
+		s.backend = [2]string{b.Namespace, b.Service}
+		rs.entries = append(rs.entries, seriesEntry{b, s})
 	}
-	add(a.Split.Main, "false")
+	add(a.Split.Main, base)
 	if c := a.Split.Canary; c != nil {
-		add(c.Backend, "true")
+		k := base
+		k.canary = "true"
+		if c.Ingress != "" {
+			k.ingress = c.Ingress // the canary Ingress's own name, as ingress-nginx labels it
+		}
+		add(c.Backend, k)
 	}
 	for _, w := range a.Split.Weighted {
-		add(w.Backend, "false")
+		add(w.Backend, base)
 	}
 	return rs
 }
 
-func (m *Metrics) getLocked(k seriesKey) *series {
+func (m *Metrics) getLocked(used map[*series]struct{}, k seriesKey) *series {
 	s := m.series[k]
 	if s == nil {
 		s = &series{key: k}
 		m.series[k] = s
 	}
+	used[s] = struct{}{}
 	return s
-}
-
-var methodNames = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"}
-
-func methodIndex(m string) uint32 {
-	for i, n := range methodNames[:len(methodNames)-1] {
-		if n == m {
-			return uint32(i)
-		}
-	}
-	return uint32(len(methodNames) - 1)
-}
-
-func (s *series) observe(method string, status int, d, up time.Duration) {
-	key := methodIndex(method)<<16 | uint32(status)
-	if m := s.counts.Load(); m != nil {
-		if c := (*m)[key]; c != nil {
-			c.Add(1)
-			s.observeDurations(d, up)
-			return
-		}
-	}
-	s.counter(key).Add(1)
-	s.observeDurations(d, up)
-}
-
-// counter returns (creating) the counter for key.
-func (s *series) counter(key uint32) *atomic.Uint64 {
-	s.countsMu.Lock()
-	defer s.countsMu.Unlock()
-	old := s.counts.Load()
-	if old != nil {
-		if c := (*old)[key]; c != nil {
-			return c
-		}
-	}
-	next := make(map[uint32]*atomic.Uint64, 1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	c := new(atomic.Uint64)
-	next[key] = c
-	s.counts.Store(&next)
-	return c
-}
-
-func (s *series) observeDurations(d, up time.Duration) {
-	s.duration.observe(d)
-	if up > 0 {
-		s.upstream.observe(up)
-	}
-}
-
-// histogram buckets, in seconds, as ingress-nginx's request duration.
-var buckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-type histogram struct {
-	counts [len(buckets) + 1]atomic.Uint64
-	sumNs  atomic.Int64
-}
-
-func (h *histogram) observe(d time.Duration) {
-	sec := d.Seconds()
-	i := 0
-	for i < len(buckets) && sec > buckets[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	h.sumNs.Add(int64(d))
-}
-
-func (h *histogram) metric(desc *prometheus.Desc, labels []string) prometheus.Metric {
-	cum := make(map[float64]uint64, len(buckets))
-	var n uint64
-	for i, ub := range buckets {
-		n += h.counts[i].Load()
-		cum[ub] = n
-	}
-	n += h.counts[len(buckets)].Load()
-	sum := float64(h.sumNs.Load()) / 1e9
-	return prometheus.MustNewConstHistogram(desc, n, sum, cum, labels...)
-}
-
-var (
-	seriesLabels = []string{"host", "kind", "namespace", "ingress", "service", "canary"} // kind: Ingress, HTTPRoute or GRPCRoute; ingress: its name
-	requestsDesc = prometheus.NewDesc("weir_requests_total", "Requests served, by route, backend, method and status.",
-		append(append([]string{}, seriesLabels...), "method", "status"), nil)
-	durationDesc = prometheus.NewDesc("weir_request_duration_seconds", "Time from the request's arrival to the end of its response.", seriesLabels, nil)
-	upstreamDesc = prometheus.NewDesc("weir_upstream_latency_seconds", "Time from sending a request to an endpoint to its response headers.", seriesLabels, nil)
-)
-
-// requestCollector exports the per-request series.
-type requestCollector struct{ m *Metrics }
-
-func (c *requestCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- requestsDesc
-	ch <- durationDesc
-	ch <- upstreamDesc
-}
-
-func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range *c.m.all.Load() {
-		k := s.key
-		labels := []string{k.host, k.kind, k.namespace, k.ingress, k.service, k.canary}
-		m := s.counts.Load()
-		if m == nil {
-			continue
-		}
-		for ms, v := range *m {
-			method := methodNames[min(int(ms>>16), len(methodNames)-1)]
-			status := strconv.Itoa(int(ms & 0xffff))
-			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue,
-				float64(v.Load()), append(labels[:6:6], method, status)...)
-		}
-		ch <- s.duration.metric(durationDesc, labels)
-		ch <- s.upstream.metric(upstreamDesc, labels)
-	}
 }
 
 // BackendPanic counts a backend falling back to every endpoint because none
@@ -288,4 +264,14 @@ func (m *Metrics) EndpointHealth(address string, healthy bool) {
 		v = 1
 	}
 	m.endpointHealth.WithLabelValues(address).Set(v)
+}
+
+// EndpointChecked records that an endpoint's active check started (the
+// endpoint registry's hook): it starts healthy.
+func (m *Metrics) EndpointChecked(address string) { m.EndpointHealth(address, true) }
+
+// EndpointGone removes the health series of an endpoint no longer checked
+// (the endpoint registry's hook).
+func (m *Metrics) EndpointGone(address string) {
+	m.endpointHealth.DeleteLabelValues(address)
 }

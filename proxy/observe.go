@@ -14,7 +14,12 @@ import (
 func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 	d := time.Since(ex.start)
 	if rs != nil {
-		rs.get(ex.backend).observe(r.Method, ex.status, d, ex.upLatency)
+		sm := sample{total: d, reqBytes: requestSize(r), respBytes: ex.bytes}
+		if ex.attempts > 0 && ex.upLatency > 0 {
+			sm.forwarded, sm.header, sm.connect = true, ex.upLatency, ex.out.dialed
+			sm.response = max(d-ex.upStart, ex.upLatency)
+		}
+		rs.get(ex.backend).observe(r.Method, ex.status, &sm)
 	}
 	if reason := errorReason(ex); reason != "" {
 		s.metrics.errors.WithLabelValues(reason).Inc()
@@ -35,6 +40,13 @@ func (s *Server) observe(r *http.Request, rs *routeSeries, ex *exchange) {
 	if s.accessLog != nil {
 		s.accessLog.write(r, ex, d)
 	}
+}
+
+// requestSize is the size of r as received, as far as Weir knows it without
+// counting bytes: the head as parsed (listen.go) and the declared body
+// length (a chunked body counts 0).
+func requestSize(r *http.Request) int64 {
+	return int64(requestHeadSize(r)) + max(r.ContentLength, 0)
 }
 
 func errorReason(ex *exchange) string {

@@ -35,6 +35,9 @@ type outgoing struct {
 	header http.Header
 	// cb is the client's body as body reads it (body == &cb).
 	cb clientBody
+	// dialed is the time the transport took to open the connection that
+	// carried the request (0: kept alive, or not known), for the metrics.
+	dialed time.Duration
 }
 
 // replayable reports whether the request can be sent again after a failed

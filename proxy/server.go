@@ -103,7 +103,7 @@ func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Ser
 		log = zap.NewNop()
 	}
 	if m == nil {
-		m = NewMetrics(nil)
+		m = NewMetrics(nil, MetricsOptions{PerHost: true})
 	}
 	s := &Server{opts: opts, log: log, metrics: m, registry: reg, rnd: opts.Rand}
 	if s.rnd == nil {
@@ -126,7 +126,7 @@ func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Ser
 // finish on the table they started with. Endpoint state carries over.
 func (s *Server) Publish(t *table.Table) {
 	snap := &snapshot{table: t, pools: s.registry.Publish(t)}
-	snap.series, snap.def = s.metrics.seriesFor(t)
+	snap.series, snap.def = s.metrics.seriesFor(s, t)
 	s.snap.Store(snap)
 	s.metrics.tableGeneration.Set(float64(t.Generation()))
 	s.upstreams.forget(t)
@@ -164,10 +164,11 @@ func (s *Server) Table() *table.Table { return s.snap.Load().table }
 // responses that follow, so clients reconnect elsewhere.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Close releases upstream connections and writes the access log lines
-// still buffered.
+// Close releases upstream connections and its metric series, and writes
+// the access log lines still buffered.
 func (s *Server) Close() {
 	s.upstreams.closeAll()
+	s.metrics.release(s)
 	if s.accessLog != nil {
 		s.accessLog.flush()
 	}

@@ -43,6 +43,7 @@ type config struct {
 	profiling             bool
 	version               bool
 	gateway               gatewayFlags // gateway.go
+	metrics               metricsFlags // metrics.go
 
 	// ingress-nginx's flags (README, Flags).
 	configMap              string
@@ -141,6 +142,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.StringVar(&c.tcpServices, "tcp-services-configmap", "", "ingress-nginx's TCP services ConfigMap: not supported yet, refused when set")
 	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "ingress-nginx's UDP services ConfigMap: not supported yet, refused when set")
 	registerIgnored(fs, &c.notes)
+	c.metrics.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()

@@ -141,6 +141,8 @@ func (p *publisher) PublishListeners(sockets []controller.GatewaySocket) {
 			EndpointsOnly:      s.EndpointsOnly,
 			Certificates:       l.Certificates,
 			DefaultCertificate: l.DefaultCertificate,
+			ClientCAs:          l.ClientCAs,
+			ClientCertOptional: l.ClientCertOptional,
 		})
 	}
 	p.listeners.Apply(specs) // failures are logged there and retried on the next publish

@@ -42,7 +42,7 @@ var ignoredFlags = []struct {
 	boolean bool
 	why     string
 }{
-	{"enable-metrics", true, whyMetrics}, {"metrics-per-host", true, whyMetrics}, {"metrics-per-undefined-host", true, whyMetrics},
+	{"enable-metrics", true, whyMetrics}, {"metrics-per-undefined-host", true, whyMetrics},
 	{"exclude-socket-metrics", false, whyMetrics}, {"time-buckets", false, whyMetrics}, {"length-buckets", false, whyMetrics},
 	{"size-buckets", false, whyMetrics}, {"monitor-max-batch-size", false, whyMetrics}, {"report-status-classes", true, whyMetrics},
 	{"v", false, whyLog}, {"vmodule", false, whyLog}, {"logtostderr", true, whyLog}, {"alsologtostderr", true, whyLog},

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
@@ -38,9 +37,10 @@ type runner interface {
 // run wires the data plane, the TLS store and the controller, serves until
 // ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo(currentBuild()))
+	reg, err := newRegistry(cfg)
+	if err != nil {
+		return err
+	}
 	trusted, err := cfg.trustedPrefixes()
 	if err != nil {
 		return err
@@ -123,8 +123,13 @@ func newStack(cfg *config, trusted []netip.Prefix, reg *prometheus.Registry, log
 // newDataPlane builds the proxy, its endpoint registry and the certificate
 // store (starting with a self-signed default certificate).
 func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) error {
-	m := proxy.NewMetrics(reg)
-	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
+	compat, err := cfg.compatLabels()
+	if err != nil {
+		return err
+	}
+	m := proxy.NewMetrics(reg, cfg.metricsOptions(compat))
+	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth,
+		OnChecked: m.EndpointChecked, OnUnchecked: m.EndpointGone})
 	popts, err := proxyOptions(cfg, trusted)
 	if err != nil {
 		return err
@@ -150,6 +155,9 @@ func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prome
 func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.Registerer) (runner, func() bool, *globalconfig.Config, error) {
 	opts, err := controllerOptions(cfg)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if opts.MetricsCompat, err = cfg.compatLabels(); err != nil {
 		return nil, nil, nil, err
 	}
 	if cfg.manifests != "" {

@@ -13,9 +13,8 @@ import (
 
 // newTestStack wires the data plane and the controller exactly as run does
 // and runs the controller until ctx ends.
-func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logger) (*publisher, func() bool) {
+func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logger, reg *prometheus.Registry) (*publisher, func() bool) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
 	pub, ctl, ready, err := newStack(cfg, nil, reg, log)
 	require.NoError(t, err)
 	t.Cleanup(pub.close)
@@ -28,12 +27,19 @@ func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logge
 // it is ready. It returns the two addresses.
 func serveManifests(t *testing.T, dir string, flags ...string) (plainAddr, httpsAddr string) {
 	t.Helper()
+	return serveManifestsWith(t, dir, prometheus.NewRegistry(), flags...)
+}
+
+// serveManifestsWith is serveManifests with more flags, registering the
+// metrics with reg.
+func serveManifestsWith(t *testing.T, dir string, reg *prometheus.Registry, flags ...string) (plainAddr, httpsAddr string) {
+	t.Helper()
 	cfg, err := parseFlags(append([]string{"--manifests", dir, "--access-log=false"}, flags...))
 	require.NoError(t, err)
 	log := zap.NewNop()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	pub, ready := newTestStack(t, ctx, cfg, log)
+	pub, ready := newTestStack(t, ctx, cfg, log, reg)
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	secure, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,6 +3,7 @@ package gatewayservice
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,16 +17,16 @@ import (
 // recorded in cur are kept.
 func (m *Manager) desired(w Want, cur *corev1.Service, alloc *allocator) (*corev1.Service, error) {
 	gw := w.Gateway
+	labels, annotations := infrastructure(gw)
+	labels[LabelManagedBy], labels[LabelGatewayName], labels[LabelGatewayNamespace] = ManagedBy, labelValue(gw.Name), labelValue(gw.Namespace)
+	annotations[AnnotationGateway] = gatewayKey(gw)
+	annotations[AnnotationInfrastructure] = infrastructureKeys(gw)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ServiceName(gw.Namespace, gw.Name),
-			Namespace: m.opts.Namespace,
-			Labels: map[string]string{
-				LabelManagedBy:        ManagedBy,
-				LabelGatewayName:      labelValue(gw.Name),
-				LabelGatewayNamespace: labelValue(gw.Namespace),
-			},
-			Annotations: map[string]string{AnnotationGateway: gatewayKey(gw)},
+			Name:        ServiceName(gw.Namespace, gw.Name),
+			Namespace:   m.opts.Namespace,
+			Labels:      labels,
+			Annotations: annotations,
 		},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
@@ -58,6 +59,53 @@ func (m *Manager) desired(w Want, cur *corev1.Service, alloc *allocator) (*corev
 	return svc, nil
 }
 
+// infrastructure are the labels and annotations of the Gateway's
+// spec.infrastructure, which go onto the Service (a load balancer's
+// settings often are Service annotations); Weir's own keys win.
+func infrastructure(gw *gatewayv1.Gateway) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	if inf := gw.Spec.Infrastructure; inf != nil {
+		for k, v := range inf.Labels {
+			labels[string(k)] = string(v)
+		}
+		for k, v := range inf.Annotations {
+			annotations[string(k)] = string(v)
+		}
+	}
+	return labels, annotations
+}
+
+// infrastructureKeys is the AnnotationInfrastructure value of gw, sorted.
+func infrastructureKeys(gw *gatewayv1.Gateway) string {
+	var keys []string
+	if inf := gw.Spec.Infrastructure; inf != nil {
+		for k := range inf.Labels {
+			keys = append(keys, "label:"+string(k))
+		}
+		for k := range inf.Annotations {
+			keys = append(keys, "annotation:"+string(k))
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
+}
+
+// dropInfrastructure removes from up the keys Weir copied before (recorded
+// in prev) that desired no longer has; Weir's own keys are never dropped.
+func dropInfrastructure(up *corev1.Service, prev string, desired *corev1.Service) {
+	for _, k := range strings.Split(prev, ",") {
+		if name, ok := strings.CutPrefix(k, "label:"); ok {
+			if _, keep := desired.Labels[name]; !keep {
+				delete(up.Labels, name)
+			}
+		} else if name, ok := strings.CutPrefix(k, "annotation:"); ok {
+			if _, keep := desired.Annotations[name]; !keep {
+				delete(up.Annotations, name)
+			}
+		}
+	}
+}
+
 // recorded is the container port cur already gives a listener port.
 func recorded(cur *corev1.Service, port int32) (int32, bool) {
 	if cur == nil {
@@ -82,7 +130,12 @@ func needsUpdate(cur, desired *corev1.Service) bool {
 			return true
 		}
 	}
-	if cur.Annotations[AnnotationGateway] != desired.Annotations[AnnotationGateway] || len(cur.Spec.Ports) != len(desired.Spec.Ports) {
+	for k, v := range desired.Annotations {
+		if cur.Annotations[k] != v {
+			return true
+		}
+	}
+	if len(cur.Spec.Ports) != len(desired.Spec.Ports) {
 		return true
 	}
 	for i, p := range desired.Spec.Ports {

@@ -51,6 +51,10 @@ const (
 	// AnnotationGateway holds "namespace/name" of the Gateway in full
 	// (label values are cut at 63 characters).
 	AnnotationGateway = "weir.dev/gateway"
+	// AnnotationInfrastructure lists the label and annotation keys Weir
+	// copied from the Gateway's spec.infrastructure ("label:k,annotation:k"),
+	// so that a key removed there is removed from the Service too.
+	AnnotationInfrastructure = "weir.dev/infrastructure-keys"
 )
 
 // Options configure the Services.
@@ -208,19 +212,38 @@ func hasAddress(addrs []gatewayv1.GatewayStatusAddress, v string) bool {
 }
 
 // requestedIP is the one IP address spec.addresses asks for ("" for none,
-// or for a request Weir cannot honour).
+// for any address, or for a request Weir cannot honour).
 func requestedIP(gw *gatewayv1.Gateway) string {
-	if len(gw.Spec.Addresses) != 1 || requestedProblem(gw) != "" {
+	a := requested(gw)
+	if len(a) != 1 || requestedProblem(gw) != "" {
 		return ""
 	}
-	return gw.Spec.Addresses[0].Value
+	return a[0].Value
+}
+
+// requested are the spec.addresses that name an address. An entry without
+// a value asks for any address of its type (GatewayAddressEmpty): the one
+// the load balancer assigns anyway, so it asks for nothing in particular.
+func requested(gw *gatewayv1.Gateway) []gatewayv1.GatewaySpecAddress {
+	var out []gatewayv1.GatewaySpecAddress
+	for _, a := range gw.Spec.Addresses {
+		if a.Value != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // requestedProblem says why spec.addresses cannot be honoured: Weir asks
 // the load balancer for one IP address (Service spec.loadBalancerIP, which
 // MetalLB and most cloud load balancers honour), nothing else.
 func requestedProblem(gw *gatewayv1.Gateway) string {
-	a := gw.Spec.Addresses
+	for _, a := range gw.Spec.Addresses {
+		if a.Value == "" && a.Type != nil && *a.Type != gatewayv1.IPAddressType {
+			return fmt.Sprintf("Weir can ask the load balancer for any IPAddress, not for any %s", *a.Type)
+		}
+	}
+	a := requested(gw)
 	switch {
 	case len(a) == 0:
 		return ""
@@ -330,6 +353,7 @@ func (m *Manager) apply(ctx context.Context, w Want, cur *corev1.Service, alloc 
 	// Labels and annotations others added (a cloud load balancer's, say)
 	// stay; Weir sets only its own.
 	up.Labels, up.Annotations = merged(cur.Labels, desired.Labels), merged(cur.Annotations, desired.Annotations)
+	dropInfrastructure(up, cur.Annotations[AnnotationInfrastructure], desired)
 	up.OwnerReferences = desired.OwnerReferences
 	up.Spec.Type, up.Spec.Selector, up.Spec.Ports = desired.Spec.Type, desired.Spec.Selector, desired.Spec.Ports
 	up.Spec.ExternalTrafficPolicy, up.Spec.LoadBalancerIP = desired.Spec.ExternalTrafficPolicy, desired.Spec.LoadBalancerIP

@@ -142,6 +142,26 @@ func TestAddressesFromTheLoadBalancer(t *testing.T) {
 	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &named, Value: "blue"}}
 	_, unusable = m.Addresses(gw)
 	assert.Contains(t, unusable, "only an IPAddress")
+	// Two addresses: the load balancer takes one request only.
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip, Value: "192.0.2.10"}, {Type: &ip, Value: "192.0.2.11"}}
+	_, unusable = m.Addresses(gw)
+	assert.Contains(t, unusable, "only one address")
+	// An address without value asks for any address of its type: the one
+	// assigned is fine (GatewayAddressEmpty).
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip}}
+	addrs, unusable = m.Addresses(gw)
+	assert.Empty(t, unusable)
+	assert.Len(t, addrs, 2)
+}
+
+func TestAnyAddressRequestsNoParticularIP(t *testing.T) {
+	client := fake.NewClientset()
+	m := start(t, client)
+	gw := gateway("apps", "b")
+	ip := gatewayv1.IPAddressType
+	gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Type: &ip}}
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	assert.Empty(t, services(t, client)[0].Spec.LoadBalancerIP)
 }
 
 func TestRequestedIPGoesToTheService(t *testing.T) {
@@ -190,4 +210,44 @@ func TestUpdatesKeepOthersAnnotations(t *testing.T) {
 	assert.Len(t, got.Spec.Ports, 2)
 	assert.Equal(t, "internal", got.Annotations["cloud.example.com/load-balancer-type"])
 	assert.Equal(t, "apps/b", got.Annotations[AnnotationGateway])
+}
+
+// spec.infrastructure's labels and annotations go onto the Gateway's
+// Service, and a change to them updates it; Weir's own keys stay Weir's.
+func TestInfrastructureMetadataOnTheService(t *testing.T) {
+	client := fake.NewClientset()
+	m := start(t, client)
+	gw := gateway("apps", "b")
+	gw.Spec.Infrastructure = &gatewayv1.GatewayInfrastructure{
+		Labels:      map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "blue", LabelManagedBy: "someone-else"},
+		Annotations: map[gatewayv1.AnnotationKey]gatewayv1.AnnotationValue{"lb.example.com/internal": "true"},
+	}
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	svc := services(t, client)[0]
+	assert.Equal(t, "blue", svc.Labels["team"])
+	assert.Equal(t, ManagedBy, svc.Labels[LabelManagedBy])
+	assert.Equal(t, "true", svc.Annotations["lb.example.com/internal"])
+
+	eventually(t, func() bool { _, ok := m.ContainerPort("apps", "b", 80); return ok })
+	gw.Spec.Infrastructure.Annotations["lb.example.com/internal"] = "false"
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	assert.Equal(t, "false", services(t, client)[0].Annotations["lb.example.com/internal"])
+
+	// A key removed from spec.infrastructure leaves the Service; one
+	// someone else put there stays.
+	svc = services(t, client)[0]
+	svc.Annotations["cloud.example.com/id"] = "lb-1"
+	_, err := client.CoreV1().Services(svc.Namespace).Update(context.Background(), &svc, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		s, err := m.lister.Services(svc.Namespace).Get(svc.Name)
+		return err == nil && s.Annotations["cloud.example.com/id"] == "lb-1"
+	})
+	gw.Spec.Infrastructure = nil
+	require.NoError(t, m.Sync(context.Background(), []Want{{Gateway: gw, Ports: []Port{{80, "HTTP"}}}}))
+	svc = services(t, client)[0]
+	assert.NotContains(t, svc.Labels, "team")
+	assert.NotContains(t, svc.Annotations, "lb.example.com/internal")
+	assert.Equal(t, "lb-1", svc.Annotations["cloud.example.com/id"])
+	assert.Equal(t, ManagedBy, svc.Labels[LabelManagedBy])
 }

@@ -16,6 +16,7 @@ func featuresEqual(a, b []gatewayv1.SupportedFeature) bool {
 
 func gatewayStatusEqual(cur, want gatewayv1.GatewayStatus) bool {
 	if !translate.ConditionsEqual(cur.Conditions, want.Conditions) || len(cur.Listeners) != len(want.Listeners) ||
+		derefInt(cur.AttachedListenerSets) != derefInt(want.AttachedListenerSets) ||
 		len(cur.Addresses) != len(want.Addresses) || (len(cur.Addresses) > 0 && !equality.Semantic.DeepEqual(cur.Addresses, want.Addresses)) {
 		return false
 	}
@@ -27,6 +28,13 @@ func gatewayStatusEqual(cur, want gatewayv1.GatewayStatus) bool {
 		}
 	}
 	return true
+}
+
+func derefInt(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func kindsEqual(a, b []gatewayv1.RouteGroupKind) bool {

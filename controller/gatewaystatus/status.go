@@ -34,6 +34,10 @@ type Listers struct {
 	Gateways       gatewaylisters.GatewayLister
 	HTTPRoutes     gatewaylisters.HTTPRouteLister // nil when not installed
 	GRPCRoutes     gatewaylisters.GRPCRouteLister // nil when not installed
+	// BackendTLSPolicies is nil when not installed.
+	BackendTLSPolicies gatewaylisters.BackendTLSPolicyLister
+	// ListenerSets is nil when not installed.
+	ListenerSets gatewaylisters.ListenerSetLister
 }
 
 // Addresses returns a Gateway's addresses and, when spec.addresses could
@@ -69,6 +73,10 @@ func (w *Writer) Sync(ctx context.Context, res *translate.Result, l Listers, add
 	}
 	for _, rs := range res.Routes {
 		errs = append(errs, w.route(ctx, l, rs))
+	}
+	errs = append(errs, w.policies(ctx, l, res.BackendTLSPolicies)...)
+	for _, ss := range res.ListenerSets {
+		errs = append(errs, w.listenerSet(ctx, l, ss))
 	}
 	err := errors.Join(errs...)
 	if err != nil {

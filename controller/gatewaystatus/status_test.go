@@ -39,7 +39,7 @@ func newWorld(t *testing.T, objs ...runtime.Object) *world {
 	idx := func() cache.Indexer {
 		return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	}
-	classes, gateways, httpRoutes, grpcRoutes := idx(), idx(), idx(), idx()
+	classes, gateways, httpRoutes, grpcRoutes, policies, sets := idx(), idx(), idx(), idx(), idx(), idx()
 	// The fake's constructor files aliased kinds under v1beta1; add each
 	// object under its v1 resource instead.
 	client := fake.NewSimpleClientset()
@@ -58,13 +58,20 @@ func newWorld(t *testing.T, objs ...runtime.Object) *world {
 		case *gatewayv1.GRPCRoute:
 			require.NoError(t, grpcRoutes.Add(o))
 			resource = "grpcroutes"
+		case *gatewayv1.BackendTLSPolicy:
+			require.NoError(t, policies.Add(o))
+			resource = "backendtlspolicies"
+		case *gatewayv1.ListenerSet:
+			require.NoError(t, sets.Add(o))
+			resource = "listenersets"
 		}
 		m := o.(metav1.Object)
 		require.NoError(t, client.Tracker().Create(gatewayv1.SchemeGroupVersion.WithResource(resource), o, m.GetNamespace()))
 	}
 	w := &world{client: client, listers: Listers{
 		GatewayClasses: gatewaylisters.NewGatewayClassLister(classes), Gateways: gatewaylisters.NewGatewayLister(gateways),
-		HTTPRoutes: gatewaylisters.NewHTTPRouteLister(httpRoutes), GRPCRoutes: gatewaylisters.NewGRPCRouteLister(grpcRoutes)}}
+		HTTPRoutes: gatewaylisters.NewHTTPRouteLister(httpRoutes), GRPCRoutes: gatewaylisters.NewGRPCRouteLister(grpcRoutes),
+		BackendTLSPolicies: gatewaylisters.NewBackendTLSPolicyLister(policies), ListenerSets: gatewaylisters.NewListenerSetLister(sets)}}
 	w.writer = New(w.client, weir, nil)
 	w.writer.Now = func() metav1.Time { return t1 }
 	return w

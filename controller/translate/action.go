@@ -86,7 +86,7 @@ func (t *translator) canaryFor(p *parsed, field fieldRef, ib *networkingv1.Ingre
 		return nil
 	}
 	c := p.cfg.Canary
-	return &table.Canary{Backend: b, Header: c.Header, HeaderValue: c.HeaderValue, HeaderPattern: c.HeaderPattern,
+	return &table.Canary{Backend: b, Ingress: p.ing.Name, Header: c.Header, HeaderValue: c.HeaderValue, HeaderPattern: c.HeaderPattern,
 		Cookie: c.Cookie, Weight: c.Weight, WeightTotal: c.WeightTotal, Legacy: c.Legacy}
 }
 

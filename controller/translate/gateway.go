@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"crypto/x509"
+
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/proxy/table"
@@ -75,6 +77,15 @@ type GatewayListener struct {
 	// DefaultCertificate is the certificate of the HTTPS listener without
 	// hostname, if there is one.
 	DefaultCertificate *weirtls.Certificate
+	// ClientCAs, when set, must sign the client's certificate in the TLS
+	// handshake (the Gateway's spec.tls.frontend for this port); with
+	// ClientCertOptional (AllowInsecureFallback) a certificate is asked
+	// for but neither required nor verified.
+	ClientCAs          *x509.CertPool
+	ClientCertOptional bool
+	// CertificateSecrets names the Secret of each certificate, by hostname
+	// ("" for DefaultCertificate), for the certificate expiry metric.
+	CertificateSecrets map[string]ObjectRef
 }
 
 // GatewayClassStatus is the status Weir owns for one GatewayClass whose

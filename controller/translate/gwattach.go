@@ -36,6 +36,7 @@ type gwRoute struct {
 type gwParent struct {
 	ref gatewayv1.ParentReference
 	gw  *gwGateway
+	set *gwListenerSet // when the parentRef names a ListenerSet
 	// attached lists the listeners the route attached to, with the
 	// hostnames it serves on each (the intersection of the listener's and
 	// the route's).
@@ -101,6 +102,8 @@ func (g *gw) addRoute(r *gwRoute) {
 	for _, pr := range r.parentRefs {
 		if gg := g.parentGateway(r, pr); gg != nil {
 			r.parents = append(r.parents, &gwParent{ref: pr, gw: gg})
+		} else if set := g.parentListenerSet(r, pr); set != nil {
+			r.parents = append(r.parents, &gwParent{ref: pr, gw: set.gw, set: set})
 		}
 	}
 	if len(r.parents) > 0 {
@@ -136,6 +139,9 @@ func (g *gw) attach(r *gwRoute) {
 	for _, p := range r.parents {
 		var candidates, allowed []*gwListener
 		for _, l := range p.gw.listeners {
+			if l.set != p.set {
+				continue // a Gateway's routes attach to its own listeners, a ListenerSet's to its
+			}
 			if (p.ref.SectionName == nil || *p.ref.SectionName == l.l.Name) && (p.ref.Port == nil || *p.ref.Port == l.l.Port) {
 				candidates = append(candidates, l)
 			}
@@ -220,7 +226,7 @@ func (r *gwRoute) servable() bool {
 
 // allows applies a listener's allowedRoutes (kinds and namespaces).
 func (g *gw) allows(l *gwListener, r *gwRoute) bool {
-	if !l.accepted {
+	if !l.accepted || (l.set != nil && l.conflicted) {
 		return false
 	}
 	kind := false
@@ -248,7 +254,7 @@ func (g *gw) allows(l *gwListener, r *gwRoute) bool {
 		ns := g.namespaces[r.ref.Namespace]
 		return sel != nil && err == nil && ns != nil && s.Matches(labels.Set(ns.Labels))
 	case gatewayv1.NamespacesFromSame:
-		return r.ref.Namespace == l.gw.gw.Namespace
+		return r.ref.Namespace == l.owner().Namespace
 	}
 	return false
 }

@@ -41,6 +41,8 @@ type backendSpec struct {
 	ns, name string
 	port     int32
 	proto    table.Protocol
+	tls      *table.BackendTLS // a BackendTLSPolicy's (nil: none)
+	policy   *gwPolicy
 	// valid is false for a reference that cannot be served: its share of
 	// requests gets 500.
 	valid bool
@@ -85,6 +87,9 @@ func (g *gw) backendRef(r *gwRoute, ref *gatewayv1.BackendObjectReference, grpc 
 			fmt.Sprintf("Service %s/%s port %d: appProtocol %q is not supported", ns, spec.name, spec.port, *sp.AppProtocol)}
 	}
 	spec.proto, spec.valid = proto, true
+	if sp != nil {
+		spec = g.withPolicy(r, spec, sp.Name)
+	}
 	return spec, nil
 }
 
@@ -129,6 +134,7 @@ func appProtocol(sp *corev1.ServicePort, grpc bool) (table.Protocol, bool) {
 // index belongs to one table), one per Service port and protocol.
 type tableBackends struct {
 	g  *gw
+	gg *gwGateway // whose client certificate TLS backends get
 	by map[backendSpec]*table.Backend
 }
 
@@ -148,6 +154,7 @@ func (tb *tableBackends) backend(spec backendSpec, r *gwRoute) *table.Backend {
 		Name: spec.ns + "/" + spec.name + ":" + label, Namespace: spec.ns, Service: spec.name, Port: label,
 		Endpoints: res.endpoints, Protocol: spec.proto, Balance: table.BalancePolicy{Kind: table.LeastConn},
 		Problem:  res.problem,
+		TLS:      g.withClientCert(tb.gg, spec.tls, spec.policy),
 		Timeouts: g.defaults.timeouts,
 		Retry:    g.defaults.retry,
 		Passive:  table.PassiveHealth{MaxFails: defaultMaxFails, Ejection: defaultEjection},

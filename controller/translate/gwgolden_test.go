@@ -64,6 +64,9 @@ func dumpListeners(res *Result) string {
 		if gl.DefaultCertificate != nil {
 			fmt.Fprintf(&b, "certificate * %v\n", gl.DefaultCertificate.Names())
 		}
+		if gl.ClientCAs != nil {
+			fmt.Fprintf(&b, "client certificates: %d CA(s), optional=%v\n", len(gl.ClientCAs.Subjects()), gl.ClientCertOptional) //nolint:staticcheck // a count for the dump
+		}
 		b.WriteString(gl.Table.Dump())
 	}
 	return b.String()
@@ -85,6 +88,9 @@ func dumpStatus(t *testing.T, res *Result) string {
 	for _, g := range res.Gateways {
 		require.Nil(t, g.Status.Addresses, "addresses are the controller's")
 		fmt.Fprintf(&b, "Gateway %s/%s: %s\n", g.Namespace, g.Name, conds(g.Status.Conditions, g.Generation))
+		if n := g.Status.AttachedListenerSets; n != nil && *n > 0 {
+			fmt.Fprintf(&b, "  attachedListenerSets %d\n", *n)
+		}
 		for _, l := range g.Status.Listeners {
 			var kinds []string
 			for _, k := range l.SupportedKinds {
@@ -99,6 +105,18 @@ func dumpStatus(t *testing.T, res *Result) string {
 			ref, err := yaml.Marshal(p.ParentRef)
 			require.NoError(t, err)
 			fmt.Fprintf(&b, "  parent %s by %s: %s\n", strings.ReplaceAll(strings.TrimSpace(string(ref)), "\n", ", "), p.ControllerName, conds(p.Conditions, r.Generation))
+		}
+	}
+	for _, s := range res.ListenerSets {
+		fmt.Fprintf(&b, "ListenerSet %s/%s: %s\n", s.Namespace, s.Name, conds(s.Status.Conditions, s.Generation))
+		for _, l := range s.Status.Listeners {
+			fmt.Fprintf(&b, "  listener %s attached=%d: %s\n", l.Name, l.AttachedRoutes, conds(l.Conditions, s.Generation))
+		}
+	}
+	for _, p := range res.BackendTLSPolicies {
+		fmt.Fprintf(&b, "BackendTLSPolicy %s/%s\n", p.Namespace, p.Name)
+		for _, a := range p.Ancestors {
+			fmt.Fprintf(&b, "  ancestor %s %s/%s by %s: %s\n", *a.AncestorRef.Kind, *a.AncestorRef.Namespace, a.AncestorRef.Name, a.ControllerName, conds(a.Conditions, p.Generation))
 		}
 	}
 	return b.String()
@@ -163,13 +181,22 @@ func loadGatewayInputs(t *testing.T, path string) *Inputs {
 			gw.ReferenceGrants = append(gw.ReferenceGrants, o)
 		case *corev1.Namespace:
 			gw.Namespaces = append(gw.Namespaces, o)
+		case *corev1.ConfigMap:
+			gw.ConfigMaps = append(gw.ConfigMaps, o)
+		case *gatewayv1.ListenerSet:
+			defaultNS(&o.Namespace)
+			gw.ListenerSets = append(gw.ListenerSets, o)
+		case *gatewayv1.BackendTLSPolicy:
+			defaultNS(&o.Namespace)
+			gw.BackendTLSPolicies = append(gw.BackendTLSPolicies, o)
 		default:
 			core = append(core, obj)
 		}
 	}
 	in := manifests.Inputs(core, Options{})
 	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = gw.GatewayClasses, gw.Gateways, gw.HTTPRoutes, gw.GRPCRoutes
-	in.ReferenceGrants, in.Namespaces = gw.ReferenceGrants, gw.Namespaces
+	in.ReferenceGrants, in.Namespaces, in.ConfigMaps = gw.ReferenceGrants, gw.Namespaces, gw.ConfigMaps
+	in.BackendTLSPolicies, in.ListenerSets = gw.BackendTLSPolicies, gw.ListenerSets
 	return in
 }
 

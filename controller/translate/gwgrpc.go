@@ -19,19 +19,7 @@ func (g *gw) grpcRules(r *gwRoute) {
 		rule := &r.grpc.Spec.Rules[ri]
 		gr := &gwRule{route: r}
 		field := "spec.rules[" + strconv.Itoa(ri) + "]"
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gatewayv1.GRPCRouteMatch{{}}
-		}
-		for mi := range matches {
-			m, err := grpcMatch(&matches[mi])
-			if err != nil {
-				g.badMatch(r, field+".matches["+strconv.Itoa(mi)+"]", err)
-				continue
-			}
-			m.Order = g.nextOrder()
-			gr.matches = append(gr.matches, m)
-		}
+		gr.matches = ruleMatches(g, r, field, rule.Matches, matchAllGRPC, grpcMatch)
 		for fi := range rule.Filters {
 			f := &rule.Filters[fi]
 			ffield := field + ".filters[" + strconv.Itoa(fi) + "]"

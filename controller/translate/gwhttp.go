@@ -57,21 +57,8 @@ func (g *gw) httpRules(r *gwRoute) {
 		rule := &r.http.Spec.Rules[ri]
 		gr := &slab[ri]
 		gr.route = r
-		gr.matches = make([]table.Route, 0, max(len(rule.Matches), 1))
 		field := "spec.rules[" + strconv.Itoa(ri) + "]"
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gatewayv1.HTTPRouteMatch{{}}
-		}
-		for mi := range matches {
-			m, err := httpMatch(&matches[mi])
-			if err != nil {
-				g.badMatch(r, field+".matches["+strconv.Itoa(mi)+"]", err)
-				continue
-			}
-			m.Order = g.nextOrder()
-			gr.matches = append(gr.matches, m)
-		}
+		gr.matches = ruleMatches(g, r, field, rule.Matches, matchAllHTTP, httpMatch)
 		for fi := range rule.Filters {
 			g.httpFilter(r, gr, field+".filters["+strconv.Itoa(fi)+"]", &rule.Filters[fi])
 		}
@@ -93,6 +80,34 @@ func (g *gw) httpRules(r *gwRoute) {
 }
 
 func (g *gw) nextOrder() int { g.order++; return g.order }
+
+// The match of a rule without matches: everything. Shared and only read
+// (httpMatch and grpcMatch never write their argument), so a rule without
+// matches costs no allocation.
+var (
+	matchAllHTTP = []gatewayv1.HTTPRouteMatch{{}}
+	matchAllGRPC = []gatewayv1.GRPCRouteMatch{{}}
+)
+
+// ruleMatches translates the matches of one HTTPRoute or GRPCRoute rule, in
+// order (a rule without matches has matchAll); a match that does not
+// translate is a problem and left out, the others stay.
+func ruleMatches[M any](g *gw, r *gwRoute, field string, matches, matchAll []M, translate func(*M) (table.Route, error)) []table.Route {
+	if len(matches) == 0 {
+		matches = matchAll
+	}
+	out := make([]table.Route, 0, len(matches))
+	for mi := range matches {
+		m, err := translate(&matches[mi])
+		if err != nil {
+			g.badMatch(r, field+".matches["+strconv.Itoa(mi)+"]", err)
+			continue
+		}
+		m.Order = g.nextOrder()
+		out = append(out, m)
+	}
+	return out
+}
 
 // base returns the rule's filter action, made on first use.
 func (gr *gwRule) base() *table.Action {

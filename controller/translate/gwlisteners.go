@@ -16,15 +16,34 @@ type gwGateway struct {
 	gw        *gatewayv1.Gateway
 	ref       ObjectRef
 	listeners []*gwListener
-	// badAddress explains an unsupported spec.addresses entry.
-	badAddress string
+	// badAddress explains an unsupported spec.addresses entry, badParams
+	// a spec.infrastructure.parametersRef.
+	badAddress, badParams string
+	// backendCert is presented to TLS backends (spec.tls.backend);
+	// backendRefs says the Gateway names one, backendReason why it does
+	// not resolve.
+	backendCert               *weirtls.Certificate
+	backendRefs               bool
+	backendReason, backendMsg string
+	// attachedSets counts the ListenerSets accepted on the Gateway.
+	attachedSets int
+}
+
+// owner is the object a listener is written in: the Gateway or its
+// ListenerSet (their namespaces may differ).
+func (l *gwListener) owner() ObjectRef {
+	if l.set != nil {
+		return l.set.ref
+	}
+	return l.gw.ref
 }
 
 // gwListener is one listener and what translation learned about it.
 type gwListener struct {
 	l        *gatewayv1.Listener
 	gw       *gwGateway
-	hostname string // lower case; "" for none
+	set      *gwListenerSet // the ListenerSet it comes from (nil: the Gateway's own)
+	hostname string         // lower case; "" for none
 	kinds    []gatewayv1.RouteGroupKind
 	// accepted is false for an unsupported protocol or TLS mode (reason
 	// and message say why); conflicted for a port or hostname clash.
@@ -35,6 +54,10 @@ type gwListener struct {
 	// refsReason is "" when every reference resolved.
 	refsReason, refsMsg string
 	cert                *weirtls.Certificate
+	// clientCAs verify client certificates on the listener's port
+	// (spec.tls.frontend; nil: none asked for).
+	clientCAs *frontendCAs
+	certRef   ObjectRef // cert's Secret
 	// attached lists the routes attached, in route order, once each.
 	attached []*gwRoute
 }
@@ -59,10 +82,15 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 				gg.badAddress = fmt.Sprintf("address type %q is not supported (IPAddress and Hostname are)", *a.Type)
 			}
 		}
+		if inf := gwo.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
+			gg.badParams = fmt.Sprintf("Weir takes no parameters (%s %s); remove spec.infrastructure.parametersRef",
+				kindName(&inf.ParametersRef.Group, inf.ParametersRef.Kind), inf.ParametersRef.Name)
+		}
 		for i := range gwo.Spec.Listeners {
-			gg.listeners = append(gg.listeners, g.readListener(gg, &gwo.Spec.Listeners[i], i))
+			gg.listeners = append(gg.listeners, g.readListener(gg, nil, &gwo.Spec.Listeners[i], i))
 		}
 		markConflicts(gg.listeners)
+		g.backendClientCert(gg)
 		g.gateways[gg.ref] = gg
 		g.gwList = append(g.gwList, gg)
 	}
@@ -72,8 +100,8 @@ func (g *gw) readGateways(gws []*gatewayv1.Gateway) {
 	})
 }
 
-func (g *gw) readListener(gg *gwGateway, l *gatewayv1.Listener, i int) *gwListener {
-	gl := &gwListener{l: l, gw: gg, accepted: true}
+func (g *gw) readListener(gg *gwGateway, set *gwListenerSet, l *gatewayv1.Listener, i int) *gwListener {
+	gl := &gwListener{l: l, gw: gg, set: set, accepted: true}
 	if l.Hostname != nil {
 		gl.hostname, _ = normalizeHost(string(*l.Hostname))
 	}
@@ -92,6 +120,7 @@ func (g *gw) readListener(gg *gwGateway, l *gatewayv1.Listener, i int) *gwListen
 	g.listenerKinds(gl)
 	if l.Protocol == gatewayv1.HTTPSProtocolType && gl.accepted {
 		g.listenerCertificate(gl, i)
+		g.listenerClientCAs(gl)
 	}
 	return gl
 }
@@ -132,9 +161,9 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 		gl.refsReason, gl.refsMsg = string(gatewayv1.ListenerReasonInvalidCertificateRef), "an HTTPS listener needs a certificateRef"
 		return
 	}
-	gwo := gl.gw.gw
+	owner := gl.owner()
 	for _, ref := range gl.l.TLS.CertificateRefs {
-		ns := gwo.Namespace
+		ns := owner.Namespace
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
@@ -142,18 +171,18 @@ func (g *gw) listenerCertificate(gl *gwListener, i int) {
 		case (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret"):
 			gl.refsReason = string(gatewayv1.ListenerReasonInvalidCertificateRef)
 			gl.refsMsg = fmt.Sprintf("certificateRef %s %s: only core Secrets are supported", kindName(ref.Group, derefKind(ref.Kind, "Secret")), ref.Name)
-		case ns != gwo.Namespace && !g.granted(gatewayGroup, "Gateway", gwo.Namespace, "", "Secret", ns, string(ref.Name)):
+		case ns != owner.Namespace && !g.granted(gatewayGroup, owner.Kind, owner.Namespace, "", "Secret", ns, string(ref.Name)):
 			gl.refsReason = string(gatewayv1.ListenerReasonRefNotPermitted)
-			gl.refsMsg = fmt.Sprintf("no ReferenceGrant in namespace %s allows this Gateway to use Secret %s", ns, ref.Name)
+			gl.refsMsg = fmt.Sprintf("no ReferenceGrant in namespace %s allows this %s to use Secret %s", ns, owner.Kind, ref.Name)
 		default:
 			cert, err := g.certificate(ns, string(ref.Name))
 			if err != nil {
 				gl.refsReason, gl.refsMsg = string(gatewayv1.ListenerReasonInvalidCertificateRef), err.Error()
-				g.problemAt(gl.gw.ref, field, ReasonTLSSecret, Warning, "%v", err)
+				g.problemAt(owner, field, ReasonTLSSecret, Warning, "%v", err)
 				continue
 			}
 			if gl.cert == nil {
-				gl.cert = cert
+				gl.cert, gl.certRef = cert, ObjectRef{Kind: "Secret", Namespace: ns, Name: string(ref.Name)}
 			}
 		}
 	}
@@ -177,13 +206,16 @@ func markConflicts(ls []*gwListener) {
 	}
 	seen := map[hostKey]bool{}
 	for _, l := range ls {
-		if !l.accepted {
+		if !l.accepted && l.set == nil {
 			continue
 		}
 		if p, ok := proto[l.l.Port]; ok && p != l.l.Protocol {
 			l.conflicted, l.conflictReason = true, string(gatewayv1.ListenerReasonProtocolConflict)
 			l.conflMsg = fmt.Sprintf("port %d is already %s on this Gateway", l.l.Port, p)
 			continue
+		}
+		if !l.accepted {
+			continue // a ListenerSet's unsupported protocol conflicts, but claims no port
 		}
 		proto[l.l.Port] = l.l.Protocol
 		k := hostKey{l.l.Port, l.hostname}
@@ -218,6 +250,12 @@ func (l *gwListener) status(gen int64) gatewayv1.ListenerStatus {
 	if !l.programmed() {
 		prog = condition(prog.Type, false, string(gatewayv1.ListenerReasonInvalid), "listener not served: see the other conditions", gen)
 	}
+	if l.set != nil && l.conflicted {
+		// A ListenerSet's listener that loses a conflict is not accepted:
+		// the Gateway's own listener or an older set's keeps the port.
+		acc = condition(acc.Type, false, l.conflictReason, l.conflMsg, gen)
+		prog = condition(prog.Type, false, l.conflictReason, l.conflMsg, gen)
+	}
 	st.Conditions = []metav1.Condition{acc, confl, prog, refs}
 	return st
 }
@@ -228,19 +266,30 @@ func (gg *gwGateway) status() GatewayStatus {
 	gen := gg.gw.Generation
 	st := gatewayv1.GatewayStatus{Listeners: make([]gatewayv1.ListenerStatus, 0, len(gg.listeners))}
 	valid := 0
+	own := 0
 	for _, l := range gg.listeners {
+		if l.set != nil {
+			continue
+		}
+		own++
 		st.Listeners = append(st.Listeners, l.status(gen))
 		if l.accepted && !l.conflicted {
 			valid++
 		}
 	}
+	if gg.attachedSets > 0 { // absent reads as 0
+		sets := int32(gg.attachedSets)
+		st.AttachedListenerSets = &sets
+	}
 	acc := condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway accepted", gen)
 	switch {
 	case gg.badAddress != "":
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonUnsupportedAddress), gg.badAddress, gen)
-	case valid == 0 && len(gg.listeners) > 0:
+	case gg.badParams != "":
+		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonInvalidParameters), gg.badParams, gen)
+	case valid == 0 && own > 0:
 		acc = condition(acc.Type, false, string(gatewayv1.GatewayReasonListenersNotValid), "no listener is valid", gen)
-	case valid < len(gg.listeners):
+	case valid < own:
 		acc = condition(acc.Type, true, string(gatewayv1.GatewayReasonListenersNotValid), "some listeners are not valid", gen)
 	}
 	// An accepted Gateway is programmed even while some listeners'
@@ -250,5 +299,23 @@ func (gg *gwGateway) status() GatewayStatus {
 		prog = condition(prog.Type, false, string(gatewayv1.GatewayReasonInvalid), "the Gateway is not accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{acc, prog}
+	if refs, ok := gg.backendRefsCondition(gen); ok {
+		st.Conditions = append(st.Conditions, refs)
+	}
+	if gg.insecureFrontend() {
+		st.Conditions = append(st.Conditions, condition(string(gatewayv1.GatewayConditionInsecureFrontendValidationMode), true,
+			string(gatewayv1.GatewayReasonConfigurationChanged), "spec.tls.frontend allows clients without a valid certificate (AllowInsecureFallback)", gen))
+	}
 	return GatewayStatus{Namespace: gg.gw.Namespace, Name: gg.gw.Name, Generation: gen, Status: st}
+}
+
+// insecureFrontend says whether a served HTTPS listener lets clients in
+// without a valid certificate (AllowInsecureFallback).
+func (gg *gwGateway) insecureFrontend() bool {
+	for _, l := range gg.listeners {
+		if l.clientCAs != nil && l.clientCAs.insecure {
+			return true
+		}
+	}
+	return false
 }

@@ -23,7 +23,9 @@ import (
 // when prev cannot be refreshed (it has no object index); the caller then
 // translates in full. A property test checks the equality.
 func RefreshRoutes(prev *Result, in *Inputs, changed []ObjectRef, generation uint64) (*Result, bool) {
-	if prev == nil || prev.Table == nil || prev.idx == nil || prev.idx.x == nil {
+	// A route change can change which Gateways a BackendTLSPolicy applies
+	// to: with policies, translate in full.
+	if prev == nil || prev.Table == nil || prev.idx == nil || prev.idx.x == nil || len(in.BackendTLSPolicies) > 0 || len(in.ListenerSets) > 0 {
 		return nil, false
 	}
 	t := &translator{opts: in.Options.withDefaults(), idx: prev.idx.x}

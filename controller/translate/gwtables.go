@@ -50,6 +50,13 @@ func (g *gw) buildListeners(gg *gwGateway) []*GatewayListener {
 			if gl.Protocol != gatewayv1.HTTPSProtocolType {
 				continue
 			}
+			if l.clientCAs != nil { // the same for every listener of the port
+				gl.ClientCAs, gl.ClientCertOptional = l.clientCAs.pool, l.clientCAs.insecure
+			}
+			if gl.CertificateSecrets == nil {
+				gl.CertificateSecrets = map[string]ObjectRef{}
+			}
+			gl.CertificateSecrets[l.hostname] = l.certRef
 			if l.hostname == "" {
 				gl.DefaultCertificate = l.cert
 				continue
@@ -85,7 +92,7 @@ func (g *gw) portTable(gg *gwGateway, ls []*gwListener, port int32) *table.Table
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	tb := &tableBackends{g: g, by: map[backendSpec]*table.Backend{}}
+	tb := &tableBackends{g: g, gg: gg, by: map[backendSpec]*table.Backend{}}
 	var routes []*table.Route
 	for _, k := range names {
 		l := listenerFor(ls, k)

@@ -21,11 +21,17 @@ type gw struct {
 	ctrl       string
 	classes    map[string]bool // Weir's accepted GatewayClasses
 	namespaces map[string]*corev1.Namespace
+	configMaps map[string]*corev1.ConfigMap           // by namespace/name
 	grants     map[string][]*gatewayv1.ReferenceGrant // by namespace
-	gateways   map[ObjectRef]*gwGateway
-	gwList     []*gwGateway
-	routes     []*gwRoute
-	generation uint64
+	policies   map[policyTarget][]*gwPolicy           // BackendTLSPolicies by target, the one that applies first
+	policyList []*gwPolicy
+	// ListenerSets on Weir's Gateways, by reference and oldest first.
+	listenerSets map[ObjectRef]*gwListenerSet
+	setList      []*gwListenerSet
+	gateways     map[ObjectRef]*gwGateway
+	gwList       []*gwGateway
+	routes       []*gwRoute
+	generation   uint64
 	// defaults are the backend settings of an object without annotations.
 	defaults struct {
 		timeouts table.Timeouts
@@ -37,12 +43,21 @@ type gw struct {
 // the conformance suite runs exactly the tests of these features, so a
 // feature joins this list only with the code and the test that prove it.
 var supportedFeatures = []features.FeatureName{
+	features.SupportBackendTLSPolicy,
+	features.SupportBackendTLSPolicySANValidation,
 	features.SupportGateway,
+	features.SupportGatewayAddressEmpty,
+	features.SupportGatewayBackendClientCertificate,
+	features.SupportGatewayFrontendClientCertificateValidation,
+	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 	features.SupportGatewayPort8080,
+	features.SupportGatewayStaticAddresses,
 	features.SupportGRPCRoute,
 	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportHTTPRoute,
+	features.SupportListenerSet,
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
@@ -71,14 +86,18 @@ var supportedFeatures = []features.FeatureName{
 // translateGateways runs the Gateway front end and fills the Gateway side
 // of res.
 func (t *translator) translateGateways(in *Inputs, generation uint64, res *Result) {
-	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 {
+	if len(in.GatewayClasses) == 0 && len(in.Gateways) == 0 && len(in.HTTPRoutes) == 0 && len(in.GRPCRoutes) == 0 && len(in.BackendTLSPolicies) == 0 && len(in.ListenerSets) == 0 {
 		return
 	}
 	g := t.newGW(in, generation)
 	res.GatewayClasses = g.classStatuses(in.GatewayClasses)
 	g.readGateways(in.Gateways)
+	g.readListenerSets(in.ListenerSets)
+	g.readPolicies(in.BackendTLSPolicies)
 	g.readRoutes(in.HTTPRoutes, in.GRPCRoutes)
 	g.finish(res)
+	res.BackendTLSPolicies = g.policyStatuses()
+	res.ListenerSets = g.listenerSetStatuses()
 }
 
 func (t *translator) newGW(in *Inputs, generation uint64) *gw {
@@ -88,6 +107,10 @@ func (t *translator) newGW(in *Inputs, generation uint64) *gw {
 		generation: generation}
 	for _, ns := range in.Namespaces {
 		g.namespaces[ns.Name] = ns
+	}
+	g.configMaps = make(map[string]*corev1.ConfigMap, len(in.ConfigMaps))
+	for _, cm := range in.ConfigMaps {
+		g.configMaps[cm.Namespace+"/"+cm.Name] = cm
 	}
 	cfg := t.defaultConfig()
 	g.defaults.timeouts = table.Timeouts{Connect: cfg.Timeouts.Connect, Send: cfg.Timeouts.Send, Read: cfg.Timeouts.Read}

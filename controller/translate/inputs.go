@@ -27,6 +27,13 @@ type Inputs struct {
 	// Namespaces are read for listeners' allowedRoutes namespace selectors
 	// (only their names and labels matter).
 	Namespaces []*corev1.Namespace
+	// ConfigMaps hold the CA bundles (ca.crt) of Gateways' client
+	// certificate validation (spec.tls.frontend).
+	ConfigMaps []*corev1.ConfigMap
+	// BackendTLSPolicies configure TLS to Services (gwbtls.go).
+	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
+	// ListenerSets add listeners to Gateways (gwlistenersets.go).
+	ListenerSets []*gatewayv1.ListenerSet
 
 	Options Options
 }

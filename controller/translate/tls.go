@@ -37,6 +37,10 @@ func (t *translator) collectTLS(mains []*parsed) {
 				t.tlsHosts[h] = true
 				if cert != nil && t.certs[h] == nil {
 					t.certs[h] = cert
+					if t.certSecrets == nil {
+						t.certSecrets = make(map[string]ObjectRef)
+					}
+					t.certSecrets[h] = ObjectRef{Kind: "Secret", Namespace: p.ing.Namespace, Name: tl.SecretName}
 				}
 			}
 		}

@@ -21,6 +21,9 @@ type Result struct {
 	// Certificates maps TLS host names (exact or "*.x") to certificates
 	// from valid Secrets.
 	Certificates map[string]*weirtls.Certificate
+	// CertificateSecrets names the Secret of each Certificates entry (for
+	// the certificate expiry metric).
+	CertificateSecrets map[string]ObjectRef
 	// DefaultCertificate is --default-ssl-certificate's, when set and valid.
 	DefaultCertificate *weirtls.Certificate
 	// ClientCertHosts are the hosts whose handshakes ask for a client
@@ -47,6 +50,11 @@ type Result struct {
 	GatewayClasses []GatewayClassStatus
 	Gateways       []GatewayStatus
 	Routes         []RouteStatus
+	// BackendTLSPolicies is the status of each BackendTLSPolicy that
+	// applies to a Service a route of Weir's uses.
+	BackendTLSPolicies []PolicyStatus
+	// ListenerSets is the status of each ListenerSet on Weir's Gateways.
+	ListenerSets []ListenerSetStatus
 
 	// idx holds the object index of the latest inputs this result stands
 	// for (index.go): Refresh updates it even when it returns the result
@@ -100,6 +108,7 @@ type translator struct {
 
 	tlsHosts    map[string]bool
 	certs       map[string]*weirtls.Certificate
+	certSecrets map[string]ObjectRef      // the Secret of each certs entry
 	clientHosts map[string]*x509.CertPool // auth-tls-secret (clientcert.go)
 
 	def      *table.Action
@@ -140,7 +149,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 			Message: err.Error(), Severity: Error})
 		tb = nil
 	}
-	res := &Result{Table: tb, Certificates: t.certs, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
+	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	return res

@@ -30,6 +30,12 @@ type Options struct {
 	Rand func(n int) int
 	// OnHealthChange is called when an active check changes its verdict.
 	OnHealthChange func(address string, healthy bool)
+	// OnChecked is called when an endpoint's active check starts; the
+	// endpoint starts healthy.
+	OnChecked func(address string)
+	// OnUnchecked is called when an endpoint stops being actively checked
+	// because no table wants it checked or uses it any more (not on Close).
+	OnUnchecked func(address string)
 	// OnPanic is called when a backend has no available endpoint and its
 	// balancer uses them all.
 	OnPanic func(b *table.Backend)
@@ -228,10 +234,17 @@ func (r *Registry) scopeChecked() map[key]health.Spec {
 // remove forgets an endpoint no table uses. Requests still holding an older
 // table must not pick it again (a retry after its Pod went away, say).
 func (r *Registry) remove(k key, en *entry) {
+	r.unchecked(k.address)
 	en.ep.MarkRemoved()
 	delete(r.entries, k)
 	for _, m := range r.checked {
 		delete(m, k)
+	}
+}
+
+func (r *Registry) unchecked(address string) {
+	if !r.closed && r.opts.OnUnchecked != nil {
+		r.opts.OnUnchecked(address)
 	}
 }
 
@@ -268,6 +281,9 @@ func (r *Registry) syncCheckers() {
 			en.checker.Stop()
 			en.checker = nil
 			en.ep.SetHealthy(true)
+			if !want {
+				r.unchecked(k.address)
+			}
 		}
 		if en.total() == 0 {
 			r.remove(k, en)
@@ -282,6 +298,9 @@ func (r *Registry) syncCheckers() {
 func (r *Registry) startChecker(k key, en *entry, spec health.Spec) {
 	en.spec = spec
 	ep, addr := en.ep, k.address
+	if r.opts.OnChecked != nil {
+		r.opts.OnChecked(addr)
+	}
 	en.checker = health.Start(addr, spec, func(ok bool) {
 		ep.SetHealthy(ok)
 		if r.opts.OnHealthChange != nil {

@@ -15,6 +15,8 @@ package listeners
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +54,12 @@ type Spec struct {
 	// semantics (sni.go); DefaultCertificate answers other names. TLS only.
 	Certificates       map[string]*weirtls.Certificate
 	DefaultCertificate *weirtls.Certificate
+	// ClientCAs, when set, must sign a certificate every client presents
+	// in the handshake (a Gateway's spec.tls.frontend); with
+	// ClientCertOptional a certificate is asked for but neither required
+	// nor verified (AllowInsecureFallback). TLS only.
+	ClientCAs          *x509.CertPool
+	ClientCertOptional bool
 }
 
 // Options configure a Manager.
@@ -96,6 +104,7 @@ type listener struct {
 	proxy *proxy.Server
 	scope *endpoint.Registry
 	certs *sniStore
+	base  *tls.Config // the TLS settings without client certificates
 }
 
 // New returns a Manager with no listener.
@@ -183,14 +192,21 @@ func (m *Manager) open(s Spec) (*listener, error) {
 	opts := m.opts.Server
 	if s.TLS {
 		l.certs = &sniStore{}
-		l.certs.cur.Store(newSNIIndex(s.Certificates, s.DefaultCertificate))
 		opts.CleartextHTTP2 = false
 		// Weir's HTTPS settings (versions, ALPN, session tickets), with
-		// this listener's own certificate choice.
+		// this listener's own certificate choice and client certificates.
 		opts.TLS = weirtls.ServerConfig(weirtls.NewStore(nil), m.opts.TLS)
 		opts.TLS.GetCertificate = l.certs.getCertificate
+		l.base = opts.TLS.Clone()
+		l.base.GetConfigForClient = nil
+		opts.TLS.GetConfigForClient = l.certs.configForClient
+		l.certs.cur.Store(l.index(s))
 	}
-	l.srv = proxy.NewHTTPServer(ln.Addr().String(), l.proxy, opts, m.log)
+	var h http.Handler = l.proxy
+	if s.TLS {
+		h = misdirected{next: l.proxy, certs: l.certs}
+	}
+	l.srv = proxy.NewHTTPServer(ln.Addr().String(), h, opts, m.log)
 	l.publish(s)
 	go l.serve(m.log)
 	return l, nil
@@ -223,8 +239,26 @@ func (l *listener) publish(s Spec) {
 	}
 	l.proxy.Publish(s.Table)
 	if l.certs != nil {
-		l.certs.cur.Store(newSNIIndex(s.Certificates, s.DefaultCertificate))
+		l.certs.cur.Store(l.index(s))
 	}
+}
+
+// index is what handshakes of s read: its certificates by SNI and, with
+// client CAs, the TLS settings that require (or ask for) a certificate.
+// Such handshakes issue no session tickets: a ticket from another listener
+// (they share ticket keys) must not stand in for this port's verification.
+func (l *listener) index(s Spec) *sniIndex {
+	x := newSNIIndex(s.Certificates, s.DefaultCertificate)
+	if s.ClientCAs == nil {
+		return x
+	}
+	c := l.base.Clone()
+	c.ClientCAs, c.ClientAuth, c.SessionTicketsDisabled = s.ClientCAs, tls.RequireAndVerifyClientCert, true
+	if s.ClientCertOptional {
+		c.ClientAuth = tls.RequestClientCert
+	}
+	x.clientAuth = c
+	return x
 }
 
 // close stops accepting on l at once (so its address can be bound again)

@@ -20,6 +20,9 @@ type sniIndex struct {
 	exact map[string]*weirtls.Certificate
 	wild  []wildcard // longest suffix first
 	def   *weirtls.Certificate
+	// clientAuth, when set, is the whole TLS configuration of handshakes on
+	// this listener: it asks for client certificates.
+	clientAuth *tls.Config
 }
 
 type wildcard struct {
@@ -45,18 +48,26 @@ func newSNIIndex(certs map[string]*weirtls.Certificate, def *weirtls.Certificate
 }
 
 func (x *sniIndex) lookup(serverName string) *weirtls.Certificate {
-	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
+	c, _ := x.listener(serverName)
+	return c
+}
+
+// listener returns the certificate for name and the hostname of the
+// listener it belongs to: the exact name, "*<suffix>" for a wildcard, ""
+// for the listener without hostname (c nil: none serves name).
+func (x *sniIndex) listener(name string) (c *weirtls.Certificate, hostname string) {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if name != "" {
 		if c := x.exact[name]; c != nil {
-			return c
+			return c, name
 		}
 		for _, w := range x.wild {
 			if len(name) > len(w.suffix) && strings.HasSuffix(name, w.suffix) {
-				return w.cert
+				return w.cert, "*" + w.suffix
 			}
 		}
 	}
-	return x.def
+	return x.def, ""
 }
 
 var errNoCertificate = errors.New("weir: no certificate for this server name on this listener")
@@ -70,4 +81,13 @@ func (s *sniStore) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate,
 		return c.TLSCertificate(), nil
 	}
 	return nil, errNoCertificate
+}
+
+// configForClient is the listener's GetConfigForClient: the client
+// certificate settings when the listener has them, else the base settings.
+func (s *sniStore) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+	if c := s.cur.Load().clientAuth; c != nil {
+		return c, nil
+	}
+	return nil, nil
 }

@@ -227,6 +227,8 @@ type Split struct {
 // in the order of docs/canary.md: header, cookie, weight.
 type Canary struct {
 	Backend *Backend
+	// Ingress is the canary Ingress's name, which its metric series carry.
+	Ingress string
 	// Header is the header name that selects the canary; "" turns the rule off.
 	Header string
 	// HeaderValue, when set, is the exact value that selects the canary.

@@ -28,9 +28,26 @@ import (
 const builtGatewayAPI = "../deploy/helm/test/testdata/gateway-api.golden.yaml"
 
 func gatewayObject() *gatewayv1.Gateway {
+	same := gatewayv1.NamespacesFromSame
 	return &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"},
 		Spec: gatewayv1.GatewaySpec{GatewayClassName: "weir",
-			Listeners: []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}}}
+			Listeners:        []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}},
+			AllowedListeners: &gatewayv1.AllowedListeners{Namespaces: &gatewayv1.ListenerNamespaces{From: &same}}}}
+}
+
+// gatewayExtras are a ListenerSet of the Gateway and a BackendTLSPolicy of
+// the routes' Service (its CA in ConfigMap "ca").
+func gatewayExtras() (*gatewayv1.ListenerSet, *gatewayv1.BackendTLSPolicy) {
+	ls := &gatewayv1.ListenerSet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "extra"},
+		Spec: gatewayv1.ListenerSetSpec{ParentRef: gatewayv1.ParentGatewayReference{Name: "gw"},
+			Listeners: []gatewayv1.ListenerEntry{{Name: "alt", Port: 8080, Protocol: gatewayv1.HTTPProtocolType}}}}
+	p := &gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "tls"},
+		Spec: gatewayv1.BackendTLSPolicySpec{
+			TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gatewayv1.LocalPolicyTargetReference{
+				Group: "", Kind: "Service", Name: "web"}}},
+			Validation: gatewayv1.BackendTLSPolicyValidation{Hostname: "web.test",
+				CACertificateRefs: []gatewayv1.LocalObjectReference{{Group: "", Kind: "ConfigMap", Name: "ca"}}}}}
+	return ls, p
 }
 
 func gatewayRoutes() (*gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute) {
@@ -49,7 +66,8 @@ func gatewayRoutes() (*gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute) {
 func ptrTo32(v gatewayv1.PortNumber) *gatewayv1.PortNumber { return &v }
 
 // TestGatewayRBACIsExactlyWhatWeirUses runs the controller with the Gateway
-// API on (its CRDs installed, one LoadBalancer Service per Gateway) against
+// API on (its CRDs installed, one LoadBalancer Service per Gateway, a
+// ListenerSet, a BackendTLSPolicy with a CA ConfigMap) against
 // the RBAC of the built deploy/overlays/gateway-api: no request may be
 // denied, and every grant of deploy/components/gateway-api must be used.
 func TestGatewayRBACIsExactlyWhatWeirUses(t *testing.T) {
@@ -57,7 +75,8 @@ func TestGatewayRBACIsExactlyWhatWeirUses(t *testing.T) {
 	front := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "weir", Namespace: ns},
 		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.7"}}}}}
 	client := fake.NewClientset(class(), service("web"), front,
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "ca"}, Data: map[string]string{"ca.crt": "not a certificate"}})
 	h, g := gatewayRoutes()
 	// Made through the typed client: the tracker would file a Gateway
 	// given to NewSimpleClientset under another version.
@@ -72,6 +91,11 @@ func TestGatewayRBACIsExactlyWhatWeirUses(t *testing.T) {
 	_, err = v1.HTTPRoutes("default").Create(setup, h, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = v1.GRPCRoutes("default").Create(setup, g, metav1.CreateOptions{})
+	require.NoError(t, err)
+	ls, policy := gatewayExtras()
+	_, err = v1.ListenerSets("default").Create(setup, ls, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = v1.BackendTLSPolicies("default").Create(setup, policy, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = v1.ReferenceGrants("default").Create(setup, &gatewayv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "rg"}}, metav1.CreateOptions{})
 	require.NoError(t, err)

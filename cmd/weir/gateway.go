@@ -122,7 +122,7 @@ func proxyOptions(cfg *config, trusted []netip.Prefix) (proxy.Options, error) {
 // serverOptions are the http.Server limits of every listener.
 func serverOptions(cfg *config) proxy.ServerOptions {
 	return proxy.ServerOptions{ReadHeaderTimeout: cfg.readHeaderTimeout, IdleTimeout: cfg.idleTimeout,
-		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2}
+		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2, HTTP1: cfg.http1Server}
 }
 
 // PublishListeners serves the Gateway listeners (controller.ListenerPublisher).

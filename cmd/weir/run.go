@@ -222,7 +222,7 @@ func (p *publisher) Publish(res *translate.Result) {
 
 // listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and
 // serves h on them.
-func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger) ([]*http.Server, error) {
+func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger) ([]*proxy.HTTPServer, error) {
 	var plain, secure net.Listener
 	var err error
 	if cfg.httpPort > 0 {
@@ -243,9 +243,9 @@ func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Sto
 
 // startServers serves h in clear text on plain and over TLS on secure
 // (either may be nil).
-func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger, plain, secure net.Listener) ([]*http.Server, error) {
+func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger, plain, secure net.Listener) ([]*proxy.HTTPServer, error) {
 	opts := serverOptions(cfg)
-	var out []*http.Server
+	var out []*proxy.HTTPServer
 	if plain != nil {
 		srv := proxy.NewHTTPServer(plain.Addr().String(), h, opts, log)
 		go serve(srv, func() error { return srv.Serve(plain) }, log)
@@ -267,7 +267,7 @@ func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirt
 	return out, nil
 }
 
-func serve(srv *http.Server, f func() error, log *zap.Logger) {
+func serve(srv *proxy.HTTPServer, f func() error, log *zap.Logger) {
 	if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("listener failed", zap.String("addr", srv.Addr), zap.Error(err))
 	}
@@ -301,7 +301,7 @@ func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
 // shutdown drains: /readyz already fails; wait --shutdown-delay so load
 // balancers stop sending, then stop accepting, give in-flight requests
 // --drain-period, and close what is left.
-func shutdown(cfg *config, p *proxy.Server, servers []*http.Server, metrics *http.Server, log *zap.Logger) {
+func shutdown(cfg *config, p *proxy.Server, servers []*proxy.HTTPServer, metrics *http.Server, log *zap.Logger) {
 	log.Info("shutting down: not ready", zap.Duration("delay", cfg.shutdownDelay), zap.Duration("drain_period", cfg.drainPeriod))
 	p.Drain()
 	time.Sleep(cfg.shutdownDelay)

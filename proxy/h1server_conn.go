@@ -89,6 +89,9 @@ func (c *h1ServerConn) serve() {
 			return
 		}
 		if !c.run(ex) || c.hijacked {
+			if !c.hijacked && ex.body.c != nil && !ex.body.done {
+				c.linger() // the client may still be sending its body
+			}
 			return
 		}
 	}
@@ -207,8 +210,26 @@ func (c *h1ServerConn) refuse(err error) {
 	c.bw.WriteString(he.msg)
 	c.bw.WriteString("\n")
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
-	c.bw.Flush()
+	if c.bw.Flush() == nil {
+		c.linger()
+	}
 }
+
+// linger ends the connection's write side and reads away what the client
+// is still sending, for a moment, so that the answer is not lost to a
+// reset (the kernel resets a connection closed with unread bytes), as
+// net/http does.
+func (c *h1ServerConn) linger() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	cw.CloseWrite()
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, io.LimitReader(c.nc, maxDiscard))
+}
+
+const lingerTime = 500 * time.Millisecond
 
 // run serves one request and reports whether the connection stays open.
 func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {

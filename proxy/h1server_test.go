@@ -154,11 +154,7 @@ func TestH1ServerAllocationBudget(t *testing.T) {
 	defer reg.Close()
 	s := New(Options{}, reg, nil, nil)
 	defer s.Close()
-	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
-	tb, err := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
-		Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
-	require.NoError(t, err)
-	s.Publish(tb)
+	publishOneRoute(t, s, addr)
 	front := serveOn(t, NewHTTPServer("", s, ServerOptions{HTTP1: HTTP1Weir}, nil), nil)
 	c, err := net.Dial("tcp", front)
 	require.NoError(t, err)
@@ -190,4 +186,14 @@ func TestH1ServerAllocationBudget(t *testing.T) {
 		budget += 2
 	}
 	require.LessOrEqual(t, n, budget, "allocations per request")
+}
+
+// publishOneRoute puts one route in service on s: host a.test, every path,
+// to the endpoint at addr.
+func publishOneRoute(t *testing.T, s *Server, addr string) {
+	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
+	tb, err := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
+		Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
+	require.NoError(t, err)
+	s.Publish(tb)
 }

@@ -101,7 +101,10 @@ func (c *h1ServerConn) serve() {
 // read-header timeout for the first request and the idle timeout after.
 func (c *h1ServerConn) waitRequest(first bool) bool {
 	if c.br.Buffered() > 0 {
-		return true // pipelined: the connection stays active
+		// Pipelined: the connection stays active, the rest of the head
+		// comes within the read-header timeout.
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		return true
 	}
 	c.state.Store(connIdle)
 	if !first && !c.srv.keepAlive() {
@@ -162,9 +165,13 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
+	head := string(c.head)
+	if cap(c.head) > 8<<10 {
+		c.head = nil // a large head is not kept for the connection's life
+	}
 	ex := &h1Exchange{c: c}
 	h := make(http.Header, 8)
-	rh, err := parseRequestHead(string(c.head), h)
+	rh, err := parseRequestHead(head, h)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +194,9 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	r.ContentLength = rh.contentLength
 	r.Body = http.NoBody
 	if rh.contentLength != 0 {
+		// As net/http: no deadline on the body but the handler's own
+		// (the client body timeout).
+		c.nc.SetReadDeadline(time.Time{})
 		ex.body = h1ReqBody{c: c, ex: ex, chunked: rh.contentLength < 0, n: rh.contentLength}
 		if ex.body.chunked {
 			r.TransferEncoding = []string{"chunked"}

@@ -235,8 +235,21 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.watch.disarm()
 	c.hijacked = true
 	c.nc.SetDeadline(time.Time{})
-	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+	var nc net.Conn = c.nc
+	if c.rd.has {
+		nc = &savedByteConn{Conn: c.nc, rd: &c.rd} // a byte the watch read ahead
+	}
+	return nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
+
+// savedByteConn is a hijacked connection whose reads start with the byte
+// a watch read ahead.
+type savedByteConn struct {
+	net.Conn
+	rd *savedByteReader
+}
+
+func (s *savedByteConn) Read(p []byte) (int, error) { return s.rd.Read(p) }
 
 // SetReadDeadline and SetWriteDeadline are what http.ResponseController
 // calls (the client body's timeout).

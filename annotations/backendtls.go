@@ -1,6 +1,10 @@
 package annotations
 
-import "strings"
+import (
+	"strings"
+
+	weirtls "weir.dev/weir/tls"
+)
 
 // BackendTLS is proxy-ssl-*: how Weir authenticates HTTPS and GRPCS
 // backends and itself to them. The Secret (ca.crt, tls.crt, tls.key) is
@@ -18,6 +22,9 @@ type BackendTLS struct {
 	ServerName bool
 	// MinTLS13 is set when proxy-ssl-protocols lists TLSv1.3 alone.
 	MinTLS13 bool
+	// Ciphers is proxy-ssl-ciphers: the TLS 1.2 suites offered, nil for
+	// Go's defaults.
+	Ciphers []uint16
 }
 
 // backendTLS reads proxy-ssl-*; nil when none is set. A proxy-ssl-secret
@@ -29,7 +36,8 @@ func (p *parser) backendTLS(c *Config) {
 	name := p.checked("proxy-ssl-name", ReasonInvalidValue, validTLSName, "is not a DNS name", "the Service's DNS name is used")
 	sni := p.onOff("proxy-ssl-server-name")
 	protocols, _ := p.get("proxy-ssl-protocols")
-	if strings.TrimSpace(secret) == "" && !verify && name == "" && !sni && strings.TrimSpace(protocols) == "" {
+	ciphers := p.ciphers("proxy-ssl-ciphers")
+	if strings.TrimSpace(secret) == "" && !verify && name == "" && !sni && strings.TrimSpace(protocols) == "" && ciphers == nil {
 		return
 	}
 	bt := &BackendTLS{Verify: verify, Name: name, ServerName: sni,
@@ -42,7 +50,27 @@ func (p *parser) backendTLS(c *Config) {
 		bt.SecretNamespace, bt.SecretName = ns, n
 	}
 	bt.MinTLS13 = p.tlsProtocols(protocols)
+	bt.Ciphers = ciphers
 	c.BackendTLS = bt
+}
+
+// ciphers reads an OpenSSL cipher list (tls.ParseCiphers). Suites Go does
+// not offer are reported and left out; a list Weir cannot honour at all is
+// reported and Go's defaults (ECDHE with AEAD ciphers first) apply.
+func (p *parser) ciphers(name string) []uint16 {
+	v, ok := p.get(name)
+	if !ok {
+		return nil
+	}
+	suites, ignored, err := weirtls.ParseCiphers(v)
+	if err != nil {
+		p.problem(name, ReasonInvalidValue, Warning, "%v; Weir's default cipher suites apply", err)
+		return nil
+	}
+	if len(ignored) > 0 {
+		p.problem(name, ReasonInvalidValue, Warning, "%s: not offered by Weir (Go's TLS has no such suite, or only an insecure one); the other suites apply", strings.Join(ignored, ":"))
+	}
+	return suites
 }
 
 // onOff reads nginx's on/off flags (true/false accepted too).
@@ -94,5 +122,6 @@ func registerBackendTLS() {
 		up("proxy-ssl-name", "", "Name the backend's certificate must hold (and the SNI with proxy-ssl-server-name); default <service>.<namespace>.svc."),
 		up("proxy-ssl-server-name", "off", "on: send proxy-ssl-name as SNI."),
 		up("proxy-ssl-protocols", "TLSv1.2 TLSv1.3", "TLS versions offered to backends; Weir offers TLS 1.2 and 1.3 only (TLSv1.3 alone: 1.3 only)."),
+		up("proxy-ssl-ciphers", "DEFAULT", "TLS 1.2 cipher suites offered to backends, OpenSSL names (or IANA names) separated by colons; keywords such as DEFAULT or HIGH mean Go's defaults; suites Go lacks (DHE, CCM, ...) are reported and left out. TLS 1.3 suites are always Go's."),
 	)
 }

@@ -90,6 +90,11 @@ type Config struct {
 	// BackendTLS is proxy-ssl-* (annotations/backendtls.go).
 	BackendTLS *BackendTLS
 
+	// ErrorPages is custom-http-errors and default-backend, Mirror is
+	// mirror-* (annotations/errorpages.go); nil when not used.
+	ErrorPages *ErrorPages
+	Mirror     *Mirror
+
 	// HealthCheck is Weir's active check (weir.dev/health-check-*).
 	HealthCheck HealthCheck
 

@@ -136,6 +136,8 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.redirects(c)
 	p.sourceRanges(c)
 	p.access(c)
+	p.errorPages(c)
+	p.mirror(c)
 	p.health(c)
 	if p.check(false) {
 		c.DenyAll = true

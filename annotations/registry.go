@@ -231,4 +231,5 @@ func init() {
 	registerAccess()
 	registerClientCert()
 	registerBackendTLS()
+	registerErrorPages()
 }

@@ -34,6 +34,7 @@ type exchange struct {
 	abort bool
 	info  requestInfo
 	out   outgoing // the request to the endpoint
+	snap  *snapshot
 }
 
 // ServeHTTP serves one request from the table in service.
@@ -63,7 +64,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		action = ex.route.Action
 		series = snap.series[ex.route.Index()]
 	}
-	ex.info = s.requestInfo(r)
+	ex.info, ex.snap = s.requestInfo(r), snap
 	s.serve(w, r, snap, action, path, &ex)
 	s.observe(r, series, &ex)
 	if ex.abort {
@@ -124,9 +125,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	if a = a.ForBackend(b); len(a.Mirrors) > 0 {
 		s.mirror(w, r, snap, a)
 	}
+	if a.Compression != nil {
+		cw := a.Compression.Wrap(w, r)
+		defer closeCompression(cw, ex)
+		w = cw
+	}
 	pool := snap.pools[b.Index()]
 	if len(pool.Endpoints()) == 0 {
-		ex.status = s.unavailable(w, b)
+		s.noEndpoint(w, r, a, b, ex)
 		return
 	}
 	s.forward(w, r, pool, a, pinned, ex)
@@ -154,14 +160,6 @@ func sourceAllowed(a *table.Action, client string) bool {
 		}
 	}
 	return false
-}
-
-// unavailable answers for a backend without endpoints.
-func (s *Server) unavailable(w http.ResponseWriter, b *table.Backend) int {
-	if b.UnavailableStatus != 0 {
-		return s.answer(w, b.UnavailableStatus, "backend unavailable")
-	}
-	return s.answer(w, http.StatusServiceUnavailable, "no endpoint available")
 }
 
 // forward sends the request to endpoints of pool until one answers or the
@@ -229,7 +227,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || blame, Status: resp.StatusCode})
 		return
 	}
-	s.failed(w, b, ex)
+	s.failed(w, r, a, b, ex)
 }
 
 // respond passes an endpoint's answer to the client, and reports whether a
@@ -238,6 +236,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 // its connection (or reset its stream).
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, pool *balance.Pool, a *table.Action, ep *balance.Endpoint, out *outgoing, ex *exchange) bool {
 	s.setAffinity(w, pool, a, ex.side, ep, r)
+	if a.ErrorPages != nil && s.interceptResponse(w, r, resp, a, pool.Backend(), ex) {
+		return false
+	}
 	ex.status = resp.StatusCode
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.bytes, ex.err = s.tunnel(w, resp, backendTimeouts(pool.Backend()).read)
@@ -287,16 +288,23 @@ func (s *Server) clientFault(w http.ResponseWriter, r *http.Request, out *outgoi
 	return true
 }
 
-// failed answers a request that no endpoint answered.
-func (s *Server) failed(w http.ResponseWriter, b *table.Backend, ex *exchange) {
+// failed answers a request that no endpoint answered (or, with no
+// attempt, a backend without endpoints), with the route's error page when
+// it lists the status.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, a *table.Action, b *table.Backend, ex *exchange) {
+	status, msg := http.StatusBadGateway, "upstream failed"
 	switch {
+	case ex.attempts == 0 && b.UnavailableStatus != 0:
+		status, msg = b.UnavailableStatus, "backend unavailable"
 	case ex.attempts == 0:
-		ex.status = s.unavailable(w, b)
+		status, msg = http.StatusServiceUnavailable, "no endpoint available"
 	case isTimeout(ex.err) && !isDial(ex.err):
-		ex.status = s.answer(w, http.StatusGatewayTimeout, "upstream timed out")
-	default:
-		ex.status = s.answer(w, http.StatusBadGateway, "upstream failed")
+		status, msg = http.StatusGatewayTimeout, "upstream timed out"
 	}
+	if a.ErrorPages != nil && s.errorPage(w, r, a, b, status, ex) {
+		return
+	}
+	ex.status = s.answer(w, status, msg)
 }
 
 // checkResponse refuses what no endpoint may answer: a 101 to a request

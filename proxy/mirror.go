@@ -39,7 +39,7 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, snap *snapshot, 
 		if m.Denominator > 0 && s.rnd.IntN(m.Denominator) >= m.Numerator {
 			continue
 		}
-		if r.ContentLength != 0 && body == nil {
+		if r.ContentLength != 0 && body == nil && (m.Target == nil || !m.Target.NoBody) {
 			if r.ContentLength < 0 || r.ContentLength > maxMirrorBody {
 				return
 			}
@@ -62,15 +62,18 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, snap *snapshot, 
 		default:
 			continue // too many copies in flight: skip this one
 		}
-		s.sendMirror(r, snap, a, m.Backend, body)
+		s.sendMirror(r, snap, a, m.Backend, body, m.Target)
 	}
 }
 
 // sendMirror sends one copy on its own goroutine.
-func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b *table.Backend, body []byte) {
+func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b *table.Backend, body []byte, t *table.MirrorTarget) {
 	ctx, cancel := context.WithTimeout(context.Background(), mirrorTimeout)
 	cp := r.Clone(ctx)
 	cp.Body = http.NoBody
+	if t != nil && t.NoBody {
+		cp.ContentLength, body = 0, nil
+	}
 	if body != nil {
 		cp.Body = io.NopCloser(bytes.NewReader(body))
 	}
@@ -85,6 +88,9 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b 
 			return
 		}
 		out := s.buildOutgoing(mirrorWriter{}, cp, nil, a, &info)
+		if t != nil && !s.targetMirror(out, t) {
+			return
+		}
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		to := backendTimeouts(b)
 		ep.Begin()

@@ -51,6 +51,10 @@ type UpstreamOptions struct {
 	// certificate directly. Default 0: no limit (ingress-nginx's annotation
 	// defaults to 1; its parser passes that in).
 	VerifyDepth int
+
+	// CipherSuites are the TLS 1.2 suites offered (ParseCiphers); nil:
+	// Go's defaults. TLS 1.3's suites are not configurable.
+	CipherSuites []uint16
 }
 
 // errNoCA is wrapped when Verify has a CA bundle with no certificate in it;
@@ -60,9 +64,10 @@ var errNoCA = errors.New("no PEM certificate in the upstream CA bundle")
 // UpstreamConfig returns the client *tls.Config for connections to backends.
 func UpstreamConfig(opts UpstreamOptions) (*tls.Config, error) {
 	cfg := &tls.Config{
-		MinVersion: max(opts.MinVersion, tls.VersionTLS12),
-		ServerName: opts.ServerName,
-		NextProtos: []string{"http/1.1"},
+		MinVersion:   max(opts.MinVersion, tls.VersionTLS12),
+		CipherSuites: opts.CipherSuites,
+		ServerName:   opts.ServerName,
+		NextProtos:   []string{"http/1.1"},
 		// Verification off is the documented default for backends; see Verify.
 		InsecureSkipVerify: !opts.Verify, //nolint:gosec // ingress-nginx parity, opt-in verification
 	}

@@ -50,6 +50,7 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	if cfg.RewriteTarget != "" {
 		a.Rewrite = &table.Rewrite{Target: cfg.RewriteTarget, ForwardedPrefix: cfg.XForwardedPrefix}
 	}
+	t.addExtras(p, a)
 	return a
 }
 

@@ -69,7 +69,7 @@ func (s *backendTLSSpec) build(ns, svc string) (*table.BackendTLS, error) {
 		name = svc + "." + ns + ".svc"
 	}
 	opts := weirtls.UpstreamOptions{Verify: s.cfg.Verify, CA: s.ca, ServerName: name, OmitSNI: !s.cfg.ServerName,
-		ClientCertificate: s.cert, VerifyDepth: s.cfg.Depth}
+		ClientCertificate: s.cert, VerifyDepth: s.cfg.Depth, CipherSuites: s.cfg.Ciphers}
 	if s.cfg.MinTLS13 {
 		opts.MinVersion = tls.VersionTLS13
 	}
@@ -77,8 +77,12 @@ func (s *backendTLSSpec) build(ns, svc string) (*table.BackendTLS, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := strings.TrimSpace(fmt.Sprintf("verify=%t depth=%d name=%s sni=%t tls13=%t client-cert=%t %s", s.cfg.Verify, s.cfg.Depth, name,
-		s.cfg.ServerName, s.cfg.MinTLS13, s.cert != nil, s.source))
+	ciphers := ""
+	if s.cfg.Ciphers != nil {
+		ciphers = fmt.Sprintf(" ciphers=%04x", s.cfg.Ciphers)
+	}
+	key := strings.TrimSpace(fmt.Sprintf("verify=%t depth=%d name=%s sni=%t tls13=%t%s client-cert=%t %s", s.cfg.Verify, s.cfg.Depth, name,
+		s.cfg.ServerName, s.cfg.MinTLS13, ciphers, s.cert != nil, s.source))
 	return &table.BackendTLS{Config: conf, Key: key}, nil
 }
 

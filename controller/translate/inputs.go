@@ -5,6 +5,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"weir.dev/weir/proxy/compress"
 )
 
 // Inputs is everything translation reads.
@@ -47,6 +49,15 @@ type Options struct {
 	// GatewayControllerName is the GatewayClass spec.controllerName Weir
 	// serves (default "weir.dev/gateway-controller").
 	GatewayControllerName string
+	// CustomHTTPErrors are the statuses (300-599) whose body the default
+	// backend (--default-backend-service) replaces on every Ingress path
+	// without its own custom-http-errors: the ConfigMap's
+	// custom-http-errors. nil intercepts nothing.
+	CustomHTTPErrors []int
+	// Compression is the response compression of every Ingress path (the
+	// ConfigMap's use-gzip, gzip-*, enable-brotli, brotli-*); the zero
+	// value compresses nothing.
+	Compression compress.Config
 }
 
 // Defaults for Options.

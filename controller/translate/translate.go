@@ -106,6 +106,8 @@ type translator struct {
 
 	hostOwner    map[string]*parsed // the oldest main Ingress naming each host
 	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
+
+	extras extras // error pages, mirrors, compression (errorpages.go)
 }
 
 // Translate builds the routing table from in. generation is stamped on the

@@ -277,4 +277,5 @@ func dumpAccess(b *strings.Builder, a *Action, in string) {
 	if a.ClientCert != nil {
 		fmt.Fprintf(b, "%sclient-cert %s\n", in, a.ClientCert)
 	}
+	dumpErrorPages(b, a, in)
 }

@@ -18,6 +18,8 @@ type Mirror struct {
 	Backend *Backend
 	// Numerator out of Denominator requests are mirrored; 0/0 mirrors all.
 	Numerator, Denominator int
+	// Target, when set, is ingress-nginx's mirror-target (errorpages.go).
+	Target *MirrorTarget
 }
 
 // CORS answers preflight requests and decorates responses for cross-origin

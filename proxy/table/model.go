@@ -2,8 +2,8 @@
 // routes, matches, splits and backends that the proxy consults once per
 // request. The controller produces tables; the proxy consumes them. The
 // package depends only on the standard library and Weir's own request-path
-// packages (proxy/auth, proxy/cors, proxy/ratelimit, tls) so that the request
-// path never drags Kubernetes types along.
+// packages (proxy/auth, proxy/compress, proxy/cors, proxy/ratelimit, tls),
+// so that the request path never drags Kubernetes types along.
 //
 // A Table is built once by New and never changed afterwards; it is published
 // through an atomic.Pointer and every request uses the one snapshot it loaded
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"weir.dev/weir/proxy/auth"
+	"weir.dev/weir/proxy/compress"
 	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/ratelimit"
 	weirtls "weir.dev/weir/tls"
@@ -162,6 +163,12 @@ type Action struct {
 	Mirrors     []Mirror
 	GatewayCORS *CORS
 	Timeouts    RouteTimeouts
+
+	// ErrorPages is custom-http-errors and default-backend
+	// (proxy/customerrors.go); Compression the global gzip and brotli
+	// settings (proxy/compress). nil when unused.
+	ErrorPages  *ErrorPages
+	Compression *compress.Policy
 }
 
 // Redirect answers without proxying.

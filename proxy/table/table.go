@@ -173,6 +173,9 @@ func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
 	for _, m := range a.Mirrors {
 		add(m.Backend)
 	}
+	if a.ErrorPages != nil {
+		add(a.ErrorPages.Backend)
+	}
 }
 
 // compileRoute checks a route and compiles its expressions.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -196,4 +197,29 @@ func publishOneRoute(t *testing.T, s *Server, addr string) {
 		Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
 	require.NoError(t, err)
 	s.Publish(tb)
+}
+
+// TestH1ServerTLSByALPN: on the TLS port, a client that negotiates
+// http/1.1 is served by Weir's HTTP/1.x server and one that negotiates h2
+// by net/http's HTTP/2; both are HTTPS to the handler.
+func TestH1ServerTLSByALPN(t *testing.T) {
+	f, rec := weirFront(t)
+	for _, proto := range []string{"http/1.1", "h2"} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{proto}},
+			ForceAttemptHTTP2: proto == "h2"}
+		req, _ := http.NewRequest(http.MethodGet, "https://"+f.tls+"/"+proto, nil)
+		req.Host = "a.test"
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		require.NoError(t, err, proto)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		assert.Equal(t, 200, resp.StatusCode, proto)
+		assert.Equal(t, map[string]int{"http/1.1": 1, "h2": 2}[proto], resp.ProtoMajor, proto)
+	}
+	reqs, _ := rec.requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		assert.Equal(t, "https", r.header.Get("X-Forwarded-Proto"), r.target)
+	}
 }

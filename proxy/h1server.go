@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,13 +183,10 @@ func (s *h1Server) stopListening() {
 // reports how many are left open.
 func (s *h1Server) closeConns(all bool) int {
 	s.mu.Lock()
-	conns := slices.Collect(func(yield func(*h1ServerConn) bool) {
-		for c := range s.conns {
-			if !yield(c) {
-				return
-			}
-		}
-	})
+	conns := make([]*h1ServerConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
 	s.mu.Unlock()
 	left := 0
 	for _, c := range conns {

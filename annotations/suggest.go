@@ -15,6 +15,16 @@ func suggestion(name, prefix string, known map[string]Entry) string {
 	return ""
 }
 
+// Closest returns the name in known nearest to name by edit distance, or ""
+// when none is close (controller/globalconfig suggests ConfigMap keys).
+func Closest(name string, known []string) string {
+	return closest(name, func(yield func(string)) {
+		for _, k := range known {
+			yield(k)
+		}
+	})
+}
+
 // closest returns the candidate with the smallest edit distance to name when
 // that distance is small for the name's length (at most 1 for short names,
 // at most 3 for long ones); ties go to the alphabetically first.

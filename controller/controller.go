@@ -61,6 +61,15 @@ type Options struct {
 	Events bool
 	// Gateway, when set, turns the Gateway API side on (gateway.go).
 	Gateway *GatewayOptions
+	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
+	// configmap.go), "" for none.
+	ConfigMap string
+	// AnnotationsPrefix replaces nginx.ingress.kubernetes.io as the prefix
+	// of the annotations read (--annotations-prefix; "" keeps it).
+	AnnotationsPrefix string
+	// NamespaceSelector, when set, limits the Ingresses served to
+	// namespaces whose labels match (--watch-namespace-selector).
+	NamespaceSelector labels.Selector
 }
 
 // Controller turns watched objects into published routing tables.
@@ -79,6 +88,7 @@ type Controller struct {
 	events    *eventDeduper
 	status    *status.Writer
 	gw        *gatewaySide            // nil: Gateway API off
+	global    *globalState            // nil: no --configmap (configmap.go)
 	services  *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus  *gatewaystatus.Writer
 	sockets   sync.Mutex // serialises publishListeners
@@ -121,7 +131,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		full:    true,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache))
+		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(ingressTransform(opts.AnnotationsPrefix)))
 	// This factory lists only kubernetes.io/tls Secrets (the API server
 	// filters the others out); Secrets of other types that Ingresses name
 	// come from c.auth (controller/authsecrets.go), which keeps the data of
@@ -130,6 +140,12 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(stripForCache),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeTLS) }))
 	c.auth = newAuthSecrets(client, opts.WatchNamespace, log, c.retryLater)
+	if opts.ConfigMap != "" {
+		var err error
+		if c.global, err = newGlobalState(client, opts.ConfigMap, log); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.setupGateway(opts); err != nil {
 		return nil, err
 	}
@@ -176,6 +192,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.factory.Shutdown()
 	defer c.secrets.Shutdown()
 	defer c.auth.factory.Shutdown()
+	if c.global != nil {
+		c.global.factory.Start(ctx.Done())
+		defer c.global.factory.Shutdown()
+	}
 	synced := c.synced
 	if c.gw != nil {
 		// Gateway objects that are there at start are in the first table.
@@ -383,7 +403,8 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 			}
 		}
 	}
-	in, err := c.listers.inputs(c.opts.Translate)
+	opts, global := c.translateOptions() // configmap.go
+	in, err := c.listers.inputs(opts)
 	if err == nil && c.gw != nil {
 		err = c.gw.addInputs(in)
 	}
@@ -393,13 +414,16 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 		return nil, false
 	}
 	c.gen++
-	return translate.Translate(in, c.gen), false
+	res := translate.Translate(in, c.gen)
+	res.Problems = append(res.Problems, global...)
+	return res, false
 }
 
 // listers reads the informer caches.
 type listers struct {
 	factory, secrets informers.SharedInformerFactory
 	auth             *authSecrets
+	nsSelector       labels.Selector // nil: every namespace
 }
 
 func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
@@ -409,7 +433,9 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Ingresses = ings
+	if in.Ingresses, err = l.selected(ings); err != nil { // informers.go
+		return nil, err
+	}
 	if in.IngressClasses, err = f.Networking().V1().IngressClasses().Lister().List(labels.Everything()); err != nil {
 		return nil, err
 	}
@@ -435,6 +461,7 @@ func (s statusSource) Ingresses() []*networkingv1.Ingress {
 	if err != nil {
 		return nil
 	}
+	ings, _ = s.c.listers.selected(ings) // --watch-namespace-selector
 	return ings
 }
 

@@ -83,6 +83,13 @@ func (c *Controller) objectFor(ref translate.ObjectRef) runtime.Object {
 		if err == nil {
 			return svc
 		}
+	case "ConfigMap":
+		if c.global != nil {
+			cm, err := c.global.factory.Core().V1().ConfigMaps().Lister().ConfigMaps(ref.Namespace).Get(ref.Name)
+			if err == nil {
+				return cm
+			}
+		}
 	default:
 		return c.gatewayObjectFor(ref)
 	}

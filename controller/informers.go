@@ -3,19 +3,23 @@ package controller
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"weir.dev/weir/annotations"
 )
 
 // setupInformers registers the informers translation reads and their
 // handlers: every relevant change schedules one rebuild.
 func (c *Controller) setupInformers() error {
 	f := c.factory
-	c.listers = listers{factory: f, secrets: c.secrets, auth: c.auth}
+	c.listers = listers{factory: f, secrets: c.secrets, auth: c.auth, nsSelector: c.opts.NamespaceSelector}
 	authInformer, authHandler := c.auth.informer(c.enqueue)
 	handler := c.handler()
 	// EndpointSlice changes only mark their Service, so that a rebuild
@@ -41,8 +45,9 @@ func (c *Controller) setupInformers() error {
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
 		{authInformer, authHandler},
 	}
-	if c.gw != nil {
-		// Listeners' allowedRoutes select namespaces by label.
+	if c.gw != nil || c.opts.NamespaceSelector != nil {
+		// Listeners' allowedRoutes and --watch-namespace-selector select
+		// namespaces by label.
 		regs = append(regs, registration{f.Core().V1().Namespaces().Informer(), handler})
 	}
 	for _, inf := range regs {
@@ -50,6 +55,13 @@ func (c *Controller) setupInformers() error {
 			return fmt.Errorf("adding an event handler: %w", err)
 		}
 		c.synced = append(c.synced, inf.informer.HasSynced)
+	}
+	if c.global != nil {
+		// Not waited for: a ConfigMap Weir may not read yet leaves it on
+		// the configuration it started with (configmap.go), not unready.
+		if _, err := c.global.factory.Core().V1().ConfigMaps().Informer().AddEventHandler(handler); err != nil {
+			return fmt.Errorf("adding an event handler: %w", err)
+		}
 	}
 	return nil
 }
@@ -127,4 +139,50 @@ func stripForCache(obj any) (any, error) {
 		delete(v.Annotations, corev1.LastAppliedConfigAnnotation)
 	}
 	return obj, nil
+}
+
+// ingressTransform is the main factory's transform: stripForCache, and with
+// --annotations-prefix, Ingress annotations under that prefix are renamed
+// to nginx.ingress.kubernetes.io/ (those already under it are dropped, as
+// ingress-nginx ignores them then), so everything downstream reads one
+// prefix.
+func ingressTransform(prefix string) cache.TransformFunc {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" || prefix+"/" == annotations.Prefix {
+		return stripForCache
+	}
+	return func(obj any) (any, error) {
+		if ing, ok := obj.(*networkingv1.Ingress); ok && len(ing.Annotations) > 0 {
+			out := make(map[string]string, len(ing.Annotations))
+			for k, v := range ing.Annotations {
+				if name, ok := strings.CutPrefix(k, prefix+"/"); ok {
+					out[annotations.Prefix+name] = v
+				} else if !strings.HasPrefix(k, annotations.Prefix) {
+					out[k] = v
+				}
+			}
+			ing.Annotations = out
+		}
+		return stripForCache(obj)
+	}
+}
+
+// selected keeps the Ingresses of the namespaces --watch-namespace-selector
+// selects (all without it).
+func (l *listers) selected(ings []*networkingv1.Ingress) ([]*networkingv1.Ingress, error) {
+	if l.nsSelector == nil {
+		return ings, nil
+	}
+	nss := l.factory.Core().V1().Namespaces().Lister()
+	out := ings[:0:0]
+	for _, ing := range ings {
+		ns, err := nss.Get(ing.Namespace)
+		if err != nil {
+			continue // a namespace not (yet) seen matches nothing
+		}
+		if l.nsSelector.Matches(labels.Set(ns.Labels)) {
+			out = append(out, ing)
+		}
+	}
+	return out, nil
 }

@@ -10,6 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"weir.dev/weir/annotations"
 )
 
 func TestStripForCacheDropsManagedFieldsAndNonTLSData(t *testing.T) {
@@ -71,4 +74,37 @@ func TestWatchNamespaceLimitsTheIngresses(t *testing.T) {
 	dumpHas(t, rec, "host later.test")
 	time.Sleep(50 * time.Millisecond)
 	assert.NotContains(t, rec.last().Table.Dump(), "late.test\n")
+}
+
+func TestAnnotationsPrefix(t *testing.T) {
+	ing := ingress("web", "a.test", "web", map[string]string{"example.com/proxy-body-size": "8m",
+		annotations.Prefix + "proxy-body-size": "2m", "other/x": "y"})
+	_, err := ingressTransform("example.com")(ing)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{annotations.Prefix + "proxy-body-size": "8m", "other/x": "y"}, ing.Annotations,
+		"the custom prefix is read, the default one ignored, as ingress-nginx does")
+
+	ing = ingress("web", "a.test", "web", map[string]string{annotations.Prefix + "proxy-body-size": "2m"})
+	_, err = ingressTransform("nginx.ingress.kubernetes.io")(ing)
+	require.NoError(t, err)
+	assert.Equal(t, "2m", ing.Annotations[annotations.Prefix+"proxy-body-size"])
+}
+
+func TestWatchNamespaceSelector(t *testing.T) {
+	ctx := context.Background()
+	team := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default", Labels: map[string]string{"team": "a"}}}
+	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}
+	outside := ingress("outside", "out.test", "web", nil)
+	outside.Namespace = "elsewhere"
+	sel, err := labels.Parse("team=a")
+	require.NoError(t, err)
+	client, rec, _ := start(t, Options{NamespaceSelector: sel}, team, other, class(), service("web"), slice("web", "10.0.0.1"),
+		ingress("inside", "in.test", "web", nil), outside)
+	dumpHas(t, rec, "host in.test")
+	assert.NotContains(t, rec.last().Table.Dump(), "out.test")
+
+	other.Labels = map[string]string{"team": "a"}
+	_, err = client.CoreV1().Namespaces().Update(ctx, other, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, "host out.test")
 }

@@ -74,6 +74,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a *table.Action, path string, ex *exchange) {
 	switch {
+	case s.blocked(r, &ex.info): // global.go
+		ex.status = s.answer(w, http.StatusForbidden, "forbidden")
+		return
 	case a == nil:
 		ex.status = s.answer(w, http.StatusNotFound, "default backend - 404")
 		return

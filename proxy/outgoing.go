@@ -151,7 +151,9 @@ func (o *outgoing) forwarded() (kv [6][2]string, n int) {
 	r, info := o.req, o.info
 	add := func(k, v string) { kv[n] = [2]string{k, v}; n++ }
 	xff := info.peerIP
-	if prior := r.Header["X-Forwarded-For"]; info.trustedPeer && len(prior) > 0 {
+	if prior := r.Header["X-Forwarded-For"]; info.clientOnlyXFF {
+		xff = info.clientIP
+	} else if info.trustedPeer && len(prior) > 0 {
 		xff = strings.Join(prior, ", ") + ", " + info.peerIP
 	}
 	add("X-Forwarded-For", xff)

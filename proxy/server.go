@@ -68,7 +68,8 @@ type Server struct {
 	upstreams *upstreams
 	rnd       table.Rand
 	draining  atomic.Bool
-	accessLog *accessLog // nil: no access log
+	accessLog *accessLog             // nil: no access log
+	global    atomic.Pointer[Global] // global.go
 }
 
 // snapshot is one published generation: the table, the endpoint pools of
@@ -186,7 +187,10 @@ type requestInfo struct {
 	scheme      string
 	requestID   string
 	trustedPeer bool
-	upgrade     bool
+	// clientOnlyXFF sends clientIP alone as X-Forwarded-For (a peer
+	// believed through the ConfigMap without compute-full-forwarded-for).
+	clientOnlyXFF bool
+	upgrade       bool
 }
 
 func (s *Server) requestInfo(r *http.Request) requestInfo {
@@ -201,12 +205,7 @@ func (s *Server) requestInfo(r *http.Request) requestInfo {
 	}
 	info.peerIP = splitHost(r.RemoteAddr)
 	info.clientIP = info.peerIP
-	if len(s.opts.TrustedProxies) > 0 {
-		if ip, err := netip.ParseAddr(info.peerIP); err == nil && s.trusted(ip) {
-			info.trustedPeer = true
-			info.clientIP = s.clientFromForwarded(r, info.peerIP)
-		}
-	}
+	s.trust(r, &info) // global.go
 	if ids := r.Header["X-Request-Id"]; len(ids) > 0 && ids[0] != "" {
 		info.requestID = ids[0]
 	} else {
@@ -237,21 +236,11 @@ func portString(port int) string {
 	return s
 }
 
-func (s *Server) trusted(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range s.opts.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// clientFromForwarded walks X-Forwarded-For from the right and returns the
-// first address that is not a trusted proxy, as nginx's real-ip module does.
-func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
+// clientFromForwarded walks X-Forwarded-For (or the ConfigMap's
+// forwarded-for-header) from the right and returns the first address that
+// is not a trusted proxy, as nginx's real-ip module does.
+func (s *Server) clientFromForwarded(vals []string, peer string, g *Global) string {
 	client := peer
-	vals := r.Header["X-Forwarded-For"]
 	for i := len(vals) - 1; i >= 0; i-- {
 		var buf [8]string
 		parts := buf[:0]
@@ -264,7 +253,7 @@ func (s *Server) clientFromForwarded(r *http.Request, peer string) string {
 				return client
 			}
 			client = parts[j]
-			if !s.trusted(ip) {
+			if !s.trusted(ip, g) {
 				return client
 			}
 		}

@@ -24,6 +24,12 @@ type Options struct {
 
 	// DisableSessionTickets turns resumption by ticket off entirely.
 	DisableSessionTickets bool
+
+	// MaxVersion caps the TLS version (0: Go's highest); CipherSuites are
+	// the TLS 1.2 suites offered (nil: Go's defaults). The global
+	// ConfigMap's ssl-protocols and ssl-ciphers set them.
+	MaxVersion   uint16
+	CipherSuites []uint16
 }
 
 // ParseVersion reads a minimum TLS version as an operator writes it: "1.2",
@@ -64,6 +70,8 @@ func ServerConfig(store *Store, opts Options) *tls.Config {
 		GetCertificate:         store.GetCertificate,
 		NextProtos:             []string{"h2", "http/1.1"},
 		SessionTicketsDisabled: opts.DisableSessionTickets,
+		MaxVersion:             opts.MaxVersion,
+		CipherSuites:           opts.CipherSuites,
 	}
 	if opts.DisableHTTP2 {
 		cfg.NextProtos = []string{"http/1.1"}

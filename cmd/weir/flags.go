@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"weir.dev/weir/proxy"
+	weirtls "weir.dev/weir/tls"
 )
 
 // config is every flag of `weir`. Names follow ingress-nginx where it has
@@ -42,6 +45,26 @@ type config struct {
 	http1Server           string
 	version               bool
 	gateway               gatewayFlags // gateway.go
+
+	// ingress-nginx's flags (README, Flags).
+	configMap              string
+	watchWithoutClass      bool
+	classByName            bool
+	watchNamespaceSelector string
+	updateStatus           bool
+	disableSvcExternalName bool
+	annotationsPrefix      string
+	tcpServices            string
+	udpServices            string
+	// notes are the ignored ingress-nginx flags given (nginxflags.go).
+	notes []string
+
+	// Set from the global ConfigMap at start (globalcfg.go).
+	keepAliveOff        bool
+	upstreamIdle        int
+	upstreamIdleTimeout time.Duration
+	maxStreams          int
+	tls                 weirtls.Options
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -49,7 +72,26 @@ func parseFlags(args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c, c.check()
+}
+
+// check refuses the ingress-nginx flags Weir accepts but cannot honour yet:
+// starting without them would silently drop traffic.
+func (c *config) check() error {
+	for flag, v := range map[string]string{"tcp-services-configmap": c.tcpServices, "udp-services-configmap": c.udpServices} {
+		if v != "" {
+			return fmt.Errorf("--%s: Weir does not proxy TCP or UDP services yet; remove the flag, or keep ingress-nginx for these ports", flag)
+		}
+	}
+	if _, err := labels.Parse(c.watchNamespaceSelector); err != nil {
+		return fmt.Errorf("--watch-namespace-selector: %w", err)
+	}
+	if c.configMap != "" {
+		if ns, name, ok := strings.Cut(c.configMap, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("--configmap %q: want namespace/name", c.configMap)
+		}
+	}
+	return nil
 }
 
 // flagNames lists every flag (for the README check).
@@ -99,6 +141,16 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	c.gateway.register(fs)
+	fs.StringVar(&c.configMap, "configmap", "", "namespace/name of ingress-nginx's global ConfigMap, watched and applied live (docs/configmap.md)")
+	fs.BoolVar(&c.watchWithoutClass, "watch-ingress-without-class", false, "also serve Ingresses that name no class at all")
+	fs.BoolVar(&c.classByName, "ingress-class-by-name", false, "also serve Ingresses whose ingressClassName equals --ingress-class, whatever that IngressClass's controller")
+	fs.StringVar(&c.watchNamespaceSelector, "watch-namespace-selector", "", "serve only Ingresses in namespaces whose labels match this selector (default: all)")
+	fs.BoolVar(&c.updateStatus, "update-status", true, "write the load balancer addresses to Ingress status")
+	fs.BoolVar(&c.disableSvcExternalName, "disable-svc-external-name", false, "refuse ExternalName Services as backends (their paths answer 503)")
+	fs.StringVar(&c.annotationsPrefix, "annotations-prefix", "nginx.ingress.kubernetes.io", "prefix of the ingress-nginx annotations Weir reads")
+	fs.StringVar(&c.tcpServices, "tcp-services-configmap", "", "ingress-nginx's TCP services ConfigMap: not supported yet, refused when set")
+	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "ingress-nginx's UDP services ConfigMap: not supported yet, refused when set")
+	registerIgnored(fs, &c.notes)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: weir [flags]\n       weir translate -f PATH...\n       weir migrate [--kubeconfig PATH | -f PATH]\n       weir version\n\nflags:\n")
 		fs.PrintDefaults()

@@ -82,7 +82,7 @@ func TestReadClusterOnlyReads(t *testing.T) {
 	r := migrate.Analyze(in, migrate.Options{})
 	require.Len(t, r.Ingresses, 1)
 	require.Len(t, r.ConfigMaps, 1)
-	assert.Equal(t, migrate.NotHonoured, r.ConfigMaps[0].Findings[0].Status)
+	assert.Equal(t, migrate.Honoured, r.ConfigMaps[0].Findings[0].Status, "use-gzip is read with --configmap")
 	for _, a := range client.Actions() {
 		assert.Contains(t, []string{"list", "get"}, a.GetVerb(), "migrate never writes to the cluster")
 	}

@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"weir.dev/weir/controller"
+	"weir.dev/weir/controller/globalconfig"
 	"weir.dev/weir/controller/offline"
 	"weir.dev/weir/controller/translate"
 	"weir.dev/weir/proxy"
 	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/listeners"
+	"weir.dev/weir/proxy/proxyproto"
 	weirtls "weir.dev/weir/tls"
 )
 
@@ -43,17 +45,15 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	pub, err := newDataPlane(cfg, trusted, reg, log)
+	for _, n := range cfg.notes {
+		log.Info(n)
+	}
+	pub, ctl, ready, err := newStack(cfg, trusted, reg, log)
 	if err != nil {
 		return err
 	}
 	defer pub.close()
-	srv, certs := pub.proxy, pub.certs
-
-	ctl, ready, err := newController(cfg, pub, log, reg)
-	if err != nil {
-		return err
-	}
+	srv := pub.proxy
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var shuttingDown sync.Once
@@ -73,7 +73,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--metrics-port: %w", err)
 	}
-	servers, err := listen(ctx, cfg, srv, certs, log)
+	servers, err := listen(ctx, cfg, pub, log)
 	if err != nil {
 		metricsLn.Close()
 		return err
@@ -101,65 +101,86 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	return runErr
 }
 
+// newStack builds the controller, then the data plane. The controller
+// comes first: it reads the global ConfigMap, whose listener keys the data
+// plane starts with (globalcfg.go); it only keeps pub until Run.
+func newStack(cfg *config, trusted []netip.Prefix, reg *prometheus.Registry, log *zap.Logger) (*publisher, runner, func() bool, error) {
+	pub := &publisher{}
+	ctl, ready, start, err := newController(cfg, pub, log, reg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cfg.applyStart(start); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := newDataPlane(pub, cfg, trusted, reg, log); err != nil {
+		return nil, nil, nil, err
+	}
+	pub.PublishGlobal(start)
+	return pub, ctl, ready, nil
+}
+
 // newDataPlane builds the proxy, its endpoint registry and the certificate
 // store (starting with a self-signed default certificate).
-func newDataPlane(cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) (*publisher, error) {
+func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prometheus.Registerer, log *zap.Logger) error {
 	m := proxy.NewMetrics(reg)
 	endpoints := endpoint.NewRegistry(endpoint.Options{Logger: log, OnPanic: m.BackendPanic, OnHealthChange: m.EndpointHealth})
 	popts, err := proxyOptions(cfg, trusted)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	popts.MaxIdlePerEndpoint, popts.UpstreamIdleTimeout = cfg.upstreamIdle, cfg.upstreamIdleTimeout
 	srv := proxy.New(popts, endpoints, m, log)
 	selfSigned, err := weirtls.SelfSigned(time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("making the default certificate: %w", err)
+		return fmt.Errorf("making the default certificate: %w", err)
 	}
 	initial, err := weirtls.NewSnapshot(selfSigned, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
-		addr: cfg.addr, log: log}, nil
+	*pub = publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
+		addr: cfg.addr, log: log}
+	return nil
 }
 
 // newController returns the online controller (API server) or the offline
-// one (--manifests), and its readiness.
-func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.Registerer) (runner, func() bool, error) {
-	opts := controller.Options{
-		Translate: translate.Options{IngressClass: cfg.ingressClass, ControllerClass: cfg.controllerClass,
-			DefaultBackendService: cfg.defaultBackendService, DefaultSSLCertificate: cfg.defaultSSLCertificate,
-			GatewayControllerName: cfg.gateway.controllerName},
-		WatchNamespace: cfg.watchNamespace,
-		Events:         true,
+// one (--manifests), its readiness, and the global ConfigMap's
+// configuration at start.
+func newController(cfg *config, pub *publisher, log *zap.Logger, reg prometheus.Registerer) (runner, func() bool, *globalconfig.Config, error) {
+	opts, err := controllerOptions(cfg)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if cfg.manifests != "" {
 		opts.Gateway = cfg.gateway.offline()
 		o, err := offline.New(cfg.manifests, opts, pub, log, reg)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return o, o.Controller().Ready, nil
+		return o, o.Controller().Ready, startConfig(o.Controller()), nil
 	}
 	rc, err := restConfig(cfg.kubeconfig)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rc.UserAgent = "weir"
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+		return nil, nil, nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
-	opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
-		PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
+	if cfg.updateStatus {
+		opts.Status = &controller.StatusOptions{PublishService: cfg.publishService,
+			PublishStatusAddress: cfg.publishStatusAddress, ElectionID: cfg.electionID, Identity: electionIdentity()}
+	}
 	if opts.Gateway, err = cfg.gateway.online(rc, client); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	c, err := controller.New(client, opts, pub, log, reg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, c.Ready, nil
+	return c, c.Ready, startConfig(c), nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
@@ -180,16 +201,20 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return rc, nil
 }
 
-// publisher hands each translation to the proxy and the certificate store.
+// publisher hands each translation to the proxy and the certificate store,
+// and the global ConfigMap's configuration to the proxy and the listeners
+// (globalcfg.go).
 type publisher struct {
-	proxy     *proxy.Server
-	endpoints *endpoint.Registry
-	metrics   *proxy.Metrics
-	certs     *weirtls.Store
-	fallback  *weirtls.Certificate
-	listeners *listeners.Manager // Gateway listeners (gateway.go)
-	addr      func(port int) string
-	log       *zap.Logger
+	proxied       []*proxyproto.Listener // the HTTP and HTTPS listeners
+	proxyProtocol proxyproto.Settings
+	proxy         *proxy.Server
+	endpoints     *endpoint.Registry
+	metrics       *proxy.Metrics
+	certs         *weirtls.Store
+	fallback      *weirtls.Certificate
+	listeners     *listeners.Manager // Gateway listeners (gateway.go)
+	addr          func(port int) string
+	log           *zap.Logger
 }
 
 func (p *publisher) close() {
@@ -222,7 +247,7 @@ func (p *publisher) Publish(res *translate.Result) {
 
 // listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and
 // serves h on them.
-func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger) ([]*proxy.HTTPServer, error) {
+func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) ([]*proxy.HTTPServer, error) {
 	var plain, secure net.Listener
 	var err error
 	if cfg.httpPort > 0 {
@@ -238,17 +263,20 @@ func listen(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Sto
 			return nil, fmt.Errorf("--https-port: %w", err)
 		}
 	}
-	return startServers(ctx, cfg, h, certs, log, plain, secure)
+	return startServers(ctx, cfg, pub, log, plain, secure)
 }
 
-// startServers serves h in clear text on plain and over TLS on secure
-// (either may be nil).
-func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirtls.Store, log *zap.Logger, plain, secure net.Listener) ([]*proxy.HTTPServer, error) {
+// startServers serves the proxy in clear text on plain and over TLS on
+// secure (either may be nil), both reading PROXY protocol headers when the
+// global ConfigMap says so.
+func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger, plain, secure net.Listener) ([]*proxy.HTTPServer, error) {
 	opts := serverOptions(cfg)
+	h := pub.proxy
 	var out []*proxy.HTTPServer
 	if plain != nil {
-		srv := proxy.NewHTTPServer(plain.Addr().String(), h, opts, log)
-		go serve(srv, func() error { return srv.Serve(plain) }, log)
+		ln := pub.proxyProtocolListener(proxyproto.NewListener(plain))
+		srv := newServer(cfg, plain.Addr().String(), h, opts, log)
+		go serve(srv, func() error { return srv.Serve(ln) }, log)
 		out = append(out, srv)
 	}
 	if secure != nil {
@@ -259,12 +287,28 @@ func startServers(ctx context.Context, cfg *config, h http.Handler, certs *weirt
 		go keys.Run(ctx, func(err error) { log.Warn("rotating session ticket keys", zap.Error(err)) })
 		tlsOpts := opts
 		tlsOpts.CleartextHTTP2 = false
-		tlsOpts.TLS = weirtls.ServerConfig(certs, weirtls.Options{TicketKeys: keys})
-		srv := proxy.NewHTTPServer(secure.Addr().String(), h, tlsOpts, log)
-		go serve(srv, func() error { return srv.ServeTLS(secure, "", "") }, log)
+		o := cfg.tls
+		o.TicketKeys = keys
+		tlsOpts.TLS = weirtls.ServerConfig(pub.certs, o)
+		ln := pub.proxyProtocolListener(proxyproto.NewListener(secure))
+		srv := newServer(cfg, secure.Addr().String(), h, tlsOpts, log)
+		if o.DisableHTTP2 {
+			srv.Protocols.SetHTTP2(false)
+		}
+		go serve(srv, func() error { return srv.ServeTLS(ln, "", "") }, log)
 		out = append(out, srv)
 	}
 	return out, nil
+}
+
+// newServer is proxy.NewHTTPServer with keep-alive off when the
+// ConfigMap's keep-alive is 0.
+func newServer(cfg *config, addr string, h http.Handler, opts proxy.ServerOptions, log *zap.Logger) *proxy.HTTPServer {
+	srv := proxy.NewHTTPServer(addr, h, opts, log)
+	if cfg.keepAliveOff {
+		srv.SetKeepAlivesEnabled(false)
+	}
+	return srv
 }
 
 func serve(srv *proxy.HTTPServer, f func() error, log *zap.Logger) {

@@ -16,11 +16,9 @@ import (
 func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logger) (*publisher, func() bool) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	pub, err := newDataPlane(cfg, nil, reg, log)
+	pub, ctl, ready, err := newStack(cfg, nil, reg, log)
 	require.NoError(t, err)
 	t.Cleanup(pub.close)
-	ctl, ready, err := newController(cfg, pub, log, reg)
-	require.NoError(t, err)
 	go ctl.Run(ctx)
 	return pub, ready
 }
@@ -28,9 +26,9 @@ func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logge
 // serveManifests runs Weir (the wiring of run, offline mode) on the YAML in
 // dir, serving plain HTTP and HTTPS on loopback listeners, and waits until
 // it is ready. It returns the two addresses.
-func serveManifests(t *testing.T, dir string) (plainAddr, httpsAddr string) {
+func serveManifests(t *testing.T, dir string, flags ...string) (plainAddr, httpsAddr string) {
 	t.Helper()
-	cfg, err := parseFlags([]string{"--manifests", dir, "--access-log=false"})
+	cfg, err := parseFlags(append([]string{"--manifests", dir, "--access-log=false"}, flags...))
 	require.NoError(t, err)
 	log := zap.NewNop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,7 +38,7 @@ func serveManifests(t *testing.T, dir string) (plainAddr, httpsAddr string) {
 	require.NoError(t, err)
 	secure, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	servers, err := startServers(ctx, cfg, pub.proxy, pub.certs, log, plain, secure)
+	servers, err := startServers(ctx, cfg, pub, log, plain, secure)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		for _, s := range servers {

@@ -64,8 +64,14 @@ func regexIngress(ns, name, host string, paths []string, svc string) *networking
 // waitEvent waits for a Warning Event with reason on the Ingress name.
 func waitEvent(t *testing.T, ns, name, reason string) {
 	t.Helper()
+	waitEventOn(t, "Ingress", ns, name, reason)
+}
+
+// waitEventOn waits for a Warning Event with reason on an object.
+func waitEventOn(t *testing.T, kind, ns, name, reason string) {
+	t.Helper()
 	ctx := ctxFor(t, 60*time.Second)
-	sel := fields.Set{"involvedObject.kind": "Ingress", "involvedObject.name": name}.AsSelector().String()
+	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name}.AsSelector().String()
 	var seen []string
 	for {
 		list, err := env.cluster.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
@@ -73,7 +79,7 @@ func waitEvent(t *testing.T, ns, name, reason string) {
 			seen = seen[:0]
 			for _, e := range list.Items {
 				if e.Reason == reason && e.Type == corev1.EventTypeWarning {
-					t.Logf("Event on Ingress %s: %s: %s", name, e.Reason, e.Message)
+					t.Logf("Event on %s %s: %s: %s", kind, name, e.Reason, e.Message)
 					return
 				}
 				seen = append(seen, e.Reason)
@@ -81,7 +87,7 @@ func waitEvent(t *testing.T, ns, name, reason string) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no Warning Event %s on Ingress %s/%s within 60 s; reasons seen: %v", reason, ns, name, seen)
+			t.Fatalf("no Warning Event %s on %s %s/%s within 60 s; reasons seen: %v", reason, kind, ns, name, seen)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

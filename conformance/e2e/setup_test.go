@@ -58,7 +58,10 @@ func setUp(ctx context.Context) (*suite, error) {
 	s.cluster = c
 	s.Setup["cluster up"] = time.Since(t0)
 	t0 = time.Now()
-	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas})
+	// The global ConfigMap (configmap_test.go) starts absent: Weir then
+	// serves with the defaults.
+	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas,
+		ExtraArgs: []string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap}})
 	if err != nil {
 		return s, err
 	}

@@ -46,7 +46,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		writeFindings(b, ir.Findings, "no annotations: served as ingress-nginx serves it")
 	}
 	for _, cm := range r.ConfigMaps {
-		fmt.Fprintf(b, "\nConfigMap %s/%s (Weir reads no ConfigMap)\n", cm.Namespace, cm.Name)
+		fmt.Fprintf(b, "\nConfigMap %s/%s (Weir reads it with --configmap %s/%s)\n", cm.Namespace, cm.Name, cm.Namespace, cm.Name)
 		writeFindings(b, cm.Findings, "no keys")
 	}
 	writeChange(b, r.Change)

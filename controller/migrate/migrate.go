@@ -176,7 +176,7 @@ func Analyze(in Input, opts Options) *Report {
 		r.Ingresses = append(r.Ingresses, ir)
 	}
 	for _, cm := range selectConfigMaps(in.ConfigMaps, opts.ConfigMap) {
-		r.ConfigMaps = append(r.ConfigMaps, ConfigMapReport{Namespace: cm.Namespace, Name: cm.Name, Findings: configMapFindings(cm.Data, nginx)})
+		r.ConfigMaps = append(r.ConfigMaps, ConfigMapReport{Namespace: cm.Namespace, Name: cm.Name, Findings: configMapFindings(cm.Data)})
 	}
 	r.Change = change(nginx, in, opts, pairs)
 	r.Warnings = warnings(nginx, in, opts, pairs)

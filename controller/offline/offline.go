@@ -177,7 +177,7 @@ func key(obj runtime.Object) (string, bool) {
 	}
 	switch obj.(type) {
 	case *networkingv1.Ingress, *networkingv1.IngressClass, *corev1.Service, *discoveryv1.EndpointSlice, *corev1.Secret,
-		*corev1.Namespace, *gatewayv1.GatewayClass, *gatewayv1.Gateway, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute,
+		*corev1.ConfigMap, *corev1.Namespace, *gatewayv1.GatewayClass, *gatewayv1.Gateway, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute,
 		*gatewayv1.ReferenceGrant:
 	default:
 		return "", false
@@ -244,6 +244,8 @@ func (o *Offline) do(ctx context.Context, obj runtime.Object, v verb) error {
 		return apply(ctx, c.DiscoveryV1().EndpointSlices(ns), x, name, v)
 	case *corev1.Secret:
 		return apply(ctx, c.CoreV1().Secrets(ns), x, name, v)
+	case *corev1.ConfigMap:
+		return apply(ctx, c.CoreV1().ConfigMaps(ns), x, name, v)
 	case *corev1.Namespace:
 		return apply(ctx, c.CoreV1().Namespaces(), x, name, v)
 	case *gatewayv1.GatewayClass:

@@ -32,7 +32,7 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	tlsHost := t.hasTLS(host)
 	a.SSLRedirect = cfg.ForceSSLRedirect || (tlsHost && cfg.SSLRedirect)
 	if tlsHost {
-		a.HSTS = HSTS
+		a.HSTS = t.hsts()
 	}
 	ac := t.accessChecks(p)
 	switch {

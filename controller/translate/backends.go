@@ -57,6 +57,10 @@ func (t *translator) resolve(ns, name string, ref svcPort) resolved {
 			problem: fmt.Sprintf("service %s/%s not found", ns, name)}
 	}
 	sp := servicePort(svc, ref)
+	if svc.Spec.Type == corev1.ServiceTypeExternalName && t.opts.DisableExternalName {
+		return resolved{portName: portLabel, reason: ReasonExternalName,
+			problem: fmt.Sprintf("service %s/%s is of type ExternalName, which --disable-svc-external-name refuses", ns, name)}
+	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		port := ref.Number
 		if sp != nil {

@@ -12,10 +12,15 @@ const (
 // IsWeirs reports whether an Ingress is Weir's: its ingressClassName names
 // an IngressClass whose controller is Weir's; or its legacy class annotation
 // equals Weir's class; or it names no class and one of Weir's IngressClasses
-// is the cluster default.
+// is the cluster default (or --watch-ingress-without-class is set). With
+// --ingress-class-by-name, an ingressClassName equal to Weir's class name
+// is Weir's too.
 func IsWeirs(ing *networkingv1.Ingress, classes []*networkingv1.IngressClass, opts Options) bool {
 	opts = opts.withDefaults()
 	if name := ing.Spec.IngressClassName; name != nil {
+		if opts.ClassByName && *name == opts.IngressClass {
+			return true
+		}
 		for _, c := range classes {
 			if c.Name == *name {
 				return c.Spec.Controller == opts.ControllerClass
@@ -31,7 +36,7 @@ func IsWeirs(ing *networkingv1.Ingress, classes []*networkingv1.IngressClass, op
 			return true
 		}
 	}
-	return false
+	return opts.WatchWithoutClass
 }
 
 func (o Options) withDefaults() Options {

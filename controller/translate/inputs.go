@@ -49,6 +49,22 @@ type Options struct {
 	// GatewayControllerName is the GatewayClass spec.controllerName Weir
 	// serves (default "weir.dev/gateway-controller").
 	GatewayControllerName string
+	// AnnotationDefaults are annotation values (names without
+	// annotations.Prefix) for Ingresses that do not set the annotation:
+	// the global ConfigMap's per-route keys (controller/globalconfig).
+	AnnotationDefaults map[string]string
+	// HSTS replaces the Strict-Transport-Security value of TLS hosts ("":
+	// the HSTS constant); DisableHSTS sends none (the ConfigMap's hsts).
+	HSTS        string
+	DisableHSTS bool
+	// WatchWithoutClass serves Ingresses that name no class at all
+	// (--watch-ingress-without-class); ClassByName also serves those whose
+	// ingressClassName is IngressClass (--ingress-class-by-name).
+	WatchWithoutClass bool
+	ClassByName       bool
+	// DisableExternalName refuses ExternalName Services as backends
+	// (--disable-svc-external-name): their paths answer 503.
+	DisableExternalName bool
 	// CustomHTTPErrors are the statuses (300-599) whose body the default
 	// backend (--default-backend-service) replaces on every Ingress path
 	// without its own custom-http-errors: the ConfigMap's
@@ -110,4 +126,5 @@ const (
 	ReasonTLSSecret           = "InvalidTLSSecret"
 	ReasonIngressDropped      = "IngressDropped"
 	ReasonServerAlias         = "ServerAliasConflict"
+	ReasonExternalName        = "ExternalNameDisabled"
 )

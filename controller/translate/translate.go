@@ -96,6 +96,7 @@ type translator struct {
 	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port
 	defaults *annotations.Config     // Parse(nil), shared by Ingresses without nginx annotations
+	ingDefs  *annotations.Config     // with Options.AnnotationDefaults (globaldefaults.go)
 
 	tlsHosts    map[string]bool
 	certs       map[string]*weirtls.Certificate
@@ -208,10 +209,10 @@ const canaryKey = annotations.Prefix + "canary"
 func (t *translator) parse(ann map[string]string) (*annotations.Config, []annotations.Problem) {
 	for k := range ann {
 		if strings.HasPrefix(k, annotations.Prefix) || strings.HasPrefix(k, annotations.WeirPrefix) {
-			return annotations.Parse(ann)
+			return annotations.Parse(t.withDefaults(ann))
 		}
 	}
-	return t.defaultConfig(), nil
+	return t.ingressDefaults(), nil
 }
 
 // defaultConfig is the configuration of an object without annotations:

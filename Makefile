@@ -3,12 +3,23 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build unit test lint vet fmt-check e2e gateway-conformance bench sidebyside run demo clean
+# IMAGE is what `make image` builds and `make push` pushes: your registry.
+IMAGE ?= weir:dev
+
+.PHONY: all build image push unit test lint vet fmt-check e2e gateway-conformance bench sidebyside run demo clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null) -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/weir ./cmd/weir
+
+## image: the container image (deploy/Dockerfile) with the version and commit of this checkout, tagged $(IMAGE)
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) --build-arg COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
+
+## push: push $(IMAGE) (then point deploy/base or the chart at it: README "Install in a cluster")
+push:
+	docker push $(IMAGE)
 
 ## lint: gofmt and go vet over both modules
 lint: fmt-check vet
@@ -25,7 +36,7 @@ vet:
 ## unit: lint plus every unit, golden and fuzz-seed test of the main module, with -race
 unit: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
-	cd deploy/helm/test && $(GO) test -count=1 ./...   # renders deploy/helm/weir (its own module: Helm stays out of Weir's)
+	cd deploy/helm/test && $(GO) test -count=1 ./...   # renders deploy/helm/weir and builds the Kustomize base against golden files (its own module: Helm and kustomize stay out of Weir's)
 
 ## e2e: the local cluster and the end-to-end suite (needs root; builds Kubernetes once)
 e2e:

@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"weir.dev/weir/controller/gatewayservice"
@@ -77,30 +76,29 @@ type Options struct {
 
 // Controller turns watched objects into published routing tables.
 type Controller struct {
-	opts      Options
-	client    kubernetes.Interface
-	pub       Publisher
-	log       *zap.Logger
-	metrics   *metrics
-	factory   informers.SharedInformerFactory
-	secrets   informers.SharedInformerFactory // TLS Secrets only
-	auth      *authSecrets                    // Secrets named by auth-secret, any type
-	listers   listers
-	queue     workqueue.TypedDelayingInterface[string]
-	recorder  record.EventRecorder
-	events    *eventDeduper
-	status    *status.Writer
-	gw        *gatewaySide            // nil: Gateway API off
-	global    *globalState            // nil: no --configmap (configmap.go)
-	services  *gatewayservice.Manager // nil: listeners bind their own ports
-	gwStatus  *gatewaystatus.Writer
-	sockets   sync.Mutex // serialises publishListeners
-	gen       uint64
-	ready     atomic.Bool
-	lastMu    sync.Mutex
-	last      *translate.Result
-	synced    []cache.InformerSynced
-	broadcast record.EventBroadcaster
+	opts     Options
+	client   kubernetes.Interface
+	pub      Publisher
+	log      *zap.Logger
+	metrics  *metrics
+	factory  informers.SharedInformerFactory
+	secrets  informers.SharedInformerFactory // TLS Secrets only
+	auth     *authSecrets                    // Secrets named by auth-secret, any type
+	listers  listers
+	queue    workqueue.TypedDelayingInterface[string]
+	events   *problemEvents // nil: Events off
+	logged   *eventDeduper  // problems already logged
+	status   *status.Writer
+	gw       *gatewaySide            // nil: Gateway API off
+	global   *globalState            // nil: no --configmap (configmap.go)
+	services *gatewayservice.Manager // nil: listeners bind their own ports
+	gwStatus *gatewaystatus.Writer
+	sockets  sync.Mutex // serialises publishListeners
+	gen      uint64
+	ready    atomic.Bool
+	lastMu   sync.Mutex
+	last     *translate.Result
+	synced   []cache.InformerSynced
 
 	burstMu    sync.Mutex
 	burstStart time.Time // first event since the last rebuild began (zero: none)
@@ -156,15 +154,12 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		return nil, err
 	}
 	if opts.Events {
-		c.broadcast = record.NewBroadcaster()
-		c.recorder = c.broadcast.NewRecorder(eventScheme(), corev1.EventSource{Component: "weir"})
+		c.events = newProblemEvents()
 	}
-	c.events = newEventDeduper()
+	c.logged = newEventDeduper()
 	if opts.Status != nil {
 		so := *opts.Status
-		if c.gw != nil {
-			so.Also = c.leadGateways
-		}
+		so.Also = c.leaderWork
 		c.status = status.New(client, so, log)
 	}
 	return c, nil
@@ -185,9 +180,9 @@ func (c *Controller) Last() *translate.Result {
 func (c *Controller) Run(ctx context.Context) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	if c.broadcast != nil {
-		c.broadcast.StartRecordingToSink(&eventSink{c.client})
-		defer c.broadcast.Shutdown()
+	if c.events != nil {
+		c.events.start(c.client)
+		defer c.events.broadcast.Shutdown()
 	}
 	c.factory.Start(ctx.Done())
 	c.secrets.Start(ctx.Done())

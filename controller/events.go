@@ -4,21 +4,23 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"weir.dev/weir/controller/translate"
 )
 
 // eventDeduper remembers the problems already reported, so that a problem
-// gives one Event and one log line when it appears, not one per rebuild.
+// gives one log line (and, on the leader, one Event) when it appears, not
+// one per rebuild.
 type eventDeduper struct {
 	seen map[string]bool
 }
@@ -45,21 +47,91 @@ func (d *eventDeduper) fresh(ps []translate.Problem) []translate.Problem {
 	return out
 }
 
-// report turns problems into metrics (all of them), and log lines and
-// Events (new ones only).
+// problemEvents turns problems into Warning Events through client-go's
+// broadcaster (tools/record), which names them, merges repeats into a count,
+// aggregates bursts of similar Events and rate-limits each object's Events
+// before writing them with the core/v1 API (client-go's EventSinkImpl).
+//
+// Every replica computes the same problems, so only one emits Events: the
+// replica holding the election Lease (see leaderWork), or the only one when
+// nothing is elected (no status writing). A new leader reports the problems
+// present when it takes over once more: a problem never goes unreported in
+// a hand-over, at the price of one repeated Event per problem per leader
+// change.
+type problemEvents struct {
+	broadcast record.EventBroadcaster
+	recorder  record.EventRecorder
+
+	mu      sync.Mutex
+	current []translate.Problem // the newest build's problems
+	term    <-chan struct{}     // Done of the leadership term emitted lately
+	emitted *eventDeduper       // what this term has emitted
+}
+
+func newProblemEvents() *problemEvents {
+	b := record.NewBroadcaster()
+	return &problemEvents{broadcast: b, recorder: b.NewRecorder(eventScheme(), corev1.EventSource{Component: "weir"}),
+		emitted: newEventDeduper()}
+}
+
+// start writes the recorded Events through client until Shutdown.
+func (e *problemEvents) start(client kubernetes.Interface) {
+	e.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+}
+
+// set keeps the newest build's problems for the next emit.
+func (e *problemEvents) set(ps []translate.Problem) {
+	e.mu.Lock()
+	e.current = ps
+	e.mu.Unlock()
+}
+
+// emit records an Event for each current problem this term has not
+// emitted; a term is one leadership (the Done channel of its context), or
+// the whole run when term is nil. A new term starts with nothing emitted.
+func (e *problemEvents) emit(term <-chan struct{}, objectFor func(translate.ObjectRef) runtime.Object) {
+	e.mu.Lock()
+	if term != e.term {
+		e.term, e.emitted = term, newEventDeduper()
+	}
+	fresh := e.emitted.fresh(e.current)
+	e.mu.Unlock()
+	for _, p := range fresh {
+		if obj := objectFor(p.Object); obj != nil {
+			e.recorder.Event(obj, corev1.EventTypeWarning, p.Reason, eventMessage(p))
+		}
+	}
+}
+
+// report turns problems into metrics (all of them), log lines (new ones
+// only, on every replica) and Events (new ones only, on one replica).
 func (c *Controller) report(ps []translate.Problem) {
 	c.metrics.setProblems(ps)
-	for _, p := range c.events.fresh(ps) {
+	for _, p := range c.logged.fresh(ps) {
 		fields := []zap.Field{zap.String("kind", p.Object.Kind), zap.String("namespace", p.Object.Namespace),
 			zap.String("name", p.Object.Name), zap.String("field", p.Field), zap.String("reason", p.Reason),
 			zap.String("severity", string(p.Severity))}
 		c.log.Warn(p.Message, fields...)
-		if c.recorder == nil {
-			continue
-		}
-		if obj := c.objectFor(p.Object); obj != nil {
-			c.recorder.Event(obj, corev1.EventTypeWarning, p.Reason, eventMessage(p))
-		}
+	}
+	if c.events == nil {
+		return
+	}
+	c.events.set(ps)
+	if c.status == nil {
+		c.events.emit(nil, c.objectFor) // nothing is elected: this replica is the only one
+		return
+	}
+	c.status.Poke() // the leader emits (leaderWork)
+}
+
+// leaderWork is the work of the replica holding the Lease, after each of
+// its Ingress status passes: Events, then the Gateway API side.
+func (c *Controller) leaderWork(ctx context.Context) {
+	if c.events != nil {
+		c.events.emit(ctx.Done(), c.objectFor)
+	}
+	if c.gw != nil {
+		c.leadGateways(ctx)
 	}
 }
 
@@ -137,20 +209,3 @@ var eventScheme = func() func() *runtime.Scheme {
 	}
 	return func() *runtime.Scheme { return s }
 }()
-
-// eventSink writes Events through the core/v1 API.
-type eventSink struct{ client kubernetes.Interface }
-
-func (s *eventSink) events(ns string) typedcorev1.EventInterface { return s.client.CoreV1().Events(ns) }
-
-func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	return s.events(e.Namespace).Create(context.Background(), e, metav1.CreateOptions{})
-}
-
-func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
-	return s.events(e.Namespace).Update(context.Background(), e, metav1.UpdateOptions{})
-}
-
-func (s *eventSink) Patch(old *corev1.Event, data []byte) (*corev1.Event, error) {
-	return s.events(old.Namespace).Patch(context.Background(), old.Name, "application/strategic-merge-patch+json", data, metav1.PatchOptions{})
-}

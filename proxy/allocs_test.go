@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/proxy/endpoint"
-	"weir.dev/weir/proxy/table"
 )
 
 // fixedBackend answers every request on every connection with the same
@@ -81,11 +80,7 @@ func TestProxiedRequestAllocationBudget(t *testing.T) {
 			defer reg.Close()
 			s := New(Options{AccessLog: c.log, AccessLogWriter: io.Discard}, reg, nil, nil)
 			defer s.Close()
-			be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
-			tb, err := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
-				Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
-			require.NoError(t, err)
-			s.Publish(tb)
+			publishOneRoute(t, s, addr)
 			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader([]byte(
 				"GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Request-Id: 0123456789abcdef\r\n\r\n"))))
 			require.NoError(t, err)

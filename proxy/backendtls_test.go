@@ -50,7 +50,7 @@ func TestBackendTLSVerificationAndClientCertificate(t *testing.T) {
 	reg := endpoint.NewRegistry(endpoint.Options{})
 	t.Cleanup(reg.Close)
 	h := &harness{t: t, srv: New(Options{}, reg, nil, zap.New(core))}
-	h.front = httptest.NewServer(h.srv)
+	h.front = startFront(t, h.srv)
 	t.Cleanup(h.front.Close)
 	t.Cleanup(h.srv.Close)
 

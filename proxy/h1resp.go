@@ -190,7 +190,12 @@ var commonKeys = func() map[string]string {
 		"Content-Language", "Content-Length", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
 		"Last-Modified", "Location", "Server", "Set-Cookie", "Strict-Transport-Security", "Trailer",
 		"Transfer-Encoding", "Vary", "Via", "X-Content-Type-Options", "X-Frame-Options", "X-Request-Id",
-		"Access-Control-Allow-Origin", "Grpc-Status", "Grpc-Message", "Upgrade", "Sec-Websocket-Accept"} {
+		"Access-Control-Allow-Origin", "Grpc-Status", "Grpc-Message", "Upgrade", "Sec-Websocket-Accept",
+		// and the ones clients send most (Weir's HTTP/1.x server)
+		"Host", "Accept", "Accept-Encoding", "Accept-Language", "User-Agent", "Cookie", "Referer", "Origin",
+		"Authorization", "Expect", "If-Modified-Since", "If-None-Match", "X-Forwarded-For", "X-Forwarded-Proto",
+		"X-Forwarded-Host", "X-Real-Ip", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol",
+		"Sec-Websocket-Extensions", "Te", "Pragma", "Range"} {
 		m[k] = k
 		m[strings.ToLower(k)] = k
 	}

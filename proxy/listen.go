@@ -3,7 +3,9 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,10 +33,89 @@ type ServerOptions struct {
 	CleartextHTTP2 bool
 	// TLS, when set, makes an HTTPS server offering h2 and http/1.1.
 	TLS *tls.Config
+	// HTTP1 picks the HTTP/1.x server: HTTP1Weir (Weir's own loop,
+	// h1server.go) or HTTP1NetHTTP; empty takes DefaultHTTP1. HTTP/2 is
+	// always net/http's.
+	HTTP1 string
 }
 
-// NewHTTPServer returns an http.Server serving h with Weir's limits.
-func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.Logger) *http.Server {
+// The HTTP/1.x servers (--http1-server).
+const (
+	HTTP1Weir    = "weir"
+	HTTP1NetHTTP = "net/http"
+	DefaultHTTP1 = HTTP1Weir
+)
+
+// HTTPServer is one of Weir's client-facing servers. Its methods are
+// http.Server's, and with HTTP1Weir they serve HTTP/1.x with Weir's own
+// loop and hand HTTP/2 connections to the http.Server.
+type HTTPServer struct {
+	*http.Server
+	h1 *h1Server // nil: net/http serves HTTP/1.x too
+}
+
+// Serve serves clear-text connections from ln.
+func (s *HTTPServer) Serve(ln net.Listener) error {
+	if s.h1 == nil {
+		return s.Server.Serve(ln)
+	}
+	return s.h1.serve(ln, nil)
+}
+
+// ServeTLS serves TLS connections from ln with the server's TLS
+// configuration (and the certificate files, when given, as http.Server).
+func (s *HTTPServer) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	if s.h1 == nil {
+		return s.Server.ServeTLS(ln, certFile, keyFile)
+	}
+	conf := s.TLSConfig
+	if conf == nil {
+		conf = &tls.Config{}
+	}
+	if len(conf.NextProtos) == 0 || certFile != "" {
+		conf = conf.Clone()
+		if len(conf.NextProtos) == 0 {
+			conf.NextProtos = []string{"h2", "http/1.1"}
+		}
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("load certificate: %w", err)
+		}
+		conf.Certificates = append(conf.Certificates, cert)
+	}
+	return s.h1.serve(ln, conf)
+}
+
+// Shutdown stops accepting, closes idle connections and waits for the
+// others until ctx ends.
+func (s *HTTPServer) Shutdown(ctx context.Context) error {
+	if s.h1 == nil {
+		return s.Server.Shutdown(ctx)
+	}
+	return s.h1.shutdown(ctx)
+}
+
+// Close closes the listeners and every connection.
+func (s *HTTPServer) Close() error {
+	if s.h1 == nil {
+		return s.Server.Close()
+	}
+	return s.h1.close()
+}
+
+// SetKeepAlivesEnabled turns keep-alive on or off for the answers that
+// follow.
+func (s *HTTPServer) SetKeepAlivesEnabled(v bool) {
+	s.Server.SetKeepAlivesEnabled(v)
+	if s.h1 != nil {
+		s.h1.noKeepAlive.Store(!v)
+	}
+}
+
+// NewHTTPServer returns a server of h with Weir's limits.
+func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.Logger) *HTTPServer {
 	if opts.ReadHeaderTimeout <= 0 {
 		opts.ReadHeaderTimeout = 10 * time.Second
 	}
@@ -72,7 +153,17 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 	if logger != nil {
 		srv.ErrorLog = log.New(zapWriter{logger}, "", 0)
 	}
-	return srv
+	switch opts.HTTP1 {
+	case "":
+		opts.HTTP1 = DefaultHTTP1
+	case HTTP1Weir, HTTP1NetHTTP:
+	default:
+		panic(fmt.Sprintf("proxy: unknown HTTP/1 server %q", opts.HTTP1)) // the flag is checked first
+	}
+	if opts.HTTP1 == HTTP1NetHTTP {
+		return &HTTPServer{Server: srv}
+	}
+	return &HTTPServer{Server: srv, h1: newH1Server(srv.Handler, opts, srv, logger)}
 }
 
 // h2HeaderSlack is what net/http adds to Server.MaxHeaderBytes to make the
@@ -138,7 +229,7 @@ func (z zapWriter) Write(p []byte) (int, error) {
 
 // Shutdown drains srv: no new connections, keep-alive off, in-flight
 // requests given until ctx ends, then everything closed.
-func Shutdown(ctx context.Context, srv *http.Server) error {
+func Shutdown(ctx context.Context, srv *HTTPServer) error {
 	srv.SetKeepAlivesEnabled(false)
 	err := srv.Shutdown(ctx)
 	if err != nil {

@@ -129,7 +129,7 @@ func newFront(t testing.TB, opts Options, sopts ServerOptions) *front {
 	return f
 }
 
-func serveOn(t testing.TB, srv *http.Server, conf *tls.Config) string {
+func serveOn(t testing.TB, srv *HTTPServer, conf *tls.Config) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	if conf != nil {

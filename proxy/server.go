@@ -11,6 +11,7 @@ package proxy
 import (
 	"crypto/tls"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -200,7 +201,7 @@ func (s *Server) requestInfo(r *http.Request) requestInfo {
 	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if tcp, ok := la.(*net.TCPAddr); ok {
-			info.port = strconv.Itoa(tcp.Port)
+			info.port = portString(tcp.Port)
 		}
 	}
 	info.peerIP = splitHost(r.RemoteAddr)
@@ -213,6 +214,27 @@ func (s *Server) requestInfo(r *http.Request) requestInfo {
 	}
 	info.upgrade = isWebSocketUpgrade(r)
 	return info
+}
+
+// portNames holds the decimal form of the ports requests arrived on (a
+// few listeners' ports), so that a request does not format its own.
+var portNames atomic.Pointer[map[int]string]
+
+func portString(port int) string {
+	old := portNames.Load()
+	if old != nil {
+		if s, ok := (*old)[port]; ok {
+			return s
+		}
+	}
+	s := strconv.Itoa(port)
+	m := make(map[int]string, 4)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[port] = s
+	portNames.CompareAndSwap(old, &m) // a lost race only formats again
+	return s
 }
 
 // clientFromForwarded walks X-Forwarded-For (or the ConfigMap's

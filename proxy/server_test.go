@@ -44,7 +44,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 		opts.Rand = &lockedRand{r: opts.Rand}
 	}
 	h := &harness{t: t, srv: New(opts, reg, nil, nil)}
-	h.front = httptest.NewServer(h.srv)
+	h.front = startFront(t, h.srv)
 	t.Cleanup(h.front.Close)
 	t.Cleanup(h.srv.Close)
 	return h

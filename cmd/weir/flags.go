@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"weir.dev/weir/proxy"
 	weirtls "weir.dev/weir/tls"
 )
 
@@ -41,6 +42,7 @@ type config struct {
 	clientBodyTimeout     time.Duration
 	underscoresInHeaders  bool
 	profiling             bool
+	http1Server           string
 	version               bool
 	gateway               gatewayFlags // gateway.go
 	metrics               metricsFlags // metrics.go
@@ -130,6 +132,14 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	c.http1Server = proxy.DefaultHTTP1
+	fs.Func("http1-server", "HTTP/1.x server: \"weir\" (Weir's own strict loop) or \"net/http\" (default "+proxy.DefaultHTTP1+"); HTTP/2 is always net/http's", func(v string) error {
+		if v != proxy.HTTP1Weir && v != proxy.HTTP1NetHTTP {
+			return fmt.Errorf("want %q or %q", proxy.HTTP1Weir, proxy.HTTP1NetHTTP)
+		}
+		c.http1Server = v
+		return nil
+	})
 	fs.BoolVar(&c.version, "version", false, "print the version, commit and Go version, and exit")
 	c.gateway.register(fs)
 	fs.StringVar(&c.configMap, "configmap", "", "namespace/name of ingress-nginx's global ConfigMap, watched and applied live (docs/configmap.md)")

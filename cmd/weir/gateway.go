@@ -122,7 +122,8 @@ func proxyOptions(cfg *config, trusted []netip.Prefix) (proxy.Options, error) {
 // serverOptions are the http.Server limits of every listener.
 func serverOptions(cfg *config) proxy.ServerOptions {
 	return proxy.ServerOptions{ReadHeaderTimeout: cfg.readHeaderTimeout, IdleTimeout: cfg.idleTimeout,
-		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2, MaxConcurrentStreams: cfg.maxStreams}
+		MaxHeaderBytes: cfg.maxHeaderBytes, CleartextHTTP2: cfg.cleartextHTTP2, MaxConcurrentStreams: cfg.maxStreams,
+		HTTP1: cfg.http1Server}
 }
 
 // PublishListeners serves the Gateway listeners (controller.ListenerPublisher).

@@ -68,6 +68,16 @@ func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// proxy's CPU per request by about a tenth. GOGC overrides it.
 		debug.SetGCPercent(400)
 	}
+	// With GOGC at 400 the heap may grow far before a collection: the soft
+	// limit below the container's keeps it from being OOM-killed first.
+	limit, err := memoryLimitFromEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "weir: %v\n", err)
+		return exitUsage
+	}
+	if limit > 0 {
+		log.Info("Go memory limit: 90% of the container's", zap.Int64("bytes", limit))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {

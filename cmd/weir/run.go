@@ -255,7 +255,7 @@ func (p *publisher) Publish(res *translate.Result) {
 
 // listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and
 // serves h on them.
-func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) ([]*http.Server, error) {
+func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) ([]*proxy.HTTPServer, error) {
 	var plain, secure net.Listener
 	var err error
 	if cfg.httpPort > 0 {
@@ -277,10 +277,10 @@ func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) (
 // startServers serves the proxy in clear text on plain and over TLS on
 // secure (either may be nil), both reading PROXY protocol headers when the
 // global ConfigMap says so.
-func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger, plain, secure net.Listener) ([]*http.Server, error) {
+func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger, plain, secure net.Listener) ([]*proxy.HTTPServer, error) {
 	opts := serverOptions(cfg)
 	h := pub.proxy
-	var out []*http.Server
+	var out []*proxy.HTTPServer
 	if plain != nil {
 		ln := pub.proxyProtocolListener(proxyproto.NewListener(plain))
 		srv := newServer(cfg, plain.Addr().String(), h, opts, log)
@@ -311,7 +311,7 @@ func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Log
 
 // newServer is proxy.NewHTTPServer with keep-alive off when the
 // ConfigMap's keep-alive is 0.
-func newServer(cfg *config, addr string, h http.Handler, opts proxy.ServerOptions, log *zap.Logger) *http.Server {
+func newServer(cfg *config, addr string, h http.Handler, opts proxy.ServerOptions, log *zap.Logger) *proxy.HTTPServer {
 	srv := proxy.NewHTTPServer(addr, h, opts, log)
 	if cfg.keepAliveOff {
 		srv.SetKeepAlivesEnabled(false)
@@ -319,7 +319,7 @@ func newServer(cfg *config, addr string, h http.Handler, opts proxy.ServerOption
 	return srv
 }
 
-func serve(srv *http.Server, f func() error, log *zap.Logger) {
+func serve(srv *proxy.HTTPServer, f func() error, log *zap.Logger) {
 	if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("listener failed", zap.String("addr", srv.Addr), zap.Error(err))
 	}
@@ -353,7 +353,7 @@ func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
 // shutdown drains: /readyz already fails; wait --shutdown-delay so load
 // balancers stop sending, then stop accepting, give in-flight requests
 // --drain-period, and close what is left.
-func shutdown(cfg *config, p *proxy.Server, servers []*http.Server, metrics *http.Server, log *zap.Logger) {
+func shutdown(cfg *config, p *proxy.Server, servers []*proxy.HTTPServer, metrics *http.Server, log *zap.Logger) {
 	log.Info("shutting down: not ready", zap.Duration("delay", cfg.shutdownDelay), zap.Duration("drain_period", cfg.drainPeriod))
 	p.Drain()
 	time.Sleep(cfg.shutdownDelay)

@@ -1,6 +1,8 @@
 // Package weirdeploy builds Weir from this repository and deploys it into a
-// local cluster from deploy/base, the way a user applies the Kustomize base,
-// with the image mapped to the freshly built binary. The end-to-end suite and
+// local cluster from what `kustomize build` makes of deploy/base or its
+// Gateway API overlay (checked in by deploy/helm/test, which fails when they
+// differ), the way a user applies the Kustomize base, with the image mapped
+// to the freshly built binary. The end-to-end suite and
 // `make demo` share it, together with small builders for echo-basic
 // workloads.
 package weirdeploy
@@ -50,30 +52,42 @@ func BuildWeir(ctx context.Context, root, out string) error {
 
 // Options adjust deploy/base for a test cluster.
 type Options struct {
+	// IngressOnly deploys deploy/base alone (the Gateway API off, without
+	// its RBAC). Default: deploy/overlays/gateway-api, base and the Gateway
+	// API component.
+	IngressOnly bool
 	// Replicas of the Deployment. Default: deploy/base's own count (2).
 	Replicas int32
 	// ExtraArgs are appended to Weir's arguments (a later flag wins).
 	ExtraArgs []string
 }
 
-// baseFiles are the objects of deploy/base except the Deployment (built
-// separately) and kustomization.yaml (not an object), namespace first.
-var baseFiles = []string{"namespace.yaml", "serviceaccount.yaml", "rbac.yaml", "service.yaml", "ingressclass.yaml", "poddisruptionbudget.yaml"}
-
-// Deploy applies deploy/base into Weir's namespace, waits for the Weir Pods
-// to be Ready and returns them.
-func Deploy(ctx context.Context, c *localcluster.Cluster, root string, o Options) ([]corev1.Pod, error) {
-	base := filepath.Join(root, "deploy", "base")
-	for _, f := range baseFiles {
-		b, err := os.ReadFile(filepath.Join(base, f))
-		if err != nil {
-			return nil, err
-		}
-		if err := c.ApplyYAML(ctx, b, Namespace); err != nil {
-			return nil, fmt.Errorf("applying %s: %w", f, err)
-		}
+// Built is the path of `kustomize build` output of deploy/base (ingressOnly)
+// or of deploy/overlays/gateway-api, kept by deploy/helm/test.
+func Built(root string, ingressOnly bool) string {
+	name := "gateway-api.golden.yaml"
+	if ingressOnly {
+		name = "base.golden.yaml"
 	}
-	d, err := Deployment(base, o)
+	return filepath.Join(root, "deploy", "helm", "test", "testdata", name)
+}
+
+// Deploy applies the built Kustomize base into Weir's namespace (the
+// Deployment adjusted by o), waits for the Weir Pods to be Ready and
+// returns them.
+func Deploy(ctx context.Context, c *localcluster.Cluster, root string, o Options) ([]corev1.Pod, error) {
+	b, err := os.ReadFile(Built(root, o.IngressOnly))
+	if err != nil {
+		return nil, err
+	}
+	objects, deployment, err := SplitDeployment(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ApplyYAML(ctx, objects, Namespace); err != nil {
+		return nil, fmt.Errorf("applying %s: %w", Built(root, o.IngressOnly), err)
+	}
+	d, err := adjust(deployment, o)
 	if err != nil {
 		return nil, err
 	}
@@ -85,17 +99,40 @@ func Deploy(ctx context.Context, c *localcluster.Cluster, root string, o Options
 	return c.WaitPodsReady(wctx, Namespace, Selector, int(*d.Spec.Replicas))
 }
 
-// Deployment reads deploy/base/deployment.yaml and applies o to it.
-func Deployment(base string, o Options) (*appsv1.Deployment, error) {
-	b, err := os.ReadFile(filepath.Join(base, "deployment.yaml"))
-	if err != nil {
-		return nil, err
+// SplitDeployment splits multi-document YAML into the one Deployment and
+// every other object (namespaced ones first need their Namespace, which
+// kustomize puts first).
+func SplitDeployment(b []byte) (others, deployment []byte, err error) {
+	var rest []string
+	for _, doc := range strings.Split("\n"+string(b), "\n---\n") {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return nil, nil, fmt.Errorf("decoding YAML: %w", err)
+		}
+		switch {
+		case meta.Kind == "Deployment" && deployment != nil:
+			return nil, nil, fmt.Errorf("more than one Deployment")
+		case meta.Kind == "Deployment":
+			deployment = []byte(doc)
+		case meta.Kind != "":
+			rest = append(rest, doc)
+		}
 	}
+	if deployment == nil {
+		return nil, nil, fmt.Errorf("no Deployment")
+	}
+	return []byte(strings.Join(rest, "\n---\n")), deployment, nil
+}
+
+// adjust decodes the built Deployment and applies o to it.
+func adjust(b []byte, o Options) (*appsv1.Deployment, error) {
 	d := &appsv1.Deployment{}
 	if err := yaml.UnmarshalStrict(b, d); err != nil {
-		return nil, fmt.Errorf("decoding deployment.yaml: %w", err)
+		return nil, fmt.Errorf("decoding the Deployment: %w", err)
 	}
-	d.Namespace = Namespace
+	if d.Namespace != Namespace {
+		return nil, fmt.Errorf("the Deployment is in namespace %q, not %s", d.Namespace, Namespace)
+	}
 	if o.Replicas > 0 {
 		d.Spec.Replicas = &o.Replicas
 	}
@@ -119,16 +156,22 @@ const ServiceName = "weir"
 // deploy/base's Service its address and returns it: port 80 reaches the
 // Weir Pods' plain-HTTP port, 443 their HTTPS port.
 func WaitAddress(ctx context.Context, c *localcluster.Cluster) (string, error) {
+	return WaitServiceAddress(ctx, c, Namespace, ServiceName)
+}
+
+// WaitServiceAddress waits until the local cluster's load balancer has given
+// the LoadBalancer Service ns/name its address and returns it.
+func WaitServiceAddress(ctx context.Context, c *localcluster.Cluster, ns, name string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		svc, err := c.Client.CoreV1().Services(Namespace).Get(ctx, ServiceName, metav1.GetOptions{})
+		svc, err := c.Client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 && svc.Status.LoadBalancer.Ingress[0].IP != "" {
 			return svc.Status.LoadBalancer.Ingress[0].IP, nil
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("waiting for Service %s/%s's load-balancer address (last error: %v): %w", Namespace, ServiceName, err, ctx.Err())
+			return "", fmt.Errorf("waiting for Service %s/%s's load-balancer address (last error: %v): %w", ns, name, err, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -100,7 +100,7 @@ type listener struct {
 	key   string
 	tls   bool
 	ln    net.Listener
-	srv   *http.Server
+	srv   *proxy.HTTPServer
 	proxy *proxy.Server
 	scope *endpoint.Registry
 	certs *sniStore

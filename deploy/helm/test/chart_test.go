@@ -32,10 +32,16 @@ type rendered map[string][]string
 // renderFiles renders the chart as `helm template weir -n weir-system` would.
 func renderFiles(t *testing.T, values map[string]any) (map[string]string, error) {
 	t.Helper()
+	return renderRelease(t, "weir", "weir-system", values)
+}
+
+// renderRelease renders the chart as `helm template release -n ns` would.
+func renderRelease(t *testing.T, release, ns string, values map[string]any) (map[string]string, error) {
+	t.Helper()
 	ch, err := loader.Load("../weir")
 	require.NoError(t, err)
 	vals, err := chartutil.ToRenderValues(ch, values,
-		chartutil.ReleaseOptions{Name: "weir", Namespace: "weir-system", IsInstall: true}, chartutil.DefaultCapabilities)
+		chartutil.ReleaseOptions{Name: release, Namespace: ns, IsInstall: true}, chartutil.DefaultCapabilities)
 	require.NoError(t, err)
 	return engine.Render(ch, vals)
 }
@@ -101,31 +107,31 @@ func one[T any](t *testing.T, r rendered, kind string) *T {
 	return v
 }
 
-// baseClusterRole is deploy/base's ClusterRole, the rules the chart must
-// grant.
-func baseClusterRole(t *testing.T) *rbacv1.ClusterRole {
+// clusterRoleRules are the rules of the ClusterRole in a file of deploy/.
+func clusterRoleRules(t *testing.T, path string) []rbacv1.PolicyRule {
 	t.Helper()
-	b, err := os.ReadFile("../../base/rbac.yaml")
+	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	for _, doc := range splitDocs(string(b)) {
 		var cr rbacv1.ClusterRole
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &cr))
 		if cr.Kind == "ClusterRole" {
-			return &cr
+			return cr.Rules
 		}
 	}
-	t.Fatal("deploy/base/rbac.yaml has no ClusterRole")
+	t.Fatalf("%s has no ClusterRole", path)
 	return nil
 }
 
-func withoutGatewayAPI(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
-	var out []rbacv1.PolicyRule
-	for _, r := range rules {
-		if len(r.APIGroups) != 1 || r.APIGroups[0] != "gateway.networking.k8s.io" {
-			out = append(out, r)
-		}
-	}
-	return out
+// baseRules are deploy/base's ClusterRole rules, which the chart grants.
+func baseRules(t *testing.T) []rbacv1.PolicyRule {
+	return clusterRoleRules(t, "../../base/rbac.yaml")
+}
+
+// gatewayRules are what deploy/components/gateway-api adds, as the chart
+// does with gatewayAPI.enabled.
+func gatewayRules(t *testing.T) []rbacv1.PolicyRule {
+	return clusterRoleRules(t, "../../components/gateway-api/rbac.yaml")
 }
 
 // flagInREADME is true when Weir's README documents the flag of arg.
@@ -139,21 +145,25 @@ func flagInREADME(t *testing.T, arg string) bool {
 
 func TestDefaults(t *testing.T) {
 	r := render(t, nil)
-	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "IngressClass", "PodDisruptionBudget",
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "IngressClass", "PodDisruptionBudget",
 		"Role", "RoleBinding", "Service", "ServiceAccount"}, r.kinds())
 
 	cr := one[rbacv1.ClusterRole](t, r, "ClusterRole")
-	assert.Equal(t, withoutGatewayAPI(baseClusterRole(t).Rules), cr.Rules, "the chart grants deploy/base's rules, Gateway API only when enabled")
+	assert.Equal(t, baseRules(t), cr.Rules, "the chart grants deploy/base's rules, Gateway API only when enabled")
 	role := one[rbacv1.Role](t, r, "Role")
 	assert.Equal(t, []string{"weir-leader"}, role.Rules[1].ResourceNames)
+	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"weir"},
+		Verbs: []string{"get", "list", "watch"}}, role.Rules[2], "the global ConfigMap, and no other")
 
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Equal(t, int32(2), *d.Spec.Replicas)
 	c := d.Spec.Template.Spec.Containers[0]
 	assert.Equal(t, "ghcr.io/weir-dev/weir:0.1.0", c.Image)
 	assert.Equal(t, []string{"--http-port=8080", "--https-port=8443", "--metrics-port=10254", "--ingress-class=weir",
-		"--controller-class=weir.dev/ingress-controller", "--election-id=weir-leader", "--publish-service=$(POD_NAMESPACE)/weir",
+		"--controller-class=weir.dev/ingress-controller", "--election-id=weir-leader", "--configmap=weir-system/weir", "--publish-service=$(POD_NAMESPACE)/weir",
 		"--enable-gateway-api=false"}, c.Args)
+	assert.Equal(t, "WEIR_MEMORY_LIMIT", c.Env[3].Name)
+	assert.Equal(t, "limits.memory", c.Env[3].ValueFrom.ResourceFieldRef.Resource)
 	for _, a := range c.Args {
 		assert.True(t, flagInREADME(t, a), "%s is not a flag of Weir", a)
 	}
@@ -195,13 +205,14 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 		},
 		"gatewayAPI": map[string]any{"enabled": true},
 	})
-	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "HorizontalPodAutoscaler", "IngressClass",
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "IngressClass",
 		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor"}, r.kinds())
 
-	assert.Equal(t, baseClusterRole(t).Rules, one[rbacv1.ClusterRole](t, r, "ClusterRole").Rules)
+	assert.Equal(t, append(baseRules(t), gatewayRules(t)...), one[rbacv1.ClusterRole](t, r, "ClusterRole").Rules,
+		"deploy/base's rules and deploy/components/gateway-api's")
 	assert.Equal(t, []string{"edge-leader"}, one[rbacv1.Role](t, r, "Role").Rules[1].ResourceNames, "the Lease rule follows the election ID")
 	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"create", "update", "delete"}},
-		one[rbacv1.Role](t, r, "Role").Rules[2], "the Gateways' Services, in the release's namespace only")
+		one[rbacv1.Role](t, r, "Role").Rules[3], "the Gateways' Services, in the release's namespace only")
 
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Nil(t, d.Spec.Replicas, "the HPA owns the replica count")
@@ -254,12 +265,17 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 	assert.Equal(t, services[1].Spec.Selector, sm.Spec.Selector.MatchLabels)
 }
 
-// TestIngressNginxConfigIsRefused: a values file copied from ingress-nginx
-// with controller.config fails instead of dropping the keys silently.
-func TestIngressNginxConfigIsRefused(t *testing.T) {
-	_, err := renderFiles(t, map[string]any{"controller": map[string]any{"config": map[string]any{"use-gzip": "true"}}})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Weir reads no ConfigMap")
+// TestConfigIsTheGlobalConfigMap: controller.config, as in ingress-nginx's
+// chart, becomes the ConfigMap Weir reads (--configmap), its values strings.
+func TestConfigIsTheGlobalConfigMap(t *testing.T) {
+	r := render(t, map[string]any{"controller": map[string]any{"config": map[string]any{
+		"use-forwarded-headers": true, "proxy-body-size": "8m", "worker-processes": 4}}})
+	cm := one[corev1.ConfigMap](t, r, "ConfigMap")
+	assert.Equal(t, "weir", cm.Name)
+	assert.Equal(t, map[string]string{"use-forwarded-headers": "true", "proxy-body-size": "8m", "worker-processes": "4"}, cm.Data)
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	assert.Contains(t, d.Spec.Template.Spec.Containers[0].Args, "--configmap=weir-system/"+cm.Name)
+	assert.Equal(t, []string{cm.Name}, one[rbacv1.Role](t, r, "Role").Rules[2].ResourceNames)
 }
 
 // TestHelmLint runs `helm lint`'s rules (chart metadata, values, templates

@@ -1,0 +1,223 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The request-head parser of Weir's HTTP/1.x server. It accepts a subset of
+// what net/http's http.ReadRequest accepts, and makes the same request of
+// it (FuzzRequestHeadDifferential): every line must end in CRLF, a folded
+// line (obs-fold) is refused, only HTTP/1.0 and HTTP/1.1 are spoken, the
+// target must pass validTarget, names must be tokens and values field
+// values, one Host, Content-Length lines all the same digits, and
+// Transfer-Encoding exactly "chunked" (HTTP/1.1 only). The framing is
+// net/http's: with both Transfer-Encoding and Content-Length, the body is
+// chunked and the length dropped (the handler then closes the connection
+// after its answer, see ServeHTTP).
+
+// reqHead is the framing and connection handling of one request.
+type reqHead struct {
+	method, target string
+	minor          int // HTTP/1.minor
+	host           string
+	contentLength  int64 // -1: chunked
+	close          bool  // Connection: close, or HTTP/1.0 without keep-alive
+}
+
+// headError is a refused head: the status to answer with and why.
+type headError struct {
+	status int
+	msg    string
+}
+
+func (e *headError) Error() string { return e.msg }
+
+func badHead(msg string) *headError { return &headError{http.StatusBadRequest, msg} }
+
+var (
+	errHeadBareLF    = badHead("line not ended by CRLF")
+	errHeadFold      = badHead("obsolete line folding")
+	errHeadName      = badHead("invalid header name")
+	errHeadValue     = badHead("invalid header value")
+	errHeadLine      = badHead("malformed request line")
+	errHeadMethod    = badHead("invalid method")
+	errHeadTarget    = badHead("invalid request target")
+	errHeadHost      = badHead("missing, repeated or invalid Host header")
+	errHeadLength    = badHead("invalid Content-Length")
+	errHeadTE        = badHead("Transfer-Encoding in an HTTP/1.0 request")
+	errHeadVersion   = &headError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	errHeadCoding    = &headError{http.StatusNotImplemented, "unsupported transfer encoding"}
+	errHeadOversized = &headError{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
+)
+
+// readRequestHead reads a head from br into buf, at most limit bytes, and
+// returns it without its final empty line. Each line must end in CRLF.
+func readRequestHead(br *bufio.Reader, buf []byte, limit int) ([]byte, error) {
+	buf = buf[:0]
+	start := 0 // of the current line in buf
+	for {
+		frag, err := br.ReadSlice('\n')
+		buf = append(buf, frag...)
+		if len(buf) > limit {
+			return buf, errHeadOversized
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		line := buf[start:]
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return buf, errHeadBareLF
+		}
+		if len(line) == 2 {
+			if start == 0 {
+				return buf, errHeadLine // an empty request line
+			}
+			return buf[:start], nil
+		}
+		start = len(buf)
+	}
+}
+
+// parseRequestHead parses head (request line and header lines, each ending
+// in CRLF) into rh and h, which must be empty.
+func parseRequestHead(head string, h http.Header) (reqHead, error) {
+	var rh reqHead
+	line, rest, _ := strings.Cut(head, "\r\n")
+	if err := parseRequestLine(&rh, line); err != nil {
+		return rh, err
+	}
+	vals := make([]string, 0, strings.Count(rest, "\r\n"))
+	hosts := 0
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		if isOWS(line[0]) {
+			return rh, errHeadFold
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || !validToken(line[:i]) {
+			return rh, errHeadName
+		}
+		v := trimOWS(line[i+1:])
+		if !validFieldValue(v) {
+			return rh, errHeadValue
+		}
+		key := canonicalKeyString(line[:i])
+		if key == "Host" {
+			hosts++
+			rh.host = v
+			continue
+		}
+		if prev := h[key]; prev != nil {
+			h[key] = append(prev, v)
+			continue
+		}
+		vals = append(vals, v)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if hosts > 1 || hosts == 0 && rh.minor == 1 && rh.method != http.MethodConnect ||
+		hosts == 1 && !httpguts.ValidHostHeader(rh.host) {
+		return rh, errHeadHost
+	}
+	conn := h["Connection"]
+	rh.close = headerHasToken(conn, "close") || rh.minor == 0 && !headerHasToken(conn, "keep-alive")
+	return rh, requestFraming(&rh, h)
+}
+
+// parseRequestLine reads "METHOD target HTTP/1.x".
+func parseRequestLine(rh *reqHead, line string) error {
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 {
+		return errHeadLine
+	}
+	switch proto {
+	case "HTTP/1.1":
+		rh.minor = 1
+	case "HTTP/1.0":
+	default:
+		if len(proto) == 8 && strings.HasPrefix(proto, "HTTP/") && proto[6] == '.' && isDigit(proto[5]) && isDigit(proto[7]) {
+			return errHeadVersion
+		}
+		return errHeadLine
+	}
+	if !validToken(method) {
+		return errHeadMethod
+	}
+	rh.method, rh.target = method, target
+	if method == http.MethodConnect && !strings.HasPrefix(target, "/") {
+		// The authority-form: the handler refuses CONNECT (405).
+		if target == "" || !validTargetBytes(target) || strings.ContainsAny(target, "/?") {
+			return errHeadTarget
+		}
+		return nil
+	}
+	if !validTarget(method, target, 1) {
+		return errHeadTarget
+	}
+	return nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// requestFraming decides how the body is delimited (RFC 9112 section 6.3)
+// as net/http does, and removes the framing headers net/http removes.
+func requestFraming(rh *reqHead, h http.Header) error {
+	cl := h["Content-Length"]
+	n := int64(0)
+	if len(cl) > 0 {
+		var err error
+		if n, err = contentLength(cl); err != nil {
+			return errHeadLength
+		}
+		h["Content-Length"] = cl[:1]
+	}
+	te, chunked := h["Transfer-Encoding"]
+	if !chunked {
+		rh.contentLength = n
+		return nil
+	}
+	delete(h, "Transfer-Encoding")
+	switch {
+	case rh.minor == 0:
+		return errHeadTE
+	case len(te) != 1 || !strings.EqualFold(te[0], "chunked"):
+		return errHeadCoding
+	}
+	delete(h, "Content-Length")
+	rh.contentLength = -1
+	return nil
+}
+
+// canonicalKeyString is canonicalKey for a string: common names from the
+// table, others through textproto (which allocates only when the
+// spelling changes).
+func canonicalKeyString(s string) string {
+	if k, ok := commonKeys[s]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(s)
+}
+
+// requestURL makes the URL of a parsed request line as net/http does: an
+// authority-form CONNECT target becomes the URL's host.
+func requestURL(rh *reqHead) (*url.URL, error) {
+	if rh.method == http.MethodConnect && !strings.HasPrefix(rh.target, "/") {
+		u, err := url.ParseRequestURI("http://" + rh.target)
+		if err != nil {
+			return nil, err
+		}
+		u.Scheme = ""
+		return u, nil
+	}
+	return url.ParseRequestURI(rh.target)
+}

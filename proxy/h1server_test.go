@@ -1,0 +1,240 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/proxy/endpoint"
+	"weir.dev/weir/proxy/table"
+)
+
+func weirFront(t *testing.T) (*front, *recorder) {
+	f := newFront(t, Options{}, ServerOptions{HTTP1: HTTP1Weir})
+	rec := newRecorder(t)
+	f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
+	return f, rec
+}
+
+// TestH1ServerRefusesMalformedHeads: what Weir's HTTP/1.x server refuses
+// beyond net/http (bare LF, folded lines, other versions) and what it
+// refuses as net/http's server does; each refusal is answered, the
+// connection closed, and nothing reaches the backend.
+func TestH1ServerRefusesMalformedHeads(t *testing.T) {
+	f, rec := weirFront(t)
+	cases := map[string]struct {
+		in     string
+		status int
+	}{
+		"bare LF":             {"GET / HTTP/1.1\nHost: a.test\n\n", 400},
+		"bare LF in a field":  {"GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\nX-B: 2\r\n\r\n", 400},
+		"obs-fold":            {"GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\r\n 2\r\n\r\n", 400},
+		"HTTP/2.0 line":       {"GET / HTTP/2.0\r\nHost: a.test\r\n\r\n", 505},
+		"HTTP/1.2":            {"GET / HTTP/1.2\r\nHost: a.test\r\n\r\n", 505},
+		"lower-case version":  {"GET / http/1.1\r\nHost: a.test\r\n\r\n", 400},
+		"two spaces":          {"GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n", 400},
+		"no Host":             {"GET / HTTP/1.1\r\n\r\n", 400},
+		"two Hosts":           {"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", 400},
+		"bad Host":            {"GET / HTTP/1.1\r\nHost: a test\r\n\r\n", 400},
+		"TE in HTTP/1.0":      {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		"unknown expectation": {"POST / HTTP/1.1\r\nHost: a.test\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx", 417},
+		"NUL in a value":      {"GET / HTTP/1.1\r\nHost: a.test\r\nX-A: a\x00b\r\n\r\n", 400},
+		"head too large":      {"GET / HTTP/1.1\r\nHost: a.test\r\nX-A: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", 431},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before, _ := rec.requests()
+			out, closed := rawExchange(t, f.plain, tc.in)
+			assert.True(t, closed, "the connection is closed after the answer")
+			resps := responses(out, "GET")
+			require.Len(t, resps, 1, "exactly one answer: %q", out)
+			assert.Equal(t, tc.status, resps[0].StatusCode)
+			after, _ := rec.requests()
+			assert.Len(t, after, len(before), "a refused request never reaches the backend")
+		})
+	}
+}
+
+// TestH1ServerPipeliningAndHTTP10: requests pipelined on one connection are
+// answered in order, each body framed by its own head; an HTTP/1.0 client
+// keeps its connection only when it asks.
+func TestH1ServerPipeliningAndHTTP10(t *testing.T) {
+	f, rec := weirFront(t)
+	in := "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n" +
+		"POST /2 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello" +
+		"GET /3 HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n" +
+		"GET /4 HTTP/1.0\r\nHost: a.test\r\n\r\n" +
+		"GET /never HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	out, closed := rawExchange(t, f.plain, in)
+	assert.True(t, closed, "closed after the HTTP/1.0 request without keep-alive")
+	resps := responses(out, "GET")
+	require.Len(t, resps, 4, out)
+	for _, r := range resps {
+		assert.Equal(t, 200, r.StatusCode)
+	}
+	assert.Equal(t, []string{"keep-alive"}, resps[2].Header["Connection"])
+	reqs, bad := rec.requests()
+	assert.Empty(t, bad)
+	require.Len(t, reqs, 4)
+	for i, want := range []string{"/1", "/2", "/3", "/4"} {
+		assert.Equal(t, want, reqs[i].target)
+	}
+	assert.Equal(t, "hello", reqs[1].body)
+}
+
+// TestH1ServerExpectContinue: the client gets 100 Continue when the proxy
+// starts reading its body, and not before.
+func TestH1ServerExpectContinue(t *testing.T) {
+	f, rec := weirFront(t)
+	c, err := net.Dial("tcp", f.plain)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/1.1 100 Continue\r\n", line)
+	blank, _ := br.ReadString('\n')
+	assert.Equal(t, "\r\n", blank)
+	io.WriteString(c, "hello")
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	reqs, _ := rec.requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "hello", reqs[0].body)
+	assert.Empty(t, reqs[0].header["Expect"], "Expect is hop-by-hop")
+}
+
+// TestH1ServerClientLeavingEndsTheExchange: a client that closes its
+// connection while the endpoint thinks has its exchange ended, so the
+// endpoint's connection is closed rather than held until it answers.
+func TestH1ServerClientLeavingEndsTheExchange(t *testing.T) {
+	closed := make(chan struct{})
+	addr := serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := br.ReadByte(); err != nil && !isTimeout(err) {
+			close(closed) // Weir gave up on the exchange
+		}
+	})
+	f := newFront(t, Options{}, ServerOptions{HTTP1: HTTP1Weir})
+	f.publish(t, routeTo("a.test", "/", &table.Backend{Name: "slow", Endpoints: []table.Endpoint{{Address: addr}}}))
+	c, err := net.Dial("tcp", f.plain)
+	require.NoError(t, err)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(2 * watchDelay) // the request is under way
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the exchange with the endpoint outlived the client")
+	}
+}
+
+// TestH1ServerAllocationBudget is TestProxiedRequestAllocationBudget with
+// Weir's HTTP/1.x server in front: the whole request, from the client's
+// bytes to the answer's, on a kept-alive connection.
+func TestH1ServerAllocationBudget(t *testing.T) {
+	addr := fixedBackend(t)
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(Options{}, reg, nil, nil)
+	defer s.Close()
+	publishOneRoute(t, s, addr)
+	front := serveOn(t, NewHTTPServer("", s, ServerOptions{HTTP1: HTTP1Weir}, nil), nil)
+	c, err := net.Dial("tcp", front)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	req := []byte("GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Request-Id: 0123456789abcdef\r\n\r\n")
+	buf := make([]byte, 4096)
+	ok := true
+	run := func() {
+		c.Write(req)
+		n := 0
+		for !bytes.HasSuffix(buf[:n], []byte("\r\n\r\nok\n")) {
+			m, err := c.Read(buf[n:])
+			if err != nil {
+				ok = false
+				return
+			}
+			n += m
+		}
+	}
+	run()
+	require.True(t, ok)
+	require.True(t, bytes.HasPrefix(buf, []byte("HTTP/1.1 200 OK\r\n")), "%q", buf)
+	n := testing.AllocsPerRun(200, run)
+	require.True(t, ok)
+	t.Logf("%.1f allocations per request through the server", n)
+	budget := 15.0
+	if raceEnabled {
+		budget += 2
+	}
+	require.LessOrEqual(t, n, budget, "allocations per request")
+}
+
+// publishOneRoute puts one route in service on s: host a.test, every path,
+// to the endpoint at addr.
+func publishOneRoute(t *testing.T, s *Server, addr string) {
+	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
+	tb, err := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
+		Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
+	require.NoError(t, err)
+	s.Publish(tb)
+}
+
+// TestH1ServerTLSByALPN: on the TLS port, a client that negotiates
+// http/1.1 is served by Weir's HTTP/1.x server and one that negotiates h2
+// by net/http's HTTP/2; both are HTTPS to the handler.
+func TestH1ServerTLSByALPN(t *testing.T) {
+	f, rec := weirFront(t)
+	for _, proto := range []string{"http/1.1", "h2"} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{proto}},
+			ForceAttemptHTTP2: proto == "h2"}
+		req, _ := http.NewRequest(http.MethodGet, "https://"+f.tls+"/"+proto, nil)
+		req.Host = "a.test"
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		require.NoError(t, err, proto)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		assert.Equal(t, 200, resp.StatusCode, proto)
+		assert.Equal(t, map[string]int{"http/1.1": 1, "h2": 2}[proto], resp.ProtoMajor, proto)
+	}
+	reqs, _ := rec.requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		assert.Equal(t, "https", r.header.Get("X-Forwarded-Proto"), r.target)
+	}
+}
+
+// TestH1ServerIdleTimeout: a kept-alive connection that sends nothing more
+// is closed after the idle timeout, and one still sending its head after
+// the read-header timeout is cut off.
+func TestH1ServerIdleTimeout(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{HTTP1: HTTP1Weir, IdleTimeout: 100 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond})
+	rec := newRecorder(t)
+	f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
+	out, closed := rawKeepOpen(t, f.plain, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 10*time.Second)
+	assert.True(t, closed, "closed after the idle timeout, well before the test's deadline")
+	assert.Len(t, responses(out, "GET"), 1)
+	out, closed = rawKeepOpen(t, f.plain, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a", 10*time.Second)
+	assert.True(t, closed, "a pipelined head that never ends is cut off")
+	assert.Len(t, responses(out, "GET"), 1)
+}

@@ -98,6 +98,16 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 func getBuffer() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuffer(b *[]byte) { bufPool.Put(b) }
 
+// streamsAtOnce says whether a response of unknown length is a stream whose
+// head the client needs before any body arrives: server-sent events, gRPC,
+// and responses whose backend asks for no buffering with nginx's
+// X-Accel-Buffering: no.
+func streamsAtOnce(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return strings.HasPrefix(ct, "text/event-stream") || strings.HasPrefix(ct, "application/grpc") ||
+		strings.EqualFold(h.Get("X-Accel-Buffering"), "no")
+}
+
 // errClientGone marks a copy that stopped because the client went away;
 // nothing more can be told to it.
 var errClientGone = errors.New("client went away")
@@ -124,6 +134,13 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 		dst["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
 	}
 	w.WriteHeader(resp.StatusCode)
+	if resp.ContentLength < 0 && streamsAtOnce(resp.Header) {
+		// The client needs the head before the first event, which may be
+		// long in coming; otherwise the head leaves with the first bytes.
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return 0, errClientGone
+		}
+	}
 	n, err := copyBody(w, resp.Body, resp.ContentLength < 0)
 	if err != nil {
 		return n, err

@@ -585,3 +585,39 @@ func TestPublishEndpointsMovesTraffic(t *testing.T) {
 	}
 	assert.Same(t, next, h.srv.Table())
 }
+
+// A stream whose first event is long in coming still gets its head at once
+// (server-sent events, gRPC, X-Accel-Buffering: no): the backend here sends
+// nothing more until the client has the head.
+func TestStreamHeadsAreSentBeforeTheFirstEvent(t *testing.T) {
+	for _, header := range [][2]string{{"Content-Type", "text/event-stream"}, {"X-Accel-Buffering", "no"}} {
+		t.Run(header[0], func(t *testing.T) {
+			h := newHarness(t, Options{})
+			gotHead := make(chan struct{})
+			sse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(header[0], header[1])
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				select {
+				case <-gotHead:
+					io.WriteString(w, "data: one\n\n")
+				case <-r.Context().Done():
+				}
+			}))
+			defer sse.Close()
+			h.publish(routeTo("a.test", "/", backendOf("sse", sse)))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL+"/", nil)
+			req.Host = "a.test"
+			resp, err := h.front.Client().Do(req)
+			require.NoError(t, err, "the head arrives while the backend still waits")
+			defer resp.Body.Close()
+			assert.Equal(t, header[1], resp.Header.Get(header[0]))
+			close(gotHead)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, "data: one\n\n", string(body))
+		})
+	}
+}

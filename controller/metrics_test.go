@@ -74,7 +74,9 @@ func count(c prometheus.Collector) int {
 // keeps its series with the new count, one that is fixed loses its series.
 func TestProblemMetricsAreReplacedAsAWhole(t *testing.T) {
 	m := newMetrics(prometheus.NewRegistry(), nil)
-	ing := func(ns string) translate.ObjectRef { return translate.ObjectRef{Kind: "Ingress", Namespace: ns, Name: "x"} }
+	ing := func(ns string) translate.ObjectRef {
+		return translate.ObjectRef{Kind: "Ingress", Namespace: ns, Name: "x"}
+	}
 	m.setProblems([]translate.Problem{{Object: ing("a"), Reason: "InvalidAnnotation"},
 		{Object: ing("a"), Reason: "InvalidAnnotation"}, {Object: ing("b"), Reason: "ServiceNotFound"}})
 	require.Equal(t, 2.0, value(t, m.problems.vec.WithLabelValues("InvalidAnnotation", "Ingress", "a")))

@@ -39,7 +39,9 @@ type Options struct {
 	AccessLog       bool
 	AccessLogWriter io.Writer
 	// MaxIdlePerEndpoint bounds idle keep-alive connections per endpoint
-	// (default 128).
+	// (default 320, ingress-nginx's upstream-keepalive-connections). Below
+	// the number of requests in flight to one endpoint, every request over
+	// it opens and closes a connection.
 	MaxIdlePerEndpoint int
 	// UpstreamIdleTimeout closes idle upstream connections (default 30s,
 	// below common backend keep-alive timeouts so Weir closes first).
@@ -89,7 +91,7 @@ func (s *snapshot) Available(b *table.Backend) bool {
 // New returns a Server that answers 404 until the first Publish.
 func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Server {
 	if opts.MaxIdlePerEndpoint <= 0 {
-		opts.MaxIdlePerEndpoint = 128
+		opts.MaxIdlePerEndpoint = 320
 	}
 	if opts.UpstreamIdleTimeout <= 0 {
 		opts.UpstreamIdleTimeout = 30 * time.Second

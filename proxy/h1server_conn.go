@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // h1ServerConn is one client connection of Weir's HTTP/1.x server.
@@ -245,7 +247,7 @@ const lingerTime = 500 * time.Millisecond
 func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	r, w := &ex.req, &ex.resp
 	if expect := r.Header["Expect"]; len(expect) > 0 {
-		if !headerHasToken(expect[:1], "100-continue") && expect[0] != "" {
+		if !wire.HasToken(expect[:1], "100-continue") && expect[0] != "" {
 			w.header()["Connection"] = []string{"close"}
 			w.WriteHeader(http.StatusExpectationFailed)
 			w.finish()
@@ -332,7 +334,7 @@ func (b *h1ReqBody) read(p []byte) (int, error) {
 		n, err := b.cr.Read(p)
 		if err == io.EOF {
 			// The trailer section (read and checked, not passed on).
-			if _, terr := readTrailers(b.c.br); terr != nil {
+			if _, terr := wire.ReadTrailers(b.c.br); terr != nil {
 				return n, terr
 			}
 		}

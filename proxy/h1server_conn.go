@@ -117,7 +117,15 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
 	c.nc.SetReadDeadline(time.Now().Add(timeout))
-	if _, err := c.br.Peek(1); err != nil {
+	// While it waits, the connection lends its (empty) writer back: idle
+	// connections hold none, and the one taken after is the pool's most
+	// recently used, still in the CPU's cache.
+	c.bw.Reset(nil)
+	clientWriters.Put(c.bw)
+	_, err := c.br.Peek(1)
+	c.bw = clientWriters.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	if err != nil {
 		return false
 	}
 	if !c.state.CompareAndSwap(connIdle, connActive) {

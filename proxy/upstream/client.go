@@ -128,6 +128,7 @@ func (t *Client) get(ctx context.Context, addr string, connect time.Duration, go
 				continue
 			}
 			c.reused = true
+			c.acquire()
 			return c, nil
 		}
 		c.close()
@@ -141,10 +142,7 @@ func (t *Client) get(ctx context.Context, addr string, connect time.Duration, go
 // 5 s), so that it never carries a request, above all one whose body could
 // not be sent again.
 func closedByPeer(c *conn) bool {
-	if c.br.Buffered() > 0 {
-		return true // a stray byte on an idle connection: not reusable
-	}
-	return peerClosed(c.nc)
+	return peerClosed(c.nc) // a stray byte on an idle connection counts as a close
 }
 
 func (t *Client) connect(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*conn, error) {
@@ -165,10 +163,7 @@ func (t *Client) connect(ctx context.Context, addr string, connect time.Duration
 	}
 	c := &conn{nc: nc, tw: timedWriter{nc: nc}, dialed: time.Since(t0)}
 	c.interrupt = func() { nc.SetDeadline(time.Unix(1, 0)) }
-	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(nc)
-	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(&c.tw)
+	c.acquire()
 	return c, nil
 }
 
@@ -180,6 +175,7 @@ func (t *Client) put(addr string, c *conn) {
 		return
 	}
 	c.idleSince = time.Now()
+	c.release()
 	p := t.pool(addr)
 	p.mu.Lock()
 	if len(p.idle) < t.opts.MaxIdle {
@@ -224,8 +220,19 @@ func (p *pool) drain() {
 	}
 }
 
-func (c *conn) close() {
-	c.nc.Close()
+// acquire gives a connection that is about to carry a request its
+// buffers; release returns them (empty) when it goes idle. Idle connections
+// hold no buffer, and the ones in use come from the pools most recently
+// used, still in the CPU's cache, whichever connection carries the request:
+// with hundreds of connections, buffers of their own would each be cold.
+func (c *conn) acquire() {
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(&c.tw)
+}
+
+func (c *conn) release() {
 	if c.br != nil {
 		c.br.Reset(nil)
 		readerPool.Put(c.br)
@@ -233,6 +240,11 @@ func (c *conn) close() {
 		writerPool.Put(c.bw)
 		c.br, c.bw = nil, nil
 	}
+}
+
+func (c *conn) close() {
+	c.nc.Close()
+	c.release()
 }
 
 // slowDial is how long a connection attempt to a removed endpoint may take.

@@ -31,8 +31,7 @@ type h1ServerConn struct {
 	remote string
 	// ctx is every request's context: cancelled when the client is seen
 	// leaving (watch) or the connection ends.
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ctx      *connCtx
 	tmpl     *http.Request // carries ctx into each request
 	head     []byte        // the request head being read
 	pending  []byte        // a response body not yet framed
@@ -55,7 +54,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 	c.bw = clientWriters.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
-	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.ctx = newConnCtx(ctx)
 	c.tmpl = (&http.Request{}).WithContext(c.ctx)
 	c.watch.c = c
 	return c
@@ -64,7 +63,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 // release closes the connection (unless a handler took it over) and
 // returns the buffers.
 func (c *h1ServerConn) release(closeConn bool) {
-	c.cancel()
+	c.ctx.cancel()
 	if !closeConn {
 		return // the hijacker owns the connection and its buffers
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,23 +80,46 @@ type conn struct {
 	dialed    time.Duration // time the dial took (metrics)
 	// interrupt unblocks the connection's reads and writes; made once per
 	// connection, so that hooking it to each request's context costs no
-	// closure.
+	// closure. unhook (clearHook) detaches it from hook, the context of
+	// the request under way when that is a Hook.
 	interrupt func()
+	unhook    func() bool
+	hook      Hook
+	// stopped is set by interrupt: a deadline set after must not undo its
+	// deadline in the past (readBy, writeBy).
+	stopped atomic.Bool
 }
 
 // timedWriter gives each write to the endpoint its own deadline: nginx's
 // proxy_send_timeout is the time between two successive writes, so an
 // upload that keeps moving is never cut, however long it takes.
 type timedWriter struct {
-	nc      net.Conn
+	c       *conn
 	timeout time.Duration // 0: no deadline
 }
 
 func (w *timedWriter) Write(p []byte) (int, error) {
 	if w.timeout > 0 {
-		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.c.writeBy(time.Now().Add(w.timeout))
 	}
-	return w.nc.Write(p)
+	return w.c.nc.Write(p)
+}
+
+// readBy and writeBy set a deadline, unless the exchange has been
+// interrupted: then the interruption's deadline in the past stays, even
+// when it came just before.
+func (c *conn) readBy(t time.Time) {
+	c.nc.SetReadDeadline(t)
+	if c.stopped.Load() {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (c *conn) writeBy(t time.Time) {
+	c.nc.SetWriteDeadline(t)
+	if c.stopped.Load() {
+		c.nc.SetWriteDeadline(time.Unix(1, 0))
+	}
 }
 
 var (
@@ -161,8 +185,13 @@ func (t *Client) connect(ctx context.Context, addr string, connect time.Duration
 	if err != nil {
 		return nil, &DialError{Err: err}
 	}
-	c := &conn{nc: nc, tw: timedWriter{nc: nc}, dialed: time.Since(t0)}
-	c.interrupt = func() { nc.SetDeadline(time.Unix(1, 0)) }
+	c := &conn{nc: nc, dialed: time.Since(t0)}
+	c.tw.c = c
+	c.interrupt = func() {
+		c.stopped.Store(true)
+		nc.SetDeadline(time.Unix(1, 0))
+	}
+	c.unhook = c.clearHook
 	c.acquire()
 	return c, nil
 }

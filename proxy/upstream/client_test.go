@@ -83,3 +83,66 @@ func TestKeepaliveRequestsDefaultAndUnlimited(t *testing.T) {
 	}
 	assert.Equal(t, []int{20}, cc.perConn(), "one connection carries every request")
 }
+
+// hookCtx is a context with a Hook slot, as Weir's HTTP/1.x server's.
+type hookCtx struct {
+	context.Context
+	mu   sync.Mutex
+	hook func()
+	set  int
+}
+
+func (h *hookCtx) SetHook(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hook = f
+	h.set++
+	return true
+}
+
+func (h *hookCtx) ClearHook() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	had := h.hook != nil
+	h.hook = nil
+	return had
+}
+
+func (h *hookCtx) fire() {
+	h.mu.Lock()
+	f := h.hook
+	h.hook = nil
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+func TestHookContextInterruptsTheExchange(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release // never answers while the test runs
+	}))
+	defer be.Close()
+	defer close(release) // before be.Close, which waits for the handler
+	c := New(Options{})
+	defer c.CloseIdle(nil)
+	ctx := &hookCtx{Context: context.Background()}
+	done := make(chan error, 1)
+	go func() {
+		req := &Request{Addr: strings.TrimPrefix(be.URL, "http://"), Method: http.MethodGet, URI: "/", Host: "a.test"}
+		_, err := c.RoundTrip(ctx, req, Timeouts{Connect: 10 * time.Second, Read: time.Minute})
+		done <- err
+	}()
+	<-arrived
+	ctx.fire() // the client left
+	select {
+	case err := <-done:
+		assert.Error(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the exchange outlived its request")
+	}
+	assert.Equal(t, 1, ctx.set, "the hook was used, not context.AfterFunc")
+}

@@ -45,6 +45,34 @@ type Fields interface{ WriteFields(bw *bufio.Writer) }
 // request (0: none), Read each read of the response.
 type Timeouts struct{ Connect, Send, Read time.Duration }
 
+// Hook is a context that can run one function when it ends, without the
+// allocations of context.AfterFunc (Weir's HTTP/1.x server's connection
+// context: one request at a time).
+type Hook interface {
+	// SetHook arranges for f to run when the context ends; false if it
+	// cannot (the context has ended, or the slot is taken).
+	SetHook(f func()) bool
+	// ClearHook removes the hook; false if it had run (or was not set).
+	ClearHook() bool
+}
+
+// watch arranges for the connection to be interrupted when ctx ends; the
+// function returned detaches that, reporting whether it had not happened
+// (as context.AfterFunc's stop).
+func (c *conn) watch(ctx context.Context) func() bool {
+	if h, ok := ctx.(Hook); ok && h.SetHook(c.interrupt) {
+		c.hook = h
+		return c.unhook
+	}
+	return context.AfterFunc(ctx, c.interrupt)
+}
+
+func (c *conn) clearHook() bool {
+	h := c.hook
+	c.hook = nil
+	return h.ClearHook()
+}
+
 // DialError marks a failure to connect: the request never left Weir, so any
 // method may be retried.
 type DialError struct{ Err error }
@@ -72,7 +100,7 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 		c.requests++
 		// A client that goes away (or resets its HTTP/2 stream) unblocks
 		// the exchange at once, so handlers never outlive their requests.
-		stop := context.AfterFunc(ctx, c.interrupt)
+		stop := c.watch(ctx)
 		resp, err := t.exchange(c, req, &to, stop)
 		if err == nil {
 			return resp, nil
@@ -100,7 +128,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 	err := writeRequest(c.bw, req)
 	if c.tw.timeout > 0 {
 		c.tw.timeout = 0
-		c.nc.SetWriteDeadline(time.Time{})
+		c.writeBy(time.Time{})
 	}
 	if err != nil {
 		if c.reused && req.Body == nil {
@@ -110,7 +138,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 	}
 	for {
 		if to.Read > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(to.Read))
+			c.readBy(time.Now().Add(to.Read))
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			if isTimeout(err) {
@@ -249,7 +277,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if b.read > 0 && b.c.br.Buffered() == 0 {
 		// Only a read that may reach the socket needs a fresh deadline.
-		b.c.nc.SetReadDeadline(time.Now().Add(b.read))
+		b.c.readBy(time.Now().Add(b.read))
 	}
 	n, err := b.r.Read(p)
 	if err == io.EOF {

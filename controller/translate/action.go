@@ -45,6 +45,7 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
 	a.ClientCert = ac.client
 	t.askClientCert(host, ac.client)
+	t.addHeaders(a, ac.custom) // headers.go
 	a.MaxBodyBytes = cfg.ProxyBodySize
 	a.HostRewrite = cfg.UpstreamVhost
 	if cfg.RewriteTarget != "" {

@@ -61,6 +61,9 @@ func headerKeys() []Key {
 		{Name: "proxy-set-headers", Scope: ScopeGlobal, Weir: "namespace/name of a ConfigMap whose headers are set on every request to backends of Ingress paths; the ConfigMap is watched",
 			set: func(c *Config, v string) (err error) { c.Headers.ProxySet, err = parseConfigMapRef(v); return err }},
 		{Name: "global-allowed-response-headers", Scope: ScopeGlobal, Weir: "comma list of the headers an Ingress's custom-headers ConfigMap may set; any other closes that Ingress's paths (503)",
-			set: func(c *Config, v string) (err error) { c.Headers.AllowedResponse, err = parseHeaderNames(v); return err }},
+			set: func(c *Config, v string) (err error) {
+				c.Headers.AllowedResponse, err = parseHeaderNames(v)
+				return err
+			}},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -51,7 +52,7 @@ func (h *headerRecorder) got() http.Header {
 // serviceAt is a Service whose one endpoint is the loopback server at
 // url, with its EndpointSlice.
 func serviceAt(t *testing.T, name, url string) (*corev1.Service, *discoveryv1.EndpointSlice) {
-	_, port, err := net.SplitHostPort(url[len("http://"):])
+	_, port, err := net.SplitHostPort(url[strings.Index(url, "://")+3:])
 	require.NoError(t, err)
 	p, err := strconv.Atoi(port)
 	require.NoError(t, err)

@@ -163,3 +163,42 @@ func TestHeaderConfigMapsThroughTheProxy(t *testing.T) {
 	require.NotEmpty(t, res.Problems)
 	assert.Equal(t, http.StatusServiceUnavailable, get(t, front, "app.test", "/").StatusCode)
 }
+
+// A request no rule matches goes to --default-backend-service; with the
+// global custom-http-errors listing its status, the client gets the
+// default backend's error page (asked with X-Code), as from
+// ingress-nginx's default server.
+func TestGlobalCustomHTTPErrorsOnTheDefaultBackendThroughTheProxy(t *testing.T) {
+	pages := newHeaderRecorder(t, nil)
+	pages.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := r.Header.Get("X-Code"); code != "" {
+			io.WriteString(w, "custom page for "+code+" of "+r.Header.Get("X-Original-URI"))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "plain 404")
+	})
+	svc, sl := serviceAt(t, "errors", pages.srv.URL)
+	in := &translate.Inputs{Services: []*corev1.Service{svc}, EndpointSlices: []*discoveryv1.EndpointSlice{sl},
+		Options: translate.Options{DefaultBackendService: "default/errors", CustomHTTPErrors: []int{404}}}
+	ask := func() (int, string) {
+		front, _ := serveTranslation(t, in)
+		req, err := http.NewRequest(http.MethodGet, front.URL+"/missing?x=1", nil)
+		require.NoError(t, err)
+		req.Host = "unknown.test"
+		resp, err := front.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	code, body := ask()
+	assert.Equal(t, http.StatusNotFound, code, "the original status")
+	assert.Equal(t, "custom page for 404 of /missing?x=1", body)
+
+	in.Options.CustomHTTPErrors = nil
+	code, body = ask()
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Equal(t, "plain 404", body, "without the list the default backend's own answer")
+}

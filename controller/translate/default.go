@@ -8,10 +8,14 @@ import (
 
 // addDefaultBackendService makes --default-backend-service answer requests
 // that no rule matches, unless an Ingress's spec.defaultBackend already
-// does, and gives that default action its error pages.
+// does, and gives that default action its error pages and the global
+// headers, as ingress-nginx's default server gets them.
 func (t *translator) addDefaultBackendService() {
 	t.defaultBackendService()
 	t.defaultErrorPages()
+	if t.def != nil && t.def.Split.Main != nil {
+		t.addHeaders(t.def, nil) // the global add-headers and proxy-set-headers (headers.go)
+	}
 }
 
 // defaultErrorPages applies custom-http-errors to the default action, as

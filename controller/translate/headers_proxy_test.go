@@ -176,7 +176,7 @@ func TestGlobalCustomHTTPErrorsOnTheDefaultBackendThroughTheProxy(t *testing.T) 
 			return
 		}
 		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, "plain 404")
+		io.WriteString(w, "plain 404"+r.Header.Get("X-Env"))
 	})
 	svc, sl := serviceAt(t, "errors", pages.srv.URL)
 	in := &translate.Inputs{Services: []*corev1.Service{svc}, EndpointSlices: []*discoveryv1.EndpointSlice{sl},
@@ -201,4 +201,9 @@ func TestGlobalCustomHTTPErrorsOnTheDefaultBackendThroughTheProxy(t *testing.T) 
 	code, body = ask()
 	assert.Equal(t, http.StatusNotFound, code)
 	assert.Equal(t, "plain 404", body, "without the list the default backend's own answer")
+
+	in.HeaderConfigMaps = []*corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: "req", Namespace: "default"}, Data: map[string]string{"X-Env": " env=prod"}}}
+	in.Options.ProxySetHeaders = "default/req"
+	_, body = ask()
+	assert.Equal(t, "plain 404env=prod", body, "the global proxy-set-headers reach the default backend too")
 }

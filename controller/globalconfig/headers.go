@@ -56,9 +56,9 @@ func parseHeaderNames(v string) ([]string, error) {
 
 func headerKeys() []Key {
 	return []Key{
-		{Name: "add-headers", Scope: ScopeGlobal, Weir: "namespace/name of a ConfigMap whose headers are set on every response Weir proxies to clients on Ingress paths (an Ingress's custom-headers wins for the same name); the ConfigMap is watched",
+		{Name: "add-headers", Scope: ScopeGlobal, Weir: "namespace/name of a ConfigMap whose headers are set on every response Weir proxies to clients on Ingress paths and from the default backend (an Ingress's custom-headers wins for the same name); the ConfigMap is watched",
 			set: func(c *Config, v string) (err error) { c.Headers.Add, err = parseConfigMapRef(v); return err }},
-		{Name: "proxy-set-headers", Scope: ScopeGlobal, Weir: "namespace/name of a ConfigMap whose headers are set on every request to backends of Ingress paths; the ConfigMap is watched",
+		{Name: "proxy-set-headers", Scope: ScopeGlobal, Weir: "namespace/name of a ConfigMap whose headers are set on every request to backends of Ingress paths and to the default backend; the ConfigMap is watched",
 			set: func(c *Config, v string) (err error) { c.Headers.ProxySet, err = parseConfigMapRef(v); return err }},
 		{Name: "global-allowed-response-headers", Scope: ScopeGlobal, Weir: "comma list of the headers an Ingress's custom-headers ConfigMap may set; any other closes that Ingress's paths (503)",
 			set: func(c *Config, v string) (err error) {

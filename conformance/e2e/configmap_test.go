@@ -85,4 +85,3 @@ func TestGlobalConfigMap(t *testing.T) {
 		return e, err == nil && e.Status == 200 && len(xff) == 1 && xff[0] != "203.0.113.66", err
 	})
 }
-

@@ -118,6 +118,8 @@ type translator struct {
 	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 
 	extras extras // error pages, mirrors, compression (errorpages.go)
+
+	headers headerState // headers ConfigMaps (headers.go)
 }
 
 // Translate builds the routing table from in. generation is stamped on the
@@ -172,6 +174,7 @@ func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 		certs:    make(map[string]*weirtls.Certificate),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
+		headers:   headerState{list: in.HeaderConfigMaps},
 	}
 }
 

@@ -38,9 +38,17 @@ need() {
 # ports_free: refuses to run when another process (another checkout's
 # benchmark, say) listens on one of the ports: its answers would be taken
 # for ours. Set BACKEND_PORT, PROXY_PORT, METRICS_PORT, TLS_PORT to others.
+# A port inside the kernel's ephemeral range can be taken at any moment by
+# an outgoing connection's local end (the proxies' own connections to the
+# backend among them): a listener there fails to bind now and then.
 ports_free() {
-	local p
+	local p lo hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
 	for p in $BACKEND_PORT $PROXY_PORT $METRICS_PORT $TLS_PORT; do
+		if [ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ]; then
+			echo "port $p is in the ephemeral range $lo-$hi (net.ipv4.ip_local_port_range); choose ports below $lo" >&2
+			exit 1
+		fi
 		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "port $p on 127.0.0.1 is in use by another process; choose other ports (BACKEND_PORT, PROXY_PORT, METRICS_PORT, TLS_PORT)" >&2
 			exit 1
@@ -316,8 +324,9 @@ start_proxy_once() {
 	done
 	local st=running
 	kill -0 "$PROXY_PID" 2>/dev/null || { wait "$PROXY_PID" 2>/dev/null; st="exited with status $?"; }
+	[ -x "$WORK/$name-bin" ] || [ "${name#weir}" = "$name" ] || st="$st; $WORK/$name-bin is gone"
 	echo "$name did not come up ($st); its output:" >&2
-	tail -5 "$WORK/$name/"{access.log,err} 2>/dev/null >&2 || true
+	tail -5 "$WORK/$name/"{access.log,err} >&2 2>/dev/null || true
 	return 1
 }
 

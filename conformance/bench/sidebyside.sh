@@ -73,7 +73,7 @@ LAT_CONNS=${LAT_CONNS:-64}
 PROXIES=${PROXIES:-nginx haproxy caddy weir${BASE:+ weir-base}}
 RSS_PROXIES=${RSS_PROXIES:-$PROXIES}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/weir-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/weir-bench.XXXXXX") # BENCH_TMP: where the scratch files go
 RESULTS=${RESULTS:-$WORK/results}
 # shellcheck source=lib.sh
 . "$ROOT/conformance/bench/lib.sh"
@@ -184,8 +184,8 @@ s3() {
 	LUA
 	for p in $PROXIES; do
 		start_proxy "$p" off 1
-		measure s3 down "$p" "$1" wrk -t1 -c8 -d@D@s "${URL}mib"
-		measure s3 up "$p" "$1" wrk -t1 -c8 -d@D@s -s "$WORK/up.lua" "$URL"
+		measure s3 down "$p" "$1" wrk -t1 -c8 -d@D@s --timeout 30s "${URL}mib"
+		measure s3 up "$p" "$1" wrk -t1 -c8 -d@D@s --timeout 30s -s "$WORK/up.lua" "$URL"
 		record s3 both rss_mib "$p" "$1" "$(awk -v k="$(peak_rss_kib "$PROXY_PID")" 'BEGIN {printf "%.1f", k / 1024}')"
 		stop_proxy
 	done

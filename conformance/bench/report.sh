@@ -90,7 +90,7 @@ END {
 				if (("s3rss", key, "idle_mib", p, r) in v) q[++ni] = v["s3rss", key, "idle_mib", p, r]
 			}
 			if (!n) continue
-			pk = med(a, n); line = line sprintf(" %s MiB: %.1f", sizes[z], pk)
+			pk = med(a, n); line = line sprintf("%s%s MiB: %.1f", line == "" ? " " : ", ", sizes[z], pk)
 			if (lo == "") lo = pk; hi = pk
 			if (idl == "" && ni) idl = med(q, ni)
 		}

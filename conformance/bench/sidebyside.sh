@@ -44,6 +44,9 @@
 #       others/none per round and none/none (the noise) side by side.
 #   (gotests.sh; details and the local-cluster S8 in docs/benchmarks.md)
 #
+# BENCH_TMP (default /tmp) holds the scratch directory; the backend's
+# workers (user nobody) must be able to reach it, so not under /root.
+#
 # BASE=<git revision> adds the proxy "weir-base" (Weir built at that
 # revision) to every round, for a before/after comparison.
 #

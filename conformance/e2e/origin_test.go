@@ -51,13 +51,7 @@ func startOrigin(t *testing.T, handle http.HandlerFunc) *origin {
 	o := &origin{addr: ln.Addr().String(), port: int32(ln.Addr().(*net.TCPAddr).Port), handle: handle}
 	srv := &http.Server{Handler: o, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			_ = srv.Close() // a handler still sleeping: cut it
-		}
-	})
+	t.Cleanup(func() { _ = srv.Close() }) // also cuts a slow handler's request
 	return o
 }
 

@@ -11,36 +11,42 @@ import (
 )
 
 // TestRateLimit: an Ingress with limit-rps 1 and limit-burst-multiplier 1
-// answers 503 (ingress-nginx's default) to a client that outruns it; a
-// client whose address is in limit-allowlist is never limited, and another
-// Ingress without limits keeps serving the limited client. Limits hold per
-// client address and per replica, so the test talks to one replica
-// directly, from two addresses of the host: the bridge's and the Weir
-// Service's load-balancer address.
+// answers 503 (ingress-nginx's default) to a client that outruns it, while
+// the same client is never limited by an Ingress with the same limits whose
+// limit-allowlist holds its address, nor by an Ingress without limits.
+// Limits hold per client address and per replica, so the test talks to one
+// replica directly, from the bridge's address.
 func TestRateLimit(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	ns := namespace(t, ctx)
 	echoApp(t, ctx, ns, "web", 1)
-	limited, open := "limited."+ns+".test", "open."+ns+".test"
-	createIngress(t, ctx, ingress(ns, "limited", limited, "web", map[string]string{
-		canaryPrefix + "limit-rps": "1", canaryPrefix + "limit-burst-multiplier": "1",
-		canaryPrefix + "limit-allowlist": "192.0.2.0/24, " + env.address + "/32"}))
-	createIngress(t, ctx, ingress(ns, "open", open, "web", nil))
-	busy, exempt := clientFrom(env.cluster.BridgeAddr.String()), clientFrom(env.address)
-	waitServed(t, exempt, limited, nil, "web")
-	waitServed(t, exempt, open, nil, "web")
+	bridge := env.cluster.BridgeAddr.String()
+	limits := func(allow string) map[string]string {
+		a := map[string]string{canaryPrefix + "limit-rps": "1", canaryPrefix + "limit-burst-multiplier": "1"}
+		if allow != "" {
+			a[canaryPrefix+"limit-allowlist"] = allow
+		}
+		return a
+	}
+	hosts := map[string]map[string]string{"limited": limits(""), "allowlisted": limits("192.0.2.0/24, " + bridge + "/32"), "open": nil}
+	c := clientFrom(bridge)
+	for name, annotations := range hosts {
+		createIngress(t, ctx, ingress(ns, name, name+"."+ns+".test", "web", annotations))
+	}
+	for name := range hosts {
+		waitServed(t, c, name+"."+ns+".test", nil, "web")
+	}
 
 	replica := weirdeploy.HTTPURL(&env.weirs[0])
 	within(t, 30*time.Second, "503 for a client over the limit", func() (bool, string) {
-		e, err := getFrom(busy, replica, limited, "/", nil)
+		e, err := getFrom(c, replica, "limited."+ns+".test", "/", nil)
 		return err == nil && e.Status == http.StatusServiceUnavailable, fmt.Sprintf("status %d, err %v", e.Status, err)
 	})
 	for i := 0; i < 20; i++ {
-		if e, err := getFrom(exempt, replica, limited, "/", nil); err != nil || e.Status != http.StatusOK {
-			t.Fatalf("request %d from the allowlisted address: status %d (%v), want 200", i, e.Status, err)
-		}
-		if e, err := getFrom(busy, replica, open, "/", nil); err != nil || e.Status != http.StatusOK {
-			t.Fatalf("request %d to the Ingress without limits: status %d (%v), want 200", i, e.Status, err)
+		for _, name := range []string{"allowlisted", "open"} {
+			if e, err := getFrom(c, replica, name+"."+ns+".test", "/", nil); err != nil || e.Status != http.StatusOK {
+				t.Fatalf("request %d to Ingress %s: status %d (%v), want 200", i, name, e.Status, err)
+			}
 		}
 	}
 }

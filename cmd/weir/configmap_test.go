@@ -37,7 +37,12 @@ func TestIngressNginxFlags(t *testing.T) {
 	}
 }
 
-// configMapIngress routes a.test (with TLS) to Service web.
+// configMapSite is Service web on the backend at 127.0.0.1:port and an
+// Ingress routing a.test (with TLS) to it.
+func configMapSite(port string) string {
+	return loopbackService("web", "http", 80, port) + configMapIngress
+}
+
 const configMapIngress = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, namespace: default}
@@ -93,7 +98,7 @@ func TestConfigMapThroughWeir(t *testing.T) {
 	write := func(name, body string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
 	}
-	write("site.yaml", loopbackService("web", "http", 80, port)+configMapIngress)
+	write("site.yaml", configMapSite(port))
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
 	write("cm.yaml", fmt.Sprintf(cm, `use-proxy-protocol: "true", ssl-redirect: "false", hsts-max-age: "600", block-user-agents: "~*bot"`))
 	plain, secure := serveManifests(t, dir, "--configmap=default/weir")

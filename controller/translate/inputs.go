@@ -72,6 +72,9 @@ type Options struct {
 	// DisableExternalName refuses ExternalName Services as backends
 	// (--disable-svc-external-name): their paths answer 503.
 	DisableExternalName bool
+	// SSLPassthrough honours the ssl-passthrough annotation
+	// (--enable-ssl-passthrough; passthrough.go).
+	SSLPassthrough bool
 	// CustomHTTPErrors are the statuses (300-599) whose body the default
 	// backend (--default-backend-service) replaces on every Ingress path
 	// without its own custom-http-errors: the ConfigMap's

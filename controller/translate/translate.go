@@ -29,6 +29,10 @@ type Result struct {
 	// ClientCertHosts are the hosts whose handshakes ask for a client
 	// certificate (auth-tls-secret), with the CAs to name (nil: none).
 	ClientCertHosts map[string]*x509.CertPool
+	// Passthrough maps the hosts of ssl-passthrough Ingresses to the
+	// backend their TLS connections are spliced to (passthrough.go); its
+	// endpoints are Table.Endpoints(backend).
+	Passthrough map[string]*table.Backend
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
 	// EndpointsOnly, when not nil, says that Table differs from the table
@@ -150,6 +154,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 		tb = nil
 	}
 	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
+	res.Passthrough = t.passthrough(mains, canaries) // passthrough.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	return res

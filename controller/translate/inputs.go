@@ -34,6 +34,9 @@ type Inputs struct {
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// ListenerSets add listeners to Gateways (gwlistenersets.go).
 	ListenerSets []*gatewayv1.ListenerSet
+	// TCPServices is the --tcp-services-configmap ConfigMap (nil: none;
+	// tcpservices.go).
+	TCPServices *corev1.ConfigMap
 
 	Options Options
 }
@@ -75,6 +78,9 @@ type Options struct {
 	// SSLPassthrough honours the ssl-passthrough annotation
 	// (--enable-ssl-passthrough; passthrough.go).
 	SSLPassthrough bool
+	// ReservedPorts are Weir's own listening ports, which TCP services may
+	// not take.
+	ReservedPorts []int
 	// CustomHTTPErrors are the statuses (300-599) whose body the default
 	// backend (--default-backend-service) replaces on every Ingress path
 	// without its own custom-http-errors: the ConfigMap's

@@ -27,7 +27,8 @@ func TestIngressNginxFlags(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--no-such-flag"},
-		{"--tcp-services-configmap=ingress-nginx/tcp"},
+		{"--tcp-services-configmap=tcp"},
+		{"--tcp-services-configmap=ingress-nginx/tcp", "--manifests=x.yaml"},
 		{"--udp-services-configmap=ingress-nginx/udp"},
 		{"--configmap=just-a-name"},
 		{"--watch-namespace-selector=team in (a"},

@@ -145,7 +145,7 @@ func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prome
 		return err
 	}
 	*pub = publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
-		addr: cfg.addr, log: log}
+		addr: cfg.addr, log: log, streams: newStreams(cfg, reg, log)}
 	return nil
 }
 
@@ -221,16 +221,19 @@ type publisher struct {
 	certs         *weirtls.Store
 	fallback      *weirtls.Certificate
 	listeners     *listeners.Manager // Gateway listeners (gateway.go)
+	streams       *streams           // passthrough and TCP services (stream.go)
 	addr          func(port int) string
 	log           *zap.Logger
 }
 
 func (p *publisher) close() {
+	p.streams.close()
 	p.proxy.Close()
 	p.endpoints.Close()
 }
 
 func (p *publisher) Publish(res *translate.Result) {
+	p.streams.publish(res)
 	if res.EndpointsOnly != nil {
 		// Only endpoints moved: certificates are the same, and the proxy
 		// rebuilds only the pools of the backends that changed.
@@ -298,7 +301,7 @@ func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Log
 		o := cfg.tls
 		o.TicketKeys = keys
 		tlsOpts.TLS = weirtls.ServerConfig(pub.certs, o)
-		ln := pub.proxyProtocolListener(proxyproto.NewListener(secure))
+		ln := pub.streams.wrapTLS(cfg, pub.proxyProtocolListener(proxyproto.NewListener(secure)))
 		srv := newServer(cfg, secure.Addr().String(), h, tlsOpts, log)
 		if o.DisableHTTP2 {
 			srv.Protocols.SetHTTP2(false)

@@ -23,6 +23,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -292,5 +293,36 @@ func TestHelmLint(t *testing.T) {
 				t.Errorf("%s: %s", name, m)
 			}
 		}
+	}
+}
+
+// TestTCPServices: tcp fills the TCP services ConfigMap (ingress-nginx's
+// format), names it in --tcp-services-configmap, grants that one ConfigMap
+// and opens a container and Service port per entry.
+func TestTCPServices(t *testing.T) {
+	r := render(t, map[string]any{"tcp": map[string]any{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}})
+	require.Len(t, r["ConfigMap"], 2)
+	var tcp corev1.ConfigMap
+	for _, doc := range r["ConfigMap"] {
+		var cm corev1.ConfigMap
+		require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &cm))
+		if cm.Name == "weir-tcp" {
+			tcp = cm
+		}
+	}
+	assert.Equal(t, map[string]string{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}, tcp.Data)
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	ctr := d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--tcp-services-configmap=weir-system/weir-tcp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5432-tcp", ContainerPort: 5432, Protocol: corev1.ProtocolTCP})
+	svc := one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "6379-tcp", Port: 6379, TargetPort: intstr.FromString("6379-tcp"),
+		Protocol: corev1.ProtocolTCP})
+	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"weir-tcp"},
+		Verbs: []string{"list", "watch"}}, one[rbacv1.Role](t, r, "Role").Rules[3], "the TCP services ConfigMap, listed and watched only")
+
+	d = one[appsv1.Deployment](t, render(t, nil), "Deployment")
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		assert.NotContains(t, a, "tcp-services", "no TCP services without tcp")
 	}
 }

@@ -65,8 +65,8 @@ func ReadHello(r io.Reader, maxLen int) (string, []byte, error) {
 		}
 		start := len(raw)
 		raw = append(raw, make([]byte, n)...)
-		if _, err := io.ReadFull(r, raw[start:]); err != nil {
-			return "", raw, fmt.Errorf("reading a TLS record: %w", err)
+		if k, err := io.ReadFull(r, raw[start:]); err != nil {
+			return "", raw[:start+k], fmt.Errorf("reading a TLS record: %w", err)
 		}
 		msg = append(msg, raw[start:]...)
 		if len(msg) < 4 {

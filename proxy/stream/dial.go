@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"net"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -24,6 +25,7 @@ func proxyTo(c net.Conn, head []byte, t *Target, first func(up net.Conn) []byte,
 	if first != nil {
 		pre = first(up)
 	}
+	_ = up.SetWriteDeadline(time.Now().Add(o.DialTimeout))
 	if _, err := up.Write(append(pre, head...)); err != nil {
 		m.count(label, resultUnavailable)
 		c.Close()

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -101,15 +102,26 @@ func (l *tcpListener) set(s *Service) {
 
 func (m *Manager) serve(l *tcpListener, port int) {
 	label := "tcp/" + strconv.Itoa(port)
+	defer func() {
+		if r := recover(); r != nil {
+			m.opts.Log.Error("TCP service listener panicked", zap.String("listener", label), zap.Any("panic", r))
+		}
+	}()
+	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// Out of file descriptors, for example: wait a little, longer
+			// each time, as net/http's Server does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			m.opts.Log.Warn("TCP service: accepting", zap.String("listener", label), zap.Error(err))
+			time.Sleep(backoff)
 			continue
 		}
+		backoff = 0
 		go m.handle(c, l.svc.Load(), label)
 	}
 }

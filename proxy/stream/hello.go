@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -42,7 +43,8 @@ var errHello = errors.New("malformed ClientHello")
 // bytes read, when the first byte is not a handshake record; any other
 // error means a malformed, truncated or too large hello.
 func ReadHello(r io.Reader, maxLen int) (string, []byte, error) {
-	var raw, msg []byte
+	raw := make([]byte, 0, 2048) // most hellos fit: one allocation
+	var msg []byte
 	var hdr [recordHeaderLen]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:1]); err != nil {
@@ -64,11 +66,15 @@ func ReadHello(r io.Reader, maxLen int) (string, []byte, error) {
 			return "", raw, fmt.Errorf("%w: record version %d.%d, length %d", errHello, hdr[1], hdr[2], n)
 		}
 		start := len(raw)
-		raw = append(raw, make([]byte, n)...)
+		raw = slices.Grow(raw, n)[:start+n]
 		if k, err := io.ReadFull(r, raw[start:]); err != nil {
 			return "", raw[:start+k], fmt.Errorf("reading a TLS record: %w", err)
 		}
-		msg = append(msg, raw[start:]...)
+		if msg == nil {
+			msg = raw[start:] // the usual single record: no copy
+		} else {
+			msg = append(slices.Clip(msg), raw[start:]...)
+		}
 		if len(msg) < 4 {
 			continue
 		}
@@ -117,12 +123,12 @@ func (r *reader) byteAt(b []byte, i int) byte {
 }
 
 // vec reads a vector with an n-byte length prefix (n is 1 or 2).
-func (r *reader) vec(n int) *reader {
+func (r *reader) vec(n int) reader {
 	l := r.u8()
 	if n == 2 {
 		l = l<<8 | r.u8()
 	}
-	return &reader{b: r.take(l), bad: r.bad}
+	return reader{b: r.take(l), bad: r.bad}
 }
 
 // serverName parses a ClientHello body (RFC 8446, 4.1.2) and returns its
@@ -149,7 +155,7 @@ func serverName(body []byte) (string, error) {
 	if r.bad || len(r.b) != 0 {
 		return "", fmt.Errorf("%w: extensions length", errHello)
 	}
-	seen := map[int]bool{}
+	var seen []int
 	name := ""
 	for len(exts.b) > 0 && !exts.bad {
 		typ := exts.u16()
@@ -157,13 +163,13 @@ func serverName(body []byte) (string, error) {
 		if exts.bad {
 			break
 		}
-		if seen[typ] {
+		if slices.Contains(seen, typ) {
 			return "", fmt.Errorf("%w: extension %d twice", errHello, typ)
 		}
-		seen[typ] = true
+		seen = append(seen, typ)
 		if typ == extServerName {
 			var err error
-			if name, err = hostName(data); err != nil {
+			if name, err = hostName(&data); err != nil {
 				return "", err
 			}
 		}
@@ -215,7 +221,7 @@ func validHost(h string) bool {
 	if len(h) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(h, ".") {
+	for label := range strings.SplitSeq(h, ".") {
 		if label == "" || len(label) > 63 {
 			return false
 		}

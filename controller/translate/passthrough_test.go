@@ -55,3 +55,21 @@ func dumpPassthrough(res *Result) string {
 	}
 	return b.String()
 }
+
+// An endpoint-only refresh keeps the passthrough hosts, and their backend's
+// endpoints are read from the refreshed table (what cmd/weir publishes).
+func TestPassthroughFollowsEndpointRefresh(t *testing.T) {
+	objs, err := manifests.Load("testdata/passthrough/hosts.in.yaml")
+	require.NoError(t, err)
+	in := manifests.Inputs(objs, Options{SSLPassthrough: true})
+	res := Translate(in, 1)
+	for _, s := range in.EndpointSlices {
+		if s.Name == "vault-abc" {
+			s.Endpoints = s.Endpoints[1:] // 10.0.0.1 goes away
+		}
+	}
+	next, ok := Refresh(res, in, map[string]bool{"default/vault": true}, 2)
+	require.True(t, ok)
+	require.Equal(t, "*.vault.example.com -> default/vault:443 [10.0.0.2:8443]\nvault.example.com -> default/vault:https [10.0.0.2:8443]\n",
+		dumpPassthrough(next))
+}

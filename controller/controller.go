@@ -66,9 +66,10 @@ type Options struct {
 	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
 	// configmap.go), "" for none.
 	ConfigMap string
-	// TCPServices is namespace/name of ingress-nginx's TCP services
-	// ConfigMap (--tcp-services-configmap; tcpservices.go), "" for none.
-	TCPServices string
+	// TCPServices and UDPServices are namespace/name of ingress-nginx's TCP
+	// and UDP services ConfigMaps (--tcp-services-configmap,
+	// --udp-services-configmap; tcpservices.go), "" for none.
+	TCPServices, UDPServices string
 	// AnnotationsPrefix replaces nginx.ingress.kubernetes.io as the prefix
 	// of the annotations read (--annotations-prefix; "" keeps it).
 	AnnotationsPrefix string
@@ -94,7 +95,7 @@ type Controller struct {
 	status   *status.Writer
 	gw       *gatewaySide            // nil: Gateway API off
 	global   *globalState            // nil: no --configmap (configmap.go)
-	tcp      *tcpServices            // nil: no --tcp-services-configmap (tcpservices.go)
+	tcp      *tcpServices            // nil: no TCP or UDP services ConfigMap (tcpservices.go)
 	services *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus *gatewaystatus.Writer
 	sockets  sync.Mutex // serialises publishListeners
@@ -158,7 +159,7 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		return nil, err
 	}
 	var err error
-	if c.tcp, err = c.newTCPServices(opts.TCPServices); err != nil {
+	if c.tcp, err = c.newTCPServices(opts.TCPServices, opts.UDPServices); err != nil {
 		return nil, err
 	}
 	if opts.Events {

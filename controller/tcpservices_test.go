@@ -28,7 +28,10 @@ func TestTCPServicesConfigMapIsWatched(t *testing.T) {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "tcp", Namespace: "ingress"},
 		Data: map[string]string{"9000": "default/db:80", "9001": "default/db"}}
-	client, rec, _ := start(t, Options{Events: true, TCPServices: "ingress/tcp"}, class(), service("db"), slice("db", "10.0.0.1"), cm)
+	udp := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "udp", Namespace: "ingress"},
+		Data: map[string]string{"5353": "default/db:http"}}
+	client, rec, _ := start(t, Options{Events: true, TCPServices: "ingress/tcp", UDPServices: "ingress/udp"},
+		class(), service("db"), slice("db", "10.0.0.1"), cm, udp)
 	require.Eventually(t, func() bool {
 		s := lastTCP(rec)
 		return len(s) == 1 && s[0].Port == 9000 && len(s[0].Target.Addrs) == 1 && s[0].Target.Addrs[0] == "10.0.0.1:8080"
@@ -43,6 +46,11 @@ func TestTCPServicesConfigMapIsWatched(t *testing.T) {
 		}
 		return false
 	}, 10*time.Second, 10*time.Millisecond)
+
+	require.Eventually(t, func() bool {
+		res := rec.last()
+		return res != nil && len(res.UDPServices) == 1 && res.UDPServices[0].Port == 5353
+	}, 10*time.Second, 5*time.Millisecond, "the UDP services ConfigMap is read too")
 
 	// An endpoint change reaches the TCP service (Refresh declines).
 	_, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("db", "10.0.0.2"), metav1.UpdateOptions{})
@@ -64,5 +72,7 @@ func TestTCPServicesConfigMapIsWatched(t *testing.T) {
 
 func TestTCPServicesFlagNeedsNamespaceAndName(t *testing.T) {
 	_, err := New(nil, Options{TCPServices: "tcp"}, &recorder{}, nil, nil)
+	require.Error(t, err)
+	_, err = New(nil, Options{UDPServices: "a/b/c"}, &recorder{}, nil, nil)
 	require.Error(t, err)
 }

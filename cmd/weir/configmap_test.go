@@ -29,7 +29,8 @@ func TestIngressNginxFlags(t *testing.T) {
 		{"--no-such-flag"},
 		{"--tcp-services-configmap=tcp"},
 		{"--tcp-services-configmap=ingress-nginx/tcp", "--manifests=x.yaml"},
-		{"--udp-services-configmap=ingress-nginx/udp"},
+		{"--udp-services-configmap=udp"},
+		{"--udp-services-configmap=ingress-nginx/udp", "--manifests=x.yaml"},
 		{"--configmap=just-a-name"},
 		{"--watch-namespace-selector=team in (a"},
 	} {

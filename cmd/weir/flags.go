@@ -80,16 +80,13 @@ func parseFlags(args []string) (*config, error) {
 // check refuses the ingress-nginx flags Weir accepts but cannot honour yet:
 // starting without them would silently drop traffic.
 func (c *config) check() error {
-	if c.udpServices != "" {
-		return fmt.Errorf("--udp-services-configmap: Weir does not proxy UDP services yet; remove the flag, or keep ingress-nginx for these ports")
-	}
-	if c.tcpServices != "" && c.manifests != "" {
-		return fmt.Errorf("--tcp-services-configmap needs an API server; it does not work with --manifests")
+	if (c.tcpServices != "" || c.udpServices != "") && c.manifests != "" {
+		return fmt.Errorf("--tcp-services-configmap and --udp-services-configmap need an API server; they do not work with --manifests")
 	}
 	if _, err := labels.Parse(c.watchNamespaceSelector); err != nil {
 		return fmt.Errorf("--watch-namespace-selector: %w", err)
 	}
-	for flag, v := range map[string]string{"configmap": c.configMap, "tcp-services-configmap": c.tcpServices} {
+	for flag, v := range map[string]string{"configmap": c.configMap, "tcp-services-configmap": c.tcpServices, "udp-services-configmap": c.udpServices} {
 		if ns, name, ok := strings.Cut(v, "/"); v != "" && (!ok || ns == "" || name == "" || strings.Contains(name, "/")) {
 			return fmt.Errorf("--%s %q: want namespace/name", flag, v)
 		}
@@ -153,7 +150,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.StringVar(&c.annotationsPrefix, "annotations-prefix", "nginx.ingress.kubernetes.io", "prefix of the ingress-nginx annotations Weir reads")
 	fs.StringVar(&c.tcpServices, "tcp-services-configmap", "", "namespace/name of ingress-nginx's TCP services ConfigMap (port: namespace/service:port[:PROXY][:PROXY]), watched live (docs/passthrough.md)")
 	fs.BoolVar(&c.enableSSLPassthrough, "enable-ssl-passthrough", false, "honour the ssl-passthrough annotation: TLS connections on the HTTPS port whose SNI names such a host are spliced to its backend without termination (docs/passthrough.md)")
-	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "ingress-nginx's UDP services ConfigMap: not supported yet, refused when set")
+	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "namespace/name of ingress-nginx's UDP services ConfigMap (port: namespace/service:port), watched live (docs/passthrough.md)")
 	registerIgnored(fs, &c.notes)
 	c.metrics.register(fs)
 	fs.Usage = func() {

@@ -24,6 +24,7 @@ func controllerOptions(cfg *config) (controller.Options, error) {
 			ClassByName: cfg.classByName, DisableExternalName: cfg.disableSvcExternalName,
 			SSLPassthrough: cfg.enableSSLPassthrough, ReservedPorts: []int{cfg.httpPort, cfg.httpsPort, cfg.metricsPort}},
 		TCPServices:       cfg.tcpServices,
+		UDPServices:       cfg.udpServices,
 		WatchNamespace:    cfg.watchNamespace,
 		Events:            true,
 		ConfigMap:         cfg.configMap,

@@ -12,10 +12,12 @@ import (
 
 // streams are the connection-level parts of the data plane: TLS
 // passthrough on the HTTPS port (--enable-ssl-passthrough) and the TCP
-// services (--tcp-services-configmap). Both are nil when off.
+// and UDP services (--tcp-services-configmap, --udp-services-configmap).
+// Each is nil when off.
 type streams struct {
 	passthrough *stream.Listener
 	tcp         *stream.Manager
+	udp         *stream.UDPManager
 	opts        stream.Options
 	bindErrs    map[string]bool // the bind errors last logged
 }
@@ -23,12 +25,15 @@ type streams struct {
 // newStreams prepares the metrics and the TCP service manager for cfg.
 func newStreams(cfg *config, reg prometheus.Registerer, log *zap.Logger) *streams {
 	s := &streams{}
-	if !cfg.enableSSLPassthrough && cfg.tcpServices == "" {
+	if !cfg.enableSSLPassthrough && cfg.tcpServices == "" && cfg.udpServices == "" {
 		return s
 	}
 	s.opts = stream.Options{Metrics: stream.NewMetrics(reg), Log: log}
 	if cfg.tcpServices != "" {
 		s.tcp = stream.NewManager(cfg.addr, s.opts)
+	}
+	if cfg.udpServices != "" {
+		s.udp = stream.NewUDPManager(cfg.addr, s.opts)
 	}
 	return s
 }
@@ -62,19 +67,27 @@ func (s *streams) publish(res *translate.Result) {
 		}
 		s.passthrough.SetRoutes(stream.NewRoutes(hosts))
 	}
-	if s.tcp != nil && res.EndpointsOnly == nil {
-		s.applyTCP(res.TCPServices)
+	if res.EndpointsOnly != nil {
+		return // Refresh declines when a TCP or UDP service's endpoints change
 	}
+	var errs []error
+	if s.tcp != nil {
+		errs = append(errs, s.tcp.Apply(res.TCPServices)...)
+	}
+	if s.udp != nil {
+		errs = append(errs, s.udp.Apply(res.UDPServices)...)
+	}
+	s.logBindErrors(errs)
 }
 
-// applyTCP applies the TCP services; a port that cannot be bound is logged
-// once (until it binds or changes), and retried with the next translation.
-func (s *streams) applyTCP(svcs []stream.Service) {
+// logBindErrors logs each port that cannot be bound once (until it binds
+// or changes); it is retried with the next translation.
+func (s *streams) logBindErrors(bindErrs []error) {
 	errs := map[string]bool{}
-	for _, err := range s.tcp.Apply(svcs) {
+	for _, err := range bindErrs {
 		errs[err.Error()] = true
 		if !s.bindErrs[err.Error()] {
-			s.opts.Log.Error("TCP service not served", zap.Error(err))
+			s.opts.Log.Error("TCP or UDP service not served", zap.Error(err))
 		}
 	}
 	s.bindErrs = errs
@@ -83,5 +96,8 @@ func (s *streams) applyTCP(svcs []stream.Service) {
 func (s *streams) close() {
 	if s != nil && s.tcp != nil {
 		s.tcp.Close()
+	}
+	if s != nil && s.udp != nil {
+		s.udp.Close()
 	}
 }

@@ -34,9 +34,10 @@ type Inputs struct {
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// ListenerSets add listeners to Gateways (gwlistenersets.go).
 	ListenerSets []*gatewayv1.ListenerSet
-	// TCPServices is the --tcp-services-configmap ConfigMap (nil: none;
-	// tcpservices.go).
+	// TCPServices and UDPServices are the --tcp-services-configmap and
+	// --udp-services-configmap ConfigMaps (nil: none; tcpservices.go).
 	TCPServices *corev1.ConfigMap
+	UDPServices *corev1.ConfigMap
 
 	Options Options
 }

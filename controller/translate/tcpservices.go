@@ -16,6 +16,20 @@ import (
 const (
 	ReasonInvalidTCPService = "InvalidTCPService"
 	ReasonTCPServiceBackend = "TCPServiceBackend"
+	// The same for --udp-services-configmap.
+	ReasonInvalidUDPService = "InvalidUDPService"
+	ReasonUDPServiceBackend = "UDPServiceBackend"
+)
+
+// streamKind is what differs between the TCP and UDP services ConfigMaps.
+type streamKind struct {
+	parse            func(map[string]string, []int) ([]TCPServiceEntry, []TCPServiceProblem)
+	invalid, backend string // problem reasons
+}
+
+var (
+	tcpKind = streamKind{ParseTCPServices, ReasonInvalidTCPService, ReasonTCPServiceBackend}
+	udpKind = streamKind{ParseUDPServices, ReasonInvalidUDPService, ReasonUDPServiceBackend}
 )
 
 // TCPServiceEntry is one valid entry of ingress-nginx's TCP services
@@ -37,6 +51,16 @@ type TCPServiceProblem struct{ Key, Message string }
 // An invalid entry is left out with a problem; the others stand. Ports in
 // reserved (Weir's own listeners) are refused.
 func ParseTCPServices(data map[string]string, reserved []int) ([]TCPServiceEntry, []TCPServiceProblem) {
+	return parseStreamServices(data, reserved, true)
+}
+
+// ParseUDPServices reads a UDP services ConfigMap (--udp-services-configmap),
+// the same format without PROXY (the PROXY protocol is TCP's).
+func ParseUDPServices(data map[string]string, reserved []int) ([]TCPServiceEntry, []TCPServiceProblem) {
+	return parseStreamServices(data, reserved, false)
+}
+
+func parseStreamServices(data map[string]string, reserved []int, tcp bool) ([]TCPServiceEntry, []TCPServiceProblem) {
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -45,7 +69,7 @@ func ParseTCPServices(data map[string]string, reserved []int) ([]TCPServiceEntry
 	var out []TCPServiceEntry
 	var ps []TCPServiceProblem
 	for _, k := range keys {
-		e, err := parseTCPService(k, data[k], reserved)
+		e, err := parseTCPService(k, data[k], reserved, tcp)
 		if err != nil {
 			ps = append(ps, TCPServiceProblem{Key: k, Message: err.Error()})
 			continue
@@ -56,7 +80,7 @@ func ParseTCPServices(data map[string]string, reserved []int) ([]TCPServiceEntry
 	return out, ps
 }
 
-func parseTCPService(key, value string, reserved []int) (TCPServiceEntry, error) {
+func parseTCPService(key, value string, reserved []int, tcp bool) (TCPServiceEntry, error) {
 	var e TCPServiceEntry
 	port, err := strconv.Atoi(key)
 	if err != nil || port < 1 || port > 65535 || strconv.Itoa(port) != key {
@@ -84,6 +108,8 @@ func parseTCPService(key, value string, reserved []int) (TCPServiceEntry, error)
 	}
 	for i, flag := range parts[2:] {
 		switch {
+		case strings.EqualFold(flag, "PROXY") && !tcp:
+			return e, fmt.Errorf("value %s: the PROXY protocol is for TCP services only; entry ignored", strconv.Quote(shorten(value)))
 		case strings.EqualFold(flag, "PROXY"):
 			if i == 0 {
 				e.DecodeProxy = true
@@ -104,38 +130,47 @@ func shorten(s string) string {
 	return s
 }
 
-// tcpServices resolves the TCP services ConfigMap's entries to endpoints
-// (tcpUses records the Services, for Refresh). Entries whose Service or
-// port cannot be resolved are served with no endpoint (their connections
-// are closed) and reported.
-func (t *translator) tcpServices(cm *corev1.ConfigMap, res *Result) {
+// streamServices resolves the TCP and UDP services ConfigMaps' entries
+// (tcpservices.go's hook in Translate).
+func (t *translator) streamServices(in *Inputs, res *Result) {
+	res.tcpUses = map[string]bool{}
+	res.TCPServices = t.tcpServices(in.TCPServices, tcpKind, res.tcpUses)
+	res.UDPServices = t.tcpServices(in.UDPServices, udpKind, res.tcpUses)
+}
+
+// tcpServices resolves a services ConfigMap's entries to endpoints (uses
+// records the Services, for Refresh). Entries whose Service or port cannot
+// be resolved are served with no endpoint (their connections are closed,
+// their datagrams dropped) and reported.
+func (t *translator) tcpServices(cm *corev1.ConfigMap, kind streamKind, uses map[string]bool) []stream.Service {
 	if cm == nil {
-		return
+		return nil
 	}
 	ref := ObjectRef{Kind: "ConfigMap", Namespace: cm.Namespace, Name: cm.Name}
-	entries, ps := ParseTCPServices(cm.Data, t.opts.ReservedPorts)
+	entries, ps := kind.parse(cm.Data, t.opts.ReservedPorts)
 	for _, p := range ps {
-		t.problemAt(ref, "data["+shorten(p.Key)+"]", ReasonInvalidTCPService, Warning, "%s", p.Message)
+		t.problemAt(ref, "data["+shorten(p.Key)+"]", kind.invalid, Warning, "%s", p.Message)
 	}
-	res.tcpUses = map[string]bool{}
+	var out []stream.Service
 	for _, e := range entries {
 		r := t.resolve(e.Namespace, e.Service, e.Port)
 		if r.problem != "" {
-			t.problemAt(ref, "data["+strconv.Itoa(e.ExternalPort)+"]", ReasonTCPServiceBackend, Warning,
-				"%s: connections to port %d are closed until it has one", r.problem, e.ExternalPort)
+			t.problemAt(ref, "data["+strconv.Itoa(e.ExternalPort)+"]", kind.backend, Warning,
+				"%s: traffic to port %d is refused until it has one", r.problem, e.ExternalPort)
 		}
 		addrs := make([]string, 0, len(r.endpoints))
 		for _, ep := range r.endpoints {
 			addrs = append(addrs, ep.Address)
 		}
-		res.TCPServices = append(res.TCPServices, stream.Service{Port: e.ExternalPort,
+		out = append(out, stream.Service{Port: e.ExternalPort,
 			Target:      stream.Target{Name: e.Namespace + "/" + e.Service + ":" + r.portName, Addrs: addrs},
 			DecodeProxy: e.DecodeProxy, EncodeProxy: e.EncodeProxy})
-		res.tcpUses[e.Namespace+"/"+e.Service] = true
+		uses[e.Namespace+"/"+e.Service] = true
 	}
+	return out
 }
 
-// tcpServicesUse reports whether a TCP service uses one of the changed
+// tcpServicesUse reports whether a TCP or UDP service uses one of the changed
 // Services: Refresh then declines, so the endpoints are resolved afresh.
 func tcpServicesUse(prev *Result, changed map[string]bool) bool {
 	for k := range changed {

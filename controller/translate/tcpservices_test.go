@@ -7,14 +7,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"weir.dev/weir/controller/manifests"
 	. "weir.dev/weir/controller/translate"
 )
 
 // TestTCPServicesGolden translates testdata/tcpservices/objects.yaml with
-// its ConfigMap as --tcp-services-configmap and port 80 reserved, and
-// compares the services and problems with objects.golden.
+// its ConfigMap as --tcp-services-configmap (and a UDP one), ports 80 and
+// 443 reserved, and compares the services and problems with
+// objects.golden.
 func TestTCPServicesGolden(t *testing.T) {
 	objs, err := manifests.Load("testdata/tcpservices/objects.yaml")
 	require.NoError(t, err)
@@ -25,11 +27,16 @@ func TestTCPServicesGolden(t *testing.T) {
 		}
 	}
 	require.NotNil(t, in.TCPServices)
+	in.UDPServices = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "udp-services", Namespace: "ingress-nginx"},
+		Data: map[string]string{"5353": "cache/redis:6379", "5354": "cache/redis:6379:PROXY", "443": "cache/redis:6379"}}
 	res := Translate(in, 1)
 	var b strings.Builder
 	for _, s := range res.TCPServices {
 		fmt.Fprintf(&b, "%d -> %s [%s] decode-proxy=%t encode-proxy=%t\n", s.Port, s.Target.Name,
 			strings.Join(s.Target.Addrs, " "), s.DecodeProxy, s.EncodeProxy)
+	}
+	for _, s := range res.UDPServices {
+		fmt.Fprintf(&b, "udp %d -> %s [%s]\n", s.Port, s.Target.Name, strings.Join(s.Target.Addrs, " "))
 	}
 	b.WriteString("---\n")
 	b.WriteString(FormatProblems(res.Problems))

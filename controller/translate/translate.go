@@ -34,9 +34,10 @@ type Result struct {
 	// backend their TLS connections are spliced to (passthrough.go); its
 	// endpoints are Table.Endpoints(backend).
 	Passthrough map[string]*table.Backend
-	// TCPServices are the TCP services ConfigMap's valid entries, by port
-	// (tcpservices.go); tcpUses names their Services.
+	// TCPServices and UDPServices are the services ConfigMaps' valid
+	// entries, by port (tcpservices.go); tcpUses names their Services.
 	TCPServices []stream.Service
+	UDPServices []stream.Service
 	tcpUses     map[string]bool
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
@@ -160,7 +161,7 @@ func Translate(in *Inputs, generation uint64) *Result {
 	}
 	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
 	res.Passthrough = t.passthrough(mains, canaries) // passthrough.go
-	t.tcpServices(in.TCPServices, res)               // tcpservices.go
+	t.streamServices(in, res)                        // tcpservices.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	return res

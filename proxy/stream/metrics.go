@@ -22,10 +22,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_stream_connections_total",
-			Help: "Connections accepted by the TLS passthrough and TCP service listeners, by listener (passthrough or tcp/PORT) and result (proxied, terminated, refused, unavailable)."},
+			Help: "Connections accepted by the TLS passthrough and TCP service listeners, and UDP service sessions, by listener (passthrough, tcp/PORT or udp/PORT) and result (proxied, terminated, refused, unavailable)."},
 			[]string{"listener", "result"}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_active_connections",
-			Help: "Connections being spliced, by listener (passthrough or tcp/PORT)."}, []string{"listener"}),
+			Help: "Connections being spliced and UDP sessions open, by listener (passthrough, tcp/PORT or udp/PORT)."}, []string{"listener"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.conns, m.active)

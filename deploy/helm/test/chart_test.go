@@ -323,6 +323,16 @@ func TestTCPServices(t *testing.T) {
 
 	d = one[appsv1.Deployment](t, render(t, nil), "Deployment")
 	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
-		assert.NotContains(t, a, "tcp-services", "no TCP services without tcp")
+		assert.NotContains(t, a, "services-configmap", "no TCP or UDP services without tcp and udp")
 	}
+
+	r = render(t, map[string]any{"udp": map[string]any{"5353": "kube-system/dns:53"}})
+	d = one[appsv1.Deployment](t, r, "Deployment")
+	ctr = d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--udp-services-configmap=weir-system/weir-udp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5353-udp", ContainerPort: 5353, Protocol: corev1.ProtocolUDP})
+	svc = one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "5353-udp", Port: 5353, TargetPort: intstr.FromString("5353-udp"),
+		Protocol: corev1.ProtocolUDP})
+	assert.Equal(t, []string{"weir-udp"}, one[rbacv1.Role](t, r, "Role").Rules[3].ResourceNames)
 }

@@ -133,7 +133,7 @@ func TestTCPServices(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
 	ns := namespace(t, ctx)
 	echoApp(t, ctx, ns, "db", 1)
-	grantTCPServices(t)
+	grantServicesConfigMap(t, tcpServicesConfigMap)
 	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: tcpServicesConfigMap, Namespace: weirdeploy.Namespace},
 		Data: map[string]string{"9100": ns + "/db:80", "9101": ns + "/db"}}
@@ -175,15 +175,15 @@ func tcpGet(ctx context.Context, addr string) (echo, error) {
 	return rawGet(c, "tcp.example.test")
 }
 
-// grantTCPServices grants Weir list and watch on the TCP services
-// ConfigMap, as deploy/components/tcp-services does.
-func grantTCPServices(t *testing.T) {
+// grantServicesConfigMap grants Weir list and watch on one TCP or UDP
+// services ConfigMap, as deploy/components/tcp-services does.
+func grantServicesConfigMap(t *testing.T, name string) {
 	t.Helper()
 	ctx := ctxFor(t, 30*time.Second)
 	rbac := env.cluster.Client.RbacV1()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "weir-tcp-services", Namespace: weirdeploy.Namespace},
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name + "-services", Namespace: weirdeploy.Namespace},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{tcpServicesConfigMap}, Verbs: []string{"list", "watch"}}}}
+			ResourceNames: []string{name}, Verbs: []string{"list", "watch"}}}}
 	binding := &rbacv1.RoleBinding{ObjectMeta: role.ObjectMeta,
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "weir", Namespace: weirdeploy.Namespace}}}
@@ -198,4 +198,67 @@ func grantTCPServices(t *testing.T) {
 		_ = rbac.RoleBindings(weirdeploy.Namespace).Delete(ctx, binding.Name, metav1.DeleteOptions{})
 		_ = rbac.Roles(weirdeploy.Namespace).Delete(ctx, role.Name, metav1.DeleteOptions{})
 	})
+}
+
+// udpServicesConfigMap is TestUDPServices's ConfigMap
+// (--udp-services-configmap, setup_test.go).
+const udpServicesConfigMap = "weir-udp"
+
+// TestUDPServices: the UDP services ConfigMap, created while Weir runs,
+// opens a UDP port on every replica that relays a datagram to a UDP echo
+// Pod and its answer back.
+func TestUDPServices(t *testing.T) {
+	ctx := ctxFor(t, 4*time.Minute)
+	ns := namespace(t, ctx)
+	d := weirdeploy.Echo(ns, "dns", "dns", "v1", 1)
+	ctr := &d.Spec.Template.Spec.Containers[0]
+	ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "UDP_ECHO_SERVER", Value: "1"}, corev1.EnvVar{Name: "UDP_PORT", Value: "8053"})
+	ctr.Ports = []corev1.ContainerPort{{Name: "dns", ContainerPort: 8053, Protocol: corev1.ProtocolUDP}}
+	ctr.ReadinessProbe = nil // no HTTP in UDP mode
+	createDeployment(t, ctx, d)
+	svc := service(ns, "dns", map[string]string{"app": "dns"})
+	svc.Spec.Ports = []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(8053)}}
+	createService(t, ctx, svc)
+	waitEndpoints(t, ctx, ns, "dns", 1)
+	grantServicesConfigMap(t, udpServicesConfigMap)
+	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: udpServicesConfigMap, Namespace: weirdeploy.Namespace},
+		Data: map[string]string{"9153": ns + "/dns:53"}}
+	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the ConfigMap: %v", err)
+	}
+	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), udpServicesConfigMap, metav1.DeleteOptions{}) })
+
+	for i := range env.weirs {
+		addr := net.JoinHostPort(env.weirs[i].Status.PodIP, "9153")
+		var last string
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			got, err := udpExchange(addr, "ping "+env.weirs[i].Name)
+			if err == nil && strings.Contains(got, `"request":"ping `+env.weirs[i].Name+`"`) && strings.Contains(got, `"namespace":"`+ns+`"`) {
+				break
+			}
+			last = fmt.Sprintf("%q %v", got, err)
+			if time.Now().After(deadline) {
+				t.Fatalf("UDP port 9153 of %s was not relayed to %s/dns within 2 minutes: %s", env.weirs[i].Name, ns, last)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// udpExchange sends msg to addr and returns the first answer (within 2 s).
+func udpExchange(addr, msg string) (string, error) {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	return string(buf[:n]), err
 }

@@ -62,7 +62,8 @@ func setUp(ctx context.Context) (*suite, error) {
 	// serves with the defaults.
 	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas,
 		ExtraArgs: []string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap,
-			"--enable-ssl-passthrough", "--tcp-services-configmap=" + weirdeploy.Namespace + "/" + tcpServicesConfigMap}})
+			"--enable-ssl-passthrough", "--tcp-services-configmap=" + weirdeploy.Namespace + "/" + tcpServicesConfigMap,
+			"--udp-services-configmap=" + weirdeploy.Namespace + "/" + udpServicesConfigMap}})
 	if err != nil {
 		return s, err
 	}

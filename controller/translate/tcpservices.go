@@ -134,8 +134,11 @@ func shorten(s string) string {
 // (tcpservices.go's hook in Translate).
 func (t *translator) streamServices(in *Inputs, res *Result) {
 	res.tcpUses = map[string]bool{}
+	t.streamProto = corev1.ProtocolTCP
 	res.TCPServices = t.tcpServices(in.TCPServices, tcpKind, res.tcpUses)
+	t.streamProto = corev1.ProtocolUDP // the Services' and slices' UDP ports
 	res.UDPServices = t.tcpServices(in.UDPServices, udpKind, res.tcpUses)
+	t.streamProto = ""
 }
 
 // tcpServices resolves a services ConfigMap's entries to endpoints (uses

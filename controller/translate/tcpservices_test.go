@@ -28,7 +28,8 @@ func TestTCPServicesGolden(t *testing.T) {
 	}
 	require.NotNil(t, in.TCPServices)
 	in.UDPServices = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "udp-services", Namespace: "ingress-nginx"},
-		Data: map[string]string{"5353": "cache/redis:6379", "5354": "cache/redis:6379:PROXY", "443": "cache/redis:6379"}}
+		Data: map[string]string{"5353": "cache/redis:6379", "5354": "cache/redis:6379:PROXY", "443": "cache/redis:6379",
+			"5355": "kube-system/dns:53", "5356": "kube-system/dns:dns"}}
 	res := Translate(in, 1)
 	var b strings.Builder
 	for _, s := range res.TCPServices {

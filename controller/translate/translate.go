@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
@@ -128,6 +129,8 @@ type translator struct {
 	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 
 	extras extras // error pages, mirrors, compression (errorpages.go)
+	// streamProto is set while resolving TCP or UDP services (tcpservices.go).
+	streamProto corev1.Protocol
 }
 
 // Translate builds the routing table from in. generation is stamped on the

@@ -136,6 +136,7 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.redirects(c)
 	p.sourceRanges(c)
 	p.access(c)
+	p.headers(c)
 	p.errorPages(c)
 	p.mirror(c)
 	p.health(c)

@@ -459,7 +459,8 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 		return nil, err
 	}
 	// Listed after the TLS Secrets: a named Secret's fetched copy wins.
-	in.Secrets = append(in.Secrets, l.auth.resolve(in.Ingresses, in.IngressClasses, opts)...)
+	named, headers := l.auth.resolve(in.Ingresses, in.IngressClasses, opts) // authsecrets.go
+	in.Secrets, in.HeaderConfigMaps = append(in.Secrets, named...), headers
 	return in, nil
 }
 

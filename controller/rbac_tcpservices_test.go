@@ -18,8 +18,8 @@ const builtTCPServices = "../deploy/helm/test/testdata/tcp-services.golden.yaml"
 
 // TestTCPServicesRBACIsExactlyWhatWeirUses runs the controller with
 // --tcp-services-configmap as deploy/components/tcp-services sets it,
-// against the built overlay's rules: no request is denied, and the
-// component's Role is used (and grants nothing more).
+// against the built overlay's rules: no request is denied (the ClusterRole
+// lets Weir read ConfigMaps; the component adds no rule).
 func TestTCPServicesRBACIsExactlyWhatWeirUses(t *testing.T) {
 	const ns = "weir-system"
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "weir-tcp-services", Namespace: ns},
@@ -36,9 +36,6 @@ func TestTCPServicesRBACIsExactlyWhatWeirUses(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	require.Eventually(t, func() bool { return len(lastTCP(rec)) == 1 }, 30*time.Second, 20*time.Millisecond)
-	if !assert.Eventually(t, func() bool { return len(z.unused("weir-tcp-services")) == 0 }, 30*time.Second, 50*time.Millisecond) {
-		t.Errorf("deploy/components/tcp-services grants what Weir never uses: %v", z.unused("weir-tcp-services"))
-	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	assert.Empty(t, z.denied, "the tcp-services overlay's RBAC denies requests Weir makes")

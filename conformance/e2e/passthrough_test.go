@@ -16,7 +16,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -126,14 +125,11 @@ func rawGet(c net.Conn, host string) (echo, error) {
 // TestTCPServices: the TCP services ConfigMap, created while Weir runs
 // (ingress-nginx's format), opens a port on every replica that splices
 // connections to the Service's endpoints; an invalid entry is a Warning
-// Event on the ConfigMap and the valid one is served regardless. Weir may
-// only list and watch that ConfigMap, as deploy/components/tcp-services
-// grants.
+// Event on the ConfigMap and the valid one is served regardless.
 func TestTCPServices(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
 	ns := namespace(t, ctx)
 	echoApp(t, ctx, ns, "db", 1)
-	grantServicesConfigMap(t, tcpServicesConfigMap)
 	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: tcpServicesConfigMap, Namespace: weirdeploy.Namespace},
 		Data: map[string]string{"9100": ns + "/db:80", "9101": ns + "/db"}}
@@ -142,8 +138,6 @@ func TestTCPServices(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), tcpServicesConfigMap, metav1.DeleteOptions{}) })
 
-	// Until the Role exists Weir's watch was refused; client-go retries it
-	// with a backoff of up to about 30 s.
 	for i := range env.weirs {
 		addr := net.JoinHostPort(env.weirs[i].Status.PodIP, "9100")
 		var last string
@@ -175,31 +169,6 @@ func tcpGet(ctx context.Context, addr string) (echo, error) {
 	return rawGet(c, "tcp.example.test")
 }
 
-// grantServicesConfigMap grants Weir list and watch on one TCP or UDP
-// services ConfigMap, as deploy/components/tcp-services does.
-func grantServicesConfigMap(t *testing.T, name string) {
-	t.Helper()
-	ctx := ctxFor(t, 30*time.Second)
-	rbac := env.cluster.Client.RbacV1()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name + "-services", Namespace: weirdeploy.Namespace},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{name}, Verbs: []string{"list", "watch"}}}}
-	binding := &rbacv1.RoleBinding{ObjectMeta: role.ObjectMeta,
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "weir", Namespace: weirdeploy.Namespace}}}
-	if _, err := rbac.Roles(weirdeploy.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the Role: %v", err)
-	}
-	if _, err := rbac.RoleBindings(weirdeploy.Namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the RoleBinding: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := ctxFor(t, 30*time.Second)
-		_ = rbac.RoleBindings(weirdeploy.Namespace).Delete(ctx, binding.Name, metav1.DeleteOptions{})
-		_ = rbac.Roles(weirdeploy.Namespace).Delete(ctx, role.Name, metav1.DeleteOptions{})
-	})
-}
-
 // udpServicesConfigMap is TestUDPServices's ConfigMap
 // (--udp-services-configmap, setup_test.go).
 const udpServicesConfigMap = "weir-udp"
@@ -220,7 +189,6 @@ func TestUDPServices(t *testing.T) {
 	svc.Spec.Ports = []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(8053)}}
 	createService(t, ctx, svc)
 	waitEndpoints(t, ctx, ns, "dns", 1)
-	grantServicesConfigMap(t, udpServicesConfigMap)
 	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: udpServicesConfigMap, Namespace: weirdeploy.Namespace},
 		Data: map[string]string{"9153": ns + "/dns:53"}}

@@ -30,6 +30,10 @@ type Inputs struct {
 	// ConfigMaps hold the CA bundles (ca.crt) of Gateways' client
 	// certificate validation (spec.tls.frontend).
 	ConfigMaps []*corev1.ConfigMap
+	// HeaderConfigMaps are the ConfigMaps of headers that Ingresses name
+	// (auth-proxy-set-headers, custom-headers) and that the global
+	// ConfigMap names (add-headers, proxy-set-headers), with their data.
+	HeaderConfigMaps []*corev1.ConfigMap
 	// BackendTLSPolicies configure TLS to Services (gwbtls.go).
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// ListenerSets add listeners to Gateways (gwlistenersets.go).
@@ -91,6 +95,15 @@ type Options struct {
 	// ConfigMap's use-gzip, gzip-*, enable-brotli, brotli-*); the zero
 	// value compresses nothing.
 	Compression compress.Config
+	// AddHeaders and ProxySetHeaders are "namespace/name" of ConfigMaps
+	// (in HeaderConfigMaps) whose headers are set on every Ingress path's
+	// responses and requests to backends ("": none); AllowedResponseHeaders
+	// lists the headers custom-headers may set (the global ConfigMap's
+	// add-headers, proxy-set-headers, global-allowed-response-headers).
+	// Their problems name GlobalConfigMap.
+	AddHeaders, ProxySetHeaders string
+	AllowedResponseHeaders      []string
+	GlobalConfigMap             ObjectRef
 }
 
 // Defaults for Options.

@@ -131,6 +131,8 @@ type translator struct {
 	extras extras // error pages, mirrors, compression (errorpages.go)
 	// streamProto is set while resolving TCP or UDP services (tcpservices.go).
 	streamProto corev1.Protocol
+
+	headers headerState // headers ConfigMaps (headers.go)
 }
 
 // Translate builds the routing table from in. generation is stamped on the
@@ -187,6 +189,7 @@ func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 		certs:    make(map[string]*weirtls.Certificate),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
+		headers:   headerState{list: in.HeaderConfigMaps},
 	}
 }
 

@@ -61,7 +61,9 @@ func setUp(ctx context.Context) (*suite, error) {
 	// The global ConfigMap (configmap_test.go) starts absent: Weir then
 	// serves with the defaults.
 	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas,
-		ExtraArgs: []string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap}})
+		ExtraArgs: []string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap,
+			"--enable-ssl-passthrough", "--tcp-services-configmap=" + weirdeploy.Namespace + "/" + tcpServicesConfigMap,
+			"--udp-services-configmap=" + weirdeploy.Namespace + "/" + udpServicesConfigMap}})
 	if err != nil {
 		return s, err
 	}

@@ -25,7 +25,6 @@ import (
 func TestCompression(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
 	ns := namespace(t, ctx)
-	grantConfigMap(t)
 	files := newFiles(t)
 	site := startOrigin(t, files.serve)
 	site.service(t, ctx, ns, "site")
@@ -51,12 +50,6 @@ func TestCompression(t *testing.T) {
 		t.Fatalf("creating the ConfigMap: %v", err)
 	}
 	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), globalConfigMap, metav1.DeleteOptions{}) })
-	// Weir's watch of the ConfigMap may be in client-go's backoff (up to
-	// about 30 s) from before the Role existed: see TestGlobalConfigMap.
-	within(t, 2*time.Minute, "gzip after use-gzip", func() (bool, string) {
-		e, ce, err := encoding(env.url)
-		return ce == "gzip", fmt.Sprintf("status %d, Content-Encoding %q, err %v", e.Status, ce, err)
-	})
 	waitEvery(t, host, "gzip after use-gzip", func(base string) (echo, bool, error) {
 		e, ce, err := encoding(base)
 		return e, ce == "gzip", err

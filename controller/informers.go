@@ -38,7 +38,7 @@ func (c *Controller) setupInformers() error {
 		handler  cache.ResourceEventHandler
 	}
 	regs := []registration{
-		{f.Networking().V1().Ingresses().Informer(), handler},
+		{f.Networking().V1().Ingresses().Informer(), c.ingressHandler()},
 		{f.Networking().V1().IngressClasses().Informer(), handler},
 		{f.Core().V1().Services().Informer(), handler},
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
@@ -86,6 +86,28 @@ func (c *Controller) handler() cache.ResourceEventHandler {
 			}
 		},
 		DeleteFunc: func(any) { c.enqueue() },
+	}
+}
+
+// ingressHandler records which Ingresses changed, so that a rebuild caused
+// by nothing else can take the Ingress fast path.
+func (c *Controller) ingressHandler() cache.ResourceEventHandler {
+	note := func(obj any) {
+		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		if err != nil {
+			c.enqueue()
+			return
+		}
+		c.enqueueIngress(key)
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: note,
+		UpdateFunc: func(oldObj, newObj any) {
+			if changed(oldObj, newObj) {
+				note(newObj)
+			}
+		},
+		DeleteFunc: note,
 	}
 }
 

@@ -83,7 +83,7 @@ func (c *Controller) waitLocked(now time.Time) time.Duration {
 	if c.lastBuild.IsZero() {
 		return 0
 	}
-	return c.lastBuild.Add(c.spacingLocked()).Sub(now)
+	return max(0, c.lastBuild.Add(c.spacingLocked()).Sub(now))
 }
 
 func (c *Controller) spacingLocked() time.Duration {

@@ -112,6 +112,9 @@ func (s *ingState) set(key string, ing *networkingv1.Ingress) {
 // catch-all).
 func ruleHosts(ing *networkingv1.Ingress) []string {
 	var out []string
+	if ing == nil {
+		return nil
+	}
 	for _, r := range ing.Spec.Rules {
 		if h, ok := normalizeHost(r.Host); ok && !containsString(out, h) {
 			out = append(out, h)

@@ -173,7 +173,7 @@ func RefreshIngresses(prev *Result, changed map[string]*networkingv1.Ingress, ge
 		s.set(key, ing)
 	}
 	members := s.closure(hosts)
-	if 2*len(members) > len(s.ings) {
+	if len(members) > 64 && 2*len(members) > len(s.ings) {
 		return nil, false // most of the table: a full translation costs no more
 	}
 	ings := make([]*networkingv1.Ingress, 0, len(members))
@@ -222,10 +222,7 @@ func (s *ingState) closure(hosts map[string]bool) map[string]bool {
 // routes of the other hosts.
 func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts, members map[string]bool,
 	changed map[string]*networkingv1.Ingress, generation uint64) (*Result, bool) {
-	cl, ok := newCloner(prev.Table)
-	if !ok {
-		return nil, false
-	}
+	cl := newCloner(prev.Table)
 	t := newTranslatorWith(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}, prev.idx.x)
 	s.seed(t, cl, prev)
 	mains, canaries := splitCanaries(t.ours(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}))
@@ -237,11 +234,11 @@ func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts
 	}
 	t.collectTLS(mains)
 	t.addIngresses(mains, canaries)
-	routes, ok := cl.routesExcept(prev.Table, hosts)
+	routes, ok := cl.routes(hosts, t.list)
 	if !ok {
 		return nil, false
 	}
-	tb, err := table.New(generation, append(routes, t.list...), t.def)
+	tb, err := table.New(generation, routes, cl.action(t.def))
 	if err != nil {
 		return nil, false
 	}
@@ -250,26 +247,51 @@ func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts
 	res.ClientCertHosts = mergeClientHosts(prev.ClientCertHosts, t.clientHosts, hosts)
 	res.Problems = mergeProblems(s.problems, t.problems, members, changed)
 	s.problems = res.Problems
-	s.backends, s.extras, s.nextOrder = t.backends, t.extras, t.order
+	s.backends, s.extras, s.nextOrder = s.copied(t.backends, cl), t.extras, t.order
+	s.extras.errorBackends = s.copiedMap(t.extras.errorBackends, cl)
+	s.extras.mirrorBackends = s.copiedMap(t.extras.mirrorBackends, cl)
 	return &res, true
 }
 
 // seed gives t what the full translation had gathered over every Ingress:
-// the shared backends (as copies, see ingrefresh_clone.go), TLS hosts,
-// certificates and the default action.
+// the shared backends, TLS hosts, certificates and the default action.
+// The backends are the previous table's own (those no route used are left
+// out: their endpoints were not kept up to date); the routes' copies point
+// at copies of them (ingrefresh_clone.go).
 func (s *ingState) seed(t *translator, cl *cloner, prev *Result) {
 	for k, e := range s.backends {
-		if b, ok := cl.known(e.backend); ok {
-			t.backends[k] = &backendEntry{backend: b, res: e.res}
+		if !inTable(prev.Table, e.backend) {
+			delete(s.backends, k)
 		}
 	}
+	t.backends = s.backends
 	t.extras = extras{compression: s.extras.compression, compressionSet: s.extras.compressionSet,
 		errorBackends: cl.knownMap(s.extras.errorBackends), mirrorBackends: cl.knownMap(s.extras.mirrorBackends)}
 	t.tlsHosts = s.tlsHosts
 	t.certs = maps.Clone(prev.Certificates)
 	t.certSecrets = maps.Clone(prev.CertificateSecrets)
-	t.def, t.defOwner = cl.action(prev.Table.Default()), s.defOwner
+	t.def, t.defOwner = prev.Table.Default(), s.defOwner
 	t.order = s.nextOrder
+}
+
+// copied is the backends of a translation with the previous table's
+// replaced by the copies the new table holds.
+func (s *ingState) copied(m map[backendKey]*backendEntry, cl *cloner) map[backendKey]*backendEntry {
+	for k, e := range m {
+		if cp, ok := cl.backends[e.backend]; ok {
+			m[k] = &backendEntry{backend: cp, res: e.res}
+		}
+	}
+	return m
+}
+
+func (s *ingState) copiedMap(m map[string]*table.Backend, cl *cloner) map[string]*table.Backend {
+	for k, b := range m {
+		if cp, ok := cl.backends[b]; ok {
+			m[k] = cp
+		}
+	}
+	return m
 }
 
 // mergeClientHosts is prev's client-certificate hosts outside hosts, and

@@ -17,55 +17,53 @@ import (
 // cloner copies a table's routes, remembering each copy so that sharing
 // is kept.
 type cloner struct {
+	tb       *table.Table
 	backends map[*table.Backend]*table.Backend
 	actions  map[*table.Action]*table.Action
 	canaries map[*table.Canary]*table.Canary
 }
 
-// newCloner copies every backend of tb, with the endpoints tb holds for it
-// now (a Refresh may have replaced them since the backend was built).
-func newCloner(tb *table.Table) (*cloner, bool) {
-	c := &cloner{backends: make(map[*table.Backend]*table.Backend, len(tb.Backends())),
+func newCloner(tb *table.Table) *cloner {
+	return &cloner{tb: tb, backends: map[*table.Backend]*table.Backend{},
 		actions: make(map[*table.Action]*table.Action, tb.Len()), canaries: map[*table.Canary]*table.Canary{}}
-	for _, b := range tb.Backends() {
-		cp := *b
-		cp.Endpoints = tb.Endpoints(b)
-		c.backends[b] = &cp
-	}
-	return c, true
 }
 
-// known is the copy of b when b is one of the table's backends.
-func (c *cloner) known(b *table.Backend) (*table.Backend, bool) {
-	cp, ok := c.backends[b]
-	return cp, ok
+// inTable reports whether b is one of tb's backends.
+func inTable(tb *table.Table, b *table.Backend) bool {
+	bs := tb.Backends()
+	i := b.Index()
+	return i < len(bs) && bs[i] == b
 }
 
-// knownMap is m with the table's backends replaced by their copies and the
-// others left out.
-func (c *cloner) knownMap(m map[string]*table.Backend) map[string]*table.Backend {
-	var out map[string]*table.Backend
-	for k, b := range m {
-		if cp, ok := c.known(b); ok {
-			if out == nil {
-				out = make(map[string]*table.Backend, len(m))
-			}
-			out[k] = cp
-		}
-	}
-	return out
-}
-
+// backend is the copy of one of the table's backends, with the endpoints
+// the table holds for it now (a Refresh may have replaced them since the
+// backend was built). Any other backend is new to this translation and
+// stays as it is.
 func (c *cloner) backend(b *table.Backend) *table.Backend {
-	if b == nil {
-		return nil
+	if b == nil || !inTable(c.tb, b) {
+		return b
 	}
 	if cp, ok := c.backends[b]; ok {
 		return cp
 	}
-	cp := *b // not in the table: cannot happen for a table's own action
+	cp := *b
+	cp.Endpoints = c.tb.Endpoints(b)
 	c.backends[b] = &cp
 	return &cp
+}
+
+// knownMap is m without the backends that are not in the table.
+func (c *cloner) knownMap(m map[string]*table.Backend) map[string]*table.Backend {
+	var out map[string]*table.Backend
+	for k, b := range m {
+		if inTable(c.tb, b) {
+			if out == nil {
+				out = make(map[string]*table.Backend, len(m))
+			}
+			out[k] = b
+		}
+	}
+	return out
 }
 
 // action copies a, pointing at the copied backends. An action with
@@ -104,10 +102,12 @@ func (c *cloner) action(a *table.Action) *table.Action {
 	return &cp
 }
 
-// routesExcept copies tb's routes whose host is not in hosts.
-func (c *cloner) routesExcept(tb *table.Table, hosts map[string]bool) ([]*table.Route, bool) {
-	out := make([]*table.Route, 0, tb.Len())
-	for _, r := range tb.Routes() {
+// routes copies the table's routes whose host is not in hosts and then
+// fresh's (routes of this translation, whose actions may name the table's
+// backends too).
+func (c *cloner) routes(hosts map[string]bool, fresh []*table.Route) ([]*table.Route, bool) {
+	out := make([]*table.Route, 0, c.tb.Len()+len(fresh))
+	for _, r := range c.tb.Routes() {
 		if hosts[r.Host] {
 			continue
 		}
@@ -119,6 +119,10 @@ func (c *cloner) routesExcept(tb *table.Table, hosts map[string]bool) ([]*table.
 		cp.Query = slices.Clone(r.Query)
 		cp.Action = c.action(r.Action)
 		out = append(out, &cp)
+	}
+	for _, r := range fresh {
+		r.Action = c.action(r.Action)
+		out = append(out, r)
 	}
 	return out, true
 }

@@ -270,6 +270,7 @@ func (c *Controller) rebuild() {
 	if res == nil {
 		return
 	}
+	translated := time.Since(start)
 	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
 	c.metrics.builds.WithLabelValues(path).Inc()
 	c.report(res.Problems)
@@ -290,7 +291,7 @@ func (c *Controller) rebuild() {
 	c.metrics.published(res, c.gen, time.Now(), c.opts.Translate.DefaultSSLCertificate)
 	if ce := c.log.Check(zap.DebugLevel, "table published"); ce != nil {
 		ce.Write(zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()), zap.Int("problems", len(res.Problems)),
-			zap.String("path", path), zap.Duration("took", time.Since(start)),
+			zap.String("path", path), zap.Duration("translate", translated), zap.Duration("took", time.Since(start)),
 			zap.Duration("heldFor", start.Sub(ch.first)), zap.Duration("sinceChange", time.Since(ch.first)))
 	}
 	if c.status != nil {

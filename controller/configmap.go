@@ -93,7 +93,7 @@ func (g *globalState) refresh() bool {
 	}
 	for _, k := range cfg.StartChanged(g.start) {
 		g.problem(k, globalconfig.ReasonRestartRequired,
-			"changed since Weir started: the listeners keep the value they started with until Weir restarts")
+			"changed since Weir started: this key is read only when Weir starts, so the new value takes effect at the next restart")
 	}
 	return true
 }

@@ -164,10 +164,14 @@ func TestTrackerKeepsLastGood(t *testing.T) {
 	}
 	assert.Empty(t, c.StartChanged(first))
 
-	c, ps = tr.Apply(map[string]string{"keep-alive": "10"})
+	c, ps = tr.Apply(map[string]string{"keep-alive": "10", "upstream-keepalive-timeout": "30"})
 	assert.Empty(t, ps)
 	assert.Empty(t, c.AnnotationDefaults, "a removed key returns to the default")
-	assert.Equal(t, []string{"keep-alive"}, c.StartChanged(first))
+	assert.Equal(t, []string{"upstream-keepalive-timeout"}, c.StartChanged(first),
+		"keep-alive applies to new connections: no restart needed")
+	var s Start
+	c.ApplyStart(&s)
+	assert.Equal(t, 10*time.Second, s.KeepAlive, "the listeners' keys are applied with the others")
 
 	_, ps = tr.Apply(map[string]string{"proxy-body-size": "huge"})
 	require.Len(t, ps, 1)

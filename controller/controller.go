@@ -1,9 +1,12 @@
 // Package controller watches the Kubernetes objects Weir serves and keeps
 // the proxy's routing table in step with them. Informer events of every
-// kind enqueue one key, so a burst of events gives one rebuild; each rebuild
-// translates the whole cached state (controller/translate) and publishes the
-// result. Problems become Events on their objects, log lines and metrics;
-// a failed build keeps the last good table in service.
+// kind enqueue one key, and rebuilds are paced by their cost (holdoff.go),
+// so a burst of events gives few rebuilds while a lone change is built at
+// once. A rebuild translates the whole cached state (controller/translate),
+// or, when only EndpointSlices or only Ingresses changed, takes a fast path
+// that gives the same result, and publishes it. Problems become Events on
+// their objects, log lines and metrics; a failed build keeps the last good
+// table in service.
 package controller
 
 import (

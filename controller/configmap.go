@@ -131,5 +131,7 @@ func (c *Controller) translateOptions() (translate.Options, []translate.Problem)
 	opts.AnnotationDefaults = g.cfg.AnnotationDefaults
 	opts.HSTS, opts.DisableHSTS = g.cfg.HSTS, g.cfg.HSTS == ""
 	opts.CustomHTTPErrors, opts.Compression = g.cfg.Errors.CustomHTTPErrors, g.cfg.Compression
+	opts.AddHeaders, opts.ProxySetHeaders = g.cfg.Headers.Add, g.cfg.Headers.ProxySet
+	opts.AllowedResponseHeaders, opts.GlobalConfigMap = g.cfg.Headers.AllowedResponse, g.ref
 	return opts, g.problems
 }

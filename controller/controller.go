@@ -68,6 +68,10 @@ type Options struct {
 	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
 	// configmap.go), "" for none.
 	ConfigMap string
+	// TCPServices and UDPServices are namespace/name of ingress-nginx's TCP
+	// and UDP services ConfigMaps (--tcp-services-configmap,
+	// --udp-services-configmap; tcpservices.go), "" for none.
+	TCPServices, UDPServices string
 	// AnnotationsPrefix replaces nginx.ingress.kubernetes.io as the prefix
 	// of the annotations read (--annotations-prefix; "" keeps it).
 	AnnotationsPrefix string
@@ -93,6 +97,7 @@ type Controller struct {
 	status   *status.Writer
 	gw       *gatewaySide            // nil: Gateway API off
 	global   *globalState            // nil: no --configmap (configmap.go)
+	tcp      *tcpServices            // nil: no TCP or UDP services ConfigMap (tcpservices.go)
 	services *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus *gatewaystatus.Writer
 	sockets  sync.Mutex // serialises publishListeners
@@ -157,6 +162,10 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 	if err := c.setupInformers(); err != nil {
 		return nil, err
 	}
+	var err error
+	if c.tcp, err = c.newTCPServices(opts.TCPServices, opts.UDPServices); err != nil {
+		return nil, err
+	}
 	if opts.Events {
 		c.events = newProblemEvents()
 	}
@@ -198,6 +207,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.global.factory.Start(ctx.Done())
 		defer c.global.factory.Shutdown()
 	}
+	c.tcp.start(ctx)
 	synced := c.synced
 	if c.gw != nil {
 		// Gateway objects that are there at start are in the first table.
@@ -371,6 +381,9 @@ func (c *Controller) translate(ch changes) (*translate.Result, string) {
 	if err == nil && c.gw != nil {
 		err = c.gw.addInputs(in)
 	}
+	if err == nil {
+		c.tcp.addInputs(in)
+	}
 	if err != nil {
 		c.markFull()
 		c.log.Error("listing cached objects", zap.Error(err))
@@ -435,7 +448,8 @@ func (l *listers) inputs(opts translate.Options) (*translate.Inputs, error) {
 		return nil, err
 	}
 	// Listed after the TLS Secrets: a named Secret's fetched copy wins.
-	in.Secrets = append(in.Secrets, l.auth.resolve(in.Ingresses, in.IngressClasses, opts)...)
+	named, headers := l.auth.resolve(in.Ingresses, in.IngressClasses, opts) // authsecrets.go
+	in.Secrets, in.HeaderConfigMaps = append(in.Secrets, named...), headers
 	return in, nil
 }
 

@@ -23,6 +23,7 @@ func (c *Controller) setupInformers() error {
 	f := c.factory
 	c.listers = listers{factory: f, secrets: c.secrets, auth: c.auth, nsSelector: c.opts.NamespaceSelector}
 	authInformer, authHandler := c.auth.informer(c.enqueue)
+	headersInformer, headersHandler := c.auth.configMapInformer(c.enqueue) // ConfigMaps of headers
 	handler := c.handler()
 	// EndpointSlice changes only mark their Service, so that a rebuild
 	// caused by nothing else can take the endpoint-only fast path.
@@ -46,6 +47,7 @@ func (c *Controller) setupInformers() error {
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
 		{c.secrets.Core().V1().Secrets().Informer(), handler},
 		{authInformer, authHandler},
+		{headersInformer, headersHandler},
 	}
 	if c.gw != nil || c.opts.NamespaceSelector != nil {
 		// Listeners' allowedRoutes and --watch-namespace-selector select

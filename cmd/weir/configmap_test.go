@@ -27,8 +27,10 @@ func TestIngressNginxFlags(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--no-such-flag"},
-		{"--tcp-services-configmap=ingress-nginx/tcp"},
-		{"--udp-services-configmap=ingress-nginx/udp"},
+		{"--tcp-services-configmap=tcp"},
+		{"--tcp-services-configmap=ingress-nginx/tcp", "--manifests=x.yaml"},
+		{"--udp-services-configmap=udp"},
+		{"--udp-services-configmap=ingress-nginx/udp", "--manifests=x.yaml"},
 		{"--configmap=just-a-name"},
 		{"--watch-namespace-selector=team in (a"},
 	} {

@@ -64,7 +64,9 @@ func setUp(ctx context.Context) (*suite, error) {
 	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas,
 		// E2E_WEIR_ARGS adds flags, e.g. --log-level=debug for the
 		// controller's timestamps (s8_test.go).
-		ExtraArgs: append([]string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap}, strings.Fields(os.Getenv("E2E_WEIR_ARGS"))...)})
+		ExtraArgs: append([]string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap,
+			"--enable-ssl-passthrough", "--tcp-services-configmap=" + weirdeploy.Namespace + "/" + tcpServicesConfigMap,
+			"--udp-services-configmap=" + weirdeploy.Namespace + "/" + udpServicesConfigMap}, strings.Fields(os.Getenv("E2E_WEIR_ARGS"))...)})
 	if err != nil {
 		return s, err
 	}

@@ -55,6 +55,7 @@ type Config struct {
 	// keys, read by proxy/compress.
 	Compression compress.Config
 	Errors      Errors
+	Headers     Headers
 
 	// Read by the key setters and turned into HSTS and Forwarded.Trusted
 	// by finish.

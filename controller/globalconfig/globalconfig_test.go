@@ -70,6 +70,9 @@ func TestKeyValues(t *testing.T) {
 		{"brotli-types", []string{"text/*"}, []string{"/"}},
 		{"custom-http-errors", []string{"404,503", " 500 , 502 "}, []string{"200", "404,abc", "600"}},
 		{"allow-snippet-annotations", []string{"false", "False"}, []string{"true"}},
+		{"add-headers", []string{"ingress-nginx/custom-headers", ""}, []string{"custom-headers", "a/b/c", "Ns/x", "ns/"}},
+		{"proxy-set-headers", []string{"weir-system/upstream-headers"}, []string{"x", "/x"}},
+		{"global-allowed-response-headers", []string{"X-Frame-Options, Content-Security-Policy", ""}, []string{"X Frame", "a,b\x00c"}},
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {

@@ -161,6 +161,7 @@ func init() {
 		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses get the body of --default-backend-service (on Ingresses without their own custom-http-errors)",
 			set: func(c *Config, v string) (err error) { c.Errors.CustomHTTPErrors, err = parseStatuses(v); return err }},
 	)
+	register(headerKeys()...) // headers.go
 	registerRest()
 }
 
@@ -194,8 +195,6 @@ func registerRest() {
 		missing("denylist-source-range", "the listed clients are not refused: set denylist-source-range on each Ingress before moving it"),
 		missing("global-auth-url", "the paths are served WITHOUT the global external authentication: do not move them yet"),
 		missing("global-rate-limit-memcached-host", "requests are not rate limited"),
-		missing("add-headers", "the response headers are not added"),
-		missing("proxy-set-headers", "the request headers are not added"),
 		missing("hide-headers", "the headers reach clients"),
 		missing("enable-modsecurity", "requests are not inspected by a web application firewall", "false"),
 		missing("enable-owasp-modsecurity-crs", "requests are not inspected by a web application firewall", "false"),

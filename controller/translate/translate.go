@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
+	"weir.dev/weir/proxy/stream"
 	"weir.dev/weir/proxy/table"
 	weirtls "weir.dev/weir/tls"
 )
@@ -29,6 +31,15 @@ type Result struct {
 	// ClientCertHosts are the hosts whose handshakes ask for a client
 	// certificate (auth-tls-secret), with the CAs to name (nil: none).
 	ClientCertHosts map[string]*x509.CertPool
+	// Passthrough maps the hosts of ssl-passthrough Ingresses to the
+	// backend their TLS connections are spliced to (passthrough.go); its
+	// endpoints are Table.Endpoints(backend).
+	Passthrough map[string]*table.Backend
+	// TCPServices and UDPServices are the services ConfigMaps' valid
+	// entries, by port (tcpservices.go); tcpUses names their Services.
+	TCPServices []stream.Service
+	UDPServices []stream.Service
+	tcpUses     map[string]bool
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
 	// EndpointsOnly, when not nil, says that Table differs from the table
@@ -121,6 +132,10 @@ type translator struct {
 	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 
 	extras extras // error pages, mirrors, compression (errorpages.go)
+	// streamProto is set while resolving TCP or UDP services (tcpservices.go).
+	streamProto corev1.Protocol
+
+	headers headerState // headers ConfigMaps (headers.go)
 }
 
 // Translate builds the routing table from in. generation is stamped on the
@@ -139,6 +154,8 @@ func Translate(in *Inputs, generation uint64) *Result {
 		tb = nil
 	}
 	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
+	res.Passthrough = t.passthrough(mains, canaries) // passthrough.go
+	t.streamServices(in, res)                        // tcpservices.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	if tb != nil {
@@ -190,6 +207,7 @@ func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 		certs:    make(map[string]*weirtls.Certificate),
 
 		hostOwner: make(map[string]*parsed, len(in.Ingresses)),
+		headers:   headerState{list: in.HeaderConfigMaps},
 	}
 }
 

@@ -71,6 +71,9 @@ type Result struct {
 	// for (index.go): Refresh updates it even when it returns the result
 	// unchanged.
 	idx *indexHolder
+	// ing is what the Ingress fast path reuses (ingrefresh.go); nil when
+	// the table could not be built.
+	ing *ingState
 }
 
 // indexHolder lets derived results share one index.
@@ -139,24 +142,10 @@ type translator struct {
 // table.
 func Translate(in *Inputs, generation uint64) *Result {
 	t := newTranslator(in)
-	var mains, canaries []*parsed
-	for _, p := range t.ours(in) {
-		if p.canary {
-			canaries = append(canaries, p)
-		} else {
-			mains = append(mains, p)
-		}
-	}
+	mains, canaries := splitCanaries(t.ours(in))
 	t.collectTLS(mains)
 	defCert := t.defaultCertificate()
-	for _, p := range mains {
-		t.addMain(p)
-		t.checkUnusedDefault(p)
-	}
-	t.addHostDefaults()
-	for _, p := range canaries {
-		t.addCanary(p)
-	}
+	t.addIngresses(mains, canaries)
 	t.addDefaultBackendService()
 	tb, err := table.New(generation, t.list, t.def)
 	if err != nil {
@@ -169,7 +158,36 @@ func Translate(in *Inputs, generation uint64) *Result {
 	t.streamServices(in, res)                        // tcpservices.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
+	if tb != nil {
+		res.ing = newIngState(in, t, mains, res.Problems) // ingrefresh.go
+	}
 	return res
+}
+
+// splitCanaries separates canary Ingresses from main ones, keeping the
+// order.
+func splitCanaries(ps []*parsed) (mains, canaries []*parsed) {
+	for _, p := range ps {
+		if p.canary {
+			canaries = append(canaries, p)
+		} else {
+			mains = append(mains, p)
+		}
+	}
+	return mains, canaries
+}
+
+// addIngresses adds the routes of the main Ingresses, the host defaults
+// and then the canaries; the Ingress fast path runs it on a subset.
+func (t *translator) addIngresses(mains, canaries []*parsed) {
+	for _, p := range mains {
+		t.addMain(p)
+		t.checkUnusedDefault(p)
+	}
+	t.addHostDefaults()
+	for _, p := range canaries {
+		t.addCanary(p)
+	}
 }
 
 func newTranslator(in *Inputs) *translator {

@@ -396,15 +396,16 @@ func (c *Controller) translate(ch changes) (*translate.Result, string) {
 }
 
 // refreshIngresses is the Ingress fast path (translate.RefreshIngresses):
-// nil when it does not apply. Ingresses that name Secrets for auth-*
-// annotations take the full path, which resolves those Secrets.
+// nil when it does not apply. Ingresses that name Secrets (auth-secret,
+// auth-tls-secret, proxy-ssl-secret) or ConfigMaps of headers take the full
+// path, which fetches those objects (authsecrets.go).
 func (c *Controller) refreshIngresses(last *translate.Result, keys map[string]bool) *translate.Result {
 	ings, err := c.listers.ingresses(keys)
 	if err != nil {
 		return nil
 	}
 	for _, ing := range ings {
-		if ing != nil && len(secretRefs(ing)) > 0 {
+		if ing != nil && (len(secretRefs(ing)) > 0 || len(ownRefs(ing, configMapAnnotations)) > 0) {
 			return nil
 		}
 	}

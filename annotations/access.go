@@ -62,6 +62,9 @@ type ExternalAuth struct {
 	// CacheRules' lifetimes (auth-cache-key, auth-cache-duration).
 	CacheKey   []KeyPart
 	CacheRules []CacheRule
+	// ProxySetHeaders is auth-proxy-set-headers: a ConfigMap of headers
+	// set on the subrequest, read by translation (nil: none).
+	ProxySetHeaders *ConfigMapRef
 }
 
 // CacheRule is one group of auth-cache-duration: the statuses (nil is any)
@@ -258,6 +261,10 @@ func (p *parser) externalAuth(c *Config) {
 	}
 	if !p.authCache(ea) {
 		c.DenyAll = true
+		return
+	}
+	var valid bool
+	if ea.ProxySetHeaders, valid = p.headersConfigMap(c, "auth-proxy-set-headers"); !valid {
 		return
 	}
 	c.ExternalAuth = ea

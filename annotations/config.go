@@ -56,6 +56,9 @@ type Config struct {
 	AppRoot          string
 	SSLRedirect      bool // default true
 	ForceSSLRedirect bool
+	// SSLPassthrough: TLS for the Ingress's hosts is spliced to the
+	// backend by SNI (passthrough.go).
+	SSLPassthrough bool
 
 	BackendProtocol Protocol
 	Timeouts        Timeouts
@@ -89,6 +92,9 @@ type Config struct {
 	ClientCert *ClientCert
 	// BackendTLS is proxy-ssl-* (annotations/backendtls.go).
 	BackendTLS *BackendTLS
+	// CustomHeaders is custom-headers: a ConfigMap of response headers,
+	// read by translation (annotations/headers.go); nil when not used.
+	CustomHeaders *ConfigMapRef
 
 	// ErrorPages is custom-http-errors and default-backend, Mirror is
 	// mirror-* (annotations/errorpages.go); nil when not used.

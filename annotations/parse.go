@@ -136,9 +136,11 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.redirects(c)
 	p.sourceRanges(c)
 	p.access(c)
+	p.headers(c)
 	p.errorPages(c)
 	p.mirror(c)
 	p.health(c)
+	c.SSLPassthrough = p.boolean("ssl-passthrough", false) // passthrough.go
 	if p.check(false) {
 		c.DenyAll = true
 	}

@@ -232,4 +232,5 @@ func init() {
 	registerClientCert()
 	registerBackendTLS()
 	registerErrorPages()
+	registerHeaders()
 }

@@ -93,7 +93,7 @@ func (g *globalState) refresh() bool {
 	}
 	for _, k := range cfg.StartChanged(g.start) {
 		g.problem(k, globalconfig.ReasonRestartRequired,
-			"changed since Weir started: the listeners keep the value they started with until Weir restarts")
+			"changed since Weir started: this key is read only when Weir starts, so the new value takes effect at the next restart")
 	}
 	return true
 }
@@ -131,5 +131,7 @@ func (c *Controller) translateOptions() (translate.Options, []translate.Problem)
 	opts.AnnotationDefaults = g.cfg.AnnotationDefaults
 	opts.HSTS, opts.DisableHSTS = g.cfg.HSTS, g.cfg.HSTS == ""
 	opts.CustomHTTPErrors, opts.Compression = g.cfg.Errors.CustomHTTPErrors, g.cfg.Compression
+	opts.AddHeaders, opts.ProxySetHeaders = g.cfg.Headers.Add, g.cfg.Headers.ProxySet
+	opts.AllowedResponseHeaders, opts.GlobalConfigMap = g.cfg.Headers.AllowedResponse, g.ref
 	return opts, g.problems
 }

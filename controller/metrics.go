@@ -17,7 +17,7 @@ func gauge(name, help string) prometheus.Gauge {
 // certificates. Counters exist at 0 from the start, so rate() and alerts
 // see the first failure.
 type metrics struct {
-	problems     *prometheus.GaugeVec
+	problems     *gaugeSet
 	buildSeconds prometheus.Histogram
 	routes       prometheus.Gauge
 	generation   prometheus.Gauge
@@ -31,9 +31,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 	m := &metrics{
-		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		problems: newGaugeSet(prometheus.GaugeOpts{
 			Name: "weir_controller_problems", Help: "Problems found in the watched objects at the last rebuild, by reason, kind and namespace."},
-			[]string{"reason", "kind", "namespace"}),
+			"reason", "kind", "namespace"),
 		buildSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "weir_table_build_seconds", Help: "Time to translate the watched objects into a routing table.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}}),
@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_table_build_failures_total", Help: "Rebuilds whose table could not be built; the previous table stayed in service."}),
 		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_table_builds_total", Help: "Tables built, by path: full translation or endpoint-only refresh."},
+			Name: "weir_table_builds_total", Help: "Tables built, by path: full translation, endpoint-only refresh or Ingress-only refresh."},
 			[]string{"path"}),
 		lastSuccess: gauge("weir_table_last_success_timestamp_seconds", "Unix time the last table was built and published (0: none yet)."),
 		lastFailure: gauge("weir_table_last_failure_timestamp_seconds", "Unix time a table last failed to build (0: never)."),
@@ -50,14 +50,14 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 			Name: "weir_ssl_certificate_expiry_seconds", Help: "Unix time the certificate served for a host expires, by Secret and host (host \"\": --default-ssl-certificate or a Gateway listener without hostname)."},
 			"namespace", "secret", "host"),
 	}
-	for _, p := range []string{buildPath(false), buildPath(true)} {
+	for _, p := range []string{pathFull, pathEndpoints, pathIngresses} {
 		m.builds.WithLabelValues(p)
 	}
 	if compat != nil {
 		m.compat = newCompatMetrics(compat)
 	}
 	if reg != nil {
-		reg.MustRegister(m.problems, m.buildSeconds, m.routes, m.generation, m.failures, m.builds,
+		reg.MustRegister(m.problems.vec, m.buildSeconds, m.routes, m.generation, m.failures, m.builds,
 			m.lastSuccess, m.lastFailure, m.certExpiry.vec)
 		if m.compat != nil {
 			m.compat.register(reg)
@@ -66,11 +66,15 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 	return m
 }
 
+// setProblems replaces the problem counts in one pass: series that stay are
+// overwritten, not reset first, so a scrape during a rebuild never sees the
+// family empty.
 func (m *metrics) setProblems(ps []translate.Problem) {
-	m.problems.Reset()
+	counts := make(map[[3]string]float64, len(ps))
 	for _, p := range ps {
-		m.problems.WithLabelValues(p.Reason, p.Object.Kind, p.Object.Namespace).Inc()
+		counts[[3]string{p.Reason, p.Object.Kind, p.Object.Namespace}]++
 	}
+	m.problems.replace(counts)
 }
 
 // failed records a rebuild whose table could not be built.

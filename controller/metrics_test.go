@@ -69,3 +69,20 @@ func count(c prometheus.Collector) int {
 	close(ch)
 	return len(ch)
 }
+
+// Problem counts are replaced, not reset and refilled: a problem that stays
+// keeps its series with the new count, one that is fixed loses its series.
+func TestProblemMetricsAreReplacedAsAWhole(t *testing.T) {
+	m := newMetrics(prometheus.NewRegistry(), nil)
+	ing := func(ns string) translate.ObjectRef {
+		return translate.ObjectRef{Kind: "Ingress", Namespace: ns, Name: "x"}
+	}
+	m.setProblems([]translate.Problem{{Object: ing("a"), Reason: "InvalidAnnotation"},
+		{Object: ing("a"), Reason: "InvalidAnnotation"}, {Object: ing("b"), Reason: "ServiceNotFound"}})
+	require.Equal(t, 2.0, value(t, m.problems.vec.WithLabelValues("InvalidAnnotation", "Ingress", "a")))
+	require.Equal(t, 2, count(m.problems.vec))
+
+	m.setProblems([]translate.Problem{{Object: ing("a"), Reason: "InvalidAnnotation"}})
+	require.Equal(t, 1, count(m.problems.vec), "the fixed problem's series went away")
+	require.Equal(t, 1.0, value(t, m.problems.vec.WithLabelValues("InvalidAnnotation", "Ingress", "a")))
+}

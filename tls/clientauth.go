@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ClientVerify is a client-certificate mode, as ingress-nginx's
@@ -47,6 +48,8 @@ type ClientAuth struct {
 	// form, "CN=alice,O=Example"), else the request is Forbidden
 	// (auth-tls-match-cn).
 	MatchSubject *regexp.Regexp
+	// CRL, when set, refuses certificates it lists (ca.crl; crl.go).
+	CRL *CRLs
 	// Source names the Secret, for table dumps.
 	Source string
 }
@@ -62,6 +65,9 @@ func (c *ClientAuth) String() string {
 	}
 	if c.MatchSubject != nil {
 		s += " match=" + strconv.Quote(c.MatchSubject.String())
+	}
+	if c.CRL != nil {
+		s += " crls=" + strconv.Itoa(c.CRL.Len())
 	}
 	return s
 }
@@ -121,18 +127,22 @@ func (c *ClientAuth) verify(chain []*x509.Certificate) string {
 	}
 	chains, err := chain[0].Verify(x509.VerifyOptions{Roots: c.Roots, Intermediates: inter,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	switch {
-	case err != nil:
+	if err != nil {
 		return "certificate verify failed"
-	case c.Depth <= 0:
-		return ""
 	}
+	reason := "certificate chain too long"
 	for _, ch := range chains {
-		if len(ch)-1 <= c.Depth {
+		if c.Depth > 0 && len(ch)-1 > c.Depth {
+			continue
+		}
+		if c.CRL == nil {
+			return ""
+		}
+		if reason = c.CRL.check(ch, time.Now()); reason == "" {
 			return ""
 		}
 	}
-	return "certificate chain too long"
+	return reason
 }
 
 // EscapedPEM is the certificate as nginx's $ssl_client_escaped_cert: PEM,

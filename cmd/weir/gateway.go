@@ -100,7 +100,7 @@ func newGatewayListeners(ctx context.Context, cfg *config, pub *publisher, trust
 	}
 	return listeners.New(listeners.Options{
 		Proxy:       popts,
-		Server:      serverOptions(cfg),
+		Server:      serverOptions(&pub.flags), // the ConfigMap is the Ingress listeners' (docs/configmap.md)
 		TLS:         weirtls.Options{TicketKeys: keys},
 		Registry:    pub.endpoints,
 		Metrics:     pub.metrics,

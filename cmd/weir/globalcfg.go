@@ -21,7 +21,10 @@ func controllerOptions(cfg *config) (controller.Options, error) {
 		Translate: translate.Options{IngressClass: cfg.ingressClass, ControllerClass: cfg.controllerClass,
 			DefaultBackendService: cfg.defaultBackendService, DefaultSSLCertificate: cfg.defaultSSLCertificate,
 			GatewayControllerName: cfg.gateway.controllerName, WatchWithoutClass: cfg.watchWithoutClass,
-			ClassByName: cfg.classByName, DisableExternalName: cfg.disableSvcExternalName},
+			ClassByName: cfg.classByName, DisableExternalName: cfg.disableSvcExternalName,
+			SSLPassthrough: cfg.enableSSLPassthrough, ReservedPorts: []int{cfg.httpPort, cfg.httpsPort, cfg.metricsPort}},
+		TCPServices:       cfg.tcpServices,
+		UDPServices:       cfg.udpServices,
 		WatchNamespace:    cfg.watchNamespace,
 		Events:            true,
 		ConfigMap:         cfg.configMap,
@@ -46,12 +49,22 @@ func startConfig(c *controller.Controller) *globalconfig.Config {
 	return globalconfig.Defaults()
 }
 
-// applyStart lets the ConfigMap's listener and upstream keys
-// (globalconfig.ScopeStart) override the flags they share a meaning with.
-func (c *config) applyStart(g *globalconfig.Config) error {
+// startValues are the listener and upstream settings: the flags,
+// overridden by the keys g sets.
+func (c *config) startValues(g *globalconfig.Config) globalconfig.Start {
 	s := globalconfig.Start{KeepAlive: c.idleTimeout, ClientHeaderTimeout: c.readHeaderTimeout,
 		ClientBodyTimeout: c.clientBodyTimeout, MaxHeaderBytes: c.maxHeaderBytes, HTTP2: true, SessionTickets: true}
-	g.ApplyStart(&s)
+	if g != nil {
+		g.ApplyStart(&s)
+	}
+	return s
+}
+
+// applyStart lets the ConfigMap's listener and upstream keys
+// (globalconfig.ScopeStart and ScopeListener) override the flags they share
+// a meaning with.
+func (c *config) applyStart(g *globalconfig.Config) error {
+	s := c.startValues(g)
 	c.idleTimeout, c.readHeaderTimeout, c.clientBodyTimeout, c.maxHeaderBytes = s.KeepAlive, s.ClientHeaderTimeout, s.ClientBodyTimeout, s.MaxHeaderBytes
 	c.keepAliveOff = s.KeepAlive == 0
 	c.upstreamIdle, c.upstreamIdleTimeout = s.UpstreamKeepaliveConns, s.UpstreamKeepaliveTimeout
@@ -69,14 +82,18 @@ func (c *config) applyStart(g *globalconfig.Config) error {
 }
 
 // PublishGlobal puts a new global configuration in force: the proxy-wide
-// settings at once, PROXY protocol for connections accepted from now on
-// (controller.GlobalPublisher).
+// settings at once, PROXY protocol and the listener keys for connections
+// accepted from now on (controller.GlobalPublisher).
 //
 // The compression and custom-error keys (g.Compression, g.Errors) are parsed
 // and validated by controller/globalconfig; the proxy features that serve
 // them take them here.
 func (p *publisher) PublishGlobal(g *globalconfig.Config) {
+	p.global = g
 	p.proxy.SetGlobal(proxyGlobal(g))
+	if p.front != nil {
+		p.front.apply(g)
+	}
 	pp := proxyproto.Settings{Enabled: g.ProxyProtocol, Timeout: g.ProxyProtocolTimeout}
 	for _, l := range p.proxied {
 		l.Set(pp)

@@ -110,12 +110,14 @@ func newStack(cfg *config, trusted []netip.Prefix, reg *prometheus.Registry, log
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	flags := *cfg
 	if err := cfg.applyStart(start); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := newDataPlane(pub, cfg, trusted, reg, log); err != nil {
 		return nil, nil, nil, err
 	}
+	pub.flags = flags
 	pub.PublishGlobal(start)
 	return pub, ctl, ready, nil
 }
@@ -145,7 +147,7 @@ func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prome
 		return err
 	}
 	*pub = publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
-		addr: cfg.addr, log: log}
+		addr: cfg.addr, log: log, streams: newStreams(cfg, reg, log)}
 	return nil
 }
 
@@ -221,16 +223,22 @@ type publisher struct {
 	certs         *weirtls.Store
 	fallback      *weirtls.Certificate
 	listeners     *listeners.Manager // Gateway listeners (gateway.go)
+	streams       *streams           // passthrough and TCP services (stream.go)
+	front         *frontServers      // the HTTP and HTTPS servers (frontservers.go)
+	global        *globalconfig.Config
+	flags         config // the flags before the global ConfigMap's values
 	addr          func(port int) string
 	log           *zap.Logger
 }
 
 func (p *publisher) close() {
+	p.streams.close()
 	p.proxy.Close()
 	p.endpoints.Close()
 }
 
 func (p *publisher) Publish(res *translate.Result) {
+	p.streams.publish(res)
 	if res.EndpointsOnly != nil {
 		// Only endpoints moved: certificates are the same, and the proxy
 		// rebuilds only the pools of the backends that changed.
@@ -255,7 +263,7 @@ func (p *publisher) Publish(res *translate.Result) {
 
 // listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and
 // serves h on them.
-func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) ([]*proxy.HTTPServer, error) {
+func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) ([]*proxy.Reloadable, error) {
 	var plain, secure net.Listener
 	var err error
 	if cfg.httpPort > 0 {
@@ -271,52 +279,7 @@ func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) (
 			return nil, fmt.Errorf("--https-port: %w", err)
 		}
 	}
-	return startServers(ctx, cfg, pub, log, plain, secure)
-}
-
-// startServers serves the proxy in clear text on plain and over TLS on
-// secure (either may be nil), both reading PROXY protocol headers when the
-// global ConfigMap says so.
-func startServers(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger, plain, secure net.Listener) ([]*proxy.HTTPServer, error) {
-	opts := serverOptions(cfg)
-	h := pub.proxy
-	var out []*proxy.HTTPServer
-	if plain != nil {
-		ln := pub.proxyProtocolListener(proxyproto.NewListener(plain))
-		srv := newServer(cfg, plain.Addr().String(), h, opts, log)
-		go serve(srv, func() error { return srv.Serve(ln) }, log)
-		out = append(out, srv)
-	}
-	if secure != nil {
-		keys, err := weirtls.NewTicketKeys(0)
-		if err != nil {
-			return nil, err
-		}
-		go keys.Run(ctx, func(err error) { log.Warn("rotating session ticket keys", zap.Error(err)) })
-		tlsOpts := opts
-		tlsOpts.CleartextHTTP2 = false
-		o := cfg.tls
-		o.TicketKeys = keys
-		tlsOpts.TLS = weirtls.ServerConfig(pub.certs, o)
-		ln := pub.proxyProtocolListener(proxyproto.NewListener(secure))
-		srv := newServer(cfg, secure.Addr().String(), h, tlsOpts, log)
-		if o.DisableHTTP2 {
-			srv.Protocols.SetHTTP2(false)
-		}
-		go serve(srv, func() error { return srv.ServeTLS(ln, "", "") }, log)
-		out = append(out, srv)
-	}
-	return out, nil
-}
-
-// newServer is proxy.NewHTTPServer with keep-alive off when the
-// ConfigMap's keep-alive is 0.
-func newServer(cfg *config, addr string, h http.Handler, opts proxy.ServerOptions, log *zap.Logger) *proxy.HTTPServer {
-	srv := proxy.NewHTTPServer(addr, h, opts, log)
-	if cfg.keepAliveOff {
-		srv.SetKeepAlivesEnabled(false)
-	}
-	return srv
+	return startServers(ctx, &pub.flags, cfg, pub, log, plain, secure)
 }
 
 func serve(srv *proxy.HTTPServer, f func() error, log *zap.Logger) {
@@ -353,7 +316,7 @@ func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
 // shutdown drains: /readyz already fails; wait --shutdown-delay so load
 // balancers stop sending, then stop accepting, give in-flight requests
 // --drain-period, and close what is left.
-func shutdown(cfg *config, p *proxy.Server, servers []*proxy.HTTPServer, metrics *http.Server, log *zap.Logger) {
+func shutdown(cfg *config, p *proxy.Server, servers []*proxy.Reloadable, metrics *http.Server, log *zap.Logger) {
 	log.Info("shutting down: not ready", zap.Duration("delay", cfg.shutdownDelay), zap.Duration("drain_period", cfg.drainPeriod))
 	p.Drain()
 	time.Sleep(cfg.shutdownDelay)
@@ -364,8 +327,8 @@ func shutdown(cfg *config, p *proxy.Server, servers []*proxy.HTTPServer, metrics
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := proxy.Shutdown(ctx, s); err != nil {
-				log.Warn("drain period ended with requests still running", zap.String("addr", s.Addr))
+			if err := s.Shutdown(ctx); err != nil {
+				log.Warn("drain period ended with requests still running", zap.String("addr", s.Addr()))
 			}
 		}()
 	}

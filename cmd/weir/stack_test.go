@@ -44,7 +44,7 @@ func serveManifestsWith(t *testing.T, dir string, reg *prometheus.Registry, flag
 	require.NoError(t, err)
 	secure, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	servers, err := startServers(ctx, cfg, pub, log, plain, secure)
+	servers, err := startServers(ctx, &pub.flags, cfg, pub, log, plain, secure)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		for _, s := range servers {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"weir.dev/weir/conformance/weirdeploy"
@@ -20,12 +19,12 @@ const globalConfigMap = "weir-global"
 // TestGlobalConfigMap changes the global ConfigMap while Weir runs: its
 // keys reach every replica without a restart, an invalid value is an Event
 // on the ConfigMap and keeps the last valid one, and deleting it returns to
-// the defaults. Weir reads only that ConfigMap: the test grants get, list
-// and watch on that one name in Weir's namespace, as a deployment would.
+// the defaults. deploy/base's ClusterRole already lets Weir read ConfigMaps
+// (the header ConfigMaps of Ingresses live in their namespaces), so no
+// grant is needed.
 func TestGlobalConfigMap(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
 	ns := namespace(t, ctx)
-	grantConfigMap(t)
 	echoApp(t, ctx, ns, "web", 1)
 	waitEndpoints(t, ctx, ns, "web", 1)
 	host := ns + ".example.test"
@@ -84,30 +83,5 @@ func TestGlobalConfigMap(t *testing.T) {
 		e, err := getFrom(c, base, host, "/", from("203.0.113.66"))
 		xff := e.Headers["X-Forwarded-For"]
 		return e, err == nil && e.Status == 200 && len(xff) == 1 && xff[0] != "203.0.113.66", err
-	})
-}
-
-// grantConfigMap lets Weir's ServiceAccount read the one global ConfigMap
-// (what deploy/ grants when --configmap is set).
-func grantConfigMap(t *testing.T) {
-	t.Helper()
-	ctx := ctxFor(t, 30*time.Second)
-	rbac := env.cluster.Client.RbacV1()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "weir-global-configmap", Namespace: weirdeploy.Namespace},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{globalConfigMap}, Verbs: []string{"get", "list", "watch"}}}}
-	binding := &rbacv1.RoleBinding{ObjectMeta: role.ObjectMeta,
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "weir", Namespace: weirdeploy.Namespace}}}
-	if _, err := rbac.Roles(weirdeploy.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the Role: %v", err)
-	}
-	if _, err := rbac.RoleBindings(weirdeploy.Namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the RoleBinding: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := ctxFor(t, 30*time.Second)
-		_ = rbac.RoleBindings(weirdeploy.Namespace).Delete(ctx, binding.Name, metav1.DeleteOptions{})
-		_ = rbac.Roles(weirdeploy.Namespace).Delete(ctx, role.Name, metav1.DeleteOptions{})
 	})
 }

@@ -7,8 +7,11 @@
 //     name; an annotation on an Ingress still wins, as in ingress-nginx.
 //   - ScopeGlobal keys apply to every request at once (forwarded headers,
 //     block lists, PROXY protocol on newly accepted connections).
-//   - ScopeStart keys tune the listeners and the upstream pools: they are
-//     read when Weir starts, and a later change is reported as needing a
+//   - ScopeListener keys tune the HTTP and HTTPS listeners: a change
+//     applies to the connections accepted afterwards, while open ones keep
+//     what they were accepted with (as an nginx reload does).
+//   - ScopeStart keys tune the proxy and the upstream pools: they are read
+//     when Weir starts, and a later change is reported as needing a
 //     restart (ingress-nginx reloads nginx for them).
 //   - ScopeCompression and ScopeErrors are the response compression and
 //     custom error keys, parsed here and served by the proxy's compression
@@ -52,6 +55,7 @@ type Config struct {
 	// keys, read by proxy/compress.
 	Compression compress.Config
 	Errors      Errors
+	Headers     Headers
 
 	// Read by the key setters and turned into HSTS and Forwarded.Trusted
 	// by finish.
@@ -63,7 +67,8 @@ type Config struct {
 		use, realIP bool
 		cidrs       []netip.Prefix
 	}
-	// start holds the valid values of the ScopeStart keys (ApplyStart);
+	// start holds the valid values of the ScopeStart and ScopeListener
+	// keys (ApplyStart);
 	// compression those of the compression keys.
 	start, compression map[string]string
 }

@@ -70,6 +70,9 @@ func TestKeyValues(t *testing.T) {
 		{"brotli-types", []string{"text/*"}, []string{"/"}},
 		{"custom-http-errors", []string{"404,503", " 500 , 502 "}, []string{"200", "404,abc", "600"}},
 		{"allow-snippet-annotations", []string{"false", "False"}, []string{"true"}},
+		{"add-headers", []string{"ingress-nginx/custom-headers", ""}, []string{"custom-headers", "a/b/c", "Ns/x", "ns/"}},
+		{"proxy-set-headers", []string{"weir-system/upstream-headers"}, []string{"x", "/x"}},
+		{"global-allowed-response-headers", []string{"X-Frame-Options, Content-Security-Policy", ""}, []string{"X Frame", "a,b\x00c"}},
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -164,10 +167,14 @@ func TestTrackerKeepsLastGood(t *testing.T) {
 	}
 	assert.Empty(t, c.StartChanged(first))
 
-	c, ps = tr.Apply(map[string]string{"keep-alive": "10"})
+	c, ps = tr.Apply(map[string]string{"keep-alive": "10", "upstream-keepalive-timeout": "30"})
 	assert.Empty(t, ps)
 	assert.Empty(t, c.AnnotationDefaults, "a removed key returns to the default")
-	assert.Equal(t, []string{"keep-alive"}, c.StartChanged(first))
+	assert.Equal(t, []string{"upstream-keepalive-timeout"}, c.StartChanged(first),
+		"keep-alive applies to new connections: no restart needed")
+	var s Start
+	c.ApplyStart(&s)
+	assert.Equal(t, 10*time.Second, s.KeepAlive, "the listeners' keys are applied with the others")
 
 	_, ps = tr.Apply(map[string]string{"proxy-body-size": "huge"})
 	require.Len(t, ps, 1)

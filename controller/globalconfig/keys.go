@@ -13,6 +13,7 @@ const (
 	ScopeRoute       Scope = "route"
 	ScopeGlobal      Scope = "global"
 	ScopeStart       Scope = "start"
+	ScopeListener    Scope = "listener"
 	ScopeCompression Scope = "compression"
 	ScopeErrors      Scope = "errors"
 	ScopeNoOp        Scope = "no-op"
@@ -36,7 +37,7 @@ type Key struct {
 	// set applies a valid value (ScopeRoute, ScopeGlobal, ScopeCompression,
 	// ScopeErrors) and returns an error for an invalid one.
 	set func(c *Config, v string) error
-	// start applies a valid ScopeStart value.
+	// start applies a valid ScopeStart or ScopeListener value.
 	start func(s *Start, v string) error
 }
 

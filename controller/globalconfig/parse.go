@@ -76,8 +76,8 @@ func build(values map[string]string) *Config {
 	return c
 }
 
-// ApplyStart overwrites the fields of s whose ScopeStart keys the ConfigMap
-// sets.
+// ApplyStart overwrites the fields of s whose ScopeStart and ScopeListener
+// keys the ConfigMap sets.
 func (c *Config) ApplyStart(s *Start) {
 	for name, v := range c.start {
 		_ = registry[name].start(s, v) // checked by the Tracker
@@ -89,12 +89,12 @@ func (c *Config) ApplyStart(s *Start) {
 func (c *Config) StartChanged(since *Config) []string {
 	var out []string
 	for k, v := range c.start {
-		if old, ok := since.start[k]; !ok || old != v {
+		if old, ok := since.start[k]; (!ok || old != v) && registry[k].Scope == ScopeStart {
 			out = append(out, k)
 		}
 	}
 	for k := range since.start {
-		if _, ok := c.start[k]; !ok {
+		if _, ok := c.start[k]; !ok && registry[k].Scope == ScopeStart {
 			out = append(out, k)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 const (
 	perIngressDefault = "the default of the annotation of the same name on every Ingress; an Ingress's annotation wins"
 	startOnly         = "; read when Weir starts (a change needs a restart)"
+	newConnections    = "; a change applies to connections accepted afterwards"
 	noWorkers         = "Weir is one Go process: there are no nginx workers to tune"
 	noBuffers         = "Weir streams bodies and sizes its own buffers: nothing to tune"
 	noTables          = "nginx table sizing: Weir's tables need none"
@@ -56,16 +57,24 @@ func startKey(name, def, weir string, f func(s *Start, v string) error) Key {
 	return Key{Name: name, Default: def, Scope: ScopeStart, Weir: weir + startOnly, start: f}
 }
 
-func startSeconds(name, def, weir string, field func(*Start) *time.Duration) Key {
-	return startKey(name, def, weir, func(s *Start, v string) error {
+// listenerKey is a key of the HTTP and HTTPS listeners' settings.
+func listenerKey(name, def, weir string, f func(s *Start, v string) error) Key {
+	return Key{Name: name, Default: def, Scope: ScopeListener, Weir: weir + newConnections, start: f}
+}
+
+// keyMaker is startKey or listenerKey.
+type keyMaker func(name, def, weir string, f func(s *Start, v string) error) Key
+
+func startSeconds(mk keyMaker, name, def, weir string, field func(*Start) *time.Duration) Key {
+	return mk(name, def, weir, func(s *Start, v string) error {
 		d, err := parseSeconds(v)
 		*field(s) = d
 		return err
 	})
 }
 
-func startInt(name, def, weir string, lo, hi int, field func(*Start) *int) Key {
-	return startKey(name, def, weir, func(s *Start, v string) error {
+func startInt(mk keyMaker, name, def, weir string, lo, hi int, field func(*Start) *int) Key {
+	return mk(name, def, weir, func(s *Start, v string) error {
 		n, err := parseInt(v, lo, hi)
 		*field(s) = n
 		return err
@@ -113,26 +122,26 @@ func init() {
 		Key{Name: "proxy-protocol-header-timeout", Default: "5s", Scope: ScopeGlobal, Weir: "the time a connection gets to send its PROXY protocol header",
 			set: func(c *Config, v string) (err error) { c.ProxyProtocolTimeout, err = parseSeconds(v); return err }},
 
-		startSeconds("keep-alive", "75", "idle client connections are closed after this (Weir's --idle-timeout)", func(s *Start) *time.Duration { return &s.KeepAlive }),
-		startSeconds("client-header-timeout", "60", "the time a client gets for its request headers (Weir's --read-header-timeout)", func(s *Start) *time.Duration { return &s.ClientHeaderTimeout }),
-		startSeconds("client-body-timeout", "60", "a client idle this long in its request body gets 408 (Weir's --client-body-timeout)", func(s *Start) *time.Duration { return &s.ClientBodyTimeout }),
-		startKey("large-client-header-buffers", "4 8k", "request headers above number x size bytes get 431 (Weir's --max-header-bytes)",
+		startSeconds(listenerKey, "keep-alive", "75", "idle client connections are closed after this (Weir's --idle-timeout)", func(s *Start) *time.Duration { return &s.KeepAlive }),
+		startSeconds(listenerKey, "client-header-timeout", "60", "the time a client gets for its request headers (Weir's --read-header-timeout)", func(s *Start) *time.Duration { return &s.ClientHeaderTimeout }),
+		startSeconds(startKey, "client-body-timeout", "60", "a client idle this long in its request body gets 408 (Weir's --client-body-timeout)", func(s *Start) *time.Duration { return &s.ClientBodyTimeout }),
+		listenerKey("large-client-header-buffers", "4 8k", "request headers above number x size bytes get 431 (Weir's --max-header-bytes)",
 			func(s *Start, v string) (err error) { s.MaxHeaderBytes, err = parseHeaderBuffers(v); return err }),
-		startKey("use-http2", "true", "HTTP/2 is offered by ALPN on the HTTPS port",
+		listenerKey("use-http2", "true", "HTTP/2 is offered by ALPN on the HTTPS port",
 			func(s *Start, v string) (err error) { s.HTTP2, err = parseBool(v); return err }),
-		startInt("http2-max-concurrent-streams", "128", "the streams one HTTP/2 connection may have open", 1, 1<<20, func(s *Start) *int { return &s.HTTP2MaxConcurrentStreams }),
-		startKey("ssl-protocols", "TLSv1.2 TLSv1.3", "the TLS versions accepted (1.0 and 1.1 are refused)",
+		startInt(listenerKey, "http2-max-concurrent-streams", "128", "the streams one HTTP/2 connection may have open", 1, 1<<20, func(s *Start) *int { return &s.HTTP2MaxConcurrentStreams }),
+		listenerKey("ssl-protocols", "TLSv1.2 TLSv1.3", "the TLS versions accepted (1.0 and 1.1 are refused)",
 			func(s *Start, v string) (err error) {
 				s.MinTLSVersion, s.MaxTLSVersion, err = parseProtocols(v)
 				return err
 			}),
-		startKey("ssl-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+		listenerKey("ssl-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
 			"the TLS 1.2 cipher suites offered (TLS 1.3's are fixed by Go)",
 			func(s *Start, v string) (err error) { s.CipherSuites, err = parseCiphers(v); return err }),
-		startKey("ssl-session-tickets", "false", "TLS session resumption by ticket (Weir's own default is on, with keys rotated hourly)",
+		listenerKey("ssl-session-tickets", "false", "TLS session resumption by ticket (Weir's own default is on, with keys rotated hourly)",
 			func(s *Start, v string) (err error) { s.SessionTickets, err = parseBool(v); return err }),
-		startInt("upstream-keepalive-connections", "320", "idle connections kept per endpoint (at least 1: Weir always reuses connections)", 1, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
-		startSeconds("upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
+		startInt(startKey, "upstream-keepalive-connections", "320", "idle connections kept per endpoint (at least 1: Weir always reuses connections)", 1, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
+		startSeconds(startKey, "upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
 
 		refused("allow-snippet-annotations", "refused: snippet annotations are never read, whatever this key says", "false"),
 		refused("http-snippet", noConfig), refused("server-snippet", noConfig), refused("location-snippet", noConfig),
@@ -147,11 +156,12 @@ func init() {
 		compressKey("gzip-types", defaultTypes, "the MIME types gzip compresses"),
 		compressKey("enable-brotli", "false", "responses of brotli-types are compressed with brotli when the client accepts it"),
 		compressKey("brotli-level", "4", "the brotli compression level (0-11)"),
-		compressKey("brotli-min-length", "20", "responses shorter than this are not compressed"),
+		compressKey("brotli-min-length", "20", "responses shorter than this are not compressed with brotli (gzip still applies when they reach gzip-min-length and the client accepts it)"),
 		compressKey("brotli-types", defaultTypes, "the MIME types brotli compresses"),
 		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses get the body of --default-backend-service (on Ingresses without their own custom-http-errors)",
 			set: func(c *Config, v string) (err error) { c.Errors.CustomHTTPErrors, err = parseStatuses(v); return err }},
 	)
+	register(headerKeys()...) // headers.go
 	registerRest()
 }
 
@@ -185,8 +195,6 @@ func registerRest() {
 		missing("denylist-source-range", "the listed clients are not refused: set denylist-source-range on each Ingress before moving it"),
 		missing("global-auth-url", "the paths are served WITHOUT the global external authentication: do not move them yet"),
 		missing("global-rate-limit-memcached-host", "requests are not rate limited"),
-		missing("add-headers", "the response headers are not added"),
-		missing("proxy-set-headers", "the request headers are not added"),
 		missing("hide-headers", "the headers reach clients"),
 		missing("enable-modsecurity", "requests are not inspected by a web application firewall", "false"),
 		missing("enable-owasp-modsecurity-crs", "requests are not inspected by a web application firewall", "false"),

@@ -214,6 +214,8 @@ func Inputs(objs []runtime.Object, opts translate.Options) *translate.Inputs {
 			in.Secrets = append(in.Secrets, v)
 		case *corev1.Namespace:
 			in.Namespaces = append(in.Namespaces, v)
+		case *corev1.ConfigMap:
+			in.HeaderConfigMaps = append(in.HeaderConfigMaps, v)
 		case *gatewayv1.GatewayClass:
 			in.GatewayClasses = append(in.GatewayClasses, v)
 		case *gatewayv1.Gateway:

@@ -30,7 +30,8 @@ type accessChecks struct {
 	basic    *auth.Basic
 	external *auth.External
 	client   *weirtls.ClientAuth
-	upTLS    *backendTLSSpec // proxy-ssl-* (backendtls.go)
+	upTLS    *backendTLSSpec           // proxy-ssl-* (backendtls.go)
+	custom   []annotations.HeaderField // custom-headers (headers.go)
 	deny     bool
 }
 
@@ -41,7 +42,7 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 		return p.access
 	}
 	cfg := p.cfg
-	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil && cfg.ClientCert == nil && cfg.BackendTLS == nil {
+	if cfg.CORS == nil && cfg.RateLimit == nil && cfg.BasicAuth == nil && cfg.ExternalAuth == nil && cfg.ClientCert == nil && cfg.BackendTLS == nil && cfg.CustomHeaders == nil {
 		p.access = noAccessChecks
 		return p.access
 	}
@@ -56,13 +57,13 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 			BurstMultiplier: l.BurstMultiplier, Allowlist: l.Allowlist,
 			RateBytes: int64(l.RateKB) << 10, RateAfterBytes: int64(l.RateAfterKB) << 10})
 	}
-	if e := cfg.ExternalAuth; e != nil && t.anyHostAuth(p, e.URL) {
+	if e := cfg.ExternalAuth; e != nil {
+		ac.external = t.externalAuth(p, e)
+		ac.deny = ac.external == nil
+	}
+	var ok bool
+	if ac.custom, ok = t.customHeaders(p); !ok {
 		ac.deny = true
-	} else if e != nil {
-		ac.external = auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,
-			SignInRedirectParam: e.SignInRedirectParam, ResponseHeaders: e.ResponseHeaders,
-			RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie,
-			CacheKey: e.CacheKey, CacheRules: e.CacheRules})
 	}
 	if b := cfg.BasicAuth; b != nil {
 		ac.basic = t.basicAuth(p, b)
@@ -78,6 +79,19 @@ func (t *translator) accessChecks(p *parsed) *accessChecks {
 	}
 	p.access = ac
 	return ac
+}
+
+// externalAuth builds auth-url's check; nil (a problem reported) closes the
+// paths.
+func (t *translator) externalAuth(p *parsed, e *annotations.ExternalAuth) *auth.External {
+	set, ok := t.authSetHeaders(p, e) // headers.go
+	if t.anyHostAuth(p, e.URL) || !ok {
+		return nil
+	}
+	return auth.NewExternal(auth.ExternalConfig{URL: e.URL, Method: e.Method, SignIn: e.SignIn,
+		SignInRedirectParam: e.SignInRedirectParam, ResponseHeaders: e.ResponseHeaders,
+		RequestRedirect: e.RequestRedirect, AlwaysSetCookie: e.AlwaysSetCookie,
+		CacheKey: e.CacheKey, CacheRules: e.CacheRules, SetHeaders: set})
 }
 
 // anyHostAuth reports (as a problem) an auth-url whose host comes from the

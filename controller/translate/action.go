@@ -45,6 +45,7 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
 	a.ClientCert = ac.client
 	t.askClientCert(host, ac.client)
+	t.addHeaders(a, ac.custom) // headers.go
 	a.MaxBodyBytes = cfg.ProxyBodySize
 	a.HostRewrite = cfg.UpstreamVhost
 	if cfg.RewriteTarget != "" {
@@ -75,13 +76,15 @@ type balanceOwner struct {
 // backendFor resolves an Ingress backend with the location settings of cfg.
 // A Resource backend is not supported (problem, nil).
 func (t *translator) backendFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, cfg *annotations.Config) *table.Backend {
-	return t.backend(p, field, ib, cfg, p.cfg)
+	return t.backend(p, field, ib, cfg, p.cfg, t.accessChecks(p).upTLS)
 }
 
 // canaryFor builds the canary of a route from a canary Ingress: the
-// canary's own backend with the main route's location settings.
+// canary's own backend with the main route's location settings, its
+// proxy-ssl-* included (ingress-nginx serves the canary from the main
+// Ingress's location, so the canary Ingress's own are ignored).
 func (t *translator) canaryFor(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, main *parsed) *table.Canary {
-	b := t.backend(p, field, ib, main.cfg, p.cfg)
+	b := t.backend(p, field, ib, main.cfg, p.cfg, t.accessChecks(main).upTLS)
 	if b == nil {
 		return nil
 	}
@@ -91,8 +94,9 @@ func (t *translator) canaryFor(p *parsed, field fieldRef, ib *networkingv1.Ingre
 }
 
 // backend returns the (shared) table backend for a Service port with the
-// location settings of loc and the upstream settings of up.
-func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, loc, up *annotations.Config) *table.Backend {
+// location settings of loc (upTLS: its proxy-ssl-*) and the upstream
+// settings of up.
+func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.IngressBackend, loc, up *annotations.Config, upTLS *backendTLSSpec) *table.Backend {
 	if ib.Resource != nil || ib.Service == nil {
 		t.problem(p, field.String(), ReasonResourceBackend, Warning, "only Service backends are supported; path ignored")
 		return nil
@@ -106,9 +110,9 @@ func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.Ingress
 	policy := t.upstreamPolicy(p, field, svcPort, up)
 	key := backendKey{svcPort: svcPort, proto: protocol(loc.BackendProtocol), timeouts: loc.Timeouts,
 		retry: retryPolicy(loc.NextUpstream), policy: policy.Kind, health: up.HealthCheck}
-	upTLS := t.upstreamTLS(p, field, ns, ib.Service.Name, key.proto)
-	if upTLS != nil {
-		key.tls = upTLS.Key
+	bt := t.upstreamTLS(p, upTLS, field, ns, ib.Service.Name, key.proto)
+	if bt != nil {
+		key.tls = bt.Key
 	}
 	if len(policy.HashKey) > 0 || policy.Affinity != nil {
 		key.policyDetail = policyKey(policy)
@@ -116,7 +120,7 @@ func (t *translator) backend(p *parsed, field fieldRef, ib *networkingv1.Ingress
 	e := t.backends[key]
 	if e == nil {
 		e = t.newBackend(ns, ib.Service, portLabel, key, policy)
-		e.backend.TLS = upTLS
+		e.backend.TLS = bt
 		t.backends[key] = e
 	}
 	if e.res.reason != "" {

@@ -86,11 +86,11 @@ func (s *backendTLSSpec) build(ns, svc string) (*table.BackendTLS, error) {
 	return &table.BackendTLS{Config: conf, Key: key}, nil
 }
 
-// upstreamTLS is the proxy-ssl-* configuration of a backend of p, nil when
-// p has none or the backend does not speak TLS (backend-protocol HTTPS or
-// GRPCS); a configuration that cannot be built is a problem (and nil).
-func (t *translator) upstreamTLS(p *parsed, field fieldRef, ns, svc string, proto table.Protocol) *table.BackendTLS {
-	spec := t.accessChecks(p).upTLS
+// upstreamTLS is the proxy-ssl-* configuration spec for a backend of p,
+// nil when there is none or the backend does not speak TLS
+// (backend-protocol HTTPS or GRPCS); a configuration that cannot be built
+// is a problem (and refuses every handshake).
+func (t *translator) upstreamTLS(p *parsed, spec *backendTLSSpec, field fieldRef, ns, svc string, proto table.Protocol) *table.BackendTLS {
 	if spec == nil || (proto != table.HTTPS && proto != table.GRPCS) {
 		return nil
 	}

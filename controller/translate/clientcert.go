@@ -15,12 +15,17 @@ const (
 	ReasonInvalidClientCASecret  = "InvalidAuthTLSSecret"
 )
 
-// clientCAKey is the key of auth-tls-secret holding the trusted CAs.
-const clientCAKey = "ca.crt"
+// clientCAKey is the key of auth-tls-secret holding the trusted CAs;
+// clientCRLKey the optional one holding their revocation lists (PEM).
+const (
+	clientCAKey  = "ca.crt"
+	clientCRLKey = "ca.crl"
+)
 
 // clientCert builds the client-certificate policy of auth-tls-secret. A
-// Secret in another namespace, missing, or without a CA in ca.crt is a
-// problem and nil: the caller closes the paths (503).
+// Secret in another namespace, missing, without a CA in ca.crt, or with a
+// ca.crl that does not parse is a problem and nil: the caller closes the
+// paths (503).
 func (t *translator) clientCert(p *parsed, cc *annotations.ClientCert) *weirtls.ClientAuth {
 	field := "metadata.annotations[" + annotations.Prefix + "auth-tls-secret]"
 	s, ref := t.ownSecret(p, field, cc.SecretNamespace, cc.SecretName, ReasonClientCASecretNotFound, ReasonInvalidClientCASecret)
@@ -38,6 +43,12 @@ func (t *translator) clientCert(p *parsed, cc *annotations.ClientCert) *weirtls.
 		return nil
 	}
 	ca.Roots = pool
+	if crl, ok := s.Data[clientCRLKey]; ok {
+		if ca.CRL, err = weirtls.ParseCRLs(crl); err != nil {
+			t.problem(p, field, ReasonInvalidClientCASecret, Error, "Secret %s: key %s: %v; every path of the Ingress answers 503", ref, clientCRLKey, err)
+			return nil
+		}
+	}
 	return ca
 }
 

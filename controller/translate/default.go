@@ -8,8 +8,35 @@ import (
 
 // addDefaultBackendService makes --default-backend-service answer requests
 // that no rule matches, unless an Ingress's spec.defaultBackend already
-// does. Its first port is used.
+// does, and gives that default action its error pages and the global
+// headers, as ingress-nginx's default server gets them.
 func (t *translator) addDefaultBackendService() {
+	t.defaultBackendService()
+	t.defaultErrorPages()
+	if t.def != nil && t.def.Split.Main != nil {
+		t.addHeaders(t.def, nil) // the global add-headers and proxy-set-headers (headers.go)
+	}
+}
+
+// defaultErrorPages applies custom-http-errors to the default action, as
+// ingress-nginx's default server intercepts them too: an Ingress's
+// spec.defaultBackend gets that Ingress's error pages (its annotations,
+// else the global ConfigMap's); --default-backend-service gets the global
+// custom-http-errors, its pages served by itself (with X-Code and the other
+// headers), as ingress-nginx's custom error pages backend does.
+func (t *translator) defaultErrorPages() {
+	switch {
+	case t.def == nil:
+	case t.defOwner != nil:
+		t.errorPages(t.defOwner, t.def)
+	case len(t.opts.CustomHTTPErrors) > 0 && t.def.Split.Main != nil:
+		t.def.ErrorPages = &table.ErrorPages{Backend: t.def.Split.Main, Codes: t.opts.CustomHTTPErrors}
+	}
+}
+
+// defaultBackendService is --default-backend-service as the default
+// action when no Ingress's spec.defaultBackend is; its first port is used.
+func (t *translator) defaultBackendService() {
 	ref := t.opts.DefaultBackendService
 	if ref == "" || t.def != nil {
 		return

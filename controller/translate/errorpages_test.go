@@ -63,6 +63,11 @@ func TestGlobalErrorPagesAndCompression(t *testing.T) {
 	assert.Equal(t, []int{404}, own.Action.ErrorPages.Codes)
 	assert.True(t, own.Action.ErrorPages.Unavailable)
 	assert.Same(t, plain.Action.Compression, own.Action.Compression, "one policy per translation")
+	def := res.Table.Default()
+	require.NotNil(t, def, "--default-backend-service answers what no rule matches")
+	require.NotNil(t, def.ErrorPages, "the global custom-http-errors apply to the default action too")
+	assert.Equal(t, []int{502, 503}, def.ErrorPages.Codes)
+	assert.Same(t, def.Split.Main, def.ErrorPages.Backend, "the default backend serves its own error pages")
 
 	in.Options.Compression.GzipLevel = 12
 	res = Translate(in, 3)

@@ -30,10 +30,18 @@ type Inputs struct {
 	// ConfigMaps hold the CA bundles (ca.crt) of Gateways' client
 	// certificate validation (spec.tls.frontend).
 	ConfigMaps []*corev1.ConfigMap
+	// HeaderConfigMaps are the ConfigMaps of headers that Ingresses name
+	// (auth-proxy-set-headers, custom-headers) and that the global
+	// ConfigMap names (add-headers, proxy-set-headers), with their data.
+	HeaderConfigMaps []*corev1.ConfigMap
 	// BackendTLSPolicies configure TLS to Services (gwbtls.go).
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// ListenerSets add listeners to Gateways (gwlistenersets.go).
 	ListenerSets []*gatewayv1.ListenerSet
+	// TCPServices and UDPServices are the --tcp-services-configmap and
+	// --udp-services-configmap ConfigMaps (nil: none; tcpservices.go).
+	TCPServices *corev1.ConfigMap
+	UDPServices *corev1.ConfigMap
 
 	Options Options
 }
@@ -72,6 +80,12 @@ type Options struct {
 	// DisableExternalName refuses ExternalName Services as backends
 	// (--disable-svc-external-name): their paths answer 503.
 	DisableExternalName bool
+	// SSLPassthrough honours the ssl-passthrough annotation
+	// (--enable-ssl-passthrough; passthrough.go).
+	SSLPassthrough bool
+	// ReservedPorts are Weir's own listening ports, which TCP services may
+	// not take.
+	ReservedPorts []int
 	// CustomHTTPErrors are the statuses (300-599) whose body the default
 	// backend (--default-backend-service) replaces on every Ingress path
 	// without its own custom-http-errors: the ConfigMap's
@@ -81,6 +95,15 @@ type Options struct {
 	// ConfigMap's use-gzip, gzip-*, enable-brotli, brotli-*); the zero
 	// value compresses nothing.
 	Compression compress.Config
+	// AddHeaders and ProxySetHeaders are "namespace/name" of ConfigMaps
+	// (in HeaderConfigMaps) whose headers are set on every Ingress path's
+	// responses and requests to backends ("": none); AllowedResponseHeaders
+	// lists the headers custom-headers may set (the global ConfigMap's
+	// add-headers, proxy-set-headers, global-allowed-response-headers).
+	// Their problems name GlobalConfigMap.
+	AddHeaders, ProxySetHeaders string
+	AllowedResponseHeaders      []string
+	GlobalConfigMap             ObjectRef
 }
 
 // Defaults for Options.

@@ -27,7 +27,16 @@ type ExternalConfig struct {
 	CacheRules []CacheRule
 	// Timeout bounds the whole subrequest (default DefaultTimeout).
 	Timeout time.Duration
+	// SetHeaders are set on the subrequest (auth-proxy-set-headers),
+	// validated by the caller: token names, values without control bytes.
+	// An empty value removes the client's header. A value may hold the
+	// variables of URL. They never replace the facts Weir sets
+	// (X-Original-URL and the others of subrequest).
+	SetHeaders []Header
 }
+
+// Header is one header name and value.
+type Header struct{ Name, Value string }
 
 // DefaultTimeout bounds an authentication subrequest.
 const DefaultTimeout = 10 * time.Second
@@ -64,6 +73,9 @@ func NewExternal(c ExternalConfig) *External {
 	if c.Method == "" {
 		c.Method = http.MethodGet
 	}
+	for i := range c.SetHeaders {
+		c.SetHeaders[i].Name = http.CanonicalHeaderKey(c.SetHeaders[i].Name)
+	}
 	if c.SignInRedirectParam == "" {
 		c.SignInRedirectParam = "rd"
 	}
@@ -81,6 +93,9 @@ func NewExternal(c ExternalConfig) *External {
 	}
 	if c.AlwaysSetCookie {
 		desc += " always-set-cookie"
+	}
+	for _, h := range c.SetHeaders {
+		desc += fmt.Sprintf(" set=%s:%q", h.Name, h.Value)
 	}
 	e := &External{cfg: c, client: client}
 	if len(c.CacheKey) > 0 && len(c.CacheRules) > 0 {
@@ -204,6 +219,13 @@ func (e *External) subrequest(ctx context.Context, r *http.Request, f Facts) (*h
 		}
 	}
 	h := sub.Header
+	for _, sh := range e.cfg.SetHeaders {
+		if sh.Value == "" {
+			delete(h, sh.Name)
+			continue
+		}
+		h[sh.Name] = []string{expand(sh.Value, r, f)}
+	}
 	uri := requestURI(r)
 	h.Set("X-Original-URL", f.Scheme+"://"+r.Host+uri)
 	h.Set("X-Original-Method", r.Method)

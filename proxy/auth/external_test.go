@@ -103,3 +103,26 @@ func TestAnswerCache(t *testing.T) {
 	check("Bearer refresh", "/")
 	assert.Equal(t, int64(4), asked.Load(), "answers that set cookies are not cached")
 }
+
+// auth-proxy-set-headers: each header replaces the client's (an empty
+// value removes it), variables expand per request, and Weir's own facts
+// about the request always win.
+func TestSubrequestSetHeaders(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL, SetHeaders: []Header{
+		{Name: "x-tenant", Value: "blue"}, {Name: "Cookie", Value: ""}, {Name: "X-Uri", Value: "$scheme://$host$request_uri"},
+		{Name: "X-Original-Url", Value: "http://evil/"},
+	}})
+	assert.Contains(t, e.String(), `set=X-Tenant:"blue"`)
+	r := httptest.NewRequest(http.MethodGet, "http://App.example/p?q=1", nil)
+	r.Header.Set("X-Tenant", "client")
+	r.Header.Set("Cookie", "s=1")
+	d := e.Check(context.Background(), r, Facts{Scheme: "https", ClientIP: "192.0.2.1"})
+	require.Zero(t, d.Status, "%v", d.Err)
+	assert.Equal(t, "blue", got.Get("X-Tenant"))
+	assert.Empty(t, got.Values("Cookie"))
+	assert.Equal(t, "https://app.example/p?q=1", got.Get("X-Uri"))
+	assert.Equal(t, "https://App.example/p?q=1", got.Get("X-Original-Url"), "Weir's facts win")
+}

@@ -23,6 +23,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -152,8 +153,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, baseRules(t), cr.Rules, "the chart grants deploy/base's rules, Gateway API only when enabled")
 	role := one[rbacv1.Role](t, r, "Role")
 	assert.Equal(t, []string{"weir-leader"}, role.Rules[1].ResourceNames)
-	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"weir"},
-		Verbs: []string{"get", "list", "watch"}}, role.Rules[2], "the global ConfigMap, and no other")
+	assert.Len(t, role.Rules, 2, "the Lease only: ConfigMaps are read under the ClusterRole")
 
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Equal(t, int32(2), *d.Spec.Replicas)
@@ -212,7 +212,7 @@ func TestValuesShapedLikeIngressNginx(t *testing.T) {
 		"deploy/base's rules and deploy/components/gateway-api's")
 	assert.Equal(t, []string{"edge-leader"}, one[rbacv1.Role](t, r, "Role").Rules[1].ResourceNames, "the Lease rule follows the election ID")
 	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"create", "update", "delete"}},
-		one[rbacv1.Role](t, r, "Role").Rules[3], "the Gateways' Services, in the release's namespace only")
+		one[rbacv1.Role](t, r, "Role").Rules[2], "the Gateways' Services, in the release's namespace only")
 
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Nil(t, d.Spec.Replicas, "the HPA owns the replica count")
@@ -275,7 +275,7 @@ func TestConfigIsTheGlobalConfigMap(t *testing.T) {
 	assert.Equal(t, map[string]string{"use-forwarded-headers": "true", "proxy-body-size": "8m", "worker-processes": "4"}, cm.Data)
 	d := one[appsv1.Deployment](t, r, "Deployment")
 	assert.Contains(t, d.Spec.Template.Spec.Containers[0].Args, "--configmap=weir-system/"+cm.Name)
-	assert.Equal(t, []string{cm.Name}, one[rbacv1.Role](t, r, "Role").Rules[2].ResourceNames)
+	assert.Contains(t, one[rbacv1.ClusterRole](t, r, "ClusterRole").Rules[0].Resources, "configmaps", "read under the ClusterRole, as the ConfigMaps of headers")
 }
 
 // TestHelmLint runs `helm lint`'s rules (chart metadata, values, templates
@@ -293,4 +293,42 @@ func TestHelmLint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTCPServices: tcp fills the TCP services ConfigMap (ingress-nginx's
+// format), names it in --tcp-services-configmap and opens a container and
+// Service port per entry; udp likewise.
+func TestTCPServices(t *testing.T) {
+	r := render(t, map[string]any{"tcp": map[string]any{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}})
+	require.Len(t, r["ConfigMap"], 2)
+	var tcp corev1.ConfigMap
+	for _, doc := range r["ConfigMap"] {
+		var cm corev1.ConfigMap
+		require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &cm))
+		if cm.Name == "weir-tcp" {
+			tcp = cm
+		}
+	}
+	assert.Equal(t, map[string]string{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}, tcp.Data)
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	ctr := d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--tcp-services-configmap=weir-system/weir-tcp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5432-tcp", ContainerPort: 5432, Protocol: corev1.ProtocolTCP})
+	svc := one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "6379-tcp", Port: 6379, TargetPort: intstr.FromString("6379-tcp"),
+		Protocol: corev1.ProtocolTCP})
+
+	d = one[appsv1.Deployment](t, render(t, nil), "Deployment")
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		assert.NotContains(t, a, "services-configmap", "no TCP or UDP services without tcp and udp")
+	}
+
+	r = render(t, map[string]any{"udp": map[string]any{"5353": "kube-system/dns:53"}})
+	d = one[appsv1.Deployment](t, r, "Deployment")
+	ctr = d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--udp-services-configmap=weir-system/weir-udp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5353-udp", ContainerPort: 5353, Protocol: corev1.ProtocolUDP})
+	svc = one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "5353-udp", Port: 5353, TargetPort: intstr.FromString("5353-udp"),
+		Protocol: corev1.ProtocolUDP})
 }

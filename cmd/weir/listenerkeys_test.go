@@ -1,0 +1,56 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The global ConfigMap's listener keys change what new connections get
+// while Weir runs: a smaller header limit and a TLS 1.3 minimum apply
+// without a restart.
+func TestListenerKeysApplyWithoutRestart(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(backend.Close)
+	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
+	dir := t.TempDir()
+	write := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	write("site.yaml", configMapSite(port))
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
+	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", large-client-header-buffers: "4 8k"`))
+	plain, secure := serveManifests(t, dir, "--configmap=default/weir")
+
+	pad := "X-Pad: " + strings.Repeat("p", 2000) + "\r\n"
+	status := func() int {
+		resp, _, err := send(plain, "", pad, false)
+		if err != nil {
+			return 0
+		}
+		return resp.StatusCode
+	}
+	tls12 := func() error {
+		c, err := tls.Dial("tcp", secure, &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}) //nolint:gosec // Weir's self-signed default certificate
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.Eventually(t, func() bool { return status() == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
+	require.NoError(t, tls12())
+
+	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", large-client-header-buffers: "1 1k", ssl-protocols: "TLSv1.3"`))
+	require.Eventually(t, func() bool { return status() == http.StatusRequestHeaderFieldsTooLarge }, 20*time.Second, 20*time.Millisecond,
+		"new connections get the new header limit")
+	require.Error(t, tls12(), "and the new TLS versions")
+}

@@ -56,6 +56,9 @@ type Config struct {
 	AppRoot          string
 	SSLRedirect      bool // default true
 	ForceSSLRedirect bool
+	// SSLPassthrough: TLS for the Ingress's hosts is spliced to the
+	// backend by SNI (passthrough.go).
+	SSLPassthrough bool
 
 	BackendProtocol Protocol
 	Timeouts        Timeouts

@@ -140,6 +140,7 @@ func Parse(ann map[string]string) (*Config, []Problem) {
 	p.errorPages(c)
 	p.mirror(c)
 	p.health(c)
+	c.SSLPassthrough = p.boolean("ssl-passthrough", false) // passthrough.go
 	if p.check(false) {
 		c.DenyAll = true
 	}

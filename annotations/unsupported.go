@@ -25,7 +25,6 @@ var catalog = []struct {
 	{"global-rate-limit-key", "Key of global-rate-limit.", NotImplemented, "no global limit applies"},
 	{"global-rate-limit-ignored-cidrs", "Clients exempt from global-rate-limit.", NotImplemented, "no global limit applies"},
 	{"service-upstream", "Use the Service's ClusterIP instead of its endpoints.", NotImplemented, "the Service's endpoints are balanced directly"},
-	{"ssl-passthrough", "Route TLS by SNI without terminating it.", NotImplemented, "TLS is terminated by Weir and the request routed as HTTP"},
 	{"ssl-ciphers", "Cipher suites offered to clients.", NotImplemented, "Weir's default cipher suites apply"},
 	{"ssl-prefer-server-ciphers", "Prefer the server's cipher order.", NoOp, "Go's TLS stack chooses the cipher suite"},
 	{"proxy-buffering", "Buffer responses.", NoOp, "Weir streams responses; buffering only changes nginx's memory use"},

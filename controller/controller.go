@@ -1,15 +1,17 @@
 // Package controller watches the Kubernetes objects Weir serves and keeps
 // the proxy's routing table in step with them. Informer events of every
-// kind enqueue one key, so a burst of events gives one rebuild; each rebuild
-// translates the whole cached state (controller/translate) and publishes the
-// result. Problems become Events on their objects, log lines and metrics;
-// a failed build keeps the last good table in service.
+// kind enqueue one key, and rebuilds are paced by their cost (holdoff.go),
+// so a burst of events gives few rebuilds while a lone change is built at
+// once. A rebuild translates the whole cached state (controller/translate),
+// or, when only EndpointSlices or only Ingresses changed, takes a fast path
+// that gives the same result, and publishes it. Problems become Events on
+// their objects, log lines and metrics; a failed build keeps the last good
+// table in service.
 package controller
 
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,12 +47,13 @@ type Options struct {
 	Translate translate.Options
 	// WatchNamespace limits the informers to one namespace ("" watches all).
 	WatchNamespace string
-	// HoldOff is the quiet time a rebuild waits for after the last event
-	// of a burst (default 100ms), so a burst of events gives one rebuild.
-	// An event after a quiet HoldOff is built at once.
+	// HoldOff is the least time between the starts of two rebuilds
+	// (default 20ms): a change is built at once unless a rebuild began less
+	// than that ago, and the events until then share one rebuild
+	// (holdoff.go).
 	HoldOff time.Duration
-	// MaxHoldOff caps the wait from the first event of a burst (default
-	// 500ms), so constant churn still publishes at least that often.
+	// MaxHoldOff caps the spacing, which grows to twice the cost of the
+	// last rebuild when that is more than HoldOff (default 500ms).
 	MaxHoldOff time.Duration
 	// Status, when set, writes Ingress status (leader only).
 	Status *StatusOptions
@@ -66,6 +68,10 @@ type Options struct {
 	// ConfigMap is namespace/name of the global ConfigMap (--configmap;
 	// configmap.go), "" for none.
 	ConfigMap string
+	// TCPServices and UDPServices are namespace/name of ingress-nginx's TCP
+	// and UDP services ConfigMaps (--tcp-services-configmap,
+	// --udp-services-configmap; tcpservices.go), "" for none.
+	TCPServices, UDPServices string
 	// AnnotationsPrefix replaces nginx.ingress.kubernetes.io as the prefix
 	// of the annotations read (--annotations-prefix; "" keeps it).
 	AnnotationsPrefix string
@@ -91,6 +97,7 @@ type Controller struct {
 	status   *status.Writer
 	gw       *gatewaySide            // nil: Gateway API off
 	global   *globalState            // nil: no --configmap (configmap.go)
+	tcp      *tcpServices            // nil: no TCP or UDP services ConfigMap (tcpservices.go)
 	services *gatewayservice.Manager // nil: listeners bind their own ports
 	gwStatus *gatewaystatus.Writer
 	sockets  sync.Mutex // serialises publishListeners
@@ -101,11 +108,12 @@ type Controller struct {
 	synced   []cache.InformerSynced
 
 	burstMu    sync.Mutex
-	burstStart time.Time // first event since the last rebuild began (zero: none)
-	lastEvent  time.Time
-	lastBuild  time.Time       // when the last rebuild was let through (zero: never)
-	full       bool            // something other than EndpointSlices changed
+	lastBuild  time.Time       // when the last rebuild began (zero: never)
+	lastCost   time.Duration   // how long it took
+	full       bool            // something other than Ingresses and EndpointSlices changed
 	dirty      map[string]bool // Services whose EndpointSlices changed
+	ingDirty   map[string]bool // Ingresses ("namespace/name") that changed
+	firstEvent time.Time       // first event the next rebuild covers (zero: none)
 }
 
 const tableKey = "table"
@@ -113,7 +121,7 @@ const tableKey = "table"
 // New builds a Controller on client. reg may be nil.
 func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logger, reg prometheus.Registerer) (*Controller, error) {
 	if opts.HoldOff <= 0 {
-		opts.HoldOff = 100 * time.Millisecond
+		opts.HoldOff = defaultHoldOff
 	}
 	if opts.MaxHoldOff < opts.HoldOff {
 		opts.MaxHoldOff = max(500*time.Millisecond, opts.HoldOff)
@@ -122,14 +130,15 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		log = zap.NewNop()
 	}
 	c := &Controller{
-		opts:    opts,
-		client:  client,
-		pub:     pub,
-		log:     log,
-		metrics: newMetrics(reg, opts.MetricsCompat),
-		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
-		dirty:   make(map[string]bool),
-		full:    true,
+		opts:     opts,
+		client:   client,
+		pub:      pub,
+		log:      log,
+		metrics:  newMetrics(reg, opts.MetricsCompat),
+		queue:    workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "weir"}),
+		dirty:    make(map[string]bool),
+		ingDirty: make(map[string]bool),
+		full:     true,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithNamespace(opts.WatchNamespace), informers.WithTransform(ingressTransform(opts.AnnotationsPrefix)))
@@ -151,6 +160,10 @@ func New(client kubernetes.Interface, opts Options, pub Publisher, log *zap.Logg
 		return nil, err
 	}
 	if err := c.setupInformers(); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.tcp, err = c.newTCPServices(opts.TCPServices, opts.UDPServices); err != nil {
 		return nil, err
 	}
 	if opts.Events {
@@ -194,6 +207,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.global.factory.Start(ctx.Done())
 		defer c.global.factory.Shutdown()
 	}
+	c.tcp.start(ctx)
 	synced := c.synced
 	if c.gw != nil {
 		// Gateway objects that are there at start are in the first table.
@@ -236,10 +250,12 @@ func (c *Controller) processNext() bool {
 		c.queue.AddAfter(key, wait)
 		return true
 	}
+	start := time.Now()
 	func() {
 		defer c.recoverLog("rebuild (the last table stays in service)")
 		c.rebuild()
 	}()
+	c.noteCost(time.Since(start))
 	return true
 }
 
@@ -251,84 +267,22 @@ func (c *Controller) recoverLog(what string) {
 	}
 }
 
-// enqueue notes an event and schedules a rebuild. Every event kind uses the
-// one key, so the queue holds at most one pending rebuild. The first event
-// after a quiet HoldOff is built at once; only events that follow a rebuild
-// closer than that form a burst, which holdRemaining stretches until events
-// pause for HoldOff, but never beyond MaxHoldOff after the burst's first
-// event.
-func (c *Controller) enqueue() {
-	c.burstMu.Lock()
-	c.full = true
-	c.burstMu.Unlock()
-	c.schedule()
-}
-
-func (c *Controller) schedule() {
-	if c.noteEvent(time.Now()) {
-		c.queue.Add(tableKey)
-		return
-	}
-	c.queue.AddAfter(tableKey, c.opts.HoldOff)
-}
-
-// noteEvent records an event at now and reports whether it may be built at
-// once.
-func (c *Controller) noteEvent(now time.Time) bool {
-	c.burstMu.Lock()
-	defer c.burstMu.Unlock()
-	if c.burstStart.IsZero() {
-		c.burstStart = now
-	}
-	c.lastEvent = now
-	return c.leading()
-}
-
-// leading reports whether the pending burst began after a quiet HoldOff
-// since the last rebuild: a lone change then reaches traffic without
-// waiting. Called with burstMu held.
-func (c *Controller) leading() bool {
-	return !c.burstStart.IsZero() && c.burstStart.Sub(c.lastBuild) >= c.opts.HoldOff
-}
-
-// holdRemaining is how much longer the pending rebuild should wait; zero
-// means build now, and starts a new burst.
-func (c *Controller) holdRemaining(now time.Time) time.Duration {
-	c.burstMu.Lock()
-	defer c.burstMu.Unlock()
-	if c.burstStart.IsZero() {
-		return 0
-	}
-	if c.leading() {
-		c.burstStart, c.lastBuild = time.Time{}, now
-		return 0
-	}
-	deadline := c.lastEvent.Add(c.opts.HoldOff)
-	if limit := c.burstStart.Add(c.opts.MaxHoldOff); limit.Before(deadline) {
-		deadline = limit
-	}
-	if wait := deadline.Sub(now); wait > 0 {
-		return wait
-	}
-	c.burstStart, c.lastBuild = time.Time{}, now
-	return 0
-}
-
 // rebuild translates the cached state and publishes it. When only
 // EndpointSlices changed since the last published table it takes the
 // endpoint-only fast path (translate.Refresh), which gives the same table.
 func (c *Controller) rebuild() {
 	start := time.Now()
-	full, dirty := c.takeChanges()
-	if !full && len(dirty) == 0 {
+	ch := c.takeChanges()
+	if !ch.full && len(ch.dirty) == 0 && len(ch.ings) == 0 {
 		return // the events were already covered by an earlier rebuild
 	}
-	res, fast := c.translate(full, dirty)
+	res, path := c.translate(ch)
 	if res == nil {
 		return
 	}
+	translated := time.Since(start)
 	c.metrics.buildSeconds.Observe(time.Since(start).Seconds())
-	c.metrics.builds.WithLabelValues(buildPath(fast)).Inc()
+	c.metrics.builds.WithLabelValues(path).Inc()
 	c.report(res.Problems)
 	if res.Table == nil {
 		c.markFull()
@@ -345,27 +299,41 @@ func (c *Controller) rebuild() {
 	// (rebuild runs only after the caches synced).
 	c.ready.Store(true)
 	c.metrics.published(res, c.gen, time.Now(), c.opts.Translate.DefaultSSLCertificate)
-	c.log.Debug("table published", zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()),
-		zap.Int("problems", len(res.Problems)), zap.Bool("endpointsOnly", fast), zap.Duration("took", time.Since(start)))
+	if ce := c.log.Check(zap.DebugLevel, "table published"); ce != nil {
+		ce.Write(zap.Uint64("generation", c.gen), zap.Int("routes", res.Table.Len()), zap.Int("problems", len(res.Problems)),
+			zap.String("path", path), zap.Duration("translate", translated), zap.Duration("took", time.Since(start)),
+			zap.Duration("heldFor", start.Sub(ch.first)), zap.Duration("sinceChange", time.Since(ch.first)))
+	}
 	if c.status != nil {
 		c.status.Poke()
 	}
 }
 
-func buildPath(endpointsOnly bool) string {
-	if endpointsOnly {
-		return "endpoints"
-	}
-	return "full"
+// The paths a rebuild takes (the weir_table_builds_total label).
+const (
+	pathFull      = "full"
+	pathEndpoints = "endpoints"
+	pathIngresses = "ingresses"
+)
+
+// changes is what changed since the last rebuild.
+type changes struct {
+	full  bool            // something the fast paths do not cover
+	dirty map[string]bool // Services whose EndpointSlices changed
+	ings  map[string]bool // Ingresses that changed
+	first time.Time       // when the first of them was noted
 }
 
 // takeChanges returns and resets what changed since the last rebuild.
-func (c *Controller) takeChanges() (bool, map[string]bool) {
+func (c *Controller) takeChanges() changes {
 	c.burstMu.Lock()
 	defer c.burstMu.Unlock()
-	full, dirty := c.full, c.dirty
-	c.full, c.dirty = false, make(map[string]bool)
-	return full, dirty
+	ch := changes{full: c.full, dirty: c.dirty, ings: c.ingDirty, first: c.firstEvent}
+	c.full, c.dirty, c.ingDirty, c.firstEvent = false, make(map[string]bool), make(map[string]bool), time.Time{}
+	if ch.first.IsZero() {
+		ch.first = time.Now()
+	}
+	return ch
 }
 
 // retryLater schedules a full rebuild after secretRetry (a named Secret
@@ -383,21 +351,29 @@ func (c *Controller) markFull() {
 	c.burstMu.Unlock()
 }
 
-// translate builds the next result: the fast path when only the
-// EndpointSlices of the dirty Services changed and it applies, else a full
+// translate builds the next result: a fast path when only the
+// EndpointSlices of the dirty Services, or only some Ingresses, changed and
+// it applies (both give the table a full translation would), else a full
 // translation. nil means there is nothing to publish: nothing could be
 // listed, or no endpoint that a route uses changed.
-func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Result, bool) {
-	if last := c.Last(); !full && last != nil {
-		if in, err := c.listers.endpointInputs(dirty); err == nil {
-			res, ok := translate.Refresh(last, in, dirty, c.gen+1)
+func (c *Controller) translate(ch changes) (*translate.Result, string) {
+	last := c.Last()
+	switch {
+	case last == nil || ch.full:
+	case len(ch.ings) == 0:
+		if in, err := c.listers.endpointInputs(ch.dirty); err == nil {
+			res, ok := translate.Refresh(last, in, ch.dirty, c.gen+1)
 			if ok && res == last {
-				return nil, true // nothing any route uses changed
+				return nil, pathEndpoints // nothing any route uses changed
 			}
 			if ok {
 				c.gen++
-				return res, true
+				return res, pathEndpoints
 			}
+		}
+	case len(ch.dirty) == 0:
+		if res := c.refreshIngresses(last, ch.ings); res != nil {
+			return res, pathIngresses
 		}
 	}
 	opts, global := c.translateOptions() // configmap.go
@@ -405,15 +381,42 @@ func (c *Controller) translate(full bool, dirty map[string]bool) (*translate.Res
 	if err == nil && c.gw != nil {
 		err = c.gw.addInputs(in)
 	}
+	if err == nil {
+		c.tcp.addInputs(in)
+	}
 	if err != nil {
 		c.markFull()
 		c.log.Error("listing cached objects", zap.Error(err))
-		return nil, false
+		return nil, pathFull
 	}
 	c.gen++
 	res := translate.Translate(in, c.gen)
 	res.Problems = append(res.Problems, global...)
-	return res, false
+	return res, pathFull
+}
+
+// refreshIngresses is the Ingress fast path (translate.RefreshIngresses):
+// nil when it does not apply. Ingresses that name Secrets (auth-secret,
+// auth-tls-secret, proxy-ssl-secret) or ConfigMaps of headers take the full
+// path, which fetches those objects (authsecrets.go).
+func (c *Controller) refreshIngresses(last *translate.Result, keys map[string]bool) *translate.Result {
+	ings, err := c.listers.ingresses(keys)
+	if err != nil {
+		return nil
+	}
+	for _, ing := range ings {
+		if ing != nil && (len(secretRefs(ing)) > 0 || len(ownRefs(ing, configMapAnnotations)) > 0) {
+			return nil
+		}
+	}
+	_, global := c.translateOptions()
+	res, ok := translate.RefreshIngresses(last, ings, c.gen+1)
+	if !ok {
+		return nil
+	}
+	c.gen++
+	res.Problems = append(res.Problems, global...)
+	return res
 }
 
 // listers reads the informer caches.
@@ -469,26 +472,4 @@ func (s statusSource) IsWeirs(ing *networkingv1.Ingress) bool {
 		return false
 	}
 	return translate.IsWeirs(ing, classes, s.c.opts.Translate)
-}
-
-// endpointInputs lists the named Services ("namespace/name") and their
-// EndpointSlices, for the endpoint-only fast path.
-func (l *listers) endpointInputs(services map[string]bool) (*translate.Inputs, error) {
-	in := &translate.Inputs{}
-	f := l.factory
-	for key := range services {
-		ns, name, _ := strings.Cut(key, "/")
-		svc, err := f.Core().V1().Services().Lister().Services(ns).Get(name)
-		if err != nil {
-			return nil, fmt.Errorf("getting service %s: %w", key, err)
-		}
-		in.Services = append(in.Services, svc)
-		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
-		slices, err := f.Discovery().V1().EndpointSlices().Lister().EndpointSlices(ns).List(sel)
-		if err != nil {
-			return nil, fmt.Errorf("listing endpoint slices of %s: %w", key, err)
-		}
-		in.EndpointSlices = append(in.EndpointSlices, slices...)
-	}
-	return in, nil
 }

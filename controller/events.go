@@ -156,6 +156,9 @@ func (c *Controller) objectFor(ref translate.ObjectRef) runtime.Object {
 			return svc
 		}
 	case "ConfigMap":
+		if cm := c.tcp.object(ref); cm != nil {
+			return cm
+		}
 		if c.global != nil {
 			cm, err := c.global.factory.Core().V1().ConfigMaps().Lister().ConfigMaps(ref.Namespace).Get(ref.Name)
 			if err == nil {

@@ -70,3 +70,20 @@ func TestGlobalHeaderConfigMapsAreFollowed(t *testing.T) {
 	require.NoError(t, err)
 	dumpHas(t, rec, `request-header set X-Env="staging"`)
 }
+
+// An Ingress edited to name a headers ConfigMap that already exists gets
+// its headers: the edit takes the full path, which fetches the ConfigMap
+// (the Ingress fast path would translate it without, and answer 503).
+func TestIngressEditedToNameAHeadersConfigMap(t *testing.T) {
+	ctx := context.Background()
+	client, rec, _ := start(t, Options{}, class(), service("web"), slice("web", "10.0.0.1"),
+		headersConfigMap("auth-headers", map[string]string{"X-Tenant": "blue"}),
+		ingress("web", "a.test", "web", map[string]string{"nginx.ingress.kubernetes.io/auth-url": "http://auth/check"}))
+	dumpHas(t, rec, "host a.test")
+	edited := ingress("web", "a.test", "web", map[string]string{"nginx.ingress.kubernetes.io/auth-url": "http://auth/check",
+		"nginx.ingress.kubernetes.io/auth-proxy-set-headers": "auth-headers"})
+	_, err := client.NetworkingV1().Ingresses("default").Update(ctx, edited, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, rec, `set=X-Tenant:"blue"`)
+	require.False(t, hasProblem(rec.last(), translate.ReasonHeadersConfigMapNotFound))
+}

@@ -7,32 +7,41 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// A lone change is built at once; only changes that follow a rebuild by
-// less than HoldOff wait, until events pause or MaxHoldOff runs out.
+// A change is built at once unless a rebuild began less than the spacing
+// ago (HoldOff, or twice the last rebuild's cost, at most MaxHoldOff); the
+// events within the spacing share one rebuild.
 func TestFirstChangeIsBuiltAtOnceAndBurstsCoalesce(t *testing.T) {
-	c := &Controller{opts: Options{HoldOff: 100 * time.Millisecond, MaxHoldOff: 300 * time.Millisecond}}
+	c := &Controller{opts: Options{HoldOff: 20 * time.Millisecond, MaxHoldOff: 300 * time.Millisecond}, dirty: map[string]bool{}, ingDirty: map[string]bool{}}
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-
-	assert.True(t, c.noteEvent(at(0)), "the first change after a quiet period is not held")
-	assert.Zero(t, c.holdRemaining(at(1)))
-
-	// A burst right behind that rebuild waits for a pause of HoldOff.
-	assert.False(t, c.noteEvent(at(10)))
-	assert.Equal(t, 90*time.Millisecond, c.holdRemaining(at(20)))
-	assert.False(t, c.noteEvent(at(50)))
-	assert.Equal(t, 90*time.Millisecond, c.holdRemaining(at(60)))
-	assert.Zero(t, c.holdRemaining(at(150)), "built once the burst paused")
-	assert.Zero(t, c.holdRemaining(at(151)), "nothing pending")
-
-	// Quiet for HoldOff since that rebuild: immediate again.
-	assert.True(t, c.noteEvent(at(260)))
-	assert.Zero(t, c.holdRemaining(at(261)))
-
-	// Constant churn right after it is capped at MaxHoldOff from its first event.
-	for ms := 270; ms <= 570; ms += 50 {
-		assert.False(t, c.noteEvent(at(ms)))
+	change := func(ms int) time.Duration {
+		c.ingDirty["default/web"] = true
+		return c.noteEvent(at(ms))
 	}
-	assert.Equal(t, 10*time.Millisecond, c.holdRemaining(at(560)), "270 ms + 300 ms cap")
-	assert.Zero(t, c.holdRemaining(at(570)))
+	build := func(ms int, cost time.Duration) time.Duration {
+		wait := c.holdRemaining(at(ms))
+		if wait == 0 {
+			c.takeChanges()
+			c.noteCost(cost)
+		}
+		return wait
+	}
+
+	assert.Zero(t, change(0), "the first change is not held")
+	assert.Zero(t, build(0, time.Millisecond))
+
+	// A burst right behind that rebuild waits for the rest of HoldOff.
+	assert.Equal(t, 15*time.Millisecond, change(5))
+	assert.Equal(t, 8*time.Millisecond, change(12))
+	assert.Equal(t, 5*time.Millisecond, build(15, 0), "still held")
+	assert.Zero(t, build(20, time.Millisecond), "one rebuild for the burst")
+	assert.Zero(t, build(21, 0), "nothing pending: nothing held")
+
+	// A lone change later, even right after unrelated churn, waits at most
+	// HoldOff: never a fixed quiet time.
+	assert.Zero(t, change(100))
+	assert.Zero(t, build(100, 60*time.Millisecond))
+	assert.Equal(t, 110*time.Millisecond, change(110), "a costly rebuild spaces the next one by twice its cost")
+	assert.Zero(t, build(220, 200*time.Millisecond))
+	assert.Equal(t, 300*time.Millisecond, change(220), "at most MaxHoldOff")
 }

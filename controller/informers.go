@@ -8,11 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
 	"weir.dev/weir/annotations"
+	"weir.dev/weir/controller/translate"
 )
 
 // setupInformers registers the informers translation reads and their
@@ -39,7 +41,7 @@ func (c *Controller) setupInformers() error {
 		handler  cache.ResourceEventHandler
 	}
 	regs := []registration{
-		{f.Networking().V1().Ingresses().Informer(), handler},
+		{f.Networking().V1().Ingresses().Informer(), c.ingressHandler()},
 		{f.Networking().V1().IngressClasses().Informer(), handler},
 		{f.Core().V1().Services().Informer(), handler},
 		{f.Discovery().V1().EndpointSlices().Informer(), slices},
@@ -88,6 +90,28 @@ func (c *Controller) handler() cache.ResourceEventHandler {
 			}
 		},
 		DeleteFunc: func(any) { c.enqueue() },
+	}
+}
+
+// ingressHandler records which Ingresses changed, so that a rebuild caused
+// by nothing else can take the Ingress fast path.
+func (c *Controller) ingressHandler() cache.ResourceEventHandler {
+	note := func(obj any) {
+		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		if err != nil {
+			c.enqueue()
+			return
+		}
+		c.enqueueIngress(key)
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: note,
+		UpdateFunc: func(oldObj, newObj any) {
+			if changed(oldObj, newObj) {
+				note(newObj)
+			}
+		},
+		DeleteFunc: note,
 	}
 }
 
@@ -213,4 +237,53 @@ func (l *listers) selected(ings []*networkingv1.Ingress) ([]*networkingv1.Ingres
 		}
 	}
 	return out, nil
+}
+
+// ingresses gets the named Ingresses ("namespace/name") from the cache:
+// nil for one that is gone or outside --watch-namespace-selector.
+func (l *listers) ingresses(keys map[string]bool) (map[string]*networkingv1.Ingress, error) {
+	out := make(map[string]*networkingv1.Ingress, len(keys))
+	lister := l.factory.Networking().V1().Ingresses().Lister()
+	for key := range keys {
+		ns, name, _ := strings.Cut(key, "/")
+		ing, err := lister.Ingresses(ns).Get(name)
+		if apierrors.IsNotFound(err) {
+			out[key] = nil
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("getting ingress %s: %w", key, err)
+		}
+		sel, err := l.selected([]*networkingv1.Ingress{ing})
+		if err != nil {
+			return nil, err
+		}
+		out[key] = nil
+		if len(sel) == 1 {
+			out[key] = ing
+		}
+	}
+	return out, nil
+}
+
+// endpointInputs lists the named Services ("namespace/name") and their
+// EndpointSlices, for the endpoint-only fast path.
+func (l *listers) endpointInputs(services map[string]bool) (*translate.Inputs, error) {
+	in := &translate.Inputs{}
+	f := l.factory
+	for key := range services {
+		ns, name, _ := strings.Cut(key, "/")
+		svc, err := f.Core().V1().Services().Lister().Services(ns).Get(name)
+		if err != nil {
+			return nil, fmt.Errorf("getting service %s: %w", key, err)
+		}
+		in.Services = append(in.Services, svc)
+		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+		slices, err := f.Discovery().V1().EndpointSlices().Lister().EndpointSlices(ns).List(sel)
+		if err != nil {
+			return nil, fmt.Errorf("listing endpoint slices of %s: %w", key, err)
+		}
+		in.EndpointSlices = append(in.EndpointSlices, slices...)
+	}
+	return in, nil
 }

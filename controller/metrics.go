@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_table_build_failures_total", Help: "Rebuilds whose table could not be built; the previous table stayed in service."}),
 		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_table_builds_total", Help: "Tables built, by path: full translation or endpoint-only refresh."},
+			Name: "weir_table_builds_total", Help: "Tables built, by path: full translation, endpoint-only refresh or Ingress-only refresh."},
 			[]string{"path"}),
 		lastSuccess: gauge("weir_table_last_success_timestamp_seconds", "Unix time the last table was built and published (0: none yet)."),
 		lastFailure: gauge("weir_table_last_failure_timestamp_seconds", "Unix time a table last failed to build (0: never)."),
@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, compat prometheus.Labels) *metrics {
 			Name: "weir_ssl_certificate_expiry_seconds", Help: "Unix time the certificate served for a host expires, by Secret and host (host \"\": --default-ssl-certificate or a Gateway listener without hostname)."},
 			"namespace", "secret", "host"),
 	}
-	for _, p := range []string{buildPath(false), buildPath(true)} {
+	for _, p := range []string{pathFull, pathEndpoints, pathIngresses} {
 		m.builds.WithLabelValues(p)
 	}
 	if compat != nil {

@@ -27,8 +27,10 @@ func TestIngressNginxFlags(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--no-such-flag"},
-		{"--tcp-services-configmap=ingress-nginx/tcp"},
-		{"--udp-services-configmap=ingress-nginx/udp"},
+		{"--tcp-services-configmap=tcp"},
+		{"--tcp-services-configmap=ingress-nginx/tcp", "--manifests=x.yaml"},
+		{"--udp-services-configmap=udp"},
+		{"--udp-services-configmap=ingress-nginx/udp", "--manifests=x.yaml"},
 		{"--configmap=just-a-name"},
 		{"--watch-namespace-selector=team in (a"},
 	} {
@@ -37,24 +39,13 @@ func TestIngressNginxFlags(t *testing.T) {
 	}
 }
 
-const configMapSite = `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: weir}
-spec: {controller: weir.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: %s, protocol: TCP}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
+// configMapSite is Service web on the backend at 127.0.0.1:port and an
+// Ingress routing a.test (with TLS) to it.
+func configMapSite(port string) string {
+	return loopbackService("web", "http", 80, port) + configMapIngress
+}
+
+const configMapIngress = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, namespace: default}
 spec:
@@ -109,7 +100,7 @@ func TestConfigMapThroughWeir(t *testing.T) {
 	write := func(name, body string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
 	}
-	write("site.yaml", fmt.Sprintf(configMapSite, port))
+	write("site.yaml", configMapSite(port))
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
 	write("cm.yaml", fmt.Sprintf(cm, `use-proxy-protocol: "true", ssl-redirect: "false", hsts-max-age: "600", block-user-agents: "~*bot"`))
 	plain, secure := serveManifests(t, dir, "--configmap=default/weir")

@@ -56,6 +56,7 @@ type config struct {
 	disableSvcExternalName bool
 	annotationsPrefix      string
 	tcpServices            string
+	enableSSLPassthrough   bool
 	udpServices            string
 	// notes are the ignored ingress-nginx flags given (nginxflags.go).
 	notes []string
@@ -79,17 +80,15 @@ func parseFlags(args []string) (*config, error) {
 // check refuses the ingress-nginx flags Weir accepts but cannot honour yet:
 // starting without them would silently drop traffic.
 func (c *config) check() error {
-	for flag, v := range map[string]string{"tcp-services-configmap": c.tcpServices, "udp-services-configmap": c.udpServices} {
-		if v != "" {
-			return fmt.Errorf("--%s: Weir does not proxy TCP or UDP services yet; remove the flag, or keep ingress-nginx for these ports", flag)
-		}
+	if (c.tcpServices != "" || c.udpServices != "") && c.manifests != "" {
+		return fmt.Errorf("--tcp-services-configmap and --udp-services-configmap need an API server; they do not work with --manifests")
 	}
 	if _, err := labels.Parse(c.watchNamespaceSelector); err != nil {
 		return fmt.Errorf("--watch-namespace-selector: %w", err)
 	}
-	if c.configMap != "" {
-		if ns, name, ok := strings.Cut(c.configMap, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return fmt.Errorf("--configmap %q: want namespace/name", c.configMap)
+	for flag, v := range map[string]string{"configmap": c.configMap, "tcp-services-configmap": c.tcpServices, "udp-services-configmap": c.udpServices} {
+		if ns, name, ok := strings.Cut(v, "/"); v != "" && (!ok || ns == "" || name == "" || strings.Contains(name, "/")) {
+			return fmt.Errorf("--%s %q: want namespace/name", flag, v)
 		}
 	}
 	return nil
@@ -149,8 +148,9 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.BoolVar(&c.updateStatus, "update-status", true, "write the load balancer addresses to Ingress status")
 	fs.BoolVar(&c.disableSvcExternalName, "disable-svc-external-name", false, "refuse ExternalName Services as backends (their paths answer 503)")
 	fs.StringVar(&c.annotationsPrefix, "annotations-prefix", "nginx.ingress.kubernetes.io", "prefix of the ingress-nginx annotations Weir reads")
-	fs.StringVar(&c.tcpServices, "tcp-services-configmap", "", "ingress-nginx's TCP services ConfigMap: not supported yet, refused when set")
-	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "ingress-nginx's UDP services ConfigMap: not supported yet, refused when set")
+	fs.StringVar(&c.tcpServices, "tcp-services-configmap", "", "namespace/name of ingress-nginx's TCP services ConfigMap (port: namespace/service:port[:PROXY][:PROXY]), watched live (docs/passthrough.md)")
+	fs.BoolVar(&c.enableSSLPassthrough, "enable-ssl-passthrough", false, "honour the ssl-passthrough annotation: TLS connections on the HTTPS port whose SNI names such a host are spliced to its backend without termination (docs/passthrough.md)")
+	fs.StringVar(&c.udpServices, "udp-services-configmap", "", "namespace/name of ingress-nginx's UDP services ConfigMap (port: namespace/service:port), watched live (docs/passthrough.md)")
 	registerIgnored(fs, &c.notes)
 	c.metrics.register(fs)
 	fs.Usage = func() {

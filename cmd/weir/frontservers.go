@@ -51,7 +51,7 @@ func startServers(ctx context.Context, flags, cfg *config, pub *publisher, log *
 		out = append(out, f.plain)
 	}
 	if secure != nil {
-		ln := pub.proxyProtocolListener(proxyproto.NewListener(secure))
+		ln := pub.streams.wrapTLS(cfg, pub.proxyProtocolListener(proxyproto.NewListener(secure))) // stream.go
 		f.secure = proxy.NewReloadable(ln, f.server(cfg, secure.Addr().String(), true), proxy.ReloadOptions{TLS: true, Drain: cfg.drainPeriod, Log: log})
 		out = append(out, f.secure)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,24 +36,7 @@ func TestGRPCThroughWeir(t *testing.T) {
 	_, bport, _ := net.SplitHostPort(bln.Addr().String())
 
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "grpc.yaml"), []byte(fmt.Sprintf(`apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: weir}
-spec: {controller: weir.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: grpc, namespace: default}
-spec: {ports: [{name: grpc, port: 50051}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: grpc-1, namespace: default, labels: {kubernetes.io/service-name: grpc}}
-addressType: IPv4
-ports: [{name: grpc, port: %s, protocol: TCP}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "grpc.yaml"), []byte(loopbackService("grpc", "grpc", 50051, bport)+`apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: grpc
@@ -65,7 +47,7 @@ spec:
   rules:
   - host: grpc.example.com
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: grpc, port: {number: 50051}}}}]}
-`, bport)), 0o600))
+`), 0o600))
 	plainAddr, _ := serveManifests(t, dir)
 
 	conn, err := grpc.NewClient("passthrough:///"+plainAddr,

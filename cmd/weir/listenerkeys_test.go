@@ -26,7 +26,7 @@ func TestListenerKeysApplyWithoutRestart(t *testing.T) {
 	write := func(name, body string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
 	}
-	write("site.yaml", fmt.Sprintf(configMapSite, port))
+	write("site.yaml", configMapSite(port))
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
 	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", large-client-header-buffers: "4 8k"`))
 	plain, secure := serveManifests(t, dir, "--configmap=default/weir")

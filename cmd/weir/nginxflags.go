@@ -54,7 +54,7 @@ var ignoredFlags = []struct {
 	{"validating-webhook", false, whyWebhook}, {"validating-webhook-certificate", false, whyWebhook},
 	{"validating-webhook-key", false, whyWebhook}, {"enable-annotation-validation", true, "Weir always validates annotations"},
 	{"default-server-port", false, whyPort}, {"status-port", false, whyPort}, {"stream-port", false, whyPort},
-	{"profiler-port", false, "--profiling serves pprof on --metrics-port"}, {"ssl-passthrough-proxy-port", false, whyPort},
+	{"profiler-port", false, "--profiling serves pprof on --metrics-port"}, {"ssl-passthrough-proxy-port", false, "Weir passes TLS through on the HTTPS port itself, with no internal proxy port"},
 	{"healthz-port", false, "/healthz is on --metrics-port"}, {"healthz-host", false, "/healthz is on --metrics-port"},
 	{"health-check-path", false, "Weir serves /healthz and /readyz"}, {"health-check-timeout", false, whyNginx},
 	{"disable-full-test", true, "Weir renders no nginx configuration to test"}, {"dynamic-configuration-retries", false, whyNginx},

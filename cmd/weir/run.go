@@ -147,7 +147,7 @@ func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prome
 		return err
 	}
 	*pub = publisher{proxy: srv, endpoints: endpoints, metrics: m, certs: weirtls.NewStore(initial), fallback: selfSigned,
-		addr: cfg.addr, log: log}
+		addr: cfg.addr, log: log, streams: newStreams(cfg, reg, log)}
 	return nil
 }
 
@@ -223,6 +223,7 @@ type publisher struct {
 	certs         *weirtls.Store
 	fallback      *weirtls.Certificate
 	listeners     *listeners.Manager // Gateway listeners (gateway.go)
+	streams       *streams           // passthrough and TCP services (stream.go)
 	front         *frontServers      // the HTTP and HTTPS servers (frontservers.go)
 	global        *globalconfig.Config
 	flags         config // the flags before the global ConfigMap's values
@@ -231,11 +232,13 @@ type publisher struct {
 }
 
 func (p *publisher) close() {
+	p.streams.close()
 	p.proxy.Close()
 	p.endpoints.Close()
 }
 
 func (p *publisher) Publish(res *translate.Result) {
+	p.streams.publish(res)
 	if res.EndpointsOnly != nil {
 		// Only endpoints moved: certificates are the same, and the proxy
 		// rebuilds only the pools of the backends that changed.

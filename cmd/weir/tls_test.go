@@ -65,24 +65,7 @@ type tlsWorld struct {
 }
 
 func manifests(backendPort string) string {
-	return fmt.Sprintf(`apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: weir}
-spec: {controller: weir.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: default, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-ports: [{name: http, port: %s, protocol: TCP}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
+	return loopbackService("app", "http", 80, backendPort) + `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: app, namespace: default}
 spec:
@@ -97,7 +80,7 @@ spec:
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
   - host: plain.example.com
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
-`, backendPort)
+`
 }
 
 func startTLSWorld(t *testing.T, secrets string) *tlsWorld {

@@ -64,6 +64,7 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	all := fs.Bool("all", false, "treat every Ingress as Weir's, whatever its class")
 	format := fs.String("o", "text", "output: text or json")
 	gwc := fs.String("gateway-controller-name", translate.DefaultGatewayControllerName, "GatewayClass controllerName Weir serves")
+	passthrough := fs.Bool("enable-ssl-passthrough", false, "translate as Weir started with --enable-ssl-passthrough does (the ssl-passthrough annotation honoured)")
 	if err := fs.Parse(args); err != nil {
 		return lintUnreadable
 	}
@@ -76,7 +77,8 @@ func translateCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "weir translate: %v\n", err)
 		return lintUnreadable
 	}
-	res := offline.Lint(objs, translate.Options{IngressClass: *class, ControllerClass: *ctrl, GatewayControllerName: *gwc},
+	res := offline.Lint(objs, translate.Options{IngressClass: *class, ControllerClass: *ctrl, GatewayControllerName: *gwc,
+		SSLPassthrough: *passthrough},
 		offline.LintOptions{All: *all})
 	if *format == "json" {
 		writeLintJSON(stdout, res)

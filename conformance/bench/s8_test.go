@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -50,7 +52,11 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 	for i := range others {
 		create(t, ctx, client, ingress(fmt.Sprintf("other%d", i), fmt.Sprintf("h%d.other.test", i), "a", nil))
 	}
-	ctl, err := controller.New(client, controller.Options{}, publisher{s.srv}, nil, nil)
+	log := zap.NewNop()
+	if os.Getenv("S8_DEBUG") != "" { // the controller's timestamps: change noted, table published
+		log = zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))
+	}
+	ctl, err := controller.New(client, controller.Options{}, publisher{s.srv}, log, nil)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- ctl.Run(ctx) }()
@@ -65,6 +71,9 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 		time.Sleep(time.Until(next))
 		target := []string{"b", "a"}[i%2]
 		start := time.Now()
+		if log.Core().Enabled(zap.DebugLevel) {
+			log.Debug("S8 write", zap.Int("change", i), zap.Time("at", start))
+		}
 		ing, err := client.NetworkingV1().Ingresses(ns).Get(ctx, "s8", metav1.GetOptions{})
 		require.NoError(t, err)
 		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = target
@@ -76,6 +85,9 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		samples = append(samples, time.Since(start))
+		if log.Core().Enabled(zap.DebugLevel) {
+			log.Debug("S8 served", zap.Int("change", i), zap.Duration("after", samples[len(samples)-1]))
+		}
 	}
 	sent, failed := load.stop()
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })

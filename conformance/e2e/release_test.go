@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -43,12 +45,17 @@ func walkthroughFile(t *testing.T, name, exampleHost, host string) []byte {
 	return bytes.ReplaceAll(b, []byte(exampleHost), []byte(host))
 }
 
-// applyWalkthrough applies a walkthrough's manifest into ns. With graceful,
-// the echo Pods run gracefulImage, which keeps serving 2 s after SIGTERM:
-// what the manifest's preStop sleep does on a real kubelet (the process
-// kubelet runs no hooks).
-func applyWalkthrough(t *testing.T, ctx context.Context, ns, name, exampleHost, host string, graceful bool) {
+// applyWalkthrough makes the test's namespace and applies a walkthrough's
+// manifest there, its example host "<label>.example.test" replaced by
+// "<label>.<namespace>.test"; it returns the namespace and that host. With
+// graceful, the echo Pods run gracefulImage, which keeps serving 2 s after
+// SIGTERM: what the manifest's preStop sleep does on a real kubelet (the
+// process kubelet runs no hooks).
+func applyWalkthrough(t *testing.T, ctx context.Context, name, exampleHost string, graceful bool) (ns, host string) {
 	t.Helper()
+	ns = namespace(t, ctx)
+	label, _, _ := strings.Cut(exampleHost, ".")
+	host = label + "." + ns + ".test"
 	b := walkthroughFile(t, name, exampleHost, host)
 	if graceful {
 		b = bytes.ReplaceAll(b, []byte(echoImage), []byte(gracefulImage))
@@ -56,6 +63,7 @@ func applyWalkthrough(t *testing.T, ctx context.Context, ns, name, exampleHost, 
 	if err := env.cluster.ApplyYAML(ctx, b, ns); err != nil {
 		t.Fatalf("applying %s: %v", name, err)
 	}
+	return ns, host
 }
 
 // patchWalkthrough applies a walkthrough's patch file as `kubectl patch
@@ -117,9 +125,7 @@ func waitNewPod(t *testing.T, ns, name string, old map[string]bool) {
 // resume only the new version answers; no request fails.
 func TestWalkthroughPausedRollout(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Minute)
-	ns := namespace(t, ctx)
-	host := "rollout." + ns + ".test"
-	applyWalkthrough(t, ctx, ns, "paused-rollout.yaml", "rollout.example.test", host, true)
+	ns, host := applyWalkthrough(t, ctx, "paused-rollout.yaml", "rollout.example.test", true)
 	waitEndpoints(t, ctx, ns, "web", 4)
 	waitServed(t, client(), host, nil, "web")
 	v1 := podNames(t, ns, "app=web")
@@ -160,14 +166,7 @@ func TestWalkthroughPausedRollout(t *testing.T) {
 	}
 
 	setPaused(t, ctx, ns, "web", false)
-	waitRolledOut(t, ns, "web", 4)
-	after := podNames(t, ns, "app=web")
-	for p := range after {
-		if v1[p] {
-			t.Fatalf("old Pod %s survived the resumed rollout", p)
-		}
-	}
-	l.settlesOn(t, "only the new version after resume", func(p string) bool { return after[p] })
+	replaced(t, l, ns, 4, v1)
 	l.requireNoFailures(t)
 }
 
@@ -176,9 +175,7 @@ func TestWalkthroughPausedRollout(t *testing.T) {
 // fails.
 func TestWalkthroughBlueGreen(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
-	ns := namespace(t, ctx)
-	host := "bluegreen." + ns + ".test"
-	applyWalkthrough(t, ctx, ns, "blue-green.yaml", "bluegreen.example.test", host, false)
+	ns, host := applyWalkthrough(t, ctx, "blue-green.yaml", "bluegreen.example.test", false)
 	waitEndpoints(t, ctx, ns, "web", 2)
 	if _, err := env.cluster.WaitPodsReady(ctx, ns, "version=green", 2); err != nil {
 		t.Fatal(err)
@@ -201,9 +198,7 @@ func TestWalkthroughBlueGreen(t *testing.T) {
 // reaches it.
 func TestWalkthroughWeightedCanary(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
-	ns := namespace(t, ctx)
-	host := "canary." + ns + ".test"
-	applyWalkthrough(t, ctx, ns, "weighted-canary.yaml", "canary.example.test", host, false)
+	ns, host := applyWalkthrough(t, ctx, "weighted-canary.yaml", "canary.example.test", false)
 	waitEndpoints(t, ctx, ns, "web-v1", 2)
 	waitEndpoints(t, ctx, ns, "web-v2", 1)
 	c := client()
@@ -234,19 +229,10 @@ func TestWalkthroughWeightedCanary(t *testing.T) {
 // again. No request fails.
 func TestWalkthroughFailover(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
-	ns := namespace(t, ctx)
-	host := "failover." + ns + ".test"
-	applyWalkthrough(t, ctx, ns, "failover.yaml", "failover.example.test", host, false)
+	ns, host := applyWalkthrough(t, ctx, "failover.yaml", "failover.example.test", false)
 	waitEndpoints(t, ctx, ns, "web", 3)
 	waitServed(t, client(), host, nil, "web")
-	pods, err := env.cluster.WaitPodsReady(ctx, ns, "app=web", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := pods[0]
-
-	l := startLoad(t, host)
-	l.waitFor(t, "answers from all 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
+	l, victim := loadOnEvery(t, ctx, ns, host, 3)
 	signal(t, &victim, "echo", syscall.SIGSTOP)
 	frozen := time.Now()
 	waitRestarted(t, ns, victim.Name)
@@ -273,11 +259,7 @@ func TestWalkthroughFailover(t *testing.T) {
 // connection reached the frozen replica before it left the Service.
 func TestWeirLivenessRestart(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Minute)
-	ns := namespace(t, ctx)
-	host := "weirlive." + ns + ".test"
-	echoApp(t, ctx, ns, "web", 1)
-	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
-	waitServed(t, client(), host, nil, "web")
+	_, host := servedWeb(t, ctx, "weirlive", 1, false)
 	c := &http.Client{Timeout: 30 * time.Second, Transport: retryGET{next: &http.Transport{DisableKeepAlives: true}, timeout: 2 * time.Second, pace: 10 * time.Millisecond}}
 	l := startLoadWith(t, host, c)
 	l.waitFor(t, "100 answers", func(p map[string]int) bool { return total(p) >= 100 })
@@ -285,18 +267,9 @@ func TestWeirLivenessRestart(t *testing.T) {
 	victim := env.weirs[1]
 	signal(t, &victim, "weir", syscall.SIGSTOP)
 	frozen := time.Now()
-	wctx := ctxFor(t, 3*time.Minute)
-	for {
-		p, err := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace).Get(wctx, victim.Name, metav1.GetOptions{})
-		if err == nil && restarts(p) > restarts(&victim) && localcluster.PodReady(p) {
-			break
-		}
-		select {
-		case <-wctx.Done():
-			t.Fatalf("Weir replica %s not restarted within 3 min of freezing", victim.Name)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	waitPod(t, weirdeploy.Namespace, victim.Name, 3*time.Minute, "restarted after freezing", func(p *corev1.Pod) bool {
+		return restarts(p) > restarts(&victim) && localcluster.PodReady(p)
+	})
 	t.Logf("frozen Weir replica restarted by its liveness probe and Ready after %v", time.Since(frozen).Round(100*time.Millisecond))
 	refreshWeirs(t, ctx)
 	before := servedBy(t, &victim, host) // its log goes on across restarts

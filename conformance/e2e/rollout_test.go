@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -72,11 +74,7 @@ func total(pods map[string]int) int {
 // connection is refused on another endpoint).
 func TestRollingUpdate(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
-	ns := namespace(t, ctx)
-	host := "rolling." + ns + ".test"
-	gracefulApp(t, ctx, ns, "web", 2)
-	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
-	waitServed(t, client(), host, nil, "web")
+	ns, host := servedWeb(t, ctx, "rolling", 2, true)
 	before := podNames(t, ns, "app=web")
 
 	l := startLoad(t, host)
@@ -90,14 +88,7 @@ func TestRollingUpdate(t *testing.T) {
 	if _, err := api.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitRolledOut(t, ns, "web", 2)
-	after := podNames(t, ns, "app=web")
-	for p := range after {
-		if before[p] {
-			t.Fatalf("Pod %s survived the rolling update", p)
-		}
-	}
-	l.settlesOn(t, "only new Pods after the rollout", func(p string) bool { return after[p] })
+	after := replaced(t, l, ns, 2, before)
 	l.reset()
 	l.waitFor(t, "answers from every new Pod", func(p map[string]int) bool {
 		for name := range after {
@@ -153,11 +144,7 @@ func podNames(t *testing.T, ns, selector string) map[string]bool {
 // new Pods get traffic, the removed ones stop getting it, no GET fails.
 func TestScale(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
-	ns := namespace(t, ctx)
-	host := "scale." + ns + ".test"
-	gracefulApp(t, ctx, ns, "web", 1)
-	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
-	waitServed(t, client(), host, nil, "web")
+	ns, host := servedWeb(t, ctx, "scale", 1, true)
 
 	l := startLoad(t, host)
 	scale(t, ns, "web", 3)
@@ -192,19 +179,8 @@ func scale(t *testing.T, ns, name string, n int32) {
 // Pod gets traffic again.
 func TestFailover(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
-	ns := namespace(t, ctx)
-	host := "failover." + ns + ".test"
-	echoApp(t, ctx, ns, "web", 3)
-	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
-	waitServed(t, client(), host, nil, "web")
-	pods, err := env.cluster.WaitPodsReady(ctx, ns, "app=web", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := pods[0]
-
-	l := startLoad(t, host)
-	l.waitFor(t, "answers from all 3 Pods", func(p map[string]int) bool { return len(p) == 3 })
+	ns, host := servedWeb(t, ctx, "failover", 3, false)
+	l, victim := loadOnEvery(t, ctx, ns, host, 3)
 	signal(t, &victim, "echo", syscall.SIGKILL)
 	waitNotReady(t, ns, victim.Name)
 	waitRestarted(t, ns, victim.Name)
@@ -217,35 +193,76 @@ func TestFailover(t *testing.T) {
 // EndpointSlice of its namespace: the kubelet's probe noticed the crash.
 func waitNotReady(t *testing.T, ns, name string) {
 	t.Helper()
-	ctx := ctxFor(t, 60*time.Second)
-	for {
-		p, err := env.cluster.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil && !localcluster.PodReady(p) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("Pod %s still Ready 60 s after its process was killed", name)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitPod(t, ns, name, 60*time.Second, "not Ready after its process was killed", func(p *corev1.Pod) bool { return !localcluster.PodReady(p) })
 }
 
 // waitRestarted waits until Pod name is Ready again with a restart counted.
 func waitRestarted(t *testing.T, ns, name string) {
 	t.Helper()
-	ctx := ctxFor(t, 90*time.Second)
+	waitPod(t, ns, name, 90*time.Second, "Ready again after the kill", func(p *corev1.Pod) bool { return localcluster.PodReady(p) && restarts(p) > 0 })
+}
+
+// waitPod polls Pod ns/name until ok holds, failing the test after d.
+func waitPod(t *testing.T, ns, name string, d time.Duration, what string, ok func(*corev1.Pod) bool) {
+	t.Helper()
+	ctx := ctxFor(t, d)
 	for {
 		p, err := env.cluster.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil && localcluster.PodReady(p) && restarts(p) > 0 {
+		if err == nil && ok(p) {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("Pod %s not Ready again within 90 s of the kill", name)
+			t.Fatalf("Pod %s/%s not %s within %v", ns, name, what, d)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// replaced waits until Deployment web of ns has rolled out n Pods, none of
+// them in old, and the load answers only from them; it returns them.
+func replaced(t *testing.T, l *load, ns string, n int32, old map[string]bool) map[string]bool {
+	t.Helper()
+	waitRolledOut(t, ns, "web", n)
+	after := podNames(t, ns, "app=web")
+	for p := range after {
+		if old[p] {
+			t.Fatalf("old Pod %s survived the rollout", p)
+		}
+	}
+	l.settlesOn(t, "only the new Pods after the rollout", func(p string) bool { return after[p] })
+	return after
+}
+
+// loadOnEvery starts load on host once the n web Pods of ns are Ready and
+// waits until each has answered; it returns the load and one of the Pods.
+func loadOnEvery(t *testing.T, ctx context.Context, ns, host string, n int) (*load, corev1.Pod) {
+	t.Helper()
+	pods, err := env.cluster.WaitPodsReady(ctx, ns, "app=web", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLoad(t, host)
+	l.waitFor(t, fmt.Sprintf("answers from all %d Pods", n), func(p map[string]int) bool { return len(p) == n })
+	return l, pods[0]
+}
+
+// servedWeb starts a test: its namespace, Deployment and Service web of
+// replicas echo Pods (gracefulApp's with graceful, else echoApp's) and an
+// Ingress for "<label>.<namespace>.test" to web, served by every Weir
+// replica. It returns the namespace and the host.
+func servedWeb(t *testing.T, ctx context.Context, label string, replicas int32, graceful bool) (ns, host string) {
+	t.Helper()
+	ns = namespace(t, ctx)
+	host = label + "." + ns + ".test"
+	if graceful {
+		gracefulApp(t, ctx, ns, "web", replicas)
+	} else {
+		echoApp(t, ctx, ns, "web", replicas)
+	}
+	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
+	waitServed(t, client(), host, nil, "web")
+	return ns, host
 }
 
 func restarts(p *corev1.Pod) int32 {
@@ -264,11 +281,7 @@ func restarts(p *corev1.Pod) int32 {
 // slow ones are logged. Compare TestScale, whose Pods end gracefully.
 func TestAbruptScaleDown(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
-	ns := namespace(t, ctx)
-	host := "abrupt." + ns + ".test"
-	echoApp(t, ctx, ns, "web", 3)
-	createIngress(t, ctx, ingress(ns, "web", host, "web", nil))
-	waitServed(t, client(), host, nil, "web")
+	ns, host := servedWeb(t, ctx, "abrupt", 3, false)
 	patient := client()
 	patient.Timeout = 30 * time.Second
 	l := startLoadWith(t, host, patient)

@@ -39,7 +39,7 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 
 	sent, failed, stop := s8Load(host, rps)
 	var samples []time.Duration
-	var order strings.Builder
+	var order, writes strings.Builder
 	next := time.Now()
 	for i := range changes {
 		next = next.Add(time.Second)
@@ -51,6 +51,7 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 		})
 		samples = append(samples, untilServed(t, host, target, start))
 		fmt.Fprintf(&order, " %d", samples[len(samples)-1].Milliseconds())
+		fmt.Fprintf(&writes, "change %d written %s served after %v\n", i, start.UTC().Format(time.RFC3339Nano), samples[len(samples)-1])
 		next = time.Now()
 	}
 	stop()
@@ -62,7 +63,8 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 	line += "samples (ms, in order):" + order.String() + "\n"
 	t.Log(line)
 	if err := os.MkdirAll(*outDir, 0o755); err == nil {
-		_ = os.WriteFile(filepath.Join(*outDir, "s8.txt"), []byte(line), 0o644)
+		_ = os.WriteFile(filepath.Join(*outDir, "s8.txt"), []byte(line+writes.String()), 0o644)
+		keepWeirLogs(t, "s8")
 	}
 	if failed.Load() != 0 {
 		t.Fatalf("%d of %d requests failed during the changes", failed.Load(), sent.Load())
@@ -109,4 +111,22 @@ func s8Env(t *testing.T, name string, def int) int {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return n
+}
+
+// keepWeirLogs copies each Weir Pod's log to out/<prefix>-<pod>.log when
+// E2E_KEEP_LOGS is set: with E2E_WEIR_ARGS=--log-level=debug they hold the
+// controller's timestamps (change noted, table published) to set beside
+// the test's API writes.
+func keepWeirLogs(t *testing.T, prefix string) {
+	if os.Getenv("E2E_KEEP_LOGS") == "" {
+		return
+	}
+	for i := range env.weirs {
+		b, err := os.ReadFile(env.cluster.PodLogPath(&env.weirs[i], "weir"))
+		if err != nil {
+			t.Logf("log of %s: %v", env.weirs[i].Name, err)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(*outDir, prefix+"-"+env.weirs[i].Name+".log"), b, 0o644)
+	}
 }

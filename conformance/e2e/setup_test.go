@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +62,11 @@ func setUp(ctx context.Context) (*suite, error) {
 	// The global ConfigMap (configmap_test.go) starts absent: Weir then
 	// serves with the defaults.
 	pods, err := weirdeploy.Deploy(ctx, c, root, weirdeploy.Options{Replicas: weirReplicas,
-		ExtraArgs: []string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap}})
+		// E2E_WEIR_ARGS adds flags, e.g. --log-level=debug for the
+		// controller's timestamps (s8_test.go).
+		ExtraArgs: append([]string{"--configmap=" + weirdeploy.Namespace + "/" + globalConfigMap,
+			"--enable-ssl-passthrough", "--tcp-services-configmap=" + weirdeploy.Namespace + "/" + tcpServicesConfigMap,
+			"--udp-services-configmap=" + weirdeploy.Namespace + "/" + udpServicesConfigMap}, strings.Fields(os.Getenv("E2E_WEIR_ARGS"))...)})
 	if err != nil {
 		return s, err
 	}

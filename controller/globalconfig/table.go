@@ -156,7 +156,7 @@ func init() {
 		compressKey("gzip-types", defaultTypes, "the MIME types gzip compresses"),
 		compressKey("enable-brotli", "false", "responses of brotli-types are compressed with brotli when the client accepts it"),
 		compressKey("brotli-level", "4", "the brotli compression level (0-11)"),
-		compressKey("brotli-min-length", "20", "responses shorter than this are not compressed"),
+		compressKey("brotli-min-length", "20", "responses shorter than this are not compressed with brotli (gzip still applies when they reach gzip-min-length and the client accepts it)"),
 		compressKey("brotli-types", defaultTypes, "the MIME types brotli compresses"),
 		Key{Name: "custom-http-errors", Scope: ScopeErrors, Weir: "backend responses with these statuses get the body of --default-backend-service (on Ingresses without their own custom-http-errors)",
 			set: func(c *Config, v string) (err error) { c.Errors.CustomHTTPErrors, err = parseStatuses(v); return err }},

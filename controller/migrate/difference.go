@@ -25,6 +25,12 @@ var differences = map[string]difference{
 	"canary-by-header":    {differencesDoc, underscoreHeader},
 	"use-regex":           {differencesDoc, regexHost},
 	"rewrite-target":      {differencesDoc, regexHost},
+	"ssl-passthrough": {differencesDoc, func(v string, _ *subject) string {
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil || !b {
+			return ""
+		}
+		return "start Weir with --enable-ssl-passthrough (as ingress-nginx); connections go to the Service's endpoints, not its ClusterIP, and a canary of the host gets none"
+	}},
 	"affinity-mode": {annotationsDoc, func(v string, _ *subject) string {
 		if strings.TrimSpace(v) == "persistent" {
 			return ""

@@ -57,6 +57,9 @@ func (t *translator) resolve(ns, name string, ref svcPort) resolved {
 			problem: fmt.Sprintf("service %s/%s not found", ns, name)}
 	}
 	sp := servicePort(svc, ref)
+	if t.streamProto != "" && sp != nil && protocolOf(sp) != t.streamProto && ref.Name == "" {
+		sp = portOfProtocol(svc, ref.Number, t.streamProto) // a number shared by a TCP and a UDP port (DNS)
+	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName && t.opts.DisableExternalName {
 		return resolved{portName: portLabel, reason: ReasonExternalName,
 			problem: fmt.Sprintf("service %s/%s is of type ExternalName, which --disable-svc-external-name refuses", ns, name)}
@@ -85,6 +88,23 @@ func (t *translator) resolve(ns, name string, ref svcPort) resolved {
 	return r
 }
 
+// portOfProtocol is svc's port numbered n of protocol proto, nil when none.
+func portOfProtocol(svc *corev1.Service, n int32, proto corev1.Protocol) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		if p := &svc.Spec.Ports[i]; p.Port == n && protocolOf(p) == proto {
+			return p
+		}
+	}
+	return nil
+}
+
+func protocolOf(p *corev1.ServicePort) corev1.Protocol {
+	if p.Protocol == "" {
+		return corev1.ProtocolTCP
+	}
+	return p.Protocol
+}
+
 // portLabel names a Service port reference: its name, else its number.
 func portLabel(p svcPort) string {
 	if p.Name != "" {
@@ -103,7 +123,7 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 	ready := make([]table.Endpoint, 0, n)
 	var serving []table.Endpoint
 	for _, s := range slices {
-		port, ok := slicePort(s, sp)
+		port, ok := slicePort(s, sp, t.streamProto == corev1.ProtocolUDP)
 		if !ok {
 			continue
 		}
@@ -147,7 +167,11 @@ func hostPort(addr, port string) string {
 
 // slicePort finds the slice port that carries a Service port: the one with
 // the same name (slices name their ports after the Service's).
-func slicePort(s *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bool) {
+func slicePort(s *discoveryv1.EndpointSlice, sp *corev1.ServicePort, udp bool) (int32, bool) {
+	want := corev1.ProtocolTCP
+	if udp {
+		want = corev1.ProtocolUDP // UDP services (tcpservices.go)
+	}
 	for _, p := range s.Ports {
 		if p.Port == nil {
 			continue
@@ -160,7 +184,7 @@ func slicePort(s *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, boo
 		if p.Protocol != nil {
 			proto = *p.Protocol
 		}
-		if name == sp.Name && proto == corev1.ProtocolTCP {
+		if name == sp.Name && proto == want {
 			return *p.Port, true
 		}
 	}

@@ -38,6 +38,10 @@ type Inputs struct {
 	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// ListenerSets add listeners to Gateways (gwlistenersets.go).
 	ListenerSets []*gatewayv1.ListenerSet
+	// TCPServices and UDPServices are the --tcp-services-configmap and
+	// --udp-services-configmap ConfigMaps (nil: none; tcpservices.go).
+	TCPServices *corev1.ConfigMap
+	UDPServices *corev1.ConfigMap
 
 	Options Options
 }
@@ -76,6 +80,12 @@ type Options struct {
 	// DisableExternalName refuses ExternalName Services as backends
 	// (--disable-svc-external-name): their paths answer 503.
 	DisableExternalName bool
+	// SSLPassthrough honours the ssl-passthrough annotation
+	// (--enable-ssl-passthrough; passthrough.go).
+	SSLPassthrough bool
+	// ReservedPorts are Weir's own listening ports, which TCP services may
+	// not take.
+	ReservedPorts []int
 	// CustomHTTPErrors are the statuses (300-599) whose body the default
 	// backend (--default-backend-service) replaces on every Ingress path
 	// without its own custom-http-errors: the ConfigMap's

@@ -45,6 +45,9 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 		ns, name, _ := strings.Cut(k, "/")
 		r.dirty[svcKey{ns, name}] = true
 	}
+	if tcpServicesUse(prev, changed) { // tcpservices.go
+		return nil, false
+	}
 	ingress, ingressIdx, ok := r.table(prev.Table, generation)
 	if !ok {
 		return nil, false

@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
+	"weir.dev/weir/proxy/stream"
 	"weir.dev/weir/proxy/table"
 	weirtls "weir.dev/weir/tls"
 )
@@ -29,6 +31,15 @@ type Result struct {
 	// ClientCertHosts are the hosts whose handshakes ask for a client
 	// certificate (auth-tls-secret), with the CAs to name (nil: none).
 	ClientCertHosts map[string]*x509.CertPool
+	// Passthrough maps the hosts of ssl-passthrough Ingresses to the
+	// backend their TLS connections are spliced to (passthrough.go); its
+	// endpoints are Table.Endpoints(backend).
+	Passthrough map[string]*table.Backend
+	// TCPServices and UDPServices are the services ConfigMaps' valid
+	// entries, by port (tcpservices.go); tcpUses names their Services.
+	TCPServices []stream.Service
+	UDPServices []stream.Service
+	tcpUses     map[string]bool
 	// Problems, sorted by object, field and reason.
 	Problems []Problem
 	// EndpointsOnly, when not nil, says that Table differs from the table
@@ -60,6 +71,9 @@ type Result struct {
 	// for (index.go): Refresh updates it even when it returns the result
 	// unchanged.
 	idx *indexHolder
+	// ing is what the Ingress fast path reuses (ingrefresh.go); nil when
+	// the table could not be built.
+	ing *ingState
 }
 
 // indexHolder lets derived results share one index.
@@ -118,6 +132,8 @@ type translator struct {
 	hostDefaults []hostDefault      // implicit "Prefix /" fallbacks, in claim order
 
 	extras extras // error pages, mirrors, compression (errorpages.go)
+	// streamProto is set while resolving TCP or UDP services (tcpservices.go).
+	streamProto corev1.Protocol
 
 	headers headerState // headers ConfigMaps (headers.go)
 }
@@ -126,24 +142,10 @@ type translator struct {
 // table.
 func Translate(in *Inputs, generation uint64) *Result {
 	t := newTranslator(in)
-	var mains, canaries []*parsed
-	for _, p := range t.ours(in) {
-		if p.canary {
-			canaries = append(canaries, p)
-		} else {
-			mains = append(mains, p)
-		}
-	}
+	mains, canaries := splitCanaries(t.ours(in))
 	t.collectTLS(mains)
 	defCert := t.defaultCertificate()
-	for _, p := range mains {
-		t.addMain(p)
-		t.checkUnusedDefault(p)
-	}
-	t.addHostDefaults()
-	for _, p := range canaries {
-		t.addCanary(p)
-	}
+	t.addIngresses(mains, canaries)
 	t.addDefaultBackendService()
 	tb, err := table.New(generation, t.list, t.def)
 	if err != nil {
@@ -152,9 +154,40 @@ func Translate(in *Inputs, generation uint64) *Result {
 		tb = nil
 	}
 	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
+	res.Passthrough = t.passthrough(mains, canaries) // passthrough.go
+	t.streamServices(in, res)                        // tcpservices.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
+	if tb != nil {
+		res.ing = newIngState(in, t, mains, res.Problems) // ingrefresh.go
+	}
 	return res
+}
+
+// splitCanaries separates canary Ingresses from main ones, keeping the
+// order.
+func splitCanaries(ps []*parsed) (mains, canaries []*parsed) {
+	for _, p := range ps {
+		if p.canary {
+			canaries = append(canaries, p)
+		} else {
+			mains = append(mains, p)
+		}
+	}
+	return mains, canaries
+}
+
+// addIngresses adds the routes of the main Ingresses, the host defaults
+// and then the canaries; the Ingress fast path runs it on a subset.
+func (t *translator) addIngresses(mains, canaries []*parsed) {
+	for _, p := range mains {
+		t.addMain(p)
+		t.checkUnusedDefault(p)
+	}
+	t.addHostDefaults()
+	for _, p := range canaries {
+		t.addCanary(p)
+	}
 }
 
 func newTranslator(in *Inputs) *translator {

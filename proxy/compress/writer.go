@@ -25,6 +25,7 @@ type Writer struct {
 	state  state
 	code   int
 	chosen *codec
+	alt    *codec // the other codec the client accepts (nil: none)
 	gz     *gzip.Writer
 	br     *brotli.Writer
 	enc    io.Writer
@@ -70,50 +71,68 @@ func (cw *Writer) WriteHeader(code int) {
 		return
 	}
 	cw.code = code
-	c := cw.choose(code)
+	c, alt := cw.choose(code)
 	if c == nil {
 		cw.commit(nil)
 		return
 	}
 	if cl := cw.w.Header().Get("Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < c.min {
-			c = nil
+		if err != nil {
+			n = -1
 		}
-		cw.commit(c)
+		cw.commit(fitting(n, c, alt))
 		return
 	}
 	if c.min == 0 {
 		cw.commit(c)
 		return
 	}
-	cw.chosen, cw.state = c, pending
+	cw.chosen, cw.alt, cw.state = c, alt, pending
 }
 
-// choose returns the codec for the response, nil for none; it adds
-// Vary: Accept-Encoding to every response whose type a codec takes.
-func (cw *Writer) choose(code int) *codec {
+// fitting is the first of the codecs whose minimum length n reaches (nil:
+// none, or n unknown when negative). nginx does the same: a response too
+// short for brotli's minimum may still be long enough for gzip's.
+func fitting(n int64, cs ...*codec) *codec {
+	for _, c := range cs {
+		if c != nil && n >= 0 && n >= c.min {
+			return c
+		}
+	}
+	return nil
+}
+
+// choose returns the codec the client prefers for the response and the
+// other one it accepts (nil for none); it adds Vary: Accept-Encoding to
+// every response whose type a codec takes.
+func (cw *Writer) choose(code int) (*codec, *codec) {
 	h := cw.w.Header()
 	ct := first(h["Content-Type"])
 	g, b := &cw.p.gzip, &cw.p.brotli
 	gOK, bOK := g.accepts(ct), b.accepts(ct)
 	if !gOK && !bOK {
-		return nil
+		return nil, nil
 	}
 	addVary(h)
 	if cw.head || (code != http.StatusOK && code != http.StatusForbidden && code != http.StatusNotFound) ||
 		h["Content-Range"] != nil || !identity(h["Content-Encoding"]) || wire.HasToken(h["Cache-Control"], "no-transform") {
-		return nil
+		return nil, nil
 	}
+	useG, useB := gOK && cw.accept.Gzip > 0, bOK && cw.accept.Brotli > 0
 	switch {
-	case bOK && cw.accept.Brotli > 0 && cw.accept.Brotli >= cw.accept.Gzip:
-		return b
-	case gOK && cw.accept.Gzip > 0:
-		return g
-	case bOK && cw.accept.Brotli > 0:
-		return b
+	case useB && cw.accept.Brotli >= cw.accept.Gzip:
+		if useG {
+			return b, g
+		}
+		return b, nil
+	case useG:
+		if useB {
+			return g, b
+		}
+		return g, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // commit writes the head, compressed with c or (nil) as is.
@@ -152,6 +171,8 @@ func (cw *Writer) Write(b []byte) (int, error) {
 		return cw.enc.Write(b)
 	case pending:
 		if int64(len(cw.held)+len(b)) < cw.chosen.min {
+			// Held until the preferred codec's minimum; a body that ends
+			// shorter gets the other codec if it is long enough (Close).
 			cw.held = append(cw.held, b...)
 			return len(b), nil
 		}
@@ -215,7 +236,10 @@ func (cw *Writer) Close(abort bool) error {
 		// nothing was written: net/http sends its default head
 	case pending:
 		if !abort {
-			err = cw.release(nil)
+			err = cw.release(fitting(int64(len(cw.held)), cw.alt))
+			if err == nil && cw.enc != nil {
+				err = cw.enc.(io.Closer).Close()
+			}
 		}
 	case compressing:
 		if !abort {

@@ -270,3 +270,41 @@ func TestFromKeys(t *testing.T) {
 	assert.Equal(t, Defaults().GzipLevel, c.GzipLevel, "an invalid value keeps the default")
 	assert.False(t, c.Gzip)
 }
+
+// A response too short for brotli's minimum but long enough for gzip's is
+// gzipped when the client takes both, with its length known or not (as
+// nginx does); shorter than both, it goes as is.
+func TestShortForBrotliStillGzipped(t *testing.T) {
+	c := Defaults()
+	c.Brotli, c.GzipMinLength, c.BrotliMinLength = true, 100, 1024
+	p := policy(t, c)
+	for _, tc := range []struct {
+		n       int
+		length  bool
+		want    string
+		comment string
+	}{
+		{611, true, "gzip", "Content-Length between the two minimums"},
+		{611, false, "gzip", "length unknown, body between the two minimums"},
+		{2000, true, "br", "long enough for the preferred codec"},
+		{2000, false, "br", "length unknown, long enough for the preferred codec"},
+		{50, true, "", "shorter than both"},
+		{50, false, "", "length unknown, shorter than both"},
+	} {
+		s, client := serve(t, p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if tc.length {
+				w.Header().Set("Content-Length", strconv.Itoa(tc.n))
+			}
+			io.WriteString(w, strings.Repeat("a", tc.n))
+		})
+		req, _ := http.NewRequest("GET", s.URL, nil)
+		req.Header.Set("Accept-Encoding", "gzip, br")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, tc.want, resp.Header.Get("Content-Encoding"), tc.comment)
+		assert.Equal(t, strings.Repeat("a", tc.n), decode(t, tc.want, b), tc.comment)
+	}
+}

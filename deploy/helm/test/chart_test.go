@@ -23,6 +23,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -292,4 +293,42 @@ func TestHelmLint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTCPServices: tcp fills the TCP services ConfigMap (ingress-nginx's
+// format), names it in --tcp-services-configmap and opens a container and
+// Service port per entry; udp likewise.
+func TestTCPServices(t *testing.T) {
+	r := render(t, map[string]any{"tcp": map[string]any{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}})
+	require.Len(t, r["ConfigMap"], 2)
+	var tcp corev1.ConfigMap
+	for _, doc := range r["ConfigMap"] {
+		var cm corev1.ConfigMap
+		require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &cm))
+		if cm.Name == "weir-tcp" {
+			tcp = cm
+		}
+	}
+	assert.Equal(t, map[string]string{"5432": "db/postgres:5432", "6379": "cache/redis:redis:PROXY"}, tcp.Data)
+	d := one[appsv1.Deployment](t, r, "Deployment")
+	ctr := d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--tcp-services-configmap=weir-system/weir-tcp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5432-tcp", ContainerPort: 5432, Protocol: corev1.ProtocolTCP})
+	svc := one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "6379-tcp", Port: 6379, TargetPort: intstr.FromString("6379-tcp"),
+		Protocol: corev1.ProtocolTCP})
+
+	d = one[appsv1.Deployment](t, render(t, nil), "Deployment")
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		assert.NotContains(t, a, "services-configmap", "no TCP or UDP services without tcp and udp")
+	}
+
+	r = render(t, map[string]any{"udp": map[string]any{"5353": "kube-system/dns:53"}})
+	d = one[appsv1.Deployment](t, r, "Deployment")
+	ctr = d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, ctr.Args, "--udp-services-configmap=weir-system/weir-udp")
+	assert.Contains(t, ctr.Ports, corev1.ContainerPort{Name: "5353-udp", ContainerPort: 5353, Protocol: corev1.ProtocolUDP})
+	svc = one[corev1.Service](t, r, "Service")
+	assert.Contains(t, svc.Spec.Ports, corev1.ServicePort{Name: "5353-udp", Port: 5353, TargetPort: intstr.FromString("5353-udp"),
+		Protocol: corev1.ProtocolUDP})
 }

@@ -92,6 +92,7 @@ func kustomizeBuild(t *testing.T, dir string) []byte {
 func TestKustomizeGolden(t *testing.T) {
 	golden(t, "base.golden.yaml", kustomizeBuild(t, "../../base"))
 	golden(t, "gateway-api.golden.yaml", kustomizeBuild(t, "../../overlays/gateway-api"))
+	golden(t, "tcp-services.golden.yaml", kustomizeBuild(t, "../../overlays/tcp-services"))
 }
 
 // TestKustomizeImageIsTheChartsVersion: both installs name the same image

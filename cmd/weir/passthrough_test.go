@@ -1,0 +1,104 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const passthroughSite = `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: weir}
+spec: {controller: weir.dev/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: vault, namespace: default}
+spec: {ports: [{name: https, port: 443}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: vault-1, namespace: default, labels: {kubernetes.io/service-name: vault}}
+addressType: IPv4
+ports: [{name: https, port: %s, protocol: TCP}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: vault
+  namespace: default
+  annotations: {nginx.ingress.kubernetes.io/ssl-passthrough: "true"}
+spec:
+  ingressClassName: weir
+  rules:
+  - host: vault.example.com
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: vault, port: {number: 443}}}}]}
+  - host: other.example.com
+    http: {paths: [{path: /x, pathType: Prefix, backend: {service: {name: vault, port: {number: 443}}}}]}
+`
+
+// Through Weir's real wiring: with --enable-ssl-passthrough, a TLS
+// connection for the passthrough host reaches the backend's own TLS (its
+// certificate, its answer) on the HTTPS port, while another host on the
+// same port is terminated by Weir; without the flag the host is terminated
+// too.
+func TestSSLPassthroughOnTheHTTPSPort(t *testing.T) {
+	cert, key, _ := testCert(t, "vault-backend", "vault.example.com")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	be := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "vault sni=%s", r.TLS.ServerName)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go be.Serve(tls.NewListener(bln, &tls.Config{Certificates: []tls.Certificate{pair}}))
+	t.Cleanup(func() { be.Close() })
+	_, bport, _ := net.SplitHostPort(bln.Addr().String())
+
+	for _, enabled := range []bool{true, false} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(fmt.Sprintf(passthroughSite, bport)), 0o600))
+		_, https := serveManifests(t, dir, fmt.Sprintf("--enable-ssl-passthrough=%t", enabled))
+		cn, body := httpsGet(t, https, "vault.example.com")
+		if enabled {
+			assert.Equal(t, "vault-backend", cn, "the backend's own certificate")
+			assert.Equal(t, "vault sni=vault.example.com", body)
+		} else {
+			assert.Equal(t, "Weir Default Certificate", cn, "without the flag Weir terminates")
+		}
+		cn, _ = httpsGet(t, https, "other.example.com")
+		assert.Equal(t, "Weir Default Certificate", cn, "a host without / is terminated by Weir")
+	}
+}
+
+// httpsGet connects to addr with SNI host (any certificate) and returns the
+// certificate's CN and the body of GET /.
+func httpsGet(t *testing.T, addr, host string) (string, string) {
+	t.Helper()
+	var cn string
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true},
+		DialTLS: func(network, _ string) (net.Conn, error) {
+			conn, err := tls.Dial(network, addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+			if err == nil {
+				cn = conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+			}
+			return conn, err
+		},
+	}}
+	resp, err := c.Get("https://" + host + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return cn, string(body)
+}

@@ -1,0 +1,342 @@
+package translate
+
+import (
+	"crypto/x509"
+	"maps"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"weir.dev/weir/annotations"
+	"weir.dev/weir/proxy/table"
+)
+
+// The Ingress fast path. Ingresses combine only with Ingresses that share
+// a host (path conflicts, canaries, host defaults), so when only some
+// Ingresses changed, RefreshIngresses translates again only the hosts they
+// name, before and after the change, together with every Ingress naming
+// one of those hosts (and, in turn, those Ingresses' other hosts), and takes
+// everything else from the previous result. Whatever couples hosts beyond
+// that makes it decline, and the caller translates in full:
+//
+//   - spec.defaultBackend on any Ingress it would translate (the table's
+//     default action) or spec.tls on a changed Ingress (certificates and
+//     ssl-redirect are per TLS host, wildcards included);
+//   - server-alias anywhere (an alias adds routes to another host);
+//   - an Ingress whose load-balance, upstream-hash-by or affinity differs
+//     from the defaults anywhere (the oldest Ingress using a Service port
+//     sets them for every host).
+//
+// A differential fuzz test (ingrefresh_test.go) checks that the result
+// equals a full translation's: the same routes on every host, the same
+// backends, certificates and problems.
+
+// ingState is what the fast path needs from the translation a result
+// stands for. Like objIndex it is shared along a chain of results and
+// updated in place, so a chain is refreshed from one goroutine.
+type ingState struct {
+	opts    Options
+	classes []*networkingv1.IngressClass
+	list    []*networkingv1.Ingress // the inputs' Ingresses, indexed on first use
+
+	ings     map[string]*networkingv1.Ingress // by "namespace/name"
+	hostIngs map[string]map[string]bool       // host -> Ingresses naming it
+	ingHosts map[string][]string              // Ingress -> its hosts
+
+	problems  []Problem // the translation's own, sorted
+	backends  map[backendKey]*backendEntry
+	extras    extras
+	tlsHosts  map[string]bool
+	defOwner  *parsed
+	nextOrder int
+	// off says why the fast path does not apply to this state ("": it does).
+	off string
+	// broken: an update began and was given up; only a full translation
+	// gives a usable state again.
+	broken bool
+}
+
+func newIngState(in *Inputs, t *translator, mains []*parsed, problems []Problem) *ingState {
+	s := &ingState{opts: in.Options, classes: in.IngressClasses, list: in.Ingresses, problems: problems,
+		backends: t.backends, extras: t.extras, tlsHosts: t.tlsHosts, defOwner: t.defOwner, nextOrder: t.order}
+	def := balancePolicy(t.ingressDefaults())
+	for _, p := range mains {
+		switch {
+		case len(p.cfg.ServerAlias) > 0:
+			s.off = "server-alias"
+		case p.cfg != t.ingressDefaults() && !samePolicy(balancePolicy(p.cfg), def):
+			s.off = "load-balancing annotations"
+		}
+	}
+	return s
+}
+
+// index builds the Ingress and host maps on first use.
+func (s *ingState) index() {
+	if s.ings != nil {
+		return
+	}
+	s.ings = make(map[string]*networkingv1.Ingress, len(s.list))
+	s.hostIngs = make(map[string]map[string]bool, len(s.list))
+	s.ingHosts = make(map[string][]string, len(s.list))
+	for _, ing := range s.list {
+		s.set(ing.Namespace+"/"+ing.Name, ing)
+	}
+	s.list = nil
+}
+
+// set records the current version of an Ingress (nil: gone).
+func (s *ingState) set(key string, ing *networkingv1.Ingress) {
+	for _, h := range s.ingHosts[key] {
+		delete(s.hostIngs[h], key)
+		if len(s.hostIngs[h]) == 0 {
+			delete(s.hostIngs, h)
+		}
+	}
+	delete(s.ingHosts, key)
+	delete(s.ings, key)
+	if ing == nil {
+		return
+	}
+	s.ings[key] = ing
+	hosts := ruleHosts(ing)
+	s.ingHosts[key] = hosts
+	for _, h := range hosts {
+		if s.hostIngs[h] == nil {
+			s.hostIngs[h] = make(map[string]bool)
+		}
+		s.hostIngs[h][key] = true
+	}
+}
+
+// ruleHosts are the distinct valid hosts of an Ingress's rules ("" for the
+// catch-all).
+func ruleHosts(ing *networkingv1.Ingress) []string {
+	var out []string
+	if ing == nil {
+		return nil
+	}
+	for _, r := range ing.Spec.Rules {
+		if h, ok := normalizeHost(r.Host); ok && !containsString(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// coupled reports whether an Ingress has what makes the fast path decline
+// (see the package comment above); changed adds spec.tls.
+func coupled(ing *networkingv1.Ingress, changed bool) bool {
+	if ing == nil {
+		return false
+	}
+	if _, ok := ing.Annotations[annotations.Prefix+"server-alias"]; ok {
+		return true
+	}
+	return ing.Spec.DefaultBackend != nil || (changed && len(ing.Spec.TLS) > 0)
+}
+
+// RefreshIngresses is the Ingress fast path. prev must come from Translate
+// or a fast path on inputs that differ from the current ones only in the
+// Ingresses named in changed ("namespace/name" -> the current object, nil
+// when it is gone). It returns a result equal to a full Translate's with
+// a new table; ok is false when the path does not apply (see above) and
+// the caller translates in full. The Gateway side is prev's.
+func RefreshIngresses(prev *Result, changed map[string]*networkingv1.Ingress, generation uint64) (*Result, bool) {
+	if prev == nil || prev.Table == nil || prev.ing == nil || prev.idx == nil || prev.ing.off != "" || prev.ing.broken {
+		return nil, false
+	}
+	s := prev.ing
+	s.index()
+	hosts := map[string]bool{}
+	for key, ing := range changed {
+		if coupled(ing, true) || coupled(s.ings[key], true) {
+			return nil, false
+		}
+		for _, h := range s.ingHosts[key] {
+			hosts[h] = true
+		}
+		for _, h := range ruleHosts(ing) {
+			hosts[h] = true
+		}
+	}
+	s.broken = true // until the update below completes
+	for key, ing := range changed {
+		s.set(key, ing)
+	}
+	members := s.closure(hosts)
+	if len(members) > 64 && 2*len(members) > len(s.ings) {
+		return nil, false // most of the table: a full translation costs no more
+	}
+	ings := make([]*networkingv1.Ingress, 0, len(members))
+	for key := range members {
+		if coupled(s.ings[key], false) {
+			return nil, false
+		}
+		ings = append(ings, s.ings[key])
+	}
+	res, ok := s.retranslate(prev, ings, hosts, members, changed, generation)
+	if ok {
+		s.broken = false
+	}
+	return res, ok
+}
+
+// closure widens hosts (in place) to every host of every Ingress naming
+// one of them, and returns those Ingresses.
+func (s *ingState) closure(hosts map[string]bool) map[string]bool {
+	members := map[string]bool{}
+	queue := make([]string, 0, len(hosts))
+	for h := range hosts {
+		queue = append(queue, h)
+	}
+	for len(queue) > 0 {
+		h := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for key := range s.hostIngs[h] {
+			if members[key] {
+				continue
+			}
+			members[key] = true
+			for _, h2 := range s.ingHosts[key] {
+				if !hosts[h2] {
+					hosts[h2] = true
+					queue = append(queue, h2)
+				}
+			}
+		}
+	}
+	return members
+}
+
+// retranslate translates ings (the Ingresses of hosts) on a translator
+// seeded with prev's shared state, and merges the outcome with prev's
+// routes of the other hosts.
+func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts, members map[string]bool,
+	changed map[string]*networkingv1.Ingress, generation uint64) (*Result, bool) {
+	cl := newCloner(prev.Table)
+	t := newTranslatorWith(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}, prev.idx.x)
+	s.seed(t, cl, prev)
+	mains, canaries := splitCanaries(t.ours(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}))
+	def := balancePolicy(t.ingressDefaults())
+	for _, p := range mains {
+		if len(p.cfg.ServerAlias) > 0 || (p.cfg != t.ingressDefaults() && !samePolicy(balancePolicy(p.cfg), def)) {
+			return nil, false
+		}
+	}
+	t.collectTLS(mains)
+	t.addIngresses(mains, canaries)
+	routes, ok := cl.routes(hosts, t.list)
+	if !ok {
+		return nil, false
+	}
+	tb, err := table.New(generation, routes, cl.action(t.def))
+	if err != nil {
+		return nil, false
+	}
+	res := *prev
+	res.Table, res.EndpointsOnly, res.ListenerEndpointsOnly, res.GatewaysOnly = tb, nil, nil, false
+	res.ClientCertHosts = mergeClientHosts(prev.ClientCertHosts, t.clientHosts, hosts)
+	res.Problems = mergeProblems(s.problems, t.problems, members, changed)
+	s.problems = res.Problems
+	s.backends, s.extras, s.nextOrder = s.copied(t.backends, cl), t.extras, t.order
+	s.extras.errorBackends = s.copiedMap(t.extras.errorBackends, cl)
+	s.extras.mirrorBackends = s.copiedMap(t.extras.mirrorBackends, cl)
+	return &res, true
+}
+
+// seed gives t what the full translation had gathered over every Ingress:
+// the shared backends, TLS hosts, certificates and the default action.
+// The backends are the previous table's own (those no route used are left
+// out: their endpoints were not kept up to date); the routes' copies point
+// at copies of them (ingrefresh_clone.go).
+func (s *ingState) seed(t *translator, cl *cloner, prev *Result) {
+	for k, e := range s.backends {
+		if !inTable(prev.Table, e.backend) {
+			delete(s.backends, k)
+		}
+	}
+	t.backends = s.backends
+	t.extras = extras{compression: s.extras.compression, compressionSet: s.extras.compressionSet,
+		errorBackends: cl.knownMap(s.extras.errorBackends), mirrorBackends: cl.knownMap(s.extras.mirrorBackends)}
+	t.tlsHosts = s.tlsHosts
+	t.certs = maps.Clone(prev.Certificates)
+	t.certSecrets = maps.Clone(prev.CertificateSecrets)
+	t.def, t.defOwner = prev.Table.Default(), s.defOwner
+	t.order = s.nextOrder
+}
+
+// copied is the backends of a translation with the previous table's
+// replaced by the copies the new table holds.
+func (s *ingState) copied(m map[backendKey]*backendEntry, cl *cloner) map[backendKey]*backendEntry {
+	for k, e := range m {
+		if cp, ok := cl.backends[e.backend]; ok {
+			m[k] = &backendEntry{backend: cp, res: e.res}
+		}
+	}
+	return m
+}
+
+func (s *ingState) copiedMap(m map[string]*table.Backend, cl *cloner) map[string]*table.Backend {
+	for k, b := range m {
+		if cp, ok := cl.backends[b]; ok {
+			m[k] = cp
+		}
+	}
+	return m
+}
+
+// mergeClientHosts is prev's client-certificate hosts outside hosts, and
+// fresh's.
+func mergeClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bool) map[string]*x509.CertPool {
+	var out map[string]*x509.CertPool
+	for h, p := range prev {
+		if !hosts[h] {
+			if out == nil {
+				out = map[string]*x509.CertPool{}
+			}
+			out[h] = p
+		}
+	}
+	for h, p := range fresh {
+		if out == nil {
+			out = map[string]*x509.CertPool{}
+		}
+		out[h] = p
+	}
+	return out
+}
+
+// mergeProblems is prev's problems but those about the retranslated or
+// changed Ingresses, and fresh's about Ingresses (the others, about global
+// settings, are prev's already), sorted as sortProblems sorts.
+func mergeProblems(prev, fresh []Problem, members map[string]bool, changed map[string]*networkingv1.Ingress) []Problem {
+	mine := func(ref ObjectRef) bool {
+		if ref.Kind != "Ingress" {
+			return false
+		}
+		key := ref.Namespace + "/" + ref.Name
+		_, ch := changed[key]
+		return members[key] || ch
+	}
+	out := make([]Problem, 0, len(prev)+len(fresh))
+	for _, p := range prev {
+		if !mine(p.Object) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range fresh {
+		if mine(p.Object) {
+			out = append(out, p)
+		}
+	}
+	return sortProblems(out)
+}

@@ -180,7 +180,6 @@ func registerRest() {
 		Key{Name: "enable-underscores-in-headers", Scope: ScopeNoOp, Weir: "Weir's --enable-underscores-in-headers flag sets it (default: dropped, as ingress-nginx)"},
 		Key{Name: "generate-request-id", Scope: ScopeNoOp, Weir: "Weir always passes on or generates X-Request-ID"},
 		Key{Name: "keep-alive-requests", Default: "1000", Scope: ScopeNoOp, Weir: "accepted and ignored: Weir does not cap the requests of a client connection (keep-alive and the idle timeout still apply)"},
-
 	)
 	register(noop(noWorkers, "worker-processes", "max-worker-connections", "max-worker-open-files", "worker-cpu-affinity", "reuse-port")...)
 	register(noop(noBuffers, "proxy-buffer-size", "proxy-buffers-number", "proxy-buffering", "client-body-buffer-size")...)

@@ -144,7 +144,7 @@ nginx_conf() { # LOG ROUTES
 		  client_max_body_size 256m;
 		  http2_max_concurrent_streams 128;
 		  server_names_hash_bucket_size 128;
-		  upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 10000000; }
+		  upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 320; keepalive_requests 10000; }
 		  $servers
 		}
 	CONF
@@ -315,7 +315,9 @@ start_proxy_once() {
 	PIDS+=($PROXY_PID)
 	local url="http://127.0.0.1:$PROXY_PORT/"
 	[ "$routes" = 1000 ] && url="http://$S6_HOST:$PROXY_PORT$S6_PATH"
-	for _ in $(seq 1 300); do
+	# START_WAIT: seconds a proxy gets to answer its first request (a loaded
+	# machine can need more than the default 30).
+	for _ in $(seq 1 $((${START_WAIT:-30} * 10))); do
 		# The process must still be alive: if it could not bind, an answer
 		# came from someone else.
 		kill -0 "$PROXY_PID" 2>/dev/null || break

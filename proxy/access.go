@@ -32,9 +32,12 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action,
 			return s.preflight(w, ex)
 		}
 	}
-	if a.RateLimit != nil && !a.RateLimit.Acquire(clientAddr(ex)) {
-		ex.status = s.answer(w, http.StatusServiceUnavailable, "service temporarily unavailable (rate limit)")
-		return w, false
+	if a.RateLimit != nil {
+		if ok, conn := a.RateLimit.Admit(clientAddr(ex)); !ok {
+			code := s.limitStatus(conn)
+			ex.status = s.answer(w, code, http.StatusText(code)+" (rate limit)")
+			return w, false
+		}
 	}
 	if a.BasicAuth != nil && !s.basicAuth(w, r, a, ex) {
 		return w, false

@@ -280,6 +280,50 @@ func TestRateLimitThroughTheProxy(t *testing.T) {
 	}
 }
 
+// limit-req-status-code and limit-conn-status-code (the global ConfigMap)
+// choose the status of a refused request: one for a rate, one for
+// limit-connections.
+func TestRateLimitStatusCodes(t *testing.T) {
+	h := newHarness(t, Options{})
+	release, held, inside := make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inside <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release); <-held })
+	var hits atomic.Int64
+	rate := routeTo("rate.test", "/", backendOf("app", echo(t, &hits)))
+	rate.Action.RateLimit = ratelimit.New(ratelimit.Config{RPM: 1, BurstMultiplier: 1})
+	conns := routeTo("conn.test", "/", backendOf("slow", slow))
+	conns.Action.RateLimit = ratelimit.New(ratelimit.Config{Connections: 1})
+	h.publish(rate, conns)
+	h.srv.SetGlobal(&Global{LimitReqStatus: 429, LimitConnStatus: 509})
+
+	var codes []int
+	for range 4 {
+		code, _ := h.get("rate.test", "/")
+		codes = append(codes, code)
+	}
+	assert.Equal(t, []int{200, 200, 429, 429}, codes, "a burst, then over the rate: limit-req-status-code")
+
+	go func() { // holds the one connection until the test ends
+		defer close(held)
+		req, _ := http.NewRequest(http.MethodGet, h.front.URL+"/", nil)
+		req.Host = "conn.test"
+		if resp, err := h.front.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-inside
+	code, _ := h.get("conn.test", "/")
+	assert.Equal(t, 509, code, "over limit-connections: limit-conn-status-code")
+
+	h.srv.SetGlobal(nil)
+	code, _ = h.get("rate.test", "/")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "ingress-nginx's default")
+}
+
 // A route without access annotations pays nothing for them.
 func TestAccessFastPathAllocatesNothing(t *testing.T) {
 	s := &Server{}

@@ -25,6 +25,25 @@ type Global struct {
 	BlockCIDRs      []netip.Prefix
 	BlockUserAgents []Matcher
 	BlockReferers   []Matcher
+	// LimitReqStatus and LimitConnStatus answer requests over an Ingress's
+	// rate and connection limits (0: 503, ingress-nginx's default).
+	LimitReqStatus, LimitConnStatus int
+}
+
+// limitStatus is the status of a request refused by a rate limit (conn:
+// by limit-connections).
+func (s *Server) limitStatus(conn bool) int {
+	code := 0
+	if g := s.global.Load(); g != nil {
+		code = g.LimitReqStatus
+		if conn {
+			code = g.LimitConnStatus
+		}
+	}
+	if code < 400 || code > 599 {
+		return http.StatusServiceUnavailable
+	}
+	return code
 }
 
 // Matcher matches a header value.

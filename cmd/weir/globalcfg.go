@@ -103,7 +103,7 @@ func (p *publisher) PublishGlobal(g *globalconfig.Config) {
 
 func proxyGlobal(g *globalconfig.Config) *proxy.Global {
 	out := &proxy.Global{Trusted: g.Forwarded.Trusted, ForwardedFor: g.Forwarded.Header, ComputeFull: g.Forwarded.ComputeFull,
-		BlockCIDRs: g.Block.CIDRs}
+		BlockCIDRs: g.Block.CIDRs, LimitReqStatus: g.LimitReqStatus, LimitConnStatus: g.LimitConnStatus}
 	for _, m := range g.Block.UserAgents {
 		out.BlockUserAgents = append(out.BlockUserAgents, m)
 	}

@@ -45,6 +45,10 @@ type Config struct {
 
 	Forwarded Forwarded
 	Block     Block
+	// LimitReqStatus and LimitConnStatus answer a request over an Ingress's
+	// rate limit (limit-rps, limit-rpm) and over its limit-connections
+	// (limit-req-status-code, limit-conn-status-code; 503 by default).
+	LimitReqStatus, LimitConnStatus int
 	// ProxyProtocol reads a PROXY protocol v1 or v2 header on every newly
 	// accepted connection (use-proxy-protocol), waiting at most
 	// ProxyProtocolTimeout for it.

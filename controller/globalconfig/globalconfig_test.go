@@ -60,6 +60,8 @@ func TestKeyValues(t *testing.T) {
 		{"ssl-session-tickets", []string{"true"}, []string{"sometimes"}},
 		{"upstream-keepalive-connections", []string{"1", "64"}, []string{"0", "-1"}},
 		{"upstream-keepalive-timeout", []string{"30"}, []string{"x"}},
+		{"limit-req-status-code", []string{"429", "503"}, []string{"200", "600", "x"}},
+		{"limit-conn-status-code", []string{"429", "503"}, []string{"399", ""}},
 		{"upstream-keepalive-requests", []string{"1", "10000"}, []string{"0", "-5", "many"}},
 		{"use-gzip", []string{"true"}, []string{"gzip"}},
 		{"gzip-level", []string{"9"}, []string{"10", "0"}},

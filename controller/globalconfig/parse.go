@@ -33,7 +33,8 @@ type Problem struct {
 func Defaults() *Config {
 	c := &Config{AnnotationDefaults: map[string]string{}, start: map[string]string{}, compression: map[string]string{},
 		ProxyProtocolTimeout: 5 * time.Second,
-		Forwarded:            Forwarded{Header: "X-Forwarded-For"},
+		LimitReqStatus:       503, LimitConnStatus: 503,
+		Forwarded: Forwarded{Header: "X-Forwarded-For"},
 	}
 	c.hsts.on, c.hsts.subdomains, c.hsts.maxAge = true, true, 31536000
 	c.fwd.cidrs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}

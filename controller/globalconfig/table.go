@@ -119,6 +119,10 @@ func init() {
 		Key{Name: "block-referers", Scope: ScopeGlobal, Weir: "requests whose Referer matches get 403 (exact, ~regex, ~*regex)",
 			set: func(c *Config, v string) (err error) { c.Block.Referers, err = parsePatterns(v); return err }},
 		boolKey(ScopeGlobal, "use-proxy-protocol", "false", "every newly accepted connection on the HTTP and HTTPS ports must start with a PROXY protocol v1 or v2 header, which names the client", func(c *Config) *bool { return &c.ProxyProtocol }),
+		intKey(ScopeGlobal, "limit-req-status-code", "503", "the status of a request over an Ingress's limit-rps or limit-rpm (400-599)", 400, 599,
+			func(c *Config) *int { return &c.LimitReqStatus }),
+		intKey(ScopeGlobal, "limit-conn-status-code", "503", "the status of a request over an Ingress's limit-connections (400-599)", 400, 599,
+			func(c *Config) *int { return &c.LimitConnStatus }),
 		Key{Name: "proxy-protocol-header-timeout", Default: "5s", Scope: ScopeGlobal, Weir: "the time a connection gets to send its PROXY protocol header",
 			set: func(c *Config, v string) (err error) { c.ProxyProtocolTimeout, err = parseSeconds(v); return err }},
 

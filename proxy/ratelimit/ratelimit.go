@@ -106,8 +106,15 @@ func (l *Limiter) String() string { return l.desc }
 // limit-connections is set, the caller must call Release(addr) when the
 // request ends.
 func (l *Limiter) Acquire(addr netip.Addr) bool {
+	ok, _ := l.Admit(addr)
+	return ok
+}
+
+// Admit is Acquire that also says, for a refused request, whether
+// limit-connections refused it (conn) rather than a rate.
+func (l *Limiter) Admit(addr netip.Addr) (ok, conn bool) {
 	if !l.counts || l.exempt(addr) {
-		return true
+		return true, false
 	}
 	key, sh := l.shard(addr)
 	now := l.now()
@@ -115,14 +122,14 @@ func (l *Limiter) Acquire(addr netip.Addr) bool {
 	defer sh.mu.Unlock()
 	st, known := sh.m[key]
 	if l.cfg.Connections > 0 && int(st.conns) >= l.cfg.Connections {
-		return false
+		return false, true
 	}
 	var okRPM, okRPS bool
 	if st.tatRPM, okRPM = l.rpm.take(st.tatRPM, now); !okRPM {
-		return false
+		return false, false
 	}
 	if st.tatRPS, okRPS = l.rps.take(st.tatRPS, now); !okRPS {
-		return false
+		return false, false
 	}
 	if l.cfg.Connections > 0 {
 		st.conns++
@@ -134,7 +141,7 @@ func (l *Limiter) Acquire(addr netip.Addr) bool {
 		sh.m = make(map[[16]byte]state) // made on first use: most shards of most Ingresses stay empty
 	}
 	sh.m[key] = st
-	return true
+	return true, false
 }
 
 // Release ends a request admitted by Acquire (only needed with

@@ -27,9 +27,9 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	series map[seriesKey]*series
-	// owners holds the series each Server's table in service uses; a series
-	// no owner uses is removed.
-	owners map[any]map[*series]struct{}
+	// owners holds the series each Server's table in service uses, with
+	// the number of uses; a series no owner uses is removed.
+	owners map[any]map[*series]int
 	all    atomic.Pointer[[]*series]
 	// backends are the namespace/service pairs of weir_backend_panic_total:
 	// each backend in service has its series at 0, removed with it.
@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 			Name: "weir_endpoint_healthy", Help: "Verdict of the active health check of an endpoint (1 healthy, 0 not)."},
 			[]string{"endpoint"}),
 		series:   make(map[seriesKey]*series),
-		owners:   make(map[any]map[*series]struct{}),
+		owners:   make(map[any]map[*series]int),
 		backends: make(map[[2]string]bool),
 	}
 	for _, r := range errorReasons {
@@ -134,9 +134,12 @@ func (rs *routeSeries) get(b *table.Backend) *series {
 func (m *Metrics) seriesFor(owner any, t *table.Table) ([]*routeSeries, *routeSeries) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	used := make(map[*series]struct{})
+	used := make(map[*series]int)
 	out := make([]*routeSeries, len(t.Routes()))
 	for i, rt := range t.Routes() {
+		if rt == nil {
+			continue // removed (table.WithHosts)
+		}
 		out[i] = m.routeSeriesLocked(used, rt.Host, rt.Path.Value, rt.Source, rt.Action)
 	}
 	def := m.routeSeriesLocked(used, "", "", table.Source{}, t.Default())
@@ -153,7 +156,7 @@ func (m *Metrics) release(owner any) {
 
 // ownLocked records the series owner uses now, removes those nobody uses
 // any more, and publishes the list the collector reads.
-func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
+func (m *Metrics) ownLocked(owner any, used map[*series]int) {
 	prev := m.owners[owner]
 	for s := range used {
 		if _, ok := prev[s]; !ok {
@@ -173,6 +176,11 @@ func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
 	} else {
 		m.owners[owner] = used
 	}
+	m.publishAllLocked()
+}
+
+// publishAllLocked publishes the list of series the collector reads.
+func (m *Metrics) publishAllLocked() {
 	all := make([]*series, 0, len(m.series))
 	for _, s := range m.series {
 		all = append(all, s)
@@ -203,7 +211,7 @@ func (m *Metrics) syncBackendsLocked(all []*series) {
 	m.backends = backends
 }
 
-func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string, src table.Source, a *table.Action) *routeSeries {
+func (m *Metrics) routeSeriesLocked(used map[*series]int, host, path string, src table.Source, a *table.Action) *routeSeries {
 	if !m.opts.PerHost {
 		host = ""
 	}
@@ -240,13 +248,13 @@ func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string
 	return rs
 }
 
-func (m *Metrics) getLocked(used map[*series]struct{}, k seriesKey) *series {
+func (m *Metrics) getLocked(used map[*series]int, k seriesKey) *series {
 	s := m.series[k]
 	if s == nil {
 		s = &series{key: k}
 		m.series[k] = s
 	}
-	used[s] = struct{}{}
+	used[s]++
 	return s
 }
 

@@ -90,7 +90,7 @@ func (r *refresher) table(tb *table.Table, generation uint64) (*table.Table, []i
 	moved := make(map[int][]table.Endpoint)
 	var indices []int
 	for _, b := range tb.Backends() {
-		if !r.dirty[svcKey{b.Namespace, b.Service}] {
+		if b == nil || !r.dirty[svcKey{b.Namespace, b.Service}] {
 			continue
 		}
 		key := b.Namespace + "/" + b.Service + ":" + b.Port

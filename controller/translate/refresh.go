@@ -68,6 +68,7 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 	}
 	res := *prev
 	res.Table, res.EndpointsOnly = ingress, ingressIdx
+	res.HostsChanged = nil
 	res.GatewayListeners, res.ListenerEndpointsOnly = listeners, listenerIdx
 	return &res, true
 }

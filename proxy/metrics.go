@@ -31,9 +31,9 @@ type Metrics struct {
 	// the number of uses; a series no owner uses is removed.
 	owners map[any]map[*series]int
 	all    atomic.Pointer[[]*series]
-	// backends are the namespace/service pairs of weir_backend_panic_total:
-	// each backend in service has its series at 0, removed with it.
-	backends map[[2]string]bool
+	// backends are the namespace/service pairs of weir_backend_panic_total,
+	// with the number of series naming each (setBackendLocked).
+	backends map[[2]string]int
 }
 
 // MetricsOptions shape the per-request series.
@@ -87,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 			[]string{"endpoint"}),
 		series:   make(map[seriesKey]*series),
 		owners:   make(map[any]map[*series]int),
-		backends: make(map[[2]string]bool),
+		backends: make(map[[2]string]int),
 	}
 	for _, r := range errorReasons {
 		m.errors.WithLabelValues(r)
@@ -168,7 +168,7 @@ func (m *Metrics) ownLocked(owner any, used map[*series]int) {
 			continue
 		}
 		if s.owners--; s.owners == 0 {
-			delete(m.series, s.key)
+			m.dropLocked(s)
 		}
 	}
 	if used == nil {
@@ -186,29 +186,38 @@ func (m *Metrics) publishAllLocked() {
 		all = append(all, s)
 	}
 	m.all.Store(&all)
-	m.syncBackendsLocked(all)
 }
 
-// syncBackendsLocked gives every backend in service its panic counter (at
-// 0) and removes those of backends gone.
-func (m *Metrics) syncBackendsLocked(all []*series) {
-	backends := make(map[[2]string]bool)
-	for _, s := range all {
-		if s.backend != ([2]string{}) {
-			backends[s.backend] = true
-		}
+// setBackendLocked records the backend whose requests a series counts.
+// Each backend some series names has its panic counter, at 0 from the
+// start; the counter goes with the last such series (dropLocked).
+func (m *Metrics) setBackendLocked(s *series, b [2]string) {
+	if s.backend == b {
+		return
 	}
-	for b := range backends {
-		if !m.backends[b] {
-			m.panics.WithLabelValues(b[0], b[1])
-		}
+	m.unsetBackendLocked(s)
+	s.backend = b
+	if m.backends[b]++; m.backends[b] == 1 {
+		m.panics.WithLabelValues(b[0], b[1])
 	}
-	for b := range m.backends {
-		if !backends[b] {
-			m.panics.DeleteLabelValues(b[0], b[1])
-		}
+}
+
+func (m *Metrics) unsetBackendLocked(s *series) {
+	b := s.backend
+	if b == ([2]string{}) {
+		return
 	}
-	m.backends = backends
+	s.backend = [2]string{}
+	if m.backends[b]--; m.backends[b] == 0 {
+		delete(m.backends, b)
+		m.panics.DeleteLabelValues(b[0], b[1])
+	}
+}
+
+// dropLocked removes a series no table uses any more.
+func (m *Metrics) dropLocked(s *series) {
+	delete(m.series, s.key)
+	m.unsetBackendLocked(s)
 }
 
 func (m *Metrics) routeSeriesLocked(used map[*series]int, host, path string, src table.Source, a *table.Action) *routeSeries {
@@ -230,7 +239,7 @@ func (m *Metrics) routeSeriesLocked(used map[*series]int, host, path string, src
 		}
 		k.service = b.Service
 		s := m.getLocked(used, k)
-		s.backend = [2]string{b.Namespace, b.Service}
+		m.setBackendLocked(s, [2]string{b.Namespace, b.Service})
 		rs.entries = append(rs.entries, seriesEntry{b, s})
 	}
 	add(a.Split.Main, base)

@@ -49,7 +49,7 @@ func (m *Metrics) seriesChanged(owner any, t *table.Table, prev []*routeSeries, 
 			}
 			delete(used, s)
 			if s.owners--; s.owners == 0 {
-				delete(m.series, s.key)
+				m.dropLocked(s)
 				dirty = true
 			}
 		}

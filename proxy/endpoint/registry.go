@@ -218,6 +218,12 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 					r.scopeChecked()[k] = spec
 					r.startChecker(k, en, spec)
 				}
+			} else if b.Health.Path != "" && en.checker == nil && !r.closed {
+				// A backend new to the table (table.WithHosts) checks an
+				// endpoint others already use unchecked.
+				spec := health.SpecFor(b.Health, b.Protocol)
+				r.scopeChecked()[k] = spec
+				r.startChecker(k, en, spec)
 			}
 			if !contains(eps, en.ep) {
 				eps = append(eps, en.ep)

@@ -237,7 +237,7 @@ func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts
 	if t.def != prev.Table.Default() {
 		return nil, false
 	}
-	names := slices.Sorted(maps.Keys(hosts))
+	names := append([]string{}, slices.Sorted(maps.Keys(hosts))...) // not nil: see Result.HostsChanged
 	tb, err := prev.Table.WithHosts(generation, names, ownActions(t.list))
 	if err != nil {
 		return nil, false // a route that does not compile, or a table mostly holes

@@ -262,7 +262,8 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		// client that leaves; that read must not time out.
 		b.dl.SetReadDeadline(time.Time{})
 	case err != nil && err != io.EOF:
-		b.err.CompareAndSwap(nil, &err)
+		first := err // a copy: taking &err would move err to the heap on every read
+		b.err.CompareAndSwap(nil, &first)
 		// net/http's HTTP/1.1 server reads what is left of a body before
 		// it sends the answer; from a client that stalled, that would
 		// never end. With the deadline past it fails at once, and the

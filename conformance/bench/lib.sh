@@ -35,7 +35,29 @@ need() {
 	fi
 }
 
+# ports_free: refuses to run when another process (another checkout's
+# benchmark, say) listens on one of the ports: its answers would be taken
+# for ours. Set BACKEND_PORT, PROXY_PORT, METRICS_PORT, TLS_PORT to others.
+# A port inside the kernel's ephemeral range can be taken at any moment by
+# an outgoing connection's local end (the proxies' own connections to the
+# backend among them): a listener there fails to bind now and then.
+ports_free() {
+	local p lo hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	for p in $BACKEND_PORT $PROXY_PORT $METRICS_PORT $TLS_PORT; do
+		if [ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ]; then
+			echo "port $p is in the ephemeral range $lo-$hi (net.ipv4.ip_local_port_range); choose ports below $lo" >&2
+			exit 1
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "port $p on 127.0.0.1 is in use by another process; choose other ports (BACKEND_PORT, PROXY_PORT, METRICS_PORT, TLS_PORT)" >&2
+			exit 1
+		fi
+	done
+}
+
 setup() {
+	ports_free
 	chmod 755 "$WORK" # the backend's workers serve files from it
 	echo "building weir..." >&2
 	(cd "$ROOT" && go build -trimpath -o "$WORK/weir-bin" ./cmd/weir)
@@ -53,18 +75,21 @@ setup() {
 	head -c 1048576 /dev/zero | tr '\0' x >"$WORK/mib"
 	mkdir -p "$WORK/backend" "$WORK/www"
 	cp "$WORK/mib" "$WORK/www/mib"
+	for s in ${S3_SIZES:-1 16 128}; do # S3's RSS check: one file per body size (MiB)
+		[ "$s" = 1 ] || head -c $((s << 20)) /dev/zero | tr '\0' x >"$WORK/www/mib$s"
+	done
 	{
 		nginx_head backend
 		cat <<-CONF
 		http {
 		  access_log off;
 		  keepalive_requests 10000000;
-		  client_max_body_size 8m;
+		  client_max_body_size 256m;
 		  client_body_buffer_size 2m;
 		  server {
 		    listen 127.0.0.1:$BACKEND_PORT reuseport backlog=4096;
 		    root $WORK/www;
-		    location = /mib { }
+		    location /mib { } # /mib, /mib16, /mib128 (S3 sizes)
 		    # An upload is read whole before the answer (through /ok), so
 		    # that no proxy sees its answer while still sending.
 		    location = /up { client_body_buffer_size 2m; proxy_pass http://127.0.0.1:$BACKEND_PORT/ok; }
@@ -116,7 +141,7 @@ nginx_conf() { # LOG ROUTES
 		http {
 		  $log
 		  keepalive_requests 10000000;
-		  client_max_body_size 8m;
+		  client_max_body_size 256m;
 		  http2_max_concurrent_streams 128;
 		  server_names_hash_bucket_size 128;
 		  upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 10000000; }
@@ -224,11 +249,17 @@ weir_manifests() { # ROUTES
 		done
 		return
 	fi
+	s10_manifests "${ANNOT:-none}"
 	cat <<-CONF
 		---
 		apiVersion: networking.k8s.io/v1
 		kind: Ingress
-		metadata: {name: bench, namespace: default, annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 8m}}
+		metadata:
+		  name: bench
+		  namespace: default
+		  annotations:
+		    nginx.ingress.kubernetes.io/proxy-body-size: 256m
+		$(s10_self "${ANNOT:-none}")
 		spec:
 		  ingressClassName: weir
 		  tls: [{hosts: [bench.example.com], secretName: bench-tls}]
@@ -246,6 +277,16 @@ weir_manifests() { # ROUTES
 # start_proxy NAME LOG ROUTES: the proxy alone on core 0, its access log
 # (when on) in $WORK/NAME/access.log.
 start_proxy() {
+	start_proxy_once "$@" && return 0
+	# One retry: on a shared machine a proxy has been seen to vanish at
+	# start without a word (another process's kill?); a second failure ends
+	# the run.
+	echo "retrying $1 once" >&2
+	stop_proxy
+	start_proxy_once "$@"
+}
+
+start_proxy_once() {
 	local name=$1 log=$2 routes=$3
 	mkdir -p "$WORK/$name"
 	rm -f "$WORK/$name/access.log"
@@ -275,10 +316,17 @@ start_proxy() {
 	local url="http://127.0.0.1:$PROXY_PORT/"
 	[ "$routes" = 1000 ] && url="http://$S6_HOST:$PROXY_PORT$S6_PATH"
 	for _ in $(seq 1 300); do
-		curl -fsS -o /dev/null --resolve "$S6_HOST:$PROXY_PORT:127.0.0.1" "$url" 2>/dev/null && return 0
+		# The process must still be alive: if it could not bind, an answer
+		# came from someone else.
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		curl -fsS -o /dev/null -H "$S10_AUTH" --resolve "$S6_HOST:$PROXY_PORT:127.0.0.1" "$url" 2>/dev/null && kill -0 "$PROXY_PID" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "$name did not come up" >&2
+	local st=running
+	kill -0 "$PROXY_PID" 2>/dev/null || { wait "$PROXY_PID" 2>/dev/null; st="exited with status $?"; }
+	[ -x "$WORK/$name-bin" ] || [ "${name#weir}" = "$name" ] || st="$st; $WORK/$name-bin is gone"
+	echo "$name did not come up ($st); its output:" >&2
+	tail -5 "$WORK/$name/"{access.log,err} >&2 2>/dev/null || true
 	return 1
 }
 
@@ -298,6 +346,17 @@ cpu_ticks() {
 	echo $total
 }
 
+# rss_kib PID: the largest current VmRSS of PID and its children (as
+# peak_rss_kib: nginx's worker, not its master, is the one that proxies).
+rss_kib() {
+	local best=0 p v
+	for p in $1 $(pgrep -P "$1" || true); do
+		v=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		[ "${v:-0}" -gt "$best" ] && best=$v
+	done
+	echo $best
+}
+
 # peak_rss_kib PID: the largest VmHWM of PID and its children.
 peak_rss_kib() {
 	local best=0 p v
@@ -312,3 +371,53 @@ peak_rss_kib() {
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# S10 (issue 11: an Ingress without annotations pays nothing for them).
+# ANNOT=none: the bench Ingress alone. ANNOT=others: the same, plus
+# Ingresses on other hosts using each access family (basic auth, external
+# auth, CORS, rate limits, custom errors with a default backend, a mirror,
+# a source allowlist). ANNOT=self: the bench Ingress itself carries basic
+# auth, CORS, rate limits far above the load and custom errors;
+# ANNOT=self+auth-url adds external auth (a subrequest to the backend's /ok
+# per request). The load sends an Authorization and an Origin header
+# always, so only the configuration differs between the runs.
+S10_AUTH="Authorization: Basic $(printf bench:bench | base64)"
+S10_ORIGIN="Origin: https://app.example.com"
+s10_annotations() { # FAMILY: annotation lines (4 spaces deep) of one access family
+	local a="    nginx.ingress.kubernetes.io"
+	case $1 in
+	basic) printf '%s/auth-type: basic\n%s/auth-secret: bench-htpasswd\n%s/auth-realm: bench\n' "$a" "$a" "$a" ;;
+	external) printf '%s/auth-url: "http://127.0.0.1:%s/ok"\n' "$a" "$BACKEND_PORT" ;;
+	cors) printf '%s/enable-cors: "true"\n%s/cors-allow-origin: "https://*.example.com"\n%s/cors-allow-credentials: "true"\n' "$a" "$a" "$a" ;;
+	limits) printf '%s/limit-rps: "1000000"\n%s/limit-connections: "100000"\n' "$a" "$a" ;;
+	errors) printf '%s/custom-http-errors: "404,503"\n%s/default-backend: backend\n' "$a" "$a" ;;
+	mirror) printf '%s/mirror-target: "http://127.0.0.1:%s/ok"\n' "$a" "$BACKEND_PORT" ;;
+	allow) printf '%s/whitelist-source-range: "127.0.0.0/8,10.0.0.0/8"\n' "$a" ;;
+	esac
+}
+
+s10_self() { # ANNOT: the bench Ingress's own annotations beyond proxy-body-size
+	local f fams=""
+	case $1 in
+	self) fams="basic cors limits errors" ;;
+	self+auth-url) fams="basic cors limits errors external" ;;
+	esac
+	for f in $fams; do s10_annotations "$f"; done
+}
+
+s10_manifests() { # ANNOT: the htpasswd Secret, and with "others" the other hosts' Ingresses
+	local f i
+	printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: bench-htpasswd, namespace: default}\ntype: Opaque\n'
+	# data, not stringData: --manifests stores objects as written, and
+	# only an API server turns stringData into data.
+	printf 'data: {auth: %s}\n' "$(printf 'bench:{SHA}%s\n' "$(printf bench | openssl dgst -sha1 -binary | base64)" | base64 -w0)"
+	[ "$1" = others ] || return 0
+	for f in basic external cors limits errors mirror allow; do
+		for i in 1 2; do
+			printf -- '---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: s10-%s-%s\n  namespace: default\n  annotations:\n' "$f" "$i"
+			s10_annotations "$f"
+			printf 'spec:\n  ingressClassName: weir\n  rules:\n  - host: %s%s.bench.test\n    http:\n      paths:\n' "$f" "$i"
+			printf '      - {path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}\n'
+		done
+	done
+}

@@ -3,7 +3,9 @@
 # metric proxy round value"): for each measurement and proxy, the median
 # value over the rounds, then the median of its per-round ratios to nginx
 # with their range. In S3 a request is 1 MiB: rps is MiB/s and cpu_us is
-# CPU µs per MiB. S6 adds each proxy's 1000-route/1-route ratios. A "*"
+# CPU µs per MiB. S6 adds each proxy's 1000-route/1-route ratios, S3RSS
+# each proxy's peak RSS by body size, S10 each Weir's CPU per request with
+# access annotations over the same without (and none/none, the noise). A "*"
 # marks a maximum-rate figure where the proxy used less than 90 % of its
 # core (median util): something else limited it.
 #
@@ -66,6 +68,61 @@ END {
 			printf "s6    %-8s 1000 routes / 1 route: rps %.3f, cpu per request %.3f (medians of %d rounds)\n", p, med(ra, n), med(rc, nc), n
 		else
 			printf "s6    %-8s 1000 routes / 1 route: no round measured both\n", p
+	}
+	# S3RSS: per proxy, direction and connection count, the median peak
+	# RSS at each body size, and whether it grows with the size.
+	for (i = 1; i <= nk; i++) {
+		split(order[i], f, SUBSEP)
+		if (f[1] != "s3rss" || f[3] != "peak_mib") continue
+		split(f[2], kf, ","); sz = kf[2]; sub(/size=/, "", sz); sub(/MiB/, "", sz)
+		grp = kf[1] " " kf[3]
+		if (!((grp) in gseen)) { gseen[grp] = 1; groups[++ng] = grp }
+		if (!((sz) in zseen)) { zseen[sz] = 1; sizes[++nz] = sz + 0 }
+	}
+	for (a1 = 2; a1 <= nz; a1++) { t = sizes[a1]; for (a2 = a1 - 1; a2 >= 1 && sizes[a2] > t; a2--) sizes[a2+1] = sizes[a2]; sizes[a2+1] = t }
+	nrs = split(plist["s3rss"], rsp, " ")
+	for (j = 1; j <= nrs; j++) for (g = 1; g <= ng; g++) {
+		p = rsp[j]; split(groups[g], gf, " "); line = ""; lo = ""; hi = ""; idl = ""
+		for (z = 1; z <= nz; z++) {
+			key = gf[1] ",size=" sizes[z] "MiB," gf[2]; n = 0; ni = 0
+			for (r = 1; r <= rounds; r++) {
+				if (("s3rss", key, "peak_mib", p, r) in v) a[++n] = v["s3rss", key, "peak_mib", p, r]
+				if (("s3rss", key, "idle_mib", p, r) in v) q[++ni] = v["s3rss", key, "idle_mib", p, r]
+			}
+			if (!n) continue
+			pk = med(a, n); line = line sprintf("%s%s MiB: %.1f", line == "" ? " " : ", ", sizes[z], pk)
+			if (lo == "") lo = pk; hi = pk
+			if (idl == "" && ni) idl = med(q, ni)
+		}
+		if (line == "") continue
+		printf "s3rss %-8s %-9s peak RSS MiB by body size:%s (idle %.1f); largest - smallest %+.1f MiB: %s\n", p, groups[g], line, idl,
+			hi - lo, (hi - lo < 16 ? "independent of body size" : "GROWS with body size")
+	}
+	# S10: for each Weir, CPU per request with annotations elsewhere or on the
+	# route, over the same without, per round; none,again/none is the noise.
+	n10 = split(plist["s10"], s10p, " ")
+	for (j = 1; j <= n10; j++) {
+		p = s10p[j]; out = ""
+		split("others:none others,again:none,again self:none self+auth-url:none none,again:none", pairs, " ")
+		split("", by); split("", cnt)
+		for (x = 1; x <= 5; x++) {
+			split(pairs[x], pp, ":"); name = pp[1]; sub(/,again/, "", name)
+			if (pp[1] == "none,again") name = "none,again"
+			for (r = 1; r <= rounds; r++) {
+				num = "annot=" pp[1]; den = "annot=" pp[2]
+				if (("s10", num, "cpu_us", p, r) in v && v["s10", den, "cpu_us", p, r] > 0)
+					by[name, ++cnt[name]] = v["s10", num, "cpu_us", p, r] / v["s10", den, "cpu_us", p, r]
+			}
+		}
+		split("others self self+auth-url none,again", names, " ")
+		for (x = 1; x <= 4; x++) {
+			name = names[x]; n = cnt[name]
+			if (!n) continue
+			split("", a); lo = ""; hi = ""
+			for (y = 1; y <= n; y++) { a[y] = by[name, y]; if (lo == "" || a[y] < lo) lo = a[y]; if (hi == "" || a[y] > hi) hi = a[y] }
+			out = out sprintf("; %s/none %.3f (%.3f-%.3f, n=%d)", name, med(a, n), lo, hi, n)
+		}
+		printf "s10   %-8s cpu per request%s\n", p, out == "" ? ": no round measured" : out
 	}
 	for (k2 in v) { split(k2, f, SUBSEP); if ((f[3] == "bad" && v[k2] > 0) || f[3] == "errors") errs[f[1] " " f[2] " " f[4]] = 1 }
 	for (e in errs) printf "non-200 answers or socket errors: %s\n", e

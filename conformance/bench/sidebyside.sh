@@ -14,6 +14,14 @@
 #   S2  a new connection per request ("Connection: close"), 16 connections.
 #   S3  1 MiB bodies down (GET) and up (POST), 8 connections: MiB/s, CPU
 #       per MiB, peak RSS.
+#   S3RSS  (scenario s3rss) peak RSS by body size: each of S3_SIZES (MiB,
+#       default "1 16 128") down and up at each of RSS_CONNS connections
+#       (default "1 64"), a fresh proxy for each, RSS_DUR seconds (default
+#       the run length): the proxy's VmRSS before the load and its VmHWM
+#       after. The report says, per proxy, whether the peak grows with the
+#       body size (streaming: it must not). At 64 connections and 128 MiB
+#       few bodies finish in the time; 64 are in flight at once, which is
+#       what a proxy that buffered bodies could not hold.
 #   S4  HTTP/2 over TLS, h2load -c8 -m100, HTTP/1.1 to the backend.
 #   S5  TLS handshakes: HTTPS with "Connection: close" on every request (wrk
 #       -c16, no SNI, so each proxy answers with its one ECDSA P-256
@@ -26,7 +34,18 @@
 #       S1 maximum: time to the first request served by the new route,
 #       failed requests. S8_CHANGES (60), S8_INGRESSES (100) for Weir.
 #   S9  WebSockets and HTTP/2 streams across 100 table swaps (Go test).
+#   S10 (issue 11) an Ingress without access annotations pays nothing for
+#       them: Weir's CPU per request (wrk -c64, S1's GET) with the bench
+#       Ingress alone ("annot=none") and with Ingresses on other hosts using
+#       basic and external auth, CORS, rate limits, custom errors, a mirror
+#       and an allowlist ("annot=others"); for information the bench
+#       Ingress itself annotated ("annot=self", "annot=self+auth-url").
+#       none and others run twice a round (",again"); the report gives
+#       others/none per round and none/none (the noise) side by side.
 #   (gotests.sh; details and the local-cluster S8 in docs/benchmarks.md)
+#
+# BENCH_TMP (default /tmp) holds the scratch directory; the backend's
+# workers (user nobody) must be able to reach it, so not under /root.
 #
 # BASE=<git revision> adds the proxy "weir-base" (Weir built at that
 # revision) to every round, for a before/after comparison.
@@ -40,25 +59,31 @@
 # is the whole machine's CPU use (2.00 = both cores), other processes
 # included.
 #
-# usage: [ROUNDS=5] [SCENARIOS="s1 s2 s3 s4 s5 s6 s7 s8 s9"] [CONNS="16 64 256"] [LOGS="off on"]
+# usage: [ROUNDS=5] [SCENARIOS="s1 s2 s3 s3rss s4 s5 s6 s7 s8 s9 s10"] [S3_SIZES="1 16 128"]
+#        [RSS_CONNS="1 64"] [RSS_DUR=seconds] [RSS_PROXIES="$PROXIES"] [CONNS="16 64 256"] [LOGS="off on"]
 #        [LAT_CONNS=64] [PROXIES="nginx haproxy caddy weir"]
 #        conformance/bench/sidebyside.sh [seconds per run (default 8)]
 set -euo pipefail
 DUR=${1:-8}
 ROUNDS=${ROUNDS:-5}
-SCENARIOS=${SCENARIOS:-s1 s2 s3 s4 s5 s6 s7 s8 s9}
+SCENARIOS=${SCENARIOS:-s1 s2 s3 s3rss s4 s5 s6 s7 s8 s9 s10}
+S3_SIZES=${S3_SIZES:-1 16 128}
+RSS_CONNS=${RSS_CONNS:-1 64}
+RSS_DUR=${RSS_DUR:-$DUR}
 CONNS=${CONNS:-16 64 256}
 LOGS=${LOGS:-off on}
 LAT_CONNS=${LAT_CONNS:-64}
 PROXIES=${PROXIES:-nginx haproxy caddy weir${BASE:+ weir-base}}
+RSS_PROXIES=${RSS_PROXIES:-$PROXIES}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/weir-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/weir-bench.XXXXXX") # BENCH_TMP: where the scratch files go
 RESULTS=${RESULTS:-$WORK/results}
 # shellcheck source=lib.sh
 . "$ROOT/conformance/bench/lib.sh"
 # shellcheck source=gotests.sh
 . "$ROOT/conformance/bench/gotests.sh"
-trap cleanup EXIT
+# KEEP=file keeps the results, also of a run that stopped half way.
+trap '[ -n "${KEEP:-}" ] && [ -s "$RESULTS" ] && cp "$RESULTS" "$KEEP"; cleanup' EXIT
 need
 setup
 : >"$RESULTS"
@@ -162,10 +187,41 @@ s3() {
 	LUA
 	for p in $PROXIES; do
 		start_proxy "$p" off 1
-		measure s3 down "$p" "$1" wrk -t1 -c8 -d@D@s "${URL}mib"
-		measure s3 up "$p" "$1" wrk -t1 -c8 -d@D@s -s "$WORK/up.lua" "$URL"
+		measure s3 down "$p" "$1" wrk -t1 -c8 -d@D@s --timeout 30s "${URL}mib"
+		measure s3 up "$p" "$1" wrk -t1 -c8 -d@D@s --timeout 30s -s "$WORK/up.lua" "$URL"
 		record s3 both rss_mib "$p" "$1" "$(awk -v k="$(peak_rss_kib "$PROXY_PID")" 'BEGIN {printf "%.1f", k / 1024}')"
 		stop_proxy
+	done
+}
+
+# s3rss ROUND: peak RSS by body size, direction and connection count, a
+# fresh proxy for each (VmHWM only ever grows).
+s3rss() {
+	local p size c mode path key idle
+	for size in $S3_SIZES; do
+		printf 'wrk.method = "POST"\nwrk.path = "/up"\nwrk.body = string.rep("x", %d)\nwrk.headers["Content-Type"] = "application/octet-stream"\n' \
+			$((size << 20)) >"$WORK/up$size.lua"
+	done
+	for p in $RSS_PROXIES; do
+		for size in $S3_SIZES; do
+			path=mib
+			[ "$size" = 1 ] || path=mib$size
+			for c in $RSS_CONNS; do
+				for mode in down up; do
+					key="$mode,size=${size}MiB,c=$c"
+					start_proxy "$p" off 1
+					idle=$(rss_kib "$PROXY_PID")
+					if [ "$mode" = down ]; then
+						timeout $((RSS_DUR + 30)) taskset -c 1 wrk -t1 -c"$c" -d"${RSS_DUR}s" --timeout 60s "$URL$path" >/dev/null 2>&1 || true
+					else
+						timeout $((RSS_DUR + 30)) taskset -c 1 wrk -t1 -c"$c" -d"${RSS_DUR}s" --timeout 60s -s "$WORK/up$size.lua" "$URL" >/dev/null 2>&1 || true
+					fi
+					record s3rss "$key" idle_mib "$p" "$1" "$(awk -v k="$idle" 'BEGIN {printf "%.1f", k / 1024}')"
+					record s3rss "$key" peak_mib "$p" "$1" "$(awk -v k="$(peak_rss_kib "$PROXY_PID")" 'BEGIN {printf "%.1f", k / 1024}')"
+					stop_proxy
+				done
+			done
+		done
 	done
 }
 
@@ -198,6 +254,20 @@ s6() {
 	done
 }
 
+# s10 ROUND: Weir with and without access annotations elsewhere (issue 11).
+s10() {
+	local p a k
+	for p in $PROXIES; do
+		case $p in weir*) ;; *) continue ;; esac
+		for a in none others self self+auth-url none,again others,again; do
+			k="annot=$a"
+			ANNOT=${a%,again} start_proxy "$p" off 1
+			measure s10 "$k" "$p" "$1" wrk -t1 -c64 -d@D@s -H "$S10_AUTH" -H "$S10_ORIGIN" "$URL"
+			stop_proxy
+		done
+	done
+}
+
 echo "machine before: $(cat /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
 	for s in $SCENARIOS; do
@@ -207,5 +277,4 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 echo "machine after: $(cat /proc/loadavg)" >&2
 "$ROOT/conformance/bench/report.sh" "$RESULTS"
-[ -n "${KEEP:-}" ] && cp "$RESULTS" "$KEEP"
 exit 0

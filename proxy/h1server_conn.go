@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // h1ServerConn is one client connection of Weir's HTTP/1.x server.
@@ -29,8 +31,7 @@ type h1ServerConn struct {
 	remote string
 	// ctx is every request's context: cancelled when the client is seen
 	// leaving (watch) or the connection ends.
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ctx      *connCtx
 	tmpl     *http.Request // carries ctx into each request
 	head     []byte        // the request head being read
 	pending  []byte        // a response body not yet framed
@@ -53,7 +54,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 	c.bw = clientWriters.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
-	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.ctx = newConnCtx(ctx)
 	c.tmpl = (&http.Request{}).WithContext(c.ctx)
 	c.watch.c = c
 	return c
@@ -62,7 +63,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 // release closes the connection (unless a handler took it over) and
 // returns the buffers.
 func (c *h1ServerConn) release(closeConn bool) {
-	c.cancel()
+	c.ctx.cancel()
 	if !closeConn {
 		return // the hijacker owns the connection and its buffers
 	}
@@ -115,7 +116,15 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
 	c.nc.SetReadDeadline(time.Now().Add(timeout))
-	if _, err := c.br.Peek(1); err != nil {
+	// While it waits, the connection lends its (empty) writer back: idle
+	// connections hold none, and the one taken after is the pool's most
+	// recently used, still in the CPU's cache.
+	c.bw.Reset(nil)
+	clientWriters.Put(c.bw)
+	_, err := c.br.Peek(1)
+	c.bw = clientWriters.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	if err != nil {
 		return false
 	}
 	if !c.state.CompareAndSwap(connIdle, connActive) {
@@ -245,7 +254,7 @@ const lingerTime = 500 * time.Millisecond
 func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	r, w := &ex.req, &ex.resp
 	if expect := r.Header["Expect"]; len(expect) > 0 {
-		if !headerHasToken(expect[:1], "100-continue") && expect[0] != "" {
+		if !wire.HasToken(expect[:1], "100-continue") && expect[0] != "" {
 			w.header()["Connection"] = []string{"close"}
 			w.WriteHeader(http.StatusExpectationFailed)
 			w.finish()
@@ -332,7 +341,7 @@ func (b *h1ReqBody) read(p []byte) (int, error) {
 		n, err := b.cr.Read(p)
 		if err == io.EOF {
 			// The trailer section (read and checked, not passed on).
-			if _, terr := readTrailers(b.c.br); terr != nil {
+			if _, terr := wire.ReadTrailers(b.c.br); terr != nil {
 				return n, terr
 			}
 		}

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // The request-head parser of Weir's HTTP/1.x server. It accepts a subset of
@@ -100,18 +101,18 @@ func parseRequestHead(head string, h http.Header) (reqHead, error) {
 	hosts := 0
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
-		if isOWS(line[0]) {
+		if wire.IsOWS(line[0]) {
 			return rh, errHeadFold
 		}
 		i := strings.IndexByte(line, ':')
-		if i <= 0 || !validToken(line[:i]) {
+		if i <= 0 || !wire.ValidToken(line[:i]) {
 			return rh, errHeadName
 		}
-		v := trimOWS(line[i+1:])
-		if !validFieldValue(v) {
+		v := wire.TrimOWS(line[i+1:])
+		if !wire.ValidFieldValue(v) {
 			return rh, errHeadValue
 		}
-		key := canonicalKeyString(line[:i])
+		key := wire.CanonicalKey(line[:i])
 		if key == "Host" {
 			hosts++
 			rh.host = v
@@ -129,7 +130,7 @@ func parseRequestHead(head string, h http.Header) (reqHead, error) {
 		return rh, errHeadHost
 	}
 	conn := h["Connection"]
-	rh.close = headerHasToken(conn, "close") || rh.minor == 0 && !headerHasToken(conn, "keep-alive")
+	rh.close = wire.HasToken(conn, "close") || rh.minor == 0 && !wire.HasToken(conn, "keep-alive")
 	return rh, requestFraming(&rh, h)
 }
 
@@ -150,7 +151,7 @@ func parseRequestLine(rh *reqHead, line string) error {
 		}
 		return errHeadLine
 	}
-	if !validToken(method) {
+	if !wire.ValidToken(method) {
 		return errHeadMethod
 	}
 	rh.method, rh.target = method, target
@@ -176,7 +177,7 @@ func requestFraming(rh *reqHead, h http.Header) error {
 	n := int64(0)
 	if len(cl) > 0 {
 		var err error
-		if n, err = contentLength(cl); err != nil {
+		if n, err = wire.ContentLength(cl); err != nil {
 			return errHeadLength
 		}
 		h["Content-Length"] = cl[:1]
@@ -196,16 +197,6 @@ func requestFraming(rh *reqHead, h http.Header) error {
 	delete(h, "Content-Length")
 	rh.contentLength = -1
 	return nil
-}
-
-// canonicalKeyString is canonicalKey for a string: common names from the
-// table, others through textproto (which allocates only when the
-// spelling changes).
-func canonicalKeyString(s string) string {
-	if k, ok := commonKeys[s]; ok {
-		return k
-	}
-	return textproto.CanonicalMIMEHeaderKey(s)
 }
 
 // requestURL makes the URL of a parsed request line as net/http does: an

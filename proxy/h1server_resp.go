@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // h1Response is the http.ResponseWriter of Weir's HTTP/1.x server. The head
@@ -57,7 +59,7 @@ func (w *h1Response) WriteHeader(code int) {
 	h := w.header()
 	w.bodyless = w.ex.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
 	if cl := h["Content-Length"]; len(cl) == 1 && code != http.StatusNoContent {
-		if n, err := contentLength(cl); err == nil {
+		if n, err := wire.ContentLength(cl); err == nil {
 			w.declared = n
 		} else {
 			delete(h, "Content-Length")
@@ -127,7 +129,7 @@ func (w *h1Response) commit(final bool) {
 	default:
 		w.closeAfter = true // HTTP/1.0: the body ends with the connection
 	}
-	if headerHasToken(h["Connection"], "close") || !c.srv.keepAlive() || r.Close {
+	if wire.HasToken(h["Connection"], "close") || !c.srv.keepAlive() || r.Close {
 		w.closeAfter = true
 	}
 	bw := c.bw
@@ -168,12 +170,12 @@ func (w *h1Response) writeFields(bw *bufio.Writer) {
 		case "Connection", "Transfer-Encoding", "Trailer", "Keep-Alive":
 			continue // commit writes the framing
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !validToken(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !wire.ValidToken(k) {
 			continue
 		}
 		for _, v := range vs {
-			if validFieldValue(v) {
-				writeHeaderLine(bw, k, v)
+			if wire.ValidFieldValue(v) {
+				wire.WriteField(bw, k, v)
 			}
 		}
 	}
@@ -193,12 +195,12 @@ func (w *h1Response) finish() bool {
 		bw.WriteString("0\r\n")
 		for k, vs := range w.header() {
 			name, ok := strings.CutPrefix(k, http.TrailerPrefix)
-			if !ok || !validToken(name) {
+			if !ok || !wire.ValidToken(name) {
 				continue
 			}
 			for _, v := range vs {
-				if validFieldValue(v) {
-					writeHeaderLine(bw, name, v)
+				if wire.ValidFieldValue(v) {
+					wire.WriteField(bw, name, v)
 				}
 			}
 		}

@@ -182,7 +182,7 @@ func TestH1ServerAllocationBudget(t *testing.T) {
 	n := testing.AllocsPerRun(200, run)
 	require.True(t, ok)
 	t.Logf("%.1f allocations per request through the server", n)
-	budget := 15.0
+	budget := 13.0
 	if raceEnabled {
 		budget += 2
 	}

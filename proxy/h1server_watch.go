@@ -75,7 +75,7 @@ func (w *h1Watch) fire() {
 	err := c.rd.readAhead()
 	w.mu.Lock()
 	if err != nil && !(w.armed == false && isTimeout(err)) {
-		c.cancel() // the client left (or disarm's deadline raced an end)
+		c.ctx.cancel() // the client left (or disarm's deadline raced an end)
 	}
 	w.running = false
 	close(w.done)

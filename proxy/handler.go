@@ -12,6 +12,8 @@ import (
 
 	"weir.dev/weir/proxy/balance"
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/upstream"
+	"weir.dev/weir/proxy/wire"
 )
 
 // exchange is the record of one request: what the handler decided and what
@@ -99,8 +101,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	}
 	if a.HSTS != "" && r.TLS != nil {
-		if !validFieldValue(a.HSTS) {
-			s.log.Error("response head not sent", zap.Error(fmt.Errorf("%w: HSTS %q", errUnsafeHead, truncate([]byte(a.HSTS)))))
+		if !wire.ValidFieldValue(a.HSTS) {
+			s.log.Error("response head not sent", zap.Error(fmt.Errorf("%w: HSTS %q", errUnsafeHead, wire.Truncate([]byte(a.HSTS)))))
 			ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
 			return
 		}
@@ -319,12 +321,12 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, a *table.Action,
 func checkResponse(resp *http.Response, out *outgoing) error {
 	err := checkHeaders(resp.Header)
 	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols &&
-		(out.upgrade == "" || !headerHasToken(resp.Header["Upgrade"], out.upgrade)) {
+		(out.upgrade == "" || !wire.HasToken(resp.Header["Upgrade"], out.upgrade)) {
 		err = fmt.Errorf("101 Switching Protocols to a request for Upgrade %q", out.upgrade)
 	}
 	if err != nil {
 		resp.Body.Close()
-		return fmt.Errorf("%w: %w", errBadResponse, err)
+		return fmt.Errorf("%w: %w", upstream.ErrBadResponse, err)
 	}
 	return nil
 }
@@ -392,6 +394,6 @@ func retryStatus(code int, out *outgoing, on table.RetryOn) bool {
 }
 
 func isDial(err error) bool {
-	var de *dialError
+	var de *upstream.DialError
 	return errors.As(err, &de)
 }

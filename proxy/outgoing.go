@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/upstream"
+	"weir.dev/weir/proxy/wire"
 )
 
 // outgoing is the request as it is sent to an endpoint: built once per
@@ -28,13 +31,14 @@ type outgoing struct {
 	body          io.Reader
 	contentLength int64
 	upgrade       string
-	close         bool
 	// underscores keeps client headers whose names contain "_".
 	underscores bool
 	// header is the upstream header map, built only when needed (headers()).
 	header http.Header
 	// cb is the client's body as body reads it (body == &cb).
 	cb clientBody
+	// h1 is the request as the HTTP/1.1 client takes it (roundTripH1).
+	h1 upstream.Request
 	// dialed is the time the transport took to open the connection that
 	// carried the request (0: kept alive, or not known), for the metrics.
 	dialed time.Duration
@@ -194,10 +198,38 @@ func (o *outgoing) headers() http.Header {
 	return h
 }
 
+// WriteFields writes the header fields of the HTTP/1.1 request
+// (upstream.Fields): the edited map when there is one, else the client's
+// fields less the hop-by-hop and forwarding ones, then Weir's forwarding
+// fields. checkOutgoing has checked every one of them.
+func (o *outgoing) WriteFields(bw *bufio.Writer) {
+	if o.header != nil {
+		for k, vs := range o.header {
+			for _, v := range vs {
+				wire.WriteField(bw, k, v)
+			}
+		}
+		return
+	}
+	conn := o.req.Header["Connection"]
+	for k, vs := range o.req.Header {
+		if o.skipHeader(k, conn) {
+			continue
+		}
+		for _, v := range vs {
+			wire.WriteField(bw, k, v)
+		}
+	}
+	kv, n := o.forwarded()
+	for _, p := range kv[:n] {
+		wire.WriteField(bw, p[0], p[1])
+	}
+}
+
 // connectionListed reports whether the Connection lists in conn name the
 // header key (header names compare case-insensitively).
 func connectionListed(conn []string, key string) bool {
-	return headerHasToken(conn, key)
+	return wire.HasToken(conn, key)
 }
 
 func applyEdits(h http.Header, e table.HeaderEdits) {

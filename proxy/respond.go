@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/upstream"
+	"weir.dev/weir/proxy/wire"
 )
 
 // answer writes one of Weir's own short responses and returns its status.
@@ -148,7 +150,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 	// Trailers are known only now (gRPC sends grpc-status here); the
 	// prefix tells net/http to send them after the body.
 	if err := checkHeaders(resp.Trailer); err != nil {
-		return n, fmt.Errorf("%w: trailers: %w", errBadResponse, err)
+		return n, fmt.Errorf("%w: trailers: %w", upstream.ErrBadResponse, err)
 	}
 	for k, vs := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vs
@@ -160,8 +162,8 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 func checkEdits(e table.HeaderEdits) error {
 	for _, kvs := range [2][]table.Header{e.Set, e.Add} {
 		for _, kv := range kvs {
-			if !validToken(kv.Name) || !validFieldValue(kv.Value) {
-				return fmt.Errorf("%w: header edit %q", errUnsafeHead, truncate([]byte(kv.Name)))
+			if !wire.ValidToken(kv.Name) || !wire.ValidFieldValue(kv.Value) {
+				return fmt.Errorf("%w: header edit %q", errUnsafeHead, wire.Truncate([]byte(kv.Name)))
 			}
 		}
 	}
@@ -171,8 +173,8 @@ func checkEdits(e table.HeaderEdits) error {
 // setLocation sets the Location of a redirect, unless the URL (from
 // configuration and the request) carries a byte a head may not.
 func (s *Server) setLocation(w http.ResponseWriter, loc string) bool {
-	if !validFieldValue(loc) {
-		s.log.Error("redirect not sent", zap.Error(fmt.Errorf("%w: Location %q", errUnsafeHead, truncate([]byte(loc)))))
+	if !wire.ValidFieldValue(loc) {
+		s.log.Error("redirect not sent", zap.Error(fmt.Errorf("%w: Location %q", errUnsafeHead, wire.Truncate([]byte(loc)))))
 		s.answer(w, http.StatusInternalServerError, "invalid redirect")
 		return false
 	}

@@ -26,6 +26,7 @@ import (
 	"weir.dev/weir/proxy/balance"
 	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/wire"
 )
 
 // Options configure a Server. Zero values take the documented defaults.
@@ -39,11 +40,17 @@ type Options struct {
 	AccessLog       bool
 	AccessLogWriter io.Writer
 	// MaxIdlePerEndpoint bounds idle keep-alive connections per endpoint
-	// (default 128).
+	// (default 320, ingress-nginx's upstream-keepalive-connections). Below
+	// the number of requests in flight to one endpoint, every request over
+	// it opens and closes a connection.
 	MaxIdlePerEndpoint int
 	// UpstreamIdleTimeout closes idle upstream connections (default 30s,
 	// below common backend keep-alive timeouts so Weir closes first).
 	UpstreamIdleTimeout time.Duration
+	// UpstreamKeepaliveRequests closes an HTTP/1.1 endpoint connection
+	// after it carried this many requests (default 10000, ingress-nginx's
+	// upstream-keepalive-requests; -1: no limit).
+	UpstreamKeepaliveRequests int
 	// UpstreamTLS is the client TLS configuration for HTTPS and GRPCS
 	// backends (default: no verification, as ingress-nginx).
 	UpstreamTLS *tls.Config
@@ -89,7 +96,7 @@ func (s *snapshot) Available(b *table.Backend) bool {
 // New returns a Server that answers 404 until the first Publish.
 func New(opts Options, reg *endpoint.Registry, m *Metrics, log *zap.Logger) *Server {
 	if opts.MaxIdlePerEndpoint <= 0 {
-		opts.MaxIdlePerEndpoint = 128
+		opts.MaxIdlePerEndpoint = 320
 	}
 	if opts.UpstreamIdleTimeout <= 0 {
 		opts.UpstreamIdleTimeout = 30 * time.Second
@@ -273,7 +280,7 @@ func (s *Server) clientFromForwarded(vals []string, peer string, g *Global) stri
 	for i := len(vals) - 1; i >= 0; i-- {
 		var buf [8]string
 		parts := buf[:0]
-		for tok := range commaTokens(vals[i : i+1]) {
+		for tok := range wire.Tokens(vals[i : i+1]) {
 			parts = append(parts, tok)
 		}
 		for j := len(parts) - 1; j >= 0; j-- {

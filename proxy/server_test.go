@@ -25,6 +25,7 @@ import (
 
 	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/upstream"
 )
 
 // harness is a Weir proxy in front of test backends.
@@ -509,7 +510,7 @@ func TestIdleConnectionsClosedByTheEndpointAreNotReused(t *testing.T) {
 	be.Start()
 	defer be.Close()
 	h := newHarness(t, Options{})
-	h.srv.upstreams.h1.idleCheck = 10 * time.Millisecond
+	h.srv.upstreams.h1 = upstream.New(upstream.Options{IdleCheck: 10 * time.Millisecond})
 	h.publish(routeTo("a.test", "/", backendOf("b", be)))
 	for i := 0; i < 3; i++ {
 		req := httptest.NewRequest(http.MethodPost, "http://a.test/", strings.NewReader(fmt.Sprintf("body-%d", i)))
@@ -530,14 +531,14 @@ func TestConnectToARemovedEndpointEndsAtOnce(t *testing.T) {
 	const vanished = "127.0.0.1:1"
 	dialing := make(chan struct{}, 1)
 	var d net.Dialer
-	h.srv.upstreams.h1.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	h.srv.upstreams.h1 = upstream.New(upstream.Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if addr != vanished {
 			return d.DialContext(ctx, network, addr)
 		}
 		dialing <- struct{}{}
 		<-ctx.Done()
 		return nil, ctx.Err()
-	}
+	}})
 	mk := func(addrs ...string) *table.Backend {
 		b := &table.Backend{Name: "b", Timeouts: table.Timeouts{Connect: 30 * time.Second},
 			Retry:   table.RetryPolicy{Tries: 3, On: table.RetryError | table.RetryTimeout},

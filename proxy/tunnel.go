@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // tunnel completes a WebSocket (HTTP/1.1 Upgrade) exchange: it writes the
@@ -59,7 +61,7 @@ func writeSwitchingHead(bw *bufio.Writer, h http.Header) error {
 	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	for k, vs := range h {
 		for _, v := range vs {
-			writeHeaderLine(bw, k, v)
+			wire.WriteField(bw, k, v)
 		}
 	}
 	bw.WriteString("\r\n")

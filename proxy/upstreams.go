@@ -14,16 +14,24 @@ import (
 	"golang.org/x/net/http2"
 
 	"weir.dev/weir/proxy/table"
+	"weir.dev/weir/proxy/upstream"
 )
 
 // upstreams holds one transport per upstream protocol.
 type upstreams struct {
-	h1    *h1Transport     // HTTP/1.1 in clear text
+	h1    h1Client         // HTTP/1.1 in clear text (proxy/upstream)
 	https *http.Transport  // TLS, HTTP/2 when the endpoint offers it, else HTTP/1.1
 	h2c   *http2.Transport // HTTP/2 with prior knowledge (h2c, gRPC)
 	h2tls *http2.Transport // HTTP/2 over TLS (gRPC over TLS)
 	// custom holds the transports of backends with proxy-ssl-* settings.
 	custom backendTLS
+}
+
+// h1Client is what the proxy needs of its HTTP/1.1 client.
+type h1Client interface {
+	RoundTrip(ctx context.Context, req *upstream.Request, to upstream.Timeouts) (*http.Response, error)
+	CloseAddr(addr string)          // an endpoint left: close its idle connections
+	CloseIdle(keep map[string]bool) // close those to every address not in keep (all: nil)
 }
 
 func newUpstreams(opts Options) *upstreams {
@@ -33,8 +41,8 @@ func newUpstreams(opts Options) *upstreams {
 	h2tlsConf := opts.UpstreamTLS.Clone()
 	h2tlsConf.NextProtos = []string{"h2"}
 	u := &upstreams{
-		h1: &h1Transport{dialer: dialer, maxIdle: opts.MaxIdlePerEndpoint, idleTimeout: opts.UpstreamIdleTimeout,
-			idleCheck: idleCheckDefault},
+		h1: upstream.New(upstream.Options{MaxIdle: opts.MaxIdlePerEndpoint, IdleTimeout: opts.UpstreamIdleTimeout,
+			MaxRequests: opts.UpstreamKeepaliveRequests, Dial: dialer.DialContext}),
 		https: &http.Transport{
 			DialContext:         dialer.DialContext,
 			TLSClientConfig:     tlsConf,
@@ -75,8 +83,22 @@ func (u *upstreams) roundTrip(ctx context.Context, p table.Protocol, out *outgoi
 	case table.GRPCS:
 		return roundTripStd(ctx, u.h2tls, "https", out, to)
 	default:
-		return u.h1.roundTrip(ctx, out.addr, out, to)
+		return u.roundTripH1(ctx, out, to)
 	}
+}
+
+// roundTripH1 sends out over the HTTP/1.1 client. Its request lives in
+// out, and out writes its own header fields: no allocation.
+func (u *upstreams) roundTripH1(ctx context.Context, out *outgoing, to *timeouts) (*http.Response, error) {
+	req := &out.h1
+	*req = upstream.Request{Addr: out.addr, Method: out.method, URI: out.uri, Host: out.host, Fields: out,
+		Body: out.body, ContentLength: out.contentLength, Upgrade: out.upgrade, Gone: out.gone}
+	resp, err := u.h1.RoundTrip(ctx, req, upstream.Timeouts{Connect: to.connect, Send: to.send, Read: to.read})
+	out.dialed = req.Dialed
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	return resp, err
 }
 
 // roundTripStd sends a request through a standard library or x/net
@@ -123,7 +145,7 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 	if err != nil {
 		cancel()
 		if isConnectFailure(err) {
-			return nil, &dialError{err}
+			return nil, &upstream.DialError{Err: err}
 		}
 		return nil, err
 	}
@@ -168,7 +190,7 @@ func isConnectFailure(err error) bool {
 }
 
 // forgetAddr closes idle HTTP/1.1 connections to one endpoint that left.
-func (u *upstreams) forgetAddr(addr string) { u.h1.closeAddr(addr) }
+func (u *upstreams) forgetAddr(addr string) { u.h1.CloseAddr(addr) }
 
 // forget closes idle HTTP/1.1 connections to endpoints no longer in t.
 func (u *upstreams) forget(t *table.Table) {
@@ -181,11 +203,11 @@ func (u *upstreams) forget(t *table.Table) {
 			keep[e.Address] = true
 		}
 	}
-	u.h1.closeIdle(keep)
+	u.h1.CloseIdle(keep)
 }
 
 func (u *upstreams) closeAll() {
-	u.h1.closeIdle(nil)
+	u.h1.CloseIdle(nil)
 	u.https.CloseIdleConnections()
 	u.h2c.CloseIdleConnections()
 	u.h2tls.CloseIdleConnections()

@@ -2,43 +2,14 @@ package proxy
 
 import (
 	"encoding/hex"
-	"iter"
+	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
+
+	"weir.dev/weir/proxy/wire"
 )
-
-// commaTokens yields the elements of the comma-separated lists in vals
-// (RFC 9110 section 5.6.1), each without the spaces and tabs around it,
-// empty elements included: the proxy's one list scanner (Connection,
-// Upgrade, X-Forwarded-For), which allocates nothing.
-func commaTokens(vals []string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for _, v := range vals {
-			for {
-				tok, rest, more := strings.Cut(v, ",")
-				if !yield(trimOWS(tok)) {
-					return
-				}
-				if !more {
-					break
-				}
-				v = rest
-			}
-		}
-	}
-}
-
-// headerHasToken reports whether token is an element of the lists in vals,
-// compared case-insensitively.
-func headerHasToken(vals []string, token string) bool {
-	for tok := range commaTokens(vals) {
-		if strings.EqualFold(tok, token) {
-			return true
-		}
-	}
-	return false
-}
 
 // newRequestID returns 32 hex digits of randomness, like ingress-nginx's
 // $req_id.
@@ -62,5 +33,10 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	if len(up) == 0 || !strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
 		return false
 	}
-	return headerHasToken(r.Header["Connection"], "upgrade")
+	return wire.HasToken(r.Header["Connection"], "upgrade")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // What Weir accepts from a client and what it writes on a connection. The
@@ -16,46 +18,6 @@ import (
 // they come; every head Weir writes is checked again just before it goes
 // out (checkOutgoing, checkHeaders), so a value from configuration (an
 // annotation, a rewrite) can never split a head either.
-
-// tchar marks the bytes of an RFC 9110 token (section 5.6.2).
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// validToken reports whether s is a non-empty RFC 9110 token: a method or a
-// field name.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue reports whether s is an RFC 9110 field value (section
-// 5.5): visible characters, obs-text, spaces and tabs, no other control
-// character (CR, LF and NUL above all) and no DEL.
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
 
 // validTarget reports whether target may follow method in a request line
 // (RFC 9112 section 3.2): origin-form ("/path?query"), the asterisk-form
@@ -112,7 +74,7 @@ func isHex(c byte) bool {
 // HTTP/2 server does not check the method and target, which become the
 // request line of the HTTP/1.1 request to the endpoint.
 func checkRequest(r *http.Request) (int, string) {
-	if !validToken(r.Method) {
+	if !wire.ValidToken(r.Method) {
 		return http.StatusBadRequest, "invalid method"
 	}
 	if r.Method == http.MethodConnect {
@@ -125,21 +87,19 @@ func checkRequest(r *http.Request) (int, string) {
 		return http.StatusBadRequest, "invalid host"
 	}
 	for k, vs := range r.Header {
-		if !validToken(k) {
+		if !wire.ValidToken(k) {
 			return http.StatusBadRequest, "invalid header name"
 		}
 		for _, v := range vs {
 			// RFC 9113 section 8.2.1: no leading or trailing whitespace
 			// (HTTP/1.1 parsers strip it, HTTP/2 carries it).
-			if !validFieldValue(v) || v != "" && (isOWS(v[0]) || isOWS(v[len(v)-1])) {
+			if !wire.ValidFieldValue(v) || v != "" && (wire.IsOWS(v[0]) || wire.IsOWS(v[len(v)-1])) {
 				return http.StatusBadRequest, "invalid header value"
 			}
 		}
 	}
 	return 0, ""
 }
-
-func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // errUnsafeHead marks a head that Weir refused to write because a value in
 // it would end a line or is not allowed there.
@@ -156,11 +116,11 @@ func checkHeaders(h http.Header) error {
 }
 
 func checkField(k string, vs []string) error {
-	if !validToken(k) {
-		return fmt.Errorf("%w: header name %q", errUnsafeHead, truncate([]byte(k)))
+	if !wire.ValidToken(k) {
+		return fmt.Errorf("%w: header name %q", errUnsafeHead, wire.Truncate([]byte(k)))
 	}
 	for _, v := range vs {
-		if !validFieldValue(v) {
+		if !wire.ValidFieldValue(v) {
 			return fmt.Errorf("%w: value of header %s", errUnsafeHead, k)
 		}
 	}
@@ -170,17 +130,17 @@ func checkField(k string, vs []string) error {
 // checkOutgoing checks the request line, the Host and every header that
 // writeRequest (or an HTTP/2 transport) would send for out.
 func checkOutgoing(out *outgoing) error {
-	if !validToken(out.method) {
-		return fmt.Errorf("%w: method %q", errUnsafeHead, truncate([]byte(out.method)))
+	if !wire.ValidToken(out.method) {
+		return fmt.Errorf("%w: method %q", errUnsafeHead, wire.Truncate([]byte(out.method)))
 	}
 	if !validTarget(out.method, out.uri, 1) {
-		return fmt.Errorf("%w: request target %q", errUnsafeHead, truncate([]byte(out.uri)))
+		return fmt.Errorf("%w: request target %q", errUnsafeHead, wire.Truncate([]byte(out.uri)))
 	}
 	if !httpguts.ValidHostHeader(out.host) {
-		return fmt.Errorf("%w: host %q", errUnsafeHead, truncate([]byte(out.host)))
+		return fmt.Errorf("%w: host %q", errUnsafeHead, wire.Truncate([]byte(out.host)))
 	}
-	if out.upgrade != "" && !validToken(out.upgrade) {
-		return fmt.Errorf("%w: upgrade %q", errUnsafeHead, truncate([]byte(out.upgrade)))
+	if out.upgrade != "" && !wire.ValidToken(out.upgrade) {
+		return fmt.Errorf("%w: upgrade %q", errUnsafeHead, wire.Truncate([]byte(out.upgrade)))
 	}
 	if out.header != nil {
 		return checkHeaders(out.header)
@@ -196,7 +156,7 @@ func checkOutgoing(out *outgoing) error {
 	}
 	kv, n := out.forwarded()
 	for _, p := range kv[:n] {
-		if !validFieldValue(p[1]) {
+		if !wire.ValidFieldValue(p[1]) {
 			return fmt.Errorf("%w: value of header %s", errUnsafeHead, p[0])
 		}
 	}

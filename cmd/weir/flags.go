@@ -65,6 +65,7 @@ type config struct {
 	keepAliveOff        bool
 	upstreamIdle        int
 	upstreamIdleTimeout time.Duration
+	upstreamRequests    int
 	maxStreams          int
 	tls                 weirtls.Options
 }

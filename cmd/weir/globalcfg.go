@@ -67,7 +67,7 @@ func (c *config) applyStart(g *globalconfig.Config) error {
 	s := c.startValues(g)
 	c.idleTimeout, c.readHeaderTimeout, c.clientBodyTimeout, c.maxHeaderBytes = s.KeepAlive, s.ClientHeaderTimeout, s.ClientBodyTimeout, s.MaxHeaderBytes
 	c.keepAliveOff = s.KeepAlive == 0
-	c.upstreamIdle, c.upstreamIdleTimeout = s.UpstreamKeepaliveConns, s.UpstreamKeepaliveTimeout
+	c.upstreamIdle, c.upstreamIdleTimeout, c.upstreamRequests = s.UpstreamKeepaliveConns, s.UpstreamKeepaliveTimeout, s.UpstreamKeepaliveRequests
 	c.tls = weirtls.Options{MinVersion: s.MinTLSVersion, MaxVersion: s.MaxTLSVersion, DisableHTTP2: !s.HTTP2,
 		DisableSessionTickets: !s.SessionTickets}
 	c.maxStreams = s.HTTP2MaxConcurrentStreams

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/controller/globalconfig"
 )
 
 // The global ConfigMap's listener keys change what new connections get
@@ -53,4 +55,18 @@ func TestListenerKeysApplyWithoutRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return status() == http.StatusRequestHeaderFieldsTooLarge }, 20*time.Second, 20*time.Millisecond,
 		"new connections get the new header limit")
 	require.Error(t, tls12(), "and the new TLS versions")
+}
+
+// The ConfigMap's upstream keys reach the proxy's options, over the flags.
+func TestUpstreamKeysFromTheConfigMap(t *testing.T) {
+	cfg, err := parseFlags(nil)
+	require.NoError(t, err)
+	var tr globalconfig.Tracker
+	g, ps := tr.Apply(map[string]string{"upstream-keepalive-connections": "64", "upstream-keepalive-timeout": "15",
+		"upstream-keepalive-requests": "500"})
+	require.Empty(t, ps)
+	require.NoError(t, cfg.applyStart(g))
+	require.Equal(t, 64, cfg.upstreamIdle)
+	require.Equal(t, 15*time.Second, cfg.upstreamIdleTimeout)
+	require.Equal(t, 500, cfg.upstreamRequests)
 }

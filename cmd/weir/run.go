@@ -136,7 +136,7 @@ func newDataPlane(pub *publisher, cfg *config, trusted []netip.Prefix, reg prome
 	if err != nil {
 		return err
 	}
-	popts.MaxIdlePerEndpoint, popts.UpstreamIdleTimeout = cfg.upstreamIdle, cfg.upstreamIdleTimeout
+	popts.MaxIdlePerEndpoint, popts.UpstreamIdleTimeout, popts.UpstreamKeepaliveRequests = cfg.upstreamIdle, cfg.upstreamIdleTimeout, cfg.upstreamRequests
 	srv := proxy.New(popts, endpoints, m, log)
 	selfSigned, err := weirtls.SelfSigned(time.Now())
 	if err != nil {

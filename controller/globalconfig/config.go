@@ -131,6 +131,7 @@ type Start struct {
 	SessionTickets            bool          // ssl-session-tickets
 	UpstreamKeepaliveConns    int           // upstream-keepalive-connections
 	UpstreamKeepaliveTimeout  time.Duration // upstream-keepalive-timeout
+	UpstreamKeepaliveRequests int           // upstream-keepalive-requests
 }
 
 // Errors is custom-http-errors: the statuses a default backend answers

@@ -60,6 +60,7 @@ func TestKeyValues(t *testing.T) {
 		{"ssl-session-tickets", []string{"true"}, []string{"sometimes"}},
 		{"upstream-keepalive-connections", []string{"1", "64"}, []string{"0", "-1"}},
 		{"upstream-keepalive-timeout", []string{"30"}, []string{"x"}},
+		{"upstream-keepalive-requests", []string{"1", "10000"}, []string{"0", "-5", "many"}},
 		{"use-gzip", []string{"true"}, []string{"gzip"}},
 		{"gzip-level", []string{"9"}, []string{"10", "0"}},
 		{"gzip-min-length", []string{"1000"}, []string{"-1"}},

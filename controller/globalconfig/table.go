@@ -141,7 +141,8 @@ func init() {
 		listenerKey("ssl-session-tickets", "false", "TLS session resumption by ticket (Weir's own default is on, with keys rotated hourly)",
 			func(s *Start, v string) (err error) { s.SessionTickets, err = parseBool(v); return err }),
 		startInt(startKey, "upstream-keepalive-connections", "320", "idle connections kept per endpoint (at least 1: Weir always reuses connections)", 1, 1<<16, func(s *Start) *int { return &s.UpstreamKeepaliveConns }),
-		startSeconds(startKey, "upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
+		startSeconds(startKey, "upstream-keepalive-timeout", "60", "idle endpoint connections are closed after this (Weir's own default, without the key, is 30 s: below common backends' keep-alive timeouts, so Weir closes first)", func(s *Start) *time.Duration { return &s.UpstreamKeepaliveTimeout }),
+		startInt(startKey, "upstream-keepalive-requests", "10000", "an endpoint connection is closed after carrying this many requests", 1, 1<<30, func(s *Start) *int { return &s.UpstreamKeepaliveRequests }),
 
 		refused("allow-snippet-annotations", "refused: snippet annotations are never read, whatever this key says", "false"),
 		refused("http-snippet", noConfig), refused("server-snippet", noConfig), refused("location-snippet", noConfig),
@@ -179,7 +180,6 @@ func registerRest() {
 		Key{Name: "enable-underscores-in-headers", Scope: ScopeNoOp, Weir: "Weir's --enable-underscores-in-headers flag sets it (default: dropped, as ingress-nginx)"},
 		Key{Name: "generate-request-id", Scope: ScopeNoOp, Weir: "Weir always passes on or generates X-Request-ID"},
 		Key{Name: "keep-alive-requests", Default: "1000", Scope: ScopeNoOp, Weir: "accepted and ignored: Weir does not cap the requests of a client connection (keep-alive and the idle timeout still apply)"},
-		Key{Name: "upstream-keepalive-requests", Default: "10000", Scope: ScopeNoOp, Weir: "accepted and ignored: Weir does not cap the requests of an endpoint connection"},
 	)
 	register(noop(noWorkers, "worker-processes", "max-worker-connections", "max-worker-open-files", "worker-cpu-affinity", "reuse-port")...)
 	register(noop(noBuffers, "proxy-buffer-size", "proxy-buffers-number", "proxy-buffering", "client-body-buffer-size")...)

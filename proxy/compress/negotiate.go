@@ -3,6 +3,8 @@ package compress
 import (
 	"strconv"
 	"strings"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // Accepted is what a request's Accept-Encoding allows: the q-value of
@@ -19,21 +21,16 @@ type Accepted struct {
 func ParseAcceptEncoding(values []string) Accepted {
 	var a Accepted
 	star, gz, br := -1.0, -1.0, -1.0
-	for _, v := range values {
-		for v != "" {
-			var item string
-			item, v, _ = strings.Cut(v, ",")
-			name, params, _ := strings.Cut(item, ";")
-			name = strings.TrimSpace(name)
-			q := weight(params)
-			switch {
-			case strings.EqualFold(name, "gzip"), strings.EqualFold(name, "x-gzip"):
-				gz = max(gz, q)
-			case strings.EqualFold(name, "br"):
-				br = max(br, q)
-			case name == "*":
-				star = max(star, q)
-			}
+	for item := range wire.Tokens(values) {
+		name, params, _ := strings.Cut(item, ";")
+		q := weight(params)
+		switch name = strings.TrimSpace(name); {
+		case strings.EqualFold(name, "gzip"), strings.EqualFold(name, "x-gzip"):
+			gz = max(gz, q)
+		case strings.EqualFold(name, "br"):
+			br = max(br, q)
+		case name == "*":
+			star = max(star, q)
 		}
 	}
 	if gz < 0 {

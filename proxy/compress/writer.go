@@ -9,6 +9,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // Writer compresses one response. It decides when the response head is
@@ -114,7 +116,7 @@ func (cw *Writer) choose(code int) (*codec, *codec) {
 	}
 	addVary(h)
 	if cw.head || (code != http.StatusOK && code != http.StatusForbidden && code != http.StatusNotFound) ||
-		h["Content-Range"] != nil || !identity(h["Content-Encoding"]) || hasToken(h["Cache-Control"], "no-transform") {
+		h["Content-Range"] != nil || !identity(h["Content-Encoding"]) || wire.HasToken(h["Cache-Control"], "no-transform") {
 		return nil, nil
 	}
 	useG, useB := gOK && cw.accept.Gzip > 0, bOK && cw.accept.Brotli > 0
@@ -276,21 +278,10 @@ func identity(vs []string) bool {
 	return true
 }
 
-func hasToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for _, f := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // addVary adds Accept-Encoding to Vary unless it (or "*") is there.
 func addVary(h http.Header) {
 	vs := h["Vary"]
-	if hasToken(vs, "Accept-Encoding") || hasToken(vs, "*") {
+	if wire.HasToken(vs, "Accept-Encoding") || wire.HasToken(vs, "*") {
 		return
 	}
 	h["Vary"] = append(vs, "Accept-Encoding")

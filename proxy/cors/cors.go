@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // Config is what a Policy is built from (annotations.CORS, validated).
@@ -109,14 +111,8 @@ func addVary(h http.Header) {
 		h["Vary"] = varyOrigin
 		return
 	}
-	for _, s := range v {
-		for s != "" {
-			var tok string
-			tok, s, _ = strings.Cut(s, ",")
-			if t := strings.TrimSpace(tok); strings.EqualFold(t, "Origin") || t == "*" {
-				return
-			}
-		}
+	if wire.HasToken(v, "Origin") || wire.HasToken(v, "*") {
+		return
 	}
 	h["Vary"] = append(v[:len(v):len(v)], "Origin")
 }

@@ -1,0 +1,280 @@
+// Package upstream is Weir's HTTP/1.1 client for endpoints: requests in
+// clear text over pooled keep-alive connections, each exchange run on the
+// calling goroutine (no read and write loops per connection, no channel
+// hand-offs as in http.Transport), a response parser as strict as
+// net/http's or stricter, and the request written in one system call when
+// it has no body. Pools are per endpoint address; there is no lock shared
+// between endpoints.
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Client. Zero values take the defaults given.
+type Options struct {
+	// MaxIdle bounds the idle connections kept per endpoint (default 320).
+	MaxIdle int
+	// IdleTimeout closes connections idle longer (default 30 s).
+	IdleTimeout time.Duration
+	// MaxRequests closes a connection after it carried this many requests
+	// (ingress-nginx's upstream-keepalive-requests; default 10000, -1 for
+	// no limit), so that memory an endpoint keeps per connection is freed
+	// now and then and new endpoints of a Service behind one address (a
+	// ClusterIP) get their share.
+	MaxRequests int
+	// IdleCheck: a connection idle longer than this is probed for a close
+	// by the endpoint before it is reused (default 100 ms). Under load
+	// connections come back within milliseconds: no probe, no system call.
+	IdleCheck time.Duration
+	// Dial opens connections (default: a net.Dialer with 30 s TCP
+	// keep-alive).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Client sends requests to endpoints over HTTP/1.1.
+type Client struct {
+	opts  Options
+	pools sync.Map // address -> *pool
+}
+
+// New returns a Client with opts.
+func New(opts Options) *Client {
+	if opts.MaxIdle <= 0 {
+		opts.MaxIdle = 320
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Second
+	}
+	if opts.MaxRequests == 0 {
+		opts.MaxRequests = 10000
+	}
+	if opts.IdleCheck <= 0 {
+		opts.IdleCheck = 100 * time.Millisecond
+	}
+	if opts.Dial == nil {
+		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		opts.Dial = d.DialContext
+	}
+	return &Client{opts: opts}
+}
+
+type pool struct {
+	mu   sync.Mutex
+	idle []*conn // most recently used last
+}
+
+type conn struct {
+	nc        net.Conn
+	tw        timedWriter // bw writes through it
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+	reused    bool
+	requests  int           // carried so far, this one included
+	dialed    time.Duration // time the dial took (metrics)
+	// interrupt unblocks the connection's reads and writes; made once per
+	// connection, so that hooking it to each request's context costs no
+	// closure. unhook (clearHook) detaches it from hook, the context of
+	// the request under way when that is a Hook.
+	interrupt func()
+	unhook    func() bool
+	hook      Hook
+	// stopped is set by interrupt: a deadline set after must not undo its
+	// deadline in the past (readBy, writeBy).
+	stopped atomic.Bool
+}
+
+// timedWriter gives each write to the endpoint its own deadline: nginx's
+// proxy_send_timeout is the time between two successive writes, so an
+// upload that keeps moving is never cut, however long it takes.
+type timedWriter struct {
+	c       *conn
+	timeout time.Duration // 0: no deadline
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		w.c.writeBy(time.Now().Add(w.timeout))
+	}
+	return w.c.nc.Write(p)
+}
+
+// readBy and writeBy set a deadline, unless the exchange has been
+// interrupted: then the interruption's deadline in the past stays, even
+// when it came just before.
+func (c *conn) readBy(t time.Time) {
+	c.nc.SetReadDeadline(t)
+	if c.stopped.Load() {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (c *conn) writeBy(t time.Time) {
+	c.nc.SetWriteDeadline(t)
+	if c.stopped.Load() {
+		c.nc.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+)
+
+func (t *Client) pool(addr string) *pool {
+	if p, ok := t.pools.Load(addr); ok {
+		return p.(*pool)
+	}
+	p, _ := t.pools.LoadOrStore(addr, &pool{})
+	return p.(*pool)
+}
+
+// get returns an idle connection to addr that has not idled too long, or
+// dials a new one within the connect timeout.
+func (t *Client) get(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*conn, error) {
+	p := t.pool(addr)
+	now := time.Now()
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if idle := now.Sub(c.idleSince); idle < t.opts.IdleTimeout {
+			p.mu.Unlock()
+			if idle > t.opts.IdleCheck && closedByPeer(c) {
+				c.close()
+				p.mu.Lock()
+				continue
+			}
+			c.reused = true
+			c.acquire()
+			return c, nil
+		}
+		c.close()
+	}
+	p.mu.Unlock()
+	return t.connect(ctx, addr, connect, gone)
+}
+
+// closedByPeer reports whether the endpoint closed an idle connection (many
+// servers close keep-alive connections after a few seconds: Node.js after
+// 5 s), so that it never carries a request, above all one whose body could
+// not be sent again.
+func closedByPeer(c *conn) bool {
+	return peerClosed(c.nc) // a stray byte on an idle connection counts as a close
+}
+
+func (t *Client) connect(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, connect)
+	defer cancel()
+	if gone != nil {
+		// Once the endpoint has left every table, a connection attempt that
+		// is still not through after slowDial is to a Pod that went away:
+		// give up on it, so that the request is retried elsewhere. Attempts
+		// that are merely in flight at a table swap finish as usual.
+		start := time.Now()
+		defer context.AfterFunc(gone, func() { time.AfterFunc(max(slowDial-time.Since(start), 0), cancel) })()
+	}
+	t0 := time.Now()
+	nc, err := t.opts.Dial(dctx, "tcp", addr)
+	if err != nil {
+		return nil, &DialError{Err: err}
+	}
+	c := &conn{nc: nc, dialed: time.Since(t0)}
+	c.tw.c = c
+	c.interrupt = func() {
+		c.stopped.Store(true)
+		nc.SetDeadline(time.Unix(1, 0))
+	}
+	c.unhook = c.clearHook
+	c.acquire()
+	return c, nil
+}
+
+// put returns a connection for reuse, or closes it when the pool is full
+// or it has carried its share of requests.
+func (t *Client) put(addr string, c *conn) {
+	if t.opts.MaxRequests > 0 && c.requests >= t.opts.MaxRequests {
+		c.close()
+		return
+	}
+	c.idleSince = time.Now()
+	c.release()
+	p := t.pool(addr)
+	p.mu.Lock()
+	if len(p.idle) < t.opts.MaxIdle {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	c.close()
+}
+
+// CloseIdle closes idle connections to addresses not in keep, and all of
+// them when keep is nil.
+func (t *Client) CloseIdle(keep map[string]bool) {
+	t.pools.Range(func(k, v any) bool {
+		if keep != nil && keep[k.(string)] {
+			return true
+		}
+		v.(*pool).drain()
+		if keep != nil {
+			t.pools.Delete(k)
+		}
+		return true
+	})
+}
+
+// CloseAddr closes the idle connections to addr, an endpoint that left.
+func (t *Client) CloseAddr(addr string) {
+	if v, ok := t.pools.LoadAndDelete(addr); ok {
+		v.(*pool).drain()
+	}
+}
+
+// drain closes the pool's idle connections.
+func (p *pool) drain() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.close()
+	}
+}
+
+// acquire gives a connection that is about to carry a request its
+// buffers; release returns them (empty) when it goes idle. Idle connections
+// hold no buffer, and the ones in use come from the pools most recently
+// used, still in the CPU's cache, whichever connection carries the request:
+// with hundreds of connections, buffers of their own would each be cold.
+func (c *conn) acquire() {
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(&c.tw)
+}
+
+func (c *conn) release() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.br, c.bw = nil, nil
+	}
+}
+
+func (c *conn) close() {
+	c.nc.Close()
+	c.release()
+}
+
+// slowDial is how long a connection attempt to a removed endpoint may take.
+const slowDial = 250 * time.Millisecond

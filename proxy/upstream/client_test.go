@@ -1,0 +1,148 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// connCounter is an endpoint that answers with the address of the
+// connection each request came on, and counts requests per connection.
+type connCounter struct {
+	mu    sync.Mutex
+	order []string // connection of each request
+}
+
+func (c *connCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.order = append(c.order, r.RemoteAddr)
+	c.mu.Unlock()
+	io.WriteString(w, "ok")
+}
+
+// perConn returns how many requests each connection carried, in the order
+// the connections were first used.
+func (c *connCounter) perConn() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var counts []int
+	idx := map[string]int{}
+	for _, a := range c.order {
+		i, ok := idx[a]
+		if !ok {
+			i = len(counts)
+			idx[a] = i
+			counts = append(counts, 0)
+		}
+		counts[i]++
+	}
+	return counts
+}
+
+func get(t *testing.T, c *Client, addr string) {
+	t.Helper()
+	req := &Request{Addr: addr, Method: http.MethodGet, URI: "/", Host: "a.test"}
+	resp, err := c.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Read: 10 * time.Second})
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "ok", string(b))
+}
+
+func TestKeepaliveRequestsLimitClosesAConnectionAfterItsShare(t *testing.T) {
+	cc := &connCounter{}
+	be := httptest.NewServer(cc)
+	defer be.Close()
+	addr := strings.TrimPrefix(be.URL, "http://")
+	c := New(Options{MaxRequests: 3})
+	defer c.CloseIdle(nil)
+	for i := 0; i < 7; i++ {
+		get(t, c, addr)
+	}
+	assert.Equal(t, []int{3, 3, 1}, cc.perConn(), "requests per endpoint connection")
+}
+
+func TestKeepaliveRequestsDefaultAndUnlimited(t *testing.T) {
+	assert.Equal(t, 10000, New(Options{}).opts.MaxRequests, "ingress-nginx's upstream-keepalive-requests default")
+	assert.Equal(t, 320, New(Options{}).opts.MaxIdle, "ingress-nginx's upstream-keepalive-connections default")
+	cc := &connCounter{}
+	be := httptest.NewServer(cc)
+	defer be.Close()
+	c := New(Options{MaxRequests: -1})
+	defer c.CloseIdle(nil)
+	for i := 0; i < 20; i++ {
+		get(t, c, strings.TrimPrefix(be.URL, "http://"))
+	}
+	assert.Equal(t, []int{20}, cc.perConn(), "one connection carries every request")
+}
+
+// hookCtx is a context with a Hook slot, as Weir's HTTP/1.x server's.
+type hookCtx struct {
+	context.Context
+	mu   sync.Mutex
+	hook func()
+	set  int
+}
+
+func (h *hookCtx) SetHook(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hook = f
+	h.set++
+	return true
+}
+
+func (h *hookCtx) ClearHook() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	had := h.hook != nil
+	h.hook = nil
+	return had
+}
+
+func (h *hookCtx) fire() {
+	h.mu.Lock()
+	f := h.hook
+	h.hook = nil
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+func TestHookContextInterruptsTheExchange(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release // never answers while the test runs
+	}))
+	defer be.Close()
+	defer close(release) // before be.Close, which waits for the handler
+	c := New(Options{})
+	defer c.CloseIdle(nil)
+	ctx := &hookCtx{Context: context.Background()}
+	done := make(chan error, 1)
+	go func() {
+		req := &Request{Addr: strings.TrimPrefix(be.URL, "http://"), Method: http.MethodGet, URI: "/", Host: "a.test"}
+		_, err := c.RoundTrip(ctx, req, Timeouts{Connect: 10 * time.Second, Read: time.Minute})
+		done <- err
+	}()
+	<-arrived
+	ctx.fire() // the client left
+	select {
+	case err := <-done:
+		assert.Error(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the exchange outlived its request")
+	}
+	assert.Equal(t, 1, ctx.set, "the hook was used, not context.AfterFunc")
+}

@@ -1,0 +1,339 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"weir.dev/weir/proxy/wire"
+)
+
+// Request is one request to an endpoint. Every value in it must have been
+// checked by the caller: the client writes them as they are.
+type Request struct {
+	Addr   string // the endpoint, host:port
+	Method string
+	URI    string // the request target
+	Host   string
+	// Fields writes the header fields other than Host, the framing
+	// (Content-Length, Transfer-Encoding) and Connection/Upgrade.
+	Fields Fields
+	// Body is nil for none; with ContentLength -1 it is sent chunked.
+	Body          io.Reader
+	ContentLength int64
+	// Upgrade asks the endpoint to switch to this protocol (websocket).
+	Upgrade string
+	// Gone, when done, ends connection attempts to Addr that take long:
+	// its endpoint left every routing table.
+	Gone context.Context
+	// Dialed is set by RoundTrip: the time it took to open the connection
+	// that carried the request, 0 for a kept-alive one.
+	Dialed time.Duration
+}
+
+// Fields writes header lines with wire.WriteField.
+type Fields interface{ WriteFields(bw *bufio.Writer) }
+
+// Timeouts bound one exchange: Connect the dial, Send each write of the
+// request (0: none), Read each read of the response.
+type Timeouts struct{ Connect, Send, Read time.Duration }
+
+// Hook is a context that can run one function when it ends, without the
+// allocations of context.AfterFunc (Weir's HTTP/1.x server's connection
+// context: one request at a time).
+type Hook interface {
+	// SetHook arranges for f to run when the context ends; false if it
+	// cannot (the context has ended, or the slot is taken).
+	SetHook(f func()) bool
+	// ClearHook removes the hook; false if it had run (or was not set).
+	ClearHook() bool
+}
+
+// watch arranges for the connection to be interrupted when ctx ends; the
+// function returned detaches that, reporting whether it had not happened
+// (as context.AfterFunc's stop).
+func (c *conn) watch(ctx context.Context) func() bool {
+	if h, ok := ctx.(Hook); ok && h.SetHook(c.interrupt) {
+		c.hook = h
+		return c.unhook
+	}
+	return context.AfterFunc(ctx, c.interrupt)
+}
+
+func (c *conn) clearHook() bool {
+	h := c.hook
+	c.hook = nil
+	return h.ClearHook()
+}
+
+// DialError marks a failure to connect: the request never left Weir, so any
+// method may be retried.
+type DialError struct{ Err error }
+
+func (e *DialError) Error() string { return "connect: " + e.Err.Error() }
+func (e *DialError) Unwrap() error { return e.Err }
+
+// ErrNoResponse marks a connection that failed before any response byte
+// arrived; idempotent requests may be retried.
+var ErrNoResponse = errors.New("upstream closed the connection before responding")
+
+// RoundTrip sends req and reads the response headers. The returned
+// response's Body must be read to the end or closed. For a 101 Switching
+// Protocols answer the body is the raw connection (an io.ReadWriteCloser).
+// When ctx ends, the exchange stops at once.
+func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := t.get(ctx, req.Addr, to.Connect, req.Gone)
+		if err != nil {
+			return nil, err
+		}
+		if req.Dialed = 0; !c.reused {
+			req.Dialed = c.dialed
+		}
+		c.requests++
+		// A client that goes away (or resets its HTTP/2 stream) unblocks
+		// the exchange at once, so handlers never outlive their requests.
+		stop := c.watch(ctx)
+		resp, err := t.exchange(c, req, &to, stop)
+		if err == nil {
+			return resp, nil
+		}
+		stop()
+		c.close()
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// A kept-alive connection the endpoint closed while idle fails
+		// before any response byte: send again on a fresh connection when
+		// nothing of the body can have been lost.
+		if c.reused && errors.Is(err, ErrNoResponse) && attempt == 0 && req.Body == nil {
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool) (*http.Response, error) {
+	// A bodiless request fits the socket buffer: no write deadline needed.
+	if req.Body != nil {
+		c.tw.timeout = to.Send
+	}
+	err := writeRequest(c.bw, req)
+	if c.tw.timeout > 0 {
+		c.tw.timeout = 0
+		c.writeBy(time.Time{})
+	}
+	if err != nil {
+		if c.reused && req.Body == nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
+		}
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	for {
+		if to.Read > 0 {
+			c.readBy(time.Now().Add(to.Read))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			if isTimeout(err) {
+				return nil, fmt.Errorf("read response: %w", err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
+		}
+		h := make(http.Header, 8)
+		rh, err := readResponseHead(c.br, h)
+		if err != nil {
+			return nil, fmt.Errorf("read response: %w", err)
+		}
+		if rh.code == http.StatusSwitchingProtocols {
+			stop()
+			c.nc.SetReadDeadline(time.Time{})
+			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
+		}
+		if rh.code < 200 {
+			continue // 100 Continue and 103 Early Hints are not passed on
+		}
+		if err := framing(&rh, h, req.Method); err != nil {
+			return nil, err
+		}
+		return t.response(c, req, &rh, h, to.Read, stop), nil
+	}
+}
+
+// response makes the response and its body, in one allocation.
+func (t *Client) response(c *conn, req *Request, rh *respHead, h http.Header, read time.Duration, stop func() bool) *http.Response {
+	rb := &struct {
+		resp http.Response
+		body body
+	}{}
+	resp, b := &rb.resp, &rb.body
+	*resp = http.Response{StatusCode: rh.code, Header: h, ContentLength: rh.contentLength, Close: rh.close}
+	*b = body{t: t, addr: req.Addr, c: c, r: bodyReader(c.br, rh), chunked: rh.chunked,
+		keep: !rh.close, read: read, stop: stop, resp: resp}
+	if b.r != nil && !rh.chunked && !rh.untilClose {
+		b.lr = io.LimitedReader{R: c.br, N: rh.contentLength}
+		b.r = &b.lr
+	}
+	if b.r == nil {
+		b.finish(true)
+	}
+	resp.Body = b
+	return resp
+}
+
+// writeRequest writes the request line, headers and body of req.
+func writeRequest(bw *bufio.Writer, req *Request) error {
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(req.URI)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(req.Host)
+	bw.WriteString("\r\n")
+	if req.Fields != nil {
+		req.Fields.WriteFields(bw)
+	}
+	chunked := false
+	switch {
+	case req.Body == nil:
+		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+	case req.ContentLength >= 0:
+		bw.WriteString("Content-Length: ")
+		var buf [20]byte
+		bw.Write(strconv.AppendInt(buf[:0], req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	default:
+		chunked = true
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if req.Upgrade != "" {
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
+		bw.WriteString(req.Upgrade)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if req.Body != nil {
+		if err := writeBody(bw, req.Body, chunked); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func writeBody(bw *bufio.Writer, body io.Reader, chunked bool) error {
+	if !chunked {
+		_, err := io.Copy(bw, body)
+		return err
+	}
+	buf := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(buf)
+	for {
+		n, err := body.Read(*buf)
+		if n > 0 {
+			var hex [16]byte
+			bw.Write(strconv.AppendInt(hex[:0], int64(n), 16))
+			bw.WriteString("\r\n")
+			bw.Write((*buf)[:n])
+			bw.WriteString("\r\n")
+		}
+		if err == io.EOF {
+			_, werr := bw.WriteString("0\r\n\r\n")
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// body returns its connection to the pool when the response body has been
+// read to the end, and closes it otherwise.
+type body struct {
+	t        *Client
+	addr     string
+	c        *conn
+	r        io.Reader // framed by Content-Length, chunks, or the connection's end
+	lr       io.LimitedReader
+	chunked  bool
+	resp     *http.Response // receives the trailers
+	keep     bool
+	read     time.Duration
+	stop     func() bool // detaches the client-cancellation hook
+	finished bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.finished {
+		return 0, io.EOF
+	}
+	if b.read > 0 && b.c.br.Buffered() == 0 {
+		// Only a read that may reach the socket needs a fresh deadline.
+		b.c.readBy(time.Now().Add(b.read))
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = b.atEOF()
+	}
+	return n, err
+}
+
+// atEOF checks that the body ended where its framing says, reads chunked
+// trailers, and releases the connection.
+func (b *body) atEOF() error {
+	if lr, ok := b.r.(*io.LimitedReader); ok && lr.N > 0 {
+		b.finish(false)
+		return io.ErrUnexpectedEOF // the endpoint closed before Content-Length bytes
+	}
+	if b.chunked {
+		t, err := wire.ReadTrailers(b.c.br)
+		if err != nil {
+			b.finish(false)
+			return fmt.Errorf("%w: trailers: %w", ErrBadResponse, err)
+		}
+		b.resp.Trailer = t
+	}
+	b.finish(true)
+	return io.EOF
+}
+
+func (b *body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *body) finish(atEOF bool) {
+	if b.finished {
+		return
+	}
+	b.finished = true
+	detached := b.stop()
+	if atEOF && detached && b.keep && b.c.br.Buffered() == 0 {
+		// The read deadline left on the connection is replaced before its
+		// next read; the write side has none.
+		b.t.put(b.addr, b.c)
+		return
+	}
+	b.c.close()
+}
+
+// upgradedConn is the body of a 101 response: reads see what the endpoint
+// sent after its headers (buffered bytes first), writes go to the endpoint.
+type upgradedConn struct{ c *conn }
+
+func (u *upgradedConn) Read(p []byte) (int, error)  { return u.c.br.Read(p) }
+func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
+func (u *upgradedConn) Close() error                { return u.c.nc.Close() } // buffers go to the GC: a reader may still hold them
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -27,13 +27,13 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	series map[seriesKey]*series
-	// owners holds the series each Server's table in service uses; a series
-	// no owner uses is removed.
-	owners map[any]map[*series]struct{}
+	// owners holds the series each Server's table in service uses, with
+	// the number of uses; a series no owner uses is removed.
+	owners map[any]map[*series]int
 	all    atomic.Pointer[[]*series]
-	// backends are the namespace/service pairs of weir_backend_panic_total:
-	// each backend in service has its series at 0, removed with it.
-	backends map[[2]string]bool
+	// backends are the namespace/service pairs of weir_backend_panic_total,
+	// with the number of series naming each (setBackendLocked).
+	backends map[[2]string]int
 }
 
 // MetricsOptions shape the per-request series.
@@ -86,8 +86,8 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 			Name: "weir_endpoint_healthy", Help: "Verdict of the active health check of an endpoint (1 healthy, 0 not)."},
 			[]string{"endpoint"}),
 		series:   make(map[seriesKey]*series),
-		owners:   make(map[any]map[*series]struct{}),
-		backends: make(map[[2]string]bool),
+		owners:   make(map[any]map[*series]int),
+		backends: make(map[[2]string]int),
 	}
 	for _, r := range errorReasons {
 		m.errors.WithLabelValues(r)
@@ -134,9 +134,12 @@ func (rs *routeSeries) get(b *table.Backend) *series {
 func (m *Metrics) seriesFor(owner any, t *table.Table) ([]*routeSeries, *routeSeries) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	used := make(map[*series]struct{})
+	used := make(map[*series]int)
 	out := make([]*routeSeries, len(t.Routes()))
 	for i, rt := range t.Routes() {
+		if rt == nil {
+			continue // removed (table.WithHosts)
+		}
 		out[i] = m.routeSeriesLocked(used, rt.Host, rt.Path.Value, rt.Source, rt.Action)
 	}
 	def := m.routeSeriesLocked(used, "", "", table.Source{}, t.Default())
@@ -153,7 +156,7 @@ func (m *Metrics) release(owner any) {
 
 // ownLocked records the series owner uses now, removes those nobody uses
 // any more, and publishes the list the collector reads.
-func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
+func (m *Metrics) ownLocked(owner any, used map[*series]int) {
 	prev := m.owners[owner]
 	for s := range used {
 		if _, ok := prev[s]; !ok {
@@ -165,7 +168,7 @@ func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
 			continue
 		}
 		if s.owners--; s.owners == 0 {
-			delete(m.series, s.key)
+			m.dropLocked(s)
 		}
 	}
 	if used == nil {
@@ -173,37 +176,51 @@ func (m *Metrics) ownLocked(owner any, used map[*series]struct{}) {
 	} else {
 		m.owners[owner] = used
 	}
+	m.publishAllLocked()
+}
+
+// publishAllLocked publishes the list of series the collector reads.
+func (m *Metrics) publishAllLocked() {
 	all := make([]*series, 0, len(m.series))
 	for _, s := range m.series {
 		all = append(all, s)
 	}
 	m.all.Store(&all)
-	m.syncBackendsLocked(all)
 }
 
-// syncBackendsLocked gives every backend in service its panic counter (at
-// 0) and removes those of backends gone.
-func (m *Metrics) syncBackendsLocked(all []*series) {
-	backends := make(map[[2]string]bool)
-	for _, s := range all {
-		if s.backend != ([2]string{}) {
-			backends[s.backend] = true
-		}
+// setBackendLocked records the backend whose requests a series counts.
+// Each backend some series names has its panic counter, at 0 from the
+// start; the counter goes with the last such series (dropLocked).
+func (m *Metrics) setBackendLocked(s *series, b [2]string) {
+	if s.backend == b {
+		return
 	}
-	for b := range backends {
-		if !m.backends[b] {
-			m.panics.WithLabelValues(b[0], b[1])
-		}
+	m.unsetBackendLocked(s)
+	s.backend = b
+	if m.backends[b]++; m.backends[b] == 1 {
+		m.panics.WithLabelValues(b[0], b[1])
 	}
-	for b := range m.backends {
-		if !backends[b] {
-			m.panics.DeleteLabelValues(b[0], b[1])
-		}
-	}
-	m.backends = backends
 }
 
-func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string, src table.Source, a *table.Action) *routeSeries {
+func (m *Metrics) unsetBackendLocked(s *series) {
+	b := s.backend
+	if b == ([2]string{}) {
+		return
+	}
+	s.backend = [2]string{}
+	if m.backends[b]--; m.backends[b] == 0 {
+		delete(m.backends, b)
+		m.panics.DeleteLabelValues(b[0], b[1])
+	}
+}
+
+// dropLocked removes a series no table uses any more.
+func (m *Metrics) dropLocked(s *series) {
+	delete(m.series, s.key)
+	m.unsetBackendLocked(s)
+}
+
+func (m *Metrics) routeSeriesLocked(used map[*series]int, host, path string, src table.Source, a *table.Action) *routeSeries {
 	if !m.opts.PerHost {
 		host = ""
 	}
@@ -222,7 +239,7 @@ func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string
 		}
 		k.service = b.Service
 		s := m.getLocked(used, k)
-		s.backend = [2]string{b.Namespace, b.Service}
+		m.setBackendLocked(s, [2]string{b.Namespace, b.Service})
 		rs.entries = append(rs.entries, seriesEntry{b, s})
 	}
 	add(a.Split.Main, base)
@@ -240,13 +257,13 @@ func (m *Metrics) routeSeriesLocked(used map[*series]struct{}, host, path string
 	return rs
 }
 
-func (m *Metrics) getLocked(used map[*series]struct{}, k seriesKey) *series {
+func (m *Metrics) getLocked(used map[*series]int, k seriesKey) *series {
 	s := m.series[k]
 	if s == nil {
 		s = &series{key: k}
 		m.series[k] = s
 	}
-	used[s] = struct{}{}
+	used[s]++
 	return s
 }
 

@@ -154,10 +154,38 @@ func (s *Server) PublishEndpoints(t *table.Table, changed []int) {
 	snap := &snapshot{table: t, pools: s.registry.PublishChanged(t, old.pools, changed), series: old.series, def: old.def}
 	s.snap.Store(snap)
 	s.metrics.tableGeneration.Set(float64(t.Generation()))
-	// Idle connections to endpoints that left are closed now, not at the
-	// next full publish (the registry marks them removed).
-	for _, i := range changed {
-		for _, ep := range old.pools[i].Endpoints() {
+	s.forgetGone(old.pools, changed)
+}
+
+// PublishHosts puts t in service, a table that table.WithHosts made from
+// the one in service: only the pools of the backends and the metric series
+// of the routes that t.Changes names are built, the others are carried
+// over, so the cost follows the change, not the number of routes. The new
+// table, pools and series are swapped in at once. Given any other table it
+// publishes in full.
+func (s *Server) PublishHosts(t *table.Table) {
+	old := s.snap.Load()
+	ch := t.Changes()
+	if ch == nil || t.DerivedFrom() != old.table {
+		s.Publish(t)
+		return
+	}
+	snap := &snapshot{table: t, pools: s.registry.PublishChanged(t, old.pools, ch.Backends),
+		series: s.metrics.seriesChanged(s, t, old.series, ch.Routes), def: old.def}
+	s.snap.Store(snap)
+	s.metrics.tableGeneration.Set(float64(t.Generation()))
+	s.forgetGone(old.pools, ch.Backends)
+}
+
+// forgetGone closes the idle connections to the endpoints of the pools at
+// indices that left, now rather than at the next full publish (the
+// registry marks them removed).
+func (s *Server) forgetGone(pools []*balance.Pool, indices []int) {
+	for _, i := range indices {
+		if i >= len(pools) || pools[i] == nil {
+			continue
+		}
+		for _, ep := range pools[i].Endpoints() {
 			if ep.Gone().Err() != nil {
 				s.upstreams.forgetAddr(ep.Address())
 			}

@@ -196,6 +196,9 @@ func (u *upstreams) forgetAddr(addr string) { u.h1.CloseAddr(addr) }
 func (u *upstreams) forget(t *table.Table) {
 	keep := make(map[string]bool)
 	for _, b := range t.Backends() {
+		if b == nil {
+			continue // removed (table.WithHosts)
+		}
 		for _, e := range t.Endpoints(b) {
 			keep[e.Address] = true
 		}

@@ -258,6 +258,12 @@ func (p *publisher) Publish(res *translate.Result) {
 	} else {
 		p.certs.Swap(snap)
 	}
+	if res.HostsChanged != nil {
+		// The Ingress fast path replaced some hosts' routes: the proxy
+		// builds only their metric series and the new backends' pools.
+		p.proxy.PublishHosts(res.Table)
+		return
+	}
 	p.proxy.Publish(res.Table)
 }
 

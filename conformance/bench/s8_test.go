@@ -118,6 +118,8 @@ func (p publisher) Publish(res *translate.Result) {
 	case res.Table == nil:
 	case res.EndpointsOnly != nil:
 		p.srv.PublishEndpoints(res.Table, res.EndpointsOnly)
+	case res.HostsChanged != nil:
+		p.srv.PublishHosts(res.Table) // as cmd/weir's publisher
 	default:
 		p.srv.Publish(res.Table)
 	}

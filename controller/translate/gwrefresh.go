@@ -50,6 +50,7 @@ func RefreshRoutes(prev *Result, in *Inputs, changed []ObjectRef, generation uin
 
 	res := *prev
 	res.EndpointsOnly, res.ListenerEndpointsOnly, res.GatewaysOnly = nil, nil, true
+	res.HostsChanged = nil
 	res.GatewayListeners = mergeListeners(prev.GatewayListeners, sub.GatewayListeners, a.affected)
 	res.Gateways = mergeGateways(prev.Gateways, sub.Gateways, a.affected)
 	redone := a.redone(changed)

@@ -3,11 +3,11 @@ package translate
 import (
 	"crypto/x509"
 	"maps"
+	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
-	"weir.dev/weir/proxy/table"
 )
 
 // The Ingress fast path. Ingresses combine only with Ingresses that share
@@ -218,13 +218,13 @@ func (s *ingState) closure(hosts map[string]bool) map[string]bool {
 }
 
 // retranslate translates ings (the Ingresses of hosts) on a translator
-// seeded with prev's shared state, and merges the outcome with prev's
-// routes of the other hosts.
+// seeded with prev's shared state, and derives the new table from prev's
+// with these hosts' routes replaced (table.WithHosts): the other hosts'
+// routes, actions and backends are shared, not copied.
 func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts, members map[string]bool,
 	changed map[string]*networkingv1.Ingress, generation uint64) (*Result, bool) {
-	cl := newCloner(prev.Table)
 	t := newTranslatorWith(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}, prev.idx.x)
-	s.seed(t, cl, prev)
+	s.seed(t, prev)
 	mains, canaries := splitCanaries(t.ours(&Inputs{Ingresses: ings, IngressClasses: s.classes, Options: s.opts}))
 	def := balancePolicy(t.ingressDefaults())
 	for _, p := range mains {
@@ -234,31 +234,30 @@ func (s *ingState) retranslate(prev *Result, ings []*networkingv1.Ingress, hosts
 	}
 	t.collectTLS(mains)
 	t.addIngresses(mains, canaries)
-	routes, ok := cl.routes(hosts, t.list)
-	if !ok {
+	if t.def != prev.Table.Default() {
 		return nil, false
 	}
-	tb, err := table.New(generation, routes, cl.action(t.def))
+	names := append([]string{}, slices.Sorted(maps.Keys(hosts))...) // not nil: see Result.HostsChanged
+	tb, err := prev.Table.WithHosts(generation, names, ownActions(t.list))
 	if err != nil {
-		return nil, false
+		return nil, false // a route that does not compile, or a table mostly holes
 	}
 	res := *prev
 	res.Table, res.EndpointsOnly, res.ListenerEndpointsOnly, res.GatewaysOnly = tb, nil, nil, false
+	res.HostsChanged = names
 	res.ClientCertHosts = mergeClientHosts(prev.ClientCertHosts, t.clientHosts, hosts)
 	res.Problems = mergeProblems(s.problems, t.problems, members, changed)
 	s.problems = res.Problems
-	s.backends, s.extras, s.nextOrder = s.copied(t.backends, cl), t.extras, t.order
-	s.extras.errorBackends = s.copiedMap(t.extras.errorBackends, cl)
-	s.extras.mirrorBackends = s.copiedMap(t.extras.mirrorBackends, cl)
+	s.backends, s.extras, s.nextOrder = t.backends, t.extras, t.order
 	return &res, true
 }
 
 // seed gives t what the full translation had gathered over every Ingress:
 // the shared backends, TLS hosts, certificates and the default action.
 // The backends are the previous table's own (those no route used are left
-// out: their endpoints were not kept up to date); the routes' copies point
-// at copies of them (ingrefresh_clone.go).
-func (s *ingState) seed(t *translator, cl *cloner, prev *Result) {
+// out: their endpoints were not kept up to date, and the table may have
+// dropped them).
+func (s *ingState) seed(t *translator, prev *Result) {
 	for k, e := range s.backends {
 		if !inTable(prev.Table, e.backend) {
 			delete(s.backends, k)
@@ -266,32 +265,12 @@ func (s *ingState) seed(t *translator, cl *cloner, prev *Result) {
 	}
 	t.backends = s.backends
 	t.extras = extras{compression: s.extras.compression, compressionSet: s.extras.compressionSet,
-		errorBackends: cl.knownMap(s.extras.errorBackends), mirrorBackends: cl.knownMap(s.extras.mirrorBackends)}
+		errorBackends: knownMap(prev.Table, s.extras.errorBackends), mirrorBackends: knownMap(prev.Table, s.extras.mirrorBackends)}
 	t.tlsHosts = s.tlsHosts
 	t.certs = maps.Clone(prev.Certificates)
 	t.certSecrets = maps.Clone(prev.CertificateSecrets)
 	t.def, t.defOwner = prev.Table.Default(), s.defOwner
 	t.order = s.nextOrder
-}
-
-// copied is the backends of a translation with the previous table's
-// replaced by the copies the new table holds.
-func (s *ingState) copied(m map[backendKey]*backendEntry, cl *cloner) map[backendKey]*backendEntry {
-	for k, e := range m {
-		if cp, ok := cl.backends[e.backend]; ok {
-			m[k] = &backendEntry{backend: cp, res: e.res}
-		}
-	}
-	return m
-}
-
-func (s *ingState) copiedMap(m map[string]*table.Backend, cl *cloner) map[string]*table.Backend {
-	for k, b := range m {
-		if cp, ok := cl.backends[b]; ok {
-			m[k] = cp
-		}
-	}
-	return m
 }
 
 // mergeClientHosts is prev's client-certificate hosts outside hosts, and

@@ -68,6 +68,7 @@ func Refresh(prev *Result, in *Inputs, changed map[string]bool, generation uint6
 	}
 	res := *prev
 	res.Table, res.EndpointsOnly = ingress, ingressIdx
+	res.HostsChanged = nil
 	res.GatewayListeners, res.ListenerEndpointsOnly = listeners, listenerIdx
 	return &res, true
 }
@@ -90,7 +91,7 @@ func (r *refresher) table(tb *table.Table, generation uint64) (*table.Table, []i
 	moved := make(map[int][]table.Endpoint)
 	var indices []int
 	for _, b := range tb.Backends() {
-		if !r.dirty[svcKey{b.Namespace, b.Service}] {
+		if b == nil || !r.dirty[svcKey{b.Namespace, b.Service}] {
 			continue
 		}
 		key := b.Namespace + "/" + b.Service + ":" + b.Port

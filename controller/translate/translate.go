@@ -46,6 +46,11 @@ type Result struct {
 	// it was refreshed from (Table.DerivedFrom) only in the endpoints of
 	// these backends (by index).
 	EndpointsOnly []int
+	// HostsChanged, when not nil, says that Table is the previous result's
+	// with the routes of these hosts replaced (table.WithHosts, by the
+	// Ingress fast path): Table.Changes names the routes and backends that
+	// differ, the others are shared with Table.DerivedFrom.
+	HostsChanged []string
 
 	// The Gateway API side (gateway.go): one entry per Gateway and port
 	// with its own table, sorted by Gateway then port; and the status

@@ -135,6 +135,9 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
 	refs := make(map[key]int)
 	for _, b := range backends {
+		if b == nil {
+			continue // removed (table.WithHosts)
+		}
 		tEps := t.Endpoints(b)
 		eps := make([]*balance.Endpoint, 0, len(tEps))
 		for _, e := range tEps {
@@ -172,23 +175,35 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 
 // PublishChanged returns the pools of t, a table that differs from the one
 // prev was published for only in the endpoints of the backends indexed in
-// changed (table.WithEndpoints). Only those pools are rebuilt; endpoints no
-// backend uses any more are removed as Publish would remove them.
+// changed (table.WithEndpoints), or in the backends at those indices
+// (table.WithHosts: a new backend, or nil for one removed). Only those
+// pools are rebuilt; endpoints no backend uses any more are removed as
+// Publish would remove them.
 func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed []int) []*balance.Pool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	backends := t.Backends()
 	pools := slices.Clone(prev)
+	if len(backends) > len(pools) {
+		pools = append(pools, make([]*balance.Pool, len(backends)-len(pools))...)
+	}
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
 	var released []key
 	for _, i := range changed {
-		b := backends[i]
-		for _, ep := range prev[i].Endpoints() {
-			k := key{ep.Address(), b.Protocol}
-			if en := r.entries[k]; en != nil && en.ep == ep {
-				en.setRefs(r.scope, en.refs[r.scope]-1)
-				released = append(released, k)
+		if i < len(prev) && prev[i] != nil {
+			old := prev[i].Backend()
+			for _, ep := range prev[i].Endpoints() {
+				k := key{ep.Address(), old.Protocol}
+				if en := r.entries[k]; en != nil && en.ep == ep {
+					en.setRefs(r.scope, en.refs[r.scope]-1)
+					released = append(released, k)
+				}
 			}
+		}
+		b := backends[i]
+		if b == nil {
+			pools[i] = nil
+			continue
 		}
 		tEps := t.Endpoints(b)
 		eps := make([]*balance.Endpoint, 0, len(tEps))
@@ -203,6 +218,12 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 					r.scopeChecked()[k] = spec
 					r.startChecker(k, en, spec)
 				}
+			} else if b.Health.Path != "" && en.checker == nil && !r.closed {
+				// A backend new to the table (table.WithHosts) checks an
+				// endpoint others already use unchecked.
+				spec := health.SpecFor(b.Health, b.Protocol)
+				r.scopeChecked()[k] = spec
+				r.startChecker(k, en, spec)
 			}
 			if !contains(eps, en.ep) {
 				eps = append(eps, en.ep)

@@ -132,3 +132,36 @@ func TestPublishChangedEqualsPublish(t *testing.T) {
 	}
 	assert.Equal(t, []string{"10.0.0.1:80", "10.0.0.3:80"}, addrs)
 }
+
+// A table that table.WithHosts derived adds and removes backends: the new
+// one gets its pool (and its active check, on an endpoint already in use
+// unchecked), the removed one's endpoints go once nothing uses them.
+func TestPublishChangedAddsAndRemovesBackends(t *testing.T) {
+	checks := make(chan string, 4)
+	r := NewRegistry(Options{OnChecked: func(addr string) { checks <- addr }})
+	defer r.Close()
+	a := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "127.0.0.1:1"}}}
+	b := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: "10.0.0.2:80"}}}
+	tb := tableWith(t, a, b)
+	pools := r.Publish(tb)
+	gone := pools[b.Index()].Endpoints()[0]
+
+	c := &table.Backend{Name: "c", Endpoints: []table.Endpoint{{Address: "127.0.0.1:1"}},
+		Health: table.HealthCheck{Path: "/hz", Interval: time.Hour, Fall: 1, Rise: 1}}
+	next, err := tb.WithHosts(2, []string{"hb"}, []*table.Route{{Host: "hb",
+		Path: table.PathMatch{Type: table.PathPrefix, Value: "/"}, Action: &table.Action{Split: table.Split{Main: c}}}})
+	require.NoError(t, err)
+	np := r.PublishChanged(next, pools, next.Changes().Backends)
+	require.Len(t, np, len(next.Backends()))
+	assert.Nil(t, np[b.Index()])
+	assert.Same(t, c, np[c.Index()].Backend())
+	assert.Same(t, pools[a.Index()].Endpoints()[0], np[c.Index()].Endpoints()[0], "one endpoint, shared")
+	assert.Same(t, pools[a.Index()], np[a.Index()], "unchanged pools are reused")
+	assert.False(t, gone.Available(), "b's endpoint is used by no backend any more")
+	select {
+	case addr := <-checks:
+		assert.Equal(t, "127.0.0.1:1", addr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new backend's check never started")
+	}
+}

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -37,7 +38,7 @@ func (t *Table) Dump() string {
 	} else {
 		b.WriteString("default 404\n")
 	}
-	bs := append([]*Backend(nil), t.backends...)
+	bs := slices.DeleteFunc(slices.Clone(t.backends), func(b *Backend) bool { return b == nil })
 	sort.SliceStable(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
 	for _, be := range bs {
 		dumpBackend(&b, be, t.Endpoints(be))

@@ -22,7 +22,13 @@ type Table struct {
 	// everything else.
 	eps    [][]Endpoint
 	routes []*Route
-	from   *Table
+	// refs counts the uses of each backend (by index) by the routes'
+	// actions and the default action; a derived table (WithHosts) frees a
+	// backend no use is left of.
+	refs []int32
+	from *Table
+	// changes says what WithHosts replaced (nil otherwise).
+	changes *Changes
 	// gatewayHosts selects the Gateway API's host matching (Options).
 	gatewayHosts bool
 }
@@ -85,6 +91,11 @@ func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Option
 		t.collectBackends(r.Action, seen)
 	}
 	t.collectBackends(def, seen)
+	t.refs = make([]int32, len(t.backends))
+	for _, r := range t.routes {
+		eachBackend(r.Action, func(b *Backend) { t.refs[b.index]++ })
+	}
+	eachBackend(def, func(b *Backend) { t.refs[b.index]++ })
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -119,12 +130,12 @@ func (t *Table) WithEndpoints(generation uint64, changed map[int][]Endpoint) *Ta
 			nt.eps[i] = e
 		}
 	}
-	nt.from = t
+	nt.from, nt.changes = t, nil
 	return &nt
 }
 
-// DerivedFrom is the table WithEndpoints made this one from (nil for a
-// table built by New).
+// DerivedFrom is the table WithEndpoints or WithHosts made this one from
+// (nil for a table built by New).
 func (t *Table) DerivedFrom() *Table { return t.from }
 
 // hostFor returns (creating) the route list for a route's host.
@@ -152,16 +163,26 @@ func (t *Table) hostFor(host string) *hostRoutes {
 }
 
 func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
-	if a == nil {
-		return
-	}
-	add := func(b *Backend) {
-		if b == nil || seen[b] {
+	eachBackend(a, func(b *Backend) {
+		if seen[b] {
 			return
 		}
 		seen[b] = true
 		b.index = len(t.backends)
 		t.backends = append(t.backends, b)
+	})
+}
+
+// eachBackend calls f with every backend an action names (a backend named
+// twice, twice).
+func eachBackend(a *Action, f func(*Backend)) {
+	if a == nil {
+		return
+	}
+	add := func(b *Backend) {
+		if b != nil {
+			f(b)
+		}
 	}
 	add(a.Split.Main)
 	if a.Split.Canary != nil {
@@ -256,7 +277,9 @@ func CompileFullRegex(expr string) (*regexp.Regexp, error) {
 // Generation is the number the controller gave this table.
 func (t *Table) Generation() uint64 { return t.generation }
 
-// Backends lists every distinct backend, indexed by Backend.Index.
+// Backends lists every distinct backend, indexed by Backend.Index. In a
+// table WithHosts derived, the index of a backend no route uses any more
+// holds nil.
 func (t *Table) Backends() []*Backend { return t.backends }
 
 // Default is the action for requests no route matches (nil: built-in 404).
@@ -266,7 +289,8 @@ func (t *Table) Default() *Action { return t.def }
 func (t *Table) Len() int { return len(t.routes) }
 
 // Routes lists every route in the order New received them; Route.Index is
-// the position in this list.
+// the position in this list. In a table WithHosts derived, the index of a
+// route removed and not reused holds nil.
 func (t *Table) Routes() []*Route { return t.routes }
 
 func (t *Table) allHosts() []*hostRoutes {

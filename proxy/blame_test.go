@@ -191,3 +191,15 @@ func TestUnsolicitedUpgradeIsNotTunnelled(t *testing.T) {
 		})
 	}
 }
+
+// client-body-timeout from the global ConfigMap (Global.ClientBodyTimeout)
+// replaces the option for requests that start afterwards.
+func TestClientBodyTimeoutFromGlobal(t *testing.T) {
+	f := newFront(t, Options{ClientBodyTimeout: time.Hour}, ServerOptions{})
+	a, b := newRecorder(t), newRecorder(t)
+	f.publish(t, routeTo("a.test", "/", strictBackend(a, b)))
+	f.srv.SetGlobal(&Global{ClientBodyTimeout: 300 * time.Millisecond})
+	out, closed := rawKeepOpen(t, f.plain, "POST / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nContent-Length: 9\r\n\r\nhel", 10*time.Second)
+	assert.True(t, closed, "answered long before the option's hour")
+	assert.True(t, strings.HasPrefix(out, "HTTP/1.1 408 "), out)
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/netip"
+	"time"
 )
 
 // Global is the proxy-wide configuration of the global ConfigMap
@@ -28,6 +29,17 @@ type Global struct {
 	// LimitReqStatus and LimitConnStatus answer requests over an Ingress's
 	// rate and connection limits (0: 503, ingress-nginx's default).
 	LimitReqStatus, LimitConnStatus int
+	// ClientBodyTimeout, when positive, replaces Options.ClientBodyTimeout
+	// (client-body-timeout).
+	ClientBodyTimeout time.Duration
+}
+
+// bodyTimeout is the longest wait for each read of a client's body.
+func (s *Server) bodyTimeout() time.Duration {
+	if g := s.global.Load(); g != nil && g.ClientBodyTimeout > 0 {
+		return g.ClientBodyTimeout
+	}
+	return s.opts.ClientBodyTimeout
 }
 
 // limitStatus is the status of a request refused by a rate limit (conn:

@@ -43,8 +43,8 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, snap *snapshot, 
 			if r.ContentLength < 0 || r.ContentLength > maxMirrorBody {
 				return
 			}
-			if s.opts.ClientBodyTimeout > 0 {
-				bodyDeadliner(w).SetReadDeadline(time.Now().Add(s.opts.ClientBodyTimeout))
+			if t := s.bodyTimeout(); t > 0 {
+				bodyDeadliner(w).SetReadDeadline(time.Now().Add(t))
 			}
 			b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
 			if err != nil {

@@ -111,7 +111,7 @@ func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Requ
 		out.uri = r.URL.RequestURI() // absolute-form or asterisk-form targets
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		out.cb = clientBody{r: r.Body, dl: bodyDeadliner(w), timeout: s.opts.ClientBodyTimeout}
+		out.cb = clientBody{r: r.Body, dl: bodyDeadliner(w), timeout: s.bodyTimeout()}
 		out.body = &out.cb
 	}
 	if info.upgrade {

@@ -90,7 +90,9 @@ func (c *config) applyStart(g *globalconfig.Config) error {
 // them take them here.
 func (p *publisher) PublishGlobal(g *globalconfig.Config) {
 	p.global = g
-	p.proxy.SetGlobal(proxyGlobal(g))
+	pg := proxyGlobal(g)
+	pg.ClientBodyTimeout = p.flags.startValues(g).ClientBodyTimeout
+	p.proxy.SetGlobal(pg)
 	if p.front != nil {
 		p.front.apply(g)
 	}

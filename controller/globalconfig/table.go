@@ -62,7 +62,14 @@ func listenerKey(name, def, weir string, f func(s *Start, v string) error) Key {
 	return Key{Name: name, Default: def, Scope: ScopeListener, Weir: weir + newConnections, start: f}
 }
 
-// keyMaker is startKey or listenerKey.
+// liveKey is a key whose value (kept with the Start values, since it
+// overrides a flag) the proxy takes for every request that starts
+// afterwards.
+func liveKey(name, def, weir string, f func(s *Start, v string) error) Key {
+	return Key{Name: name, Default: def, Scope: ScopeGlobal, Weir: weir, start: f}
+}
+
+// keyMaker is startKey, listenerKey or liveKey.
 type keyMaker func(name, def, weir string, f func(s *Start, v string) error) Key
 
 func startSeconds(mk keyMaker, name, def, weir string, field func(*Start) *time.Duration) Key {
@@ -128,7 +135,7 @@ func init() {
 
 		startSeconds(listenerKey, "keep-alive", "75", "idle client connections are closed after this (Weir's --idle-timeout)", func(s *Start) *time.Duration { return &s.KeepAlive }),
 		startSeconds(listenerKey, "client-header-timeout", "60", "the time a client gets for its request headers (Weir's --read-header-timeout)", func(s *Start) *time.Duration { return &s.ClientHeaderTimeout }),
-		startSeconds(startKey, "client-body-timeout", "60", "a client idle this long in its request body gets 408 (Weir's --client-body-timeout)", func(s *Start) *time.Duration { return &s.ClientBodyTimeout }),
+		startSeconds(liveKey, "client-body-timeout", "60", "a client idle this long in its request body gets 408 (Weir's --client-body-timeout); a change applies to requests that start afterwards", func(s *Start) *time.Duration { return &s.ClientBodyTimeout }),
 		listenerKey("large-client-header-buffers", "4 8k", "request headers above number x size bytes get 431 (Weir's --max-header-bytes)",
 			func(s *Start, v string) (err error) { s.MaxHeaderBytes, err = parseHeaderBuffers(v); return err }),
 		listenerKey("use-http2", "true", "HTTP/2 is offered by ALPN on the HTTPS port",

@@ -73,13 +73,13 @@ func TestOfflineConfigMapLive(t *testing.T) {
 	}
 	write("base.yaml", base)
 	write("ingress.yaml", ingressYAML("a.test"))
-	write("cm.yaml", configMapYAML(`proxy-body-size: 8m, client-body-timeout: "30"`))
+	write("cm.yaml", configMapYAML(`proxy-body-size: 8m, upstream-keepalive-timeout: "30"`))
 	pub := &globalTable{}
 	o, err := New(dir, controller.Options{HoldOff: 10 * time.Millisecond, ConfigMap: "default/weir"}, pub, nil, nil)
 	require.NoError(t, err)
 	var start globalconfig.Start
 	o.Controller().StartConfig().ApplyStart(&start)
-	assert.Equal(t, 30*time.Second, start.ClientBodyTimeout, "the proxy starts with the ConfigMap's client-body-timeout")
+	assert.Equal(t, 30*time.Second, start.UpstreamKeepaliveTimeout, "the upstream pools start with the ConfigMap's upstream-keepalive-timeout")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -89,14 +89,14 @@ func TestOfflineConfigMapLive(t *testing.T) {
 	require.Eventually(t, has("max-body 8388608"), 20*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 0, pub.blocks())
 
-	write("cm.yaml", configMapYAML(`proxy-body-size: 2m, client-body-timeout: "30", block-cidrs: "203.0.113.0/24"`))
+	write("cm.yaml", configMapYAML(`proxy-body-size: 2m, upstream-keepalive-timeout: "30", block-cidrs: "203.0.113.0/24"`))
 	require.Eventually(t, has("max-body 2097152"), 20*time.Second, 20*time.Millisecond, "an edit is a new table")
 	require.Eventually(t, func() bool { return pub.blocks() == 1 }, 20*time.Second, 20*time.Millisecond, "and a new proxy-wide configuration")
 
-	write("cm.yaml", configMapYAML(`proxy-body-size: huge, client-body-timeout: "10", block-cidrs: "203.0.113.0/24", nosuch-key: x`))
+	write("cm.yaml", configMapYAML(`proxy-body-size: huge, upstream-keepalive-timeout: "10", block-cidrs: "203.0.113.0/24", nosuch-key: x`))
 	require.Eventually(t, func() bool { return len(pub.reasons()) == 3 }, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, map[string]string{"data[proxy-body-size]": globalconfig.ReasonInvalidValue,
-		"data[nosuch-key]": globalconfig.ReasonUnknownKey, "data[client-body-timeout]": globalconfig.ReasonRestartRequired}, pub.reasons())
+		"data[nosuch-key]": globalconfig.ReasonUnknownKey, "data[upstream-keepalive-timeout]": globalconfig.ReasonRestartRequired}, pub.reasons())
 	assert.Contains(t, pub.get(), "max-body 2097152", "the last valid value stays")
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "cm.yaml")))

@@ -72,15 +72,21 @@ func (s *h1Server) serve(ln net.Listener, tlsConf *tls.Config) error {
 		s.h2ln.addr = ln.Addr()
 		go s.h2.Serve(s.h2ln)
 	})
+	return acceptEach(ln, s.closing.Load, func(nc net.Conn) { go s.serveConn(nc, tlsConf) })
+}
+
+// acceptEach hands every connection ln accepts to serve until Accept fails
+// for good: http.ErrServerClosed when closed says the failure is a close.
+// Temporary failures (too many open files and the like) are waited out
+// with a growing back-off, as net/http does.
+func acceptEach(ln net.Listener, closed func() bool, serve func(net.Conn)) error {
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.closing.Load() {
+			if closed() {
 				return http.ErrServerClosed
 			}
-			// Too many open files and the like: wait and retry, as
-			// net/http does.
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
@@ -90,7 +96,7 @@ func (s *h1Server) serve(ln net.Listener, tlsConf *tls.Config) error {
 			return err
 		}
 		backoff = 0
-		go s.serveConn(nc, tlsConf)
+		serve(nc)
 	}
 }
 

@@ -94,24 +94,7 @@ func (r *Reloadable) start(srv *HTTPServer) *generation {
 // Serve accepts connections until Shutdown or Close, and returns
 // http.ErrServerClosed then, or the socket's error.
 func (r *Reloadable) Serve() error {
-	var backoff time.Duration
-	for {
-		nc, err := r.ln.Accept()
-		if err != nil {
-			if r.closed.Load() {
-				return http.ErrServerClosed
-			}
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		r.hand(nc)
-	}
+	return acceptEach(r.ln, r.closed.Load, r.hand)
 }
 
 // hand gives nc to the current generation. A generation whose listener was

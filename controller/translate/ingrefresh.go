@@ -274,8 +274,12 @@ func (s *ingState) seed(t *translator, prev *Result) {
 }
 
 // mergeClientHosts is prev's client-certificate hosts outside hosts, and
-// fresh's.
+// fresh's: prev itself when that is the same, so that the publisher can
+// keep its certificate snapshot (cmd/weir/run.go).
 func mergeClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bool) map[string]*x509.CertPool {
+	if sameClientHosts(prev, fresh, hosts) {
+		return prev
+	}
 	var out map[string]*x509.CertPool
 	for h, p := range prev {
 		if !hosts[h] {
@@ -292,6 +296,24 @@ func mergeClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bo
 		out[h] = p
 	}
 	return out
+}
+
+// sameClientHosts reports whether fresh holds exactly prev's entries for
+// hosts (the same pools).
+func sameClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bool) bool {
+	for h := range hosts {
+		p, ok := prev[h]
+		f, ok2 := fresh[h]
+		if ok != ok2 || p != f {
+			return false
+		}
+	}
+	for h := range fresh {
+		if !hosts[h] {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeProblems is prev's problems but those about the retranslated or

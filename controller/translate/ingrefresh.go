@@ -8,6 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
+	weirtls "weir.dev/weir/tls"
 )
 
 // The Ingress fast path. Ingresses combine only with Ingresses that share
@@ -267,8 +268,10 @@ func (s *ingState) seed(t *translator, prev *Result) {
 	t.extras = extras{compression: s.extras.compression, compressionSet: s.extras.compressionSet,
 		errorBackends: knownMap(prev.Table, s.extras.errorBackends), mirrorBackends: knownMap(prev.Table, s.extras.mirrorBackends)}
 	t.tlsHosts = s.tlsHosts
-	t.certs = maps.Clone(prev.Certificates)
-	t.certSecrets = maps.Clone(prev.CertificateSecrets)
+	// The result keeps prev's certificate maps (a changed Ingress with
+	// spec.tls takes the full path), so what collectTLS gathers here is
+	// not used: fresh maps instead of copies of every certificate.
+	t.certs, t.certSecrets = map[string]*weirtls.Certificate{}, nil
 	t.def, t.defOwner = prev.Table.Default(), s.defOwner
 	t.order = s.nextOrder
 }

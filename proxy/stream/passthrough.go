@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -55,6 +56,7 @@ type Listener struct {
 	ready  chan accepted
 	done   chan struct{}
 	once   sync.Once
+	open   tracker // the connections being inspected or spliced
 }
 
 type accepted struct {
@@ -88,6 +90,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
+}
+
+// Shutdown closes the listener (if the TLS server has not yet), lets the
+// spliced connections run until they end or ctx does, then closes those
+// left, logged and counted (result "cut"). It returns how many were cut.
+func (l *Listener) Shutdown(ctx context.Context) int {
+	_ = l.Close()
+	return l.open.cut(ctx, l.opts, "TLS passthrough")
 }
 
 func (l *Listener) acceptLoop() {
@@ -136,6 +146,11 @@ func (l *Listener) inspect(c net.Conn) {
 			c.Close()
 		}
 	}()
+	if !l.open.add(c, passthroughLabel) {
+		c.Close() // the drain is over
+		return
+	}
+	defer l.open.remove(c)
 	c.RemoteAddr() // reads a PROXY protocol header first, under its own timeout
 	_ = c.SetReadDeadline(time.Now().Add(l.opts.HelloTimeout))
 	name, raw, err := ReadHello(c, MaxHello)

@@ -12,27 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"weir.dev/weir/proxy/stream/streamtest"
 )
-
-// lineEcho answers each line a client sends with the same line, for as
-// long as the connection lasts.
-func lineEcho(t *testing.T) string {
-	t.Helper()
-	ln := listen(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // ask writes line to c and reads the answer line.
 func ask(c net.Conn, r *bufio.Reader, line string) (string, error) {
@@ -52,7 +33,7 @@ func TestTCPServiceDrain(t *testing.T) {
 	m := NewManager(bindLoopback, Options{Metrics: metrics})
 	defer m.Close()
 	port := freePort(t)
-	svc := []Service{{Port: port, Target: Target{Addrs: []string{lineEcho(t)}}}}
+	svc := []Service{{Port: port, Target: Target{Addrs: []string{streamtest.Echo(t).String()}}}}
 	require.Empty(t, m.Apply(svc))
 	c, err := net.DialTimeout("tcp", bindLoopback(port), 10*time.Second)
 	require.NoError(t, err)
@@ -95,7 +76,7 @@ func TestTCPServiceDrain(t *testing.T) {
 func TestTCPServiceDrainEndsEarly(t *testing.T) {
 	m := NewManager(bindLoopback, Options{})
 	port := freePort(t)
-	require.Empty(t, m.Apply([]Service{{Port: port, Target: Target{Addrs: []string{lineEcho(t)}}}}))
+	require.Empty(t, m.Apply([]Service{{Port: port, Target: Target{Addrs: []string{streamtest.Echo(t).String()}}}}))
 	c, err := net.DialTimeout("tcp", bindLoopback(port), 10*time.Second)
 	require.NoError(t, err)
 	_, err = ask(c, bufio.NewReader(c), "hi")

@@ -3,8 +3,10 @@ package stream
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,30 @@ func ask(c net.Conn, r *bufio.Reader, line string) (string, error) {
 	}
 	got, err := r.ReadString('\n')
 	return got, err
+}
+
+// refused waits until a new TCP connection to addr is refused.
+func refused(t *testing.T, addr string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		n, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			n.Close()
+		}
+		return err != nil
+	}, 20*time.Second, 10*time.Millisecond, "a new connection is refused once the drain began")
+}
+
+// waitCut returns what a Shutdown running in the background returned.
+func waitCut(t *testing.T, cut <-chan int) int {
+	t.Helper()
+	select {
+	case n := <-cut:
+		return n
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown did not return")
+		return 0
+	}
 }
 
 // At shutdown a TCP service port stops accepting at once; a connection
@@ -46,24 +72,13 @@ func TestTCPServiceDrain(t *testing.T) {
 	period, end := context.WithCancel(context.Background())
 	cut := make(chan int, 1)
 	go func() { cut <- m.Shutdown(period) }()
-	require.Eventually(t, func() bool {
-		n, err := net.DialTimeout("tcp", bindLoopback(port), 5*time.Second)
-		if err == nil {
-			n.Close()
-		}
-		return err != nil
-	}, 20*time.Second, 10*time.Millisecond, "a new connection is refused once the drain began")
+	refused(t, bindLoopback(port))
 	got, err = ask(c, r, "during")
 	require.NoError(t, err, "the open connection works during the drain")
 	assert.Equal(t, "during\n", got)
 
 	end() // the drain period is over
-	select {
-	case n := <-cut:
-		assert.Equal(t, 1, n)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Shutdown did not return when its period ended")
-	}
+	assert.Equal(t, 1, waitCut(t, cut))
 	_, err = ask(c, r, "after")
 	assert.Error(t, err, "the connection is closed at the end of the drain")
 	assert.Equal(t, 1.0, count(metrics, "tcp/"+itoa(port), resultCut))
@@ -84,12 +99,7 @@ func TestTCPServiceDrainEndsEarly(t *testing.T) {
 	cut := make(chan int, 1)
 	go func() { cut <- m.Shutdown(context.Background()) }()
 	c.Close()
-	select {
-	case n := <-cut:
-		assert.Zero(t, n)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Shutdown waited on after the last connection ended")
-	}
+	assert.Zero(t, waitCut(t, cut), "Shutdown returns when the last connection ends")
 }
 
 // heldUDP is a UDP endpoint that answers only when told: it records each
@@ -175,12 +185,48 @@ func TestUDPServiceDrain(t *testing.T) {
 	assert.Equal(t, "answer", string(buf[:n]))
 
 	end()
-	select {
-	case n := <-cut:
-		assert.Equal(t, 1, n, "the unanswered session is cut")
-	case <-time.After(30 * time.Second):
-		t.Fatal("Shutdown did not return when its period ended")
-	}
+	assert.Equal(t, 1, waitCut(t, cut), "the unanswered session is cut")
 	assert.Equal(t, 1.0, count(metrics, label, resultCut))
 	assert.Nil(t, m.Addr(port), "the socket is closed")
+}
+
+// At shutdown the passthrough listener stops accepting; a spliced
+// connection goes on until the drain period ends, then is cut.
+func TestPassthroughDrain(t *testing.T) {
+	metrics := NewMetrics(prometheus.NewRegistry())
+	pl, addr := frontend(t, Options{Metrics: metrics})
+	pl.SetRoutes(NewRoutes(map[string]*Target{"pass.test": {Addrs: []string{tlsBackend(t)}}}))
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{ServerName: "pass.test", InsecureSkipVerify: true})
+	require.NoError(t, err)
+	defer c.Close()
+	r := bufio.NewReader(c)
+	request := func() (string, error) { // one keep-alive GET on c
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: pass.test\r\n\r\n"); err != nil {
+			return "", err
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	body, err := request()
+	require.NoError(t, err)
+	require.Equal(t, "backend pass.test", body)
+
+	period, end := context.WithCancel(context.Background())
+	cut := make(chan int, 1)
+	go func() { cut <- pl.Shutdown(period) }()
+	refused(t, addr)
+	body, err = request()
+	require.NoError(t, err, "the spliced connection works during the drain")
+	assert.Equal(t, "backend pass.test", body)
+	end()
+	assert.Equal(t, 1, waitCut(t, cut))
+	_, err = request()
+	assert.Error(t, err, "cut at the end of the drain")
+	assert.Equal(t, 1.0, count(metrics, passthroughLabel, resultCut))
 }

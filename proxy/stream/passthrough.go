@@ -56,7 +56,7 @@ type Listener struct {
 	ready  chan accepted
 	done   chan struct{}
 	once   sync.Once
-	open   tracker // the connections being inspected or spliced
+	open   tracker // the connections being spliced
 }
 
 type accepted struct {
@@ -146,11 +146,6 @@ func (l *Listener) inspect(c net.Conn) {
 			c.Close()
 		}
 	}()
-	if !l.open.add(c, passthroughLabel) {
-		c.Close() // the drain is over
-		return
-	}
-	defer l.open.remove(c)
 	c.RemoteAddr() // reads a PROXY protocol header first, under its own timeout
 	_ = c.SetReadDeadline(time.Now().Add(l.opts.HelloTimeout))
 	name, raw, err := ReadHello(c, MaxHello)
@@ -170,6 +165,13 @@ func (l *Listener) inspect(c net.Conn) {
 		}
 		return
 	}
+	// Only spliced connections are tracked for the drain: those handed on
+	// are the TLS server's, and the HTTPS path takes no lock here.
+	if !l.open.add(c, passthroughLabel) {
+		c.Close() // the drain is over
+		return
+	}
+	defer l.open.remove(c)
 	proxyTo(c, raw, t, nil, passthroughLabel, l.opts)
 }
 

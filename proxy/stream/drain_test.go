@@ -167,6 +167,11 @@ func TestUDPServiceDrain(t *testing.T) {
 	period, end := context.WithCancel(context.Background())
 	cut := make(chan int, 1)
 	go func() { cut <- m.Shutdown(period) }()
+	require.Eventually(t, func() bool { // Shutdown began: every port drains
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.shutdown
+	}, 20*time.Second, time.Millisecond)
 	late, err := net.Dial("udp", bindLoopback(port))
 	require.NoError(t, err)
 	defer late.Close()
@@ -183,6 +188,11 @@ func TestUDPServiceDrain(t *testing.T) {
 	n, err := answered.Read(buf)
 	require.NoError(t, err, "an open session gets its answer during the drain")
 	assert.Equal(t, "answer", string(buf[:n]))
+	require.Eventually(t, func() bool { // its session ended with the answer
+		m.open.mu.Lock()
+		defer m.open.mu.Unlock()
+		return len(m.open.open) == 1
+	}, 20*time.Second, time.Millisecond)
 
 	end()
 	assert.Equal(t, 1, waitCut(t, cut), "the unanswered session is cut")

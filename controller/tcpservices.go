@@ -18,7 +18,11 @@ import (
 // --udp-services-configmap ConfigMaps, each with its own informer limited
 // to its namespace and name (the Role grants that one ConfigMap by
 // resourceName). Their entries are translated with the rest
-// (controller/translate/tcpservices.go); a change rebuilds.
+// (controller/translate/tcpservices.go); a change rebuilds. In offline mode
+// (controller/offline) the ConfigMaps come from the files; the fake
+// clientset there ignores field selectors, so the informer also caches the
+// namespace's other ConfigMaps and rebuilds on their changes, which costs a
+// rebuild and changes nothing: ConfigMaps are read by name.
 type tcpServices struct {
 	watched []*watchedConfigMap
 }

@@ -28,9 +28,7 @@ func TestIngressNginxFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
 		{"--tcp-services-configmap=tcp"},
-		{"--tcp-services-configmap=ingress-nginx/tcp", "--manifests=x.yaml"},
 		{"--udp-services-configmap=udp"},
-		{"--udp-services-configmap=ingress-nginx/udp", "--manifests=x.yaml"},
 		{"--configmap=just-a-name"},
 		{"--watch-namespace-selector=team in (a"},
 	} {
@@ -56,6 +54,28 @@ spec:
     http:
       paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
 `
+
+// serveWithConfigMap runs Weir offline on configMapSite, its Service's
+// backend answering with h, and the global ConfigMap default/weir holding
+// data (flow-style YAML entries). It returns a function that rewrites that
+// data, and the HTTP and HTTPS addresses.
+func serveWithConfigMap(t *testing.T, h http.HandlerFunc, data string) (edit func(data string), plain, secure string) {
+	t.Helper()
+	backend := httptest.NewServer(h)
+	t.Cleanup(backend.Close)
+	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
+	dir := t.TempDir()
+	write := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	write("site.yaml", configMapSite(port))
+	edit = func(data string) {
+		write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {"+data+"}\n")
+	}
+	edit(data)
+	plain, secure = serveManifests(t, dir, "--configmap=default/weir")
+	return edit, plain, secure
+}
 
 // send writes header (a PROXY protocol line, or nothing), then a GET on
 // conn (plain, or TLS when secure) with extra header lines, and reads the
@@ -91,19 +111,9 @@ func send(addr, header, extra string, secure bool) (*http.Response, string, erro
 // protocol on both listeners, a route default (ssl-redirect), HSTS and a
 // block list, then a live edit.
 func TestConfigMapThroughWeir(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	edit, plain, secure := serveWithConfigMap(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "xff=%s", r.Header.Get("X-Forwarded-For"))
-	}))
-	t.Cleanup(backend.Close)
-	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
-	dir := t.TempDir()
-	write := func(name, body string) {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
-	}
-	write("site.yaml", configMapSite(port))
-	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
-	write("cm.yaml", fmt.Sprintf(cm, `use-proxy-protocol: "true", ssl-redirect: "false", hsts-max-age: "600", block-user-agents: "~*bot"`))
-	plain, secure := serveManifests(t, dir, "--configmap=default/weir")
+	}, `use-proxy-protocol: "true", ssl-redirect: "false", hsts-max-age: "600", block-user-agents: "~*bot"`)
 
 	const proxyLine = "PROXY TCP4 198.51.100.7 10.0.0.1 5000 80\r\n"
 	var resp *http.Response
@@ -128,7 +138,7 @@ func TestConfigMapThroughWeir(t *testing.T) {
 	assert.Equal(t, "xff=198.51.100.7", body, "PROXY protocol on the HTTPS port too, before the handshake")
 	assert.Equal(t, "max-age=600; includeSubDomains", resp.Header.Get("Strict-Transport-Security"))
 
-	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", use-gzip: "true", gzip-min-length: "1"`))
+	edit(`ssl-redirect: "false", use-gzip: "true", gzip-min-length: "1"`)
 	require.Eventually(t, func() bool {
 		r, _, err := send(plain, "", "User-Agent: Googlebot/2.1\r\nAccept-Encoding: gzip\r\n", false)
 		return err == nil && r.StatusCode == 200 && r.Header.Get("Content-Encoding") == "gzip"

@@ -78,12 +78,9 @@ func parseFlags(args []string) (*config, error) {
 	return c, c.check()
 }
 
-// check refuses the ingress-nginx flags Weir accepts but cannot honour yet:
-// starting without them would silently drop traffic.
+// check refuses flag values Weir cannot honour: starting without them would
+// silently drop traffic.
 func (c *config) check() error {
-	if (c.tcpServices != "" || c.udpServices != "") && c.manifests != "" {
-		return fmt.Errorf("--tcp-services-configmap and --udp-services-configmap need an API server; they do not work with --manifests")
-	}
 	if _, err := labels.Parse(c.watchNamespaceSelector); err != nil {
 		return fmt.Errorf("--watch-namespace-selector: %w", err)
 	}

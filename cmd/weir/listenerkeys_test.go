@@ -3,11 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,17 +17,8 @@ import (
 // while Weir runs: a smaller header limit and a TLS 1.3 minimum apply
 // without a restart.
 func TestListenerKeysApplyWithoutRestart(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
-	t.Cleanup(backend.Close)
-	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
-	dir := t.TempDir()
-	write := func(name, body string) {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
-	}
-	write("site.yaml", configMapSite(port))
-	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: weir, namespace: default}\ndata: {%s}\n"
-	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", large-client-header-buffers: "4 8k"`))
-	plain, secure := serveManifests(t, dir, "--configmap=default/weir")
+	edit, plain, secure := serveWithConfigMap(t, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") },
+		`ssl-redirect: "false", large-client-header-buffers: "4 8k"`)
 
 	pad := "X-Pad: " + strings.Repeat("p", 2000) + "\r\n"
 	status := func() int {
@@ -51,7 +38,7 @@ func TestListenerKeysApplyWithoutRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return status() == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
 	require.NoError(t, tls12())
 
-	write("cm.yaml", fmt.Sprintf(cm, `ssl-redirect: "false", large-client-header-buffers: "1 1k", ssl-protocols: "TLSv1.3"`))
+	edit(`ssl-redirect: "false", large-client-header-buffers: "1 1k", ssl-protocols: "TLSv1.3"`)
 	require.Eventually(t, func() bool { return status() == http.StatusRequestHeaderFieldsTooLarge }, 20*time.Second, 20*time.Millisecond,
 		"new connections get the new header limit")
 	require.Error(t, tls12(), "and the new TLS versions")

@@ -15,24 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const passthroughSite = `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: weir}
-spec: {controller: weir.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: vault, namespace: default}
-spec: {ports: [{name: https, port: 443}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: vault-1, namespace: default, labels: {kubernetes.io/service-name: vault}}
-addressType: IPv4
-ports: [{name: https, port: %s, protocol: TCP}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
+const passthroughIngress = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: vault
@@ -67,7 +50,7 @@ func TestSSLPassthroughOnTheHTTPSPort(t *testing.T) {
 
 	for _, enabled := range []bool{true, false} {
 		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(fmt.Sprintf(passthroughSite, bport)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(loopbackService("vault", "https", 443, bport)+passthroughIngress), 0o600))
 		_, https := serveManifests(t, dir, fmt.Sprintf("--enable-ssl-passthrough=%t", enabled))
 		cn, body := httpsGet(t, https, "vault.example.com")
 		if enabled {

@@ -98,7 +98,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	}
 	shuttingDown.Do(func() { close(draining) })
 	gatewaysDrained := pub.drainListeners(cfg)
-	shutdown(cfg, srv, servers, metricsSrv, log)
+	shutdown(cfg, srv, servers, pub.streams, metricsSrv, log)
 	<-gatewaysDrained
 	return runErr
 }
@@ -355,9 +355,10 @@ func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {
 }
 
 // shutdown drains: /readyz already fails; wait --shutdown-delay so load
-// balancers stop sending, then stop accepting, give in-flight requests
-// --drain-period, and close what is left.
-func shutdown(cfg *config, p *proxy.Server, servers []*proxy.Reloadable, metrics *http.Server, log *zap.Logger) {
+// balancers stop sending, then stop accepting (HTTP, HTTPS, and the
+// streams: passthrough, TCP and UDP services), give in-flight requests and
+// open connections --drain-period, and close what is left.
+func shutdown(cfg *config, p *proxy.Server, servers []*proxy.Reloadable, streams *streams, metrics *http.Server, log *zap.Logger) {
 	log.Info("shutting down: not ready", zap.Duration("delay", cfg.shutdownDelay), zap.Duration("drain_period", cfg.drainPeriod))
 	p.Drain()
 	time.Sleep(cfg.shutdownDelay)
@@ -373,6 +374,11 @@ func shutdown(cfg *config, p *proxy.Server, servers []*proxy.Reloadable, metrics
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		streams.shutdown(ctx)
+	}()
 	wg.Wait()
 	metrics.Close()
 	log.Info("stopped")

@@ -34,6 +34,14 @@ func serveManifests(t *testing.T, dir string, flags ...string) (plainAddr, https
 // metrics with reg.
 func serveManifestsWith(t *testing.T, dir string, reg *prometheus.Registry, flags ...string) (plainAddr, httpsAddr string) {
 	t.Helper()
+	_, plainAddr, httpsAddr = serveStack(t, dir, reg, flags...)
+	return plainAddr, httpsAddr
+}
+
+// serveStack is serveManifestsWith that also returns the publisher (the
+// data plane).
+func serveStack(t *testing.T, dir string, reg *prometheus.Registry, flags ...string) (pub *publisher, plainAddr, httpsAddr string) {
+	t.Helper()
 	cfg, err := parseFlags(append([]string{"--manifests", dir, "--access-log=false"}, flags...))
 	require.NoError(t, err)
 	log := zap.NewNop()
@@ -52,5 +60,5 @@ func serveManifestsWith(t *testing.T, dir string, reg *prometheus.Registry, flag
 		}
 	})
 	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
-	return plain.Addr().String(), secure.Addr().String()
+	return pub, plain.Addr().String(), secure.Addr().String()
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -91,6 +93,35 @@ func (s *streams) logBindErrors(bindErrs []error) {
 		}
 	}
 	s.bindErrs = errs
+}
+
+// shutdown drains with the HTTP listeners: the passthrough listener, the
+// TCP service ports and the UDP service sockets stop taking clients now;
+// their open connections and sessions run until they end or ctx does, and
+// are then closed (each logged and counted as result "cut").
+func (s *streams) shutdown(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	var drains []func(context.Context) int
+	if s.passthrough != nil {
+		drains = append(drains, s.passthrough.Shutdown)
+	}
+	if s.tcp != nil {
+		drains = append(drains, s.tcp.Shutdown)
+	}
+	if s.udp != nil {
+		drains = append(drains, s.udp.Shutdown)
+	}
+	var wg sync.WaitGroup
+	for _, d := range drains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 func (s *streams) close() {

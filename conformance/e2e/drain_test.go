@@ -38,23 +38,8 @@ func TestReplicaDrain(t *testing.T) {
 	}
 
 	victim := env.weirs[0]
-	pods := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace)
-	if err := pods.Delete(ctx, victim.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for {
-		_, err := pods.Get(ctx, victim.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("Weir Pod %s still there %s after its deletion", victim.Name, time.Since(start).Round(time.Second))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("Weir Pod %s drained and gone %s after its deletion", victim.Name, time.Since(start).Round(100*time.Millisecond))
-	refreshWeirs(t, ctx)
+	deleteWeir(t, ctx, &victim)
+	waitWeirGone(t, ctx, &victim)
 	l.reset()
 	l.waitFor(t, "200 more answers", func(p map[string]int) bool { return total(p) >= 200 })
 	l.requireNoFailures(t)
@@ -63,6 +48,33 @@ func TestReplicaDrain(t *testing.T) {
 			t.Errorf("Weir Pod %s served none of the requests after the drain", env.weirs[i].Name)
 		}
 	}
+}
+
+// deleteWeir deletes a Weir Pod: it gets SIGTERM and drains.
+func deleteWeir(t *testing.T, ctx context.Context, weir *corev1.Pod) {
+	t.Helper()
+	if err := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace).Delete(ctx, weir.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitWeirGone waits until a deleted Weir Pod has drained and is gone, then
+// until the Deployment's replacement is Ready (refreshWeirs).
+func waitWeirGone(t *testing.T, ctx context.Context, weir *corev1.Pod) {
+	t.Helper()
+	start := time.Now()
+	for {
+		_, err := env.cluster.Client.CoreV1().Pods(weirdeploy.Namespace).Get(ctx, weir.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Weir Pod %s still there %s after its deletion", weir.Name, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("Weir Pod %s drained and gone %s after the wait began", weir.Name, time.Since(start).Round(100*time.Millisecond))
+	refreshWeirs(t, ctx)
 }
 
 // refreshWeirs waits for the Deployment's replicas to be Ready again and

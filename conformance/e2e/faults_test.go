@@ -195,13 +195,7 @@ func TestBackendFrozen(t *testing.T) {
 		"weir.dev/health-check-timeout":                  "1",
 	}))
 	waitServed(t, client(), host, nil, "web")
-	pods, err := env.cluster.WaitPodsReady(ctx, ns, "app=web", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := pods[0]
-	l := startLoad(t, host)
-	l.waitFor(t, "answers from both Pods", func(p map[string]int) bool { return len(p) == 2 })
+	l, victim := loadOnEvery(t, ctx, ns, host, 2)
 	pid := signal(t, &victim, "echo", syscall.SIGSTOP)
 	frozen := time.Now()
 	// Active checks fail after the 1 s timeout; give rise/fall and the

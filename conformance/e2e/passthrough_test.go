@@ -130,31 +130,43 @@ func TestTCPServices(t *testing.T) {
 	ctx := ctxFor(t, 4*time.Minute)
 	ns := namespace(t, ctx)
 	echoApp(t, ctx, ns, "db", 1)
+	servicesConfigMap(t, ctx, tcpServicesConfigMap, map[string]string{"9100": ns + "/db:80", "9101": ns + "/db"})
+	for i := range env.weirs {
+		waitTCPService(t, ctx, &env.weirs[i], "9100", ns)
+	}
+	waitEventOn(t, "ConfigMap", weirdeploy.Namespace, tcpServicesConfigMap, "InvalidTCPService")
+}
+
+// servicesConfigMap creates the TCP or UDP services ConfigMap name holding
+// data, deleted when the test ends.
+func servicesConfigMap(t *testing.T, ctx context.Context, name string, data map[string]string) {
+	t.Helper()
 	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: tcpServicesConfigMap, Namespace: weirdeploy.Namespace},
-		Data: map[string]string{"9100": ns + "/db:80", "9101": ns + "/db"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: weirdeploy.Namespace}, Data: data}
 	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating the ConfigMap: %v", err)
 	}
-	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), tcpServicesConfigMap, metav1.DeleteOptions{}) })
+	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), name, metav1.DeleteOptions{}) })
+}
 
-	for i := range env.weirs {
-		addr := net.JoinHostPort(env.weirs[i].Status.PodIP, "9100")
-		var last string
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			e, err := tcpGet(ctx, addr)
-			if err == nil && strings.HasPrefix(e.Pod, "db-") && e.Namespace == ns {
-				break
-			}
-			last = fmt.Sprintf("%+v %v", e, err)
-			if time.Now().After(deadline) {
-				t.Fatalf("port 9100 of %s was not proxied to %s/db within 2 minutes: %s", env.weirs[i].Name, ns, last)
-			}
-			time.Sleep(200 * time.Millisecond)
+// waitTCPService waits until port of the Weir Pod weir splices to service
+// db of namespace ns (echo Pods).
+func waitTCPService(t *testing.T, ctx context.Context, weir *corev1.Pod, port, ns string) {
+	t.Helper()
+	addr := net.JoinHostPort(weir.Status.PodIP, port)
+	var last string
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		e, err := tcpGet(ctx, addr)
+		if err == nil && strings.HasPrefix(e.Pod, "db-") && e.Namespace == ns {
+			return
 		}
+		last = fmt.Sprintf("%+v %v", e, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("port %s of %s was not proxied to %s/db within 2 minutes: %s", port, weir.Name, ns, last)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	waitEventOn(t, "ConfigMap", weirdeploy.Namespace, tcpServicesConfigMap, "InvalidTCPService")
 }
 
 func tcpGet(ctx context.Context, addr string) (echo, error) {
@@ -189,13 +201,7 @@ func TestUDPServices(t *testing.T) {
 	svc.Spec.Ports = []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(8053)}}
 	createService(t, ctx, svc)
 	waitEndpoints(t, ctx, ns, "dns", 1)
-	cms := env.cluster.Client.CoreV1().ConfigMaps(weirdeploy.Namespace)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: udpServicesConfigMap, Namespace: weirdeploy.Namespace},
-		Data: map[string]string{"9153": ns + "/dns:53"}}
-	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the ConfigMap: %v", err)
-	}
-	t.Cleanup(func() { _ = cms.Delete(ctxFor(t, 30*time.Second), udpServicesConfigMap, metav1.DeleteOptions{}) })
+	servicesConfigMap(t, ctx, udpServicesConfigMap, map[string]string{"9153": ns + "/dns:53"})
 
 	for i := range env.weirs {
 		addr := net.JoinHostPort(env.weirs[i].Status.PodIP, "9153")

@@ -9,6 +9,7 @@ const (
 	resultTerminated  = "terminated"  // handed to the TLS server
 	resultRefused     = "refused"     // a malformed, oversized or late ClientHello or PROXY header
 	resultUnavailable = "unavailable" // no endpoint, or none accepted the connection
+	resultCut         = "cut"         // still open when the drain period ended at shutdown
 )
 
 // Metrics count stream connections. A nil *Metrics records nothing.
@@ -22,7 +23,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_stream_connections_total",
-			Help: "Connections accepted by the TLS passthrough and TCP service listeners, and UDP service sessions, by listener (passthrough, tcp/PORT or udp/PORT) and result (proxied, terminated, refused, unavailable)."},
+			Help: "Connections accepted by the TLS passthrough and TCP service listeners, and UDP service sessions, by listener (passthrough, tcp/PORT or udp/PORT) and result (proxied, terminated, refused, unavailable, cut)."},
 			[]string{"listener", "result"}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_active_connections",
 			Help: "Connections being spliced and UDP sessions open, by listener (passthrough, tcp/PORT or udp/PORT)."}, []string{"listener"}),

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -55,6 +56,7 @@ type Listener struct {
 	ready  chan accepted
 	done   chan struct{}
 	once   sync.Once
+	open   tracker // the connections being spliced
 }
 
 type accepted struct {
@@ -88,6 +90,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
+}
+
+// Shutdown closes the listener (if the TLS server has not yet), lets the
+// spliced connections run until they end or ctx does, then closes those
+// left, logged and counted (result "cut"). It returns how many were cut.
+func (l *Listener) Shutdown(ctx context.Context) int {
+	_ = l.Close()
+	return l.open.cut(ctx, l.opts, "TLS passthrough")
 }
 
 func (l *Listener) acceptLoop() {
@@ -155,6 +165,13 @@ func (l *Listener) inspect(c net.Conn) {
 		}
 		return
 	}
+	// Only spliced connections are tracked for the drain: those handed on
+	// are the TLS server's, and the HTTPS path takes no lock here.
+	if !l.open.add(c, passthroughLabel) {
+		c.Close() // the drain is over
+		return
+	}
+	defer l.open.remove(c)
 	proxyTo(c, raw, t, nil, passthroughLabel, l.opts)
 }
 

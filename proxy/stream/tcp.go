@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -25,104 +22,65 @@ type Service struct {
 	DecodeProxy, EncodeProxy bool
 }
 
-// Manager runs one listener per TCP service port. Apply opens the ports
-// that are new, closes the ones that are gone and retargets the rest
-// without touching their open connections.
+// Manager runs one listener per TCP service port (ingress-nginx's
+// --tcp-services-configmap): Apply opens the ports that are new, closes the
+// ones that are gone and retargets the rest without touching their open
+// connections; Shutdown drains them.
 type Manager struct {
-	bind func(port int) string // the address to listen on for a port
-	opts Options
-
-	mu    sync.Mutex
-	ports map[int]*tcpListener
+	*ports[*tcpListener]
 }
 
 // NewManager returns a Manager that listens on bind(port).
 func NewManager(bind func(port int) string, opts Options) *Manager {
-	return &Manager{bind: bind, opts: opts.withDefaults(), ports: map[int]*tcpListener{}}
+	m := &Manager{}
+	m.ports = newPorts("TCP", bind, opts, m.listen)
+	return m
 }
 
 type tcpListener struct {
-	ln  *proxyproto.Listener
-	svc atomic.Pointer[Service]
+	ln    *proxyproto.Listener
+	svc   atomic.Pointer[Service]
+	label string
 }
 
-// Apply makes the listeners match svcs. It returns one error per port that
-// could not be bound (that service is not served; Apply tries again next
-// time); every other port is served.
-func (m *Manager) Apply(svcs []Service) []error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	want := make(map[int]bool, len(svcs))
-	var errs []error
-	for i := range svcs {
-		s := svcs[i]
-		want[s.Port] = true
-		if l, ok := m.ports[s.Port]; ok {
-			l.set(&s)
-			continue
-		}
-		ln, err := net.Listen("tcp", m.bind(s.Port))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TCP service port %d: %w", s.Port, err))
-			continue
-		}
-		l := &tcpListener{ln: proxyproto.NewListener(ln)}
-		l.set(&s)
-		m.ports[s.Port] = l
-		go m.serve(l, s.Port)
+func (m *Manager) listen(addr, label string, s *Service) (*tcpListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
-	for port, l := range m.ports {
-		if !want[port] {
-			l.ln.Close()
-			delete(m.ports, port)
-		}
-	}
-	return errs
+	l := &tcpListener{ln: proxyproto.NewListener(ln), label: label}
+	l.retarget(s)
+	go m.serve(l)
+	return l, nil
 }
 
-// Close closes every listener; open connections run on until they end.
-func (m *Manager) Close() {
-	m.Apply(nil)
-}
-
-// Addr is the address a port's listener is bound to (nil when none).
-func (m *Manager) Addr(port int) net.Addr {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.ports[port]; ok {
-		return l.ln.Addr()
-	}
-	return nil
-}
-
-func (l *tcpListener) set(s *Service) {
+func (l *tcpListener) retarget(s *Service) {
 	l.ln.Set(proxyproto.Settings{Enabled: s.DecodeProxy})
 	l.svc.Store(s)
 }
 
-func (m *Manager) serve(l *tcpListener, port int) {
-	label := "tcp/" + strconv.Itoa(port)
+func (l *tcpListener) address() net.Addr { return l.ln.Addr() }
+func (l *tcpListener) drain()            { l.ln.Close() }
+func (l *tcpListener) close()            { l.ln.Close() }
+
+func (m *Manager) serve(l *tcpListener) {
 	defer func() {
 		if r := recover(); r != nil {
-			m.opts.Log.Error("TCP service listener panicked", zap.String("listener", label), zap.Any("panic", r))
+			m.opts.Log.Error("TCP service listener panicked", zap.String("listener", l.label), zap.Any("panic", r))
 		}
 	}()
-	var backoff time.Duration
+	var retry backoff
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Out of file descriptors, for example: wait a little, longer
-			// each time, as net/http's Server does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			m.opts.Log.Warn("TCP service: accepting", zap.String("listener", label), zap.Error(err))
-			time.Sleep(backoff)
+			retry.wait(m.opts.Log, l.label, err)
 			continue
 		}
-		backoff = 0
-		go m.handle(c, l.svc.Load(), label)
+		retry = 0
+		go m.handle(c, l.svc.Load(), l.label)
 	}
 }
 
@@ -133,6 +91,11 @@ func (m *Manager) handle(c net.Conn, s *Service, label string) {
 			c.Close()
 		}
 	}()
+	if !m.open.add(c, label) {
+		c.Close() // accepted as the drain ended
+		return
+	}
+	defer m.open.remove(c)
 	if pc, ok := c.(*proxyproto.Conn); ok {
 		// Read the header now, under its timeout: a client that sends a bad
 		// one is refused before an endpoint is dialled.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"weir.dev/weir/proxy/stream/streamtest"
 )
 
 // echoBackend reads what a client sends until its half-close, then answers
@@ -18,23 +19,12 @@ import (
 // PROXY header when the service sends one.
 func echoBackend(t *testing.T, prefix string) string {
 	t.Helper()
-	ln := listen(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-				all, _ := io.ReadAll(c) // until the client's half-close
-				first, rest, _ := strings.Cut(string(all), "\r\n")
-				io.WriteString(c, prefix+":"+first+":"+rest)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return streamtest.ServeTCP(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		all, _ := io.ReadAll(c) // until the client's half-close
+		first, rest, _ := strings.Cut(string(all), "\r\n")
+		io.WriteString(c, prefix+":"+first+":"+rest)
+	}).String()
 }
 
 // freePort binds and releases a loopback port for a TCP service.

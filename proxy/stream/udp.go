@@ -2,9 +2,7 @@ package stream
 
 import (
 	"errors"
-	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,76 +22,53 @@ const (
 )
 
 // UDPManager runs one UDP socket per UDP service port (ingress-nginx's
-// --udp-services-configmap). Each client address gets a session: its own
-// socket to one endpoint of the service, closed after the first reply
-// datagram or IdleTimeout. Services never use the PROXY protocol.
+// --udp-services-configmap), with Manager's Apply, Addr, Close and
+// Shutdown. Each client address gets a session: its own socket to one
+// endpoint of the service, closed after the first reply datagram or
+// IdleTimeout. Services never use the PROXY protocol.
 type UDPManager struct {
-	bind func(port int) string
-	opts Options
-
-	mu    sync.Mutex
-	ports map[int]*udpListener
+	*ports[*udpListener]
 }
 
 // NewUDPManager returns a UDPManager that listens on bind(port).
 func NewUDPManager(bind func(port int) string, opts Options) *UDPManager {
-	return &UDPManager{bind: bind, opts: opts.withDefaults(), ports: map[int]*udpListener{}}
+	m := &UDPManager{}
+	m.ports = newPorts("UDP", bind, opts, m.listen)
+	return m
 }
 
 type udpListener struct {
-	pc    net.PacketConn
-	svc   atomic.Pointer[Service]
-	label string
-	opts  Options
+	pc       net.PacketConn
+	svc      atomic.Pointer[Service]
+	label    string
+	opts     Options
+	open     *tracker
+	draining atomic.Bool // new clients are dropped; sessions go on
 
 	mu       sync.Mutex
 	sessions map[string]net.Conn // by client address
 }
 
-// Apply makes the sockets match svcs, as Manager.Apply does for TCP.
-func (m *UDPManager) Apply(svcs []Service) []error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	want := make(map[int]bool, len(svcs))
-	var errs []error
-	for i := range svcs {
-		s := svcs[i]
-		want[s.Port] = true
-		if l, ok := m.ports[s.Port]; ok {
-			l.svc.Store(&s)
-			continue
-		}
-		pc, err := net.ListenPacket("udp", m.bind(s.Port))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("UDP service port %d: %w", s.Port, err))
-			continue
-		}
-		l := &udpListener{pc: pc, label: "udp/" + strconv.Itoa(s.Port), opts: m.opts, sessions: map[string]net.Conn{}}
-		l.svc.Store(&s)
-		m.ports[s.Port] = l
-		go l.serve()
+func (m *UDPManager) listen(addr, label string, s *Service) (*udpListener, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, err
 	}
-	for port, l := range m.ports {
-		if !want[port] {
-			l.pc.Close()
-			delete(m.ports, port)
-		}
-	}
-	return errs
+	l := &udpListener{pc: pc, label: label, opts: m.opts, open: &m.open, sessions: map[string]net.Conn{}}
+	l.retarget(s)
+	go l.serve()
+	return l, nil
 }
 
-// Close closes every socket; sessions end with their idle timeout.
-func (m *UDPManager) Close() { m.Apply(nil) }
+func (l *udpListener) retarget(s *Service) { l.svc.Store(s) }
+func (l *udpListener) address() net.Addr   { return l.pc.LocalAddr() }
 
-// Addr is the address a port's socket is bound to (nil when none).
-func (m *UDPManager) Addr(port int) net.Addr {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.ports[port]; ok {
-		return l.pc.LocalAddr()
-	}
-	return nil
-}
+// drain keeps the socket, which carries the open sessions' replies, but
+// opens no new session.
+func (l *udpListener) drain() { l.draining.Store(true) }
+
+// close ends the socket; sessions end as their reply cannot be sent.
+func (l *udpListener) close() { l.pc.Close() }
 
 // serve reads client datagrams and sends each on its client's session.
 func (l *udpListener) serve() {
@@ -103,19 +78,17 @@ func (l *udpListener) serve() {
 		}
 	}()
 	buf := make([]byte, maxDatagram)
-	var backoff time.Duration
+	var retry backoff
 	for {
 		n, client, err := l.pc.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.opts.Log.Warn("UDP service: reading", zap.String("listener", l.label), zap.Error(err))
-			time.Sleep(backoff)
+			retry.wait(l.opts.Log, l.label, err)
 			continue
 		}
-		backoff = 0
+		retry = 0
 		if up := l.session(client); up != nil {
 			_, _ = up.Write(buf[:n]) // UDP: a lost datagram is the client's to resend
 		}
@@ -123,7 +96,8 @@ func (l *udpListener) serve() {
 }
 
 // session returns client's session, opening one (and its reply loop) for
-// a new client; nil when the datagram is dropped.
+// a new client; nil when the datagram is dropped (no endpoint, too many
+// sessions, or a new client while the port drains).
 func (l *udpListener) session(client net.Addr) net.Conn {
 	key := client.String()
 	l.mu.Lock()
@@ -132,7 +106,7 @@ func (l *udpListener) session(client net.Addr) net.Conn {
 		return up
 	}
 	m := l.opts.Metrics
-	if len(l.sessions) >= maxUDPSessions {
+	if len(l.sessions) >= maxUDPSessions || l.draining.Load() {
 		m.count(l.label, resultRefused)
 		return nil
 	}
@@ -148,6 +122,10 @@ func (l *udpListener) session(client net.Addr) net.Conn {
 		m.count(l.label, resultUnavailable)
 		return nil
 	}
+	if !l.open.add(up, l.label) {
+		up.Close() // the drain just ended
+		return nil
+	}
 	m.count(l.label, resultProxied)
 	l.sessions[key] = up
 	go l.replies(up, client, key)
@@ -160,6 +138,7 @@ func (l *udpListener) replies(up net.Conn, client net.Addr, key string) {
 	done := l.opts.Metrics.open(l.label)
 	defer func() {
 		done()
+		l.open.remove(up)
 		l.mu.Lock()
 		delete(l.sessions, key)
 		l.mu.Unlock()

@@ -9,26 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"weir.dev/weir/proxy/stream/streamtest"
 )
 
 // udpEcho answers each datagram with prefix + the datagram.
-func udpEcho(t *testing.T, prefix string) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteTo(append([]byte(prefix), buf[:n]...), from)
-		}
-	}()
-	return pc.LocalAddr().String()
-}
+func udpEcho(t *testing.T, prefix string) string { return streamtest.UDPEcho(t, prefix).String() }
 
 func freeUDPPort(t *testing.T) int {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -30,6 +30,8 @@ type h1Server struct {
 	h2          *http.Server
 	h2ln        *chanListener
 	h2once      sync.Once
+	workers     *h1Workers
+	serveJob    func(h1Job) // serveConn, made once
 	noKeepAlive atomic.Bool
 	closing     atomic.Bool
 
@@ -50,15 +52,18 @@ func newH1Server(h http.Handler, opts ServerOptions, h2 *http.Server, log *zap.L
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &h1Server{
+	s := &h1Server{
 		handler: h, opts: opts, h2: h2, log: log,
 		// net/http refuses heads over MaxHeaderBytes+4096 with 431, and
 		// headerLimit the rest exactly: the same limits here.
 		maxHead:   max(opts.MaxHeaderBytes-h2HeaderSlack, 1) + 4096,
 		h2ln:      newChanListener(),
+		workers:   newH1Workers(),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*h1ServerConn]struct{}{},
 	}
+	s.serveJob = func(j h1Job) { s.serveConn(j.nc, j.tls) }
+	return s
 }
 
 // serve accepts connections on ln until it is closed; with tlsConf set,
@@ -72,7 +77,9 @@ func (s *h1Server) serve(ln net.Listener, tlsConf *tls.Config) error {
 		s.h2ln.addr = ln.Addr()
 		go s.h2.Serve(s.h2ln)
 	})
-	return acceptEach(ln, s.closing.Load, func(nc net.Conn) { go s.serveConn(nc, tlsConf) })
+	return acceptEach(ln, s.closing.Load, func(nc net.Conn) {
+		s.workers.run(h1Job{nc, tlsConf}, s.serveJob)
+	})
 }
 
 // acceptEach hands every connection ln accepts to serve until Accept fails

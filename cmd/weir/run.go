@@ -308,12 +308,12 @@ func listen(ctx context.Context, cfg *config, pub *publisher, log *zap.Logger) (
 	var plain, secure net.Listener
 	var err error
 	if cfg.httpPort > 0 {
-		if plain, err = net.Listen("tcp", cfg.addr(cfg.httpPort)); err != nil {
+		if plain, err = listenTCP(cfg.addr(cfg.httpPort)); err != nil {
 			return nil, fmt.Errorf("--http-port: %w", err)
 		}
 	}
 	if cfg.httpsPort > 0 {
-		if secure, err = net.Listen("tcp", cfg.addr(cfg.httpsPort)); err != nil {
+		if secure, err = listenTCP(cfg.addr(cfg.httpsPort)); err != nil {
 			if plain != nil {
 				plain.Close()
 			}

@@ -38,6 +38,9 @@ type h1ServerConn struct {
 	header   http.Header   // the response header, cleared per request
 	hijacked bool
 	watch    h1Watch
+	// headArr is head's first buffer: most heads fit, and a connection
+	// that carries one request then allocates none for it.
+	headArr [512]byte
 }
 
 var (
@@ -48,6 +51,7 @@ var (
 func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1ServerConn {
 	c := &h1ServerConn{srv: s, nc: nc, tls: state, remote: nc.RemoteAddr().String(), header: make(http.Header, 8)}
 	c.state.Store(connIdle)
+	c.head = c.headArr[:0]
 	c.rd.conn = nc
 	c.br = clientReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.rd)
@@ -176,7 +180,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	}
 	head := string(c.head)
 	if cap(c.head) > 8<<10 {
-		c.head = nil // a large head is not kept for the connection's life
+		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
 	ex := &h1Exchange{c: c}
 	h := make(http.Header, 8)

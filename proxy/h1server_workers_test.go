@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"weir.dev/weir/proxy/endpoint"
 
 	"github.com/stretchr/testify/require"
 )
@@ -34,4 +40,57 @@ func TestH1WorkersReuseAndExpire(t *testing.T) {
 	close(release)
 	require.Eventually(t, func() bool { return p.parked() == 3 }, 10*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return p.parked() == 0 }, 30*time.Second, 10*time.Millisecond)
+}
+
+// TestH1ServerConnectionAllocationBudget: the allocations of one request on
+// its own connection ("Connection: close", S2 of docs/performance.md): the
+// server's and handler's, and the test client's Dial.
+func TestH1ServerConnectionAllocationBudget(t *testing.T) {
+	addr := fixedBackend(t)
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(Options{}, reg, nil, nil)
+	defer s.Close()
+	publishOneRoute(t, s, addr)
+	front := serveOn(t, NewHTTPServer("", s, ServerOptions{HTTP1: HTTP1Weir}, nil), nil)
+	req := []byte("GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Request-Id: 0123456789abcdef\r\n\r\n")
+	buf := make([]byte, 4096)
+	var failed error
+	run := func() {
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			failed = err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		c.Write(req)
+		n := 0
+		for {
+			m, err := c.Read(buf[n:])
+			n += m
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				failed = err
+				return
+			}
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200 OK\r\n")) {
+			failed = fmt.Errorf("answer %q", buf[:n])
+		}
+	}
+	run()
+	require.NoError(t, failed)
+	n := testing.AllocsPerRun(100, run)
+	require.NoError(t, failed)
+	t.Logf("%.1f allocations per connection", n)
+	// 46 today, of which about 20 are the client's Dial; the slack is for
+	// a worker that has not parked yet when the next connection comes.
+	budget := 48.0
+	if raceEnabled {
+		budget += 4
+	}
+	require.LessOrEqual(t, n, budget, "allocations per connection")
 }

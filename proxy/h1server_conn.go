@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -139,11 +140,23 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		c.srv.handOff(&prefixConn{Conn: c.nc, br: c.br})
 		return false
 	}
-	if !first {
+	if !first && !c.headBuffered() {
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
 	}
 	return true
 }
+
+// headBuffered reports whether the buffer holds the end of a head (an
+// empty line), so reading the head makes no read on the connection and
+// needs no deadline of its own: one system-call-free but timer-moving
+// SetReadDeadline less per request. Every later read sets its own (a body's
+// in readRequest, the watch's, drain's, the next waitRequest's).
+func (c *h1ServerConn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
 
 // isH2Preface reports whether the connection starts with HTTP/2's
 // connection preface ("PRI * HTTP/2.0"), which net/http then reads.

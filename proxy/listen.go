@@ -150,6 +150,9 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 	if opts.CleartextHTTP2 {
 		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
+	if opts.TLS != nil || opts.CleartextHTTP2 {
+		serveHTTP2(srv)
+	}
 	if logger != nil {
 		srv.ErrorLog = log.New(zapWriter{logger}, "", 0)
 	}

@@ -54,9 +54,10 @@ const (
 	// h2DirectWrite is the size from which a write is sent as it is
 	// rather than copied (a DATA frame of a large body).
 	h2DirectWrite = 16 << 10
-	// h2CloseFlush bounds how long Close waits for pending bytes.
-	h2CloseFlush = time.Second
 )
+
+// h2CloseFlush bounds how long Close waits for pending bytes.
+var h2CloseFlush = time.Second
 
 // h2Buffers holds the gathering buffers of connections not writing.
 var h2Buffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}

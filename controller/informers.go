@@ -105,14 +105,44 @@ func (c *Controller) ingressHandler() cache.ResourceEventHandler {
 		c.enqueueIngress(key)
 	}
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc: note,
+		AddFunc: func(obj any) {
+			if c.mayBeWeirs(obj) {
+				note(obj)
+			}
+		},
 		UpdateFunc: func(oldObj, newObj any) {
-			if changed(oldObj, newObj) {
+			// Before or after: a change of class into or out of Weir's.
+			if changed(oldObj, newObj) && (c.mayBeWeirs(oldObj) || c.mayBeWeirs(newObj)) {
 				note(newObj)
 			}
 		},
-		DeleteFunc: note,
+		DeleteFunc: func(obj any) {
+			if c.mayBeWeirs(obj) {
+				note(obj)
+			}
+		},
 	}
+}
+
+// mayBeWeirs is false only for an Ingress that is certainly another
+// controller's (translate.IsWeirs against the cached IngressClasses, the
+// default-class annotation included): its changes cannot change the table,
+// so they cause no rebuild. A change of the IngressClasses themselves
+// rebuilds in full from the cache (handler), so an Ingress judged here
+// with classes about to change is translated with the new ones then.
+func (c *Controller) mayBeWeirs(obj any) bool {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	ing, ok := obj.(*networkingv1.Ingress)
+	if !ok {
+		return true
+	}
+	classes, err := c.factory.Networking().V1().IngressClasses().Lister().List(labels.Everything())
+	if err != nil {
+		return true
+	}
+	return translate.IsWeirs(ing, classes, c.opts.Translate)
 }
 
 // enqueueSlice records the Service whose EndpointSlice changed; anything

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"reflect"
 	"sync"
 	"time"
 
@@ -222,6 +224,7 @@ type publisher struct {
 	metrics       *proxy.Metrics
 	certs         *weirtls.Store
 	fallback      *weirtls.Certificate
+	lastCerts     certInputs         // what the certificate snapshot in service was built from
 	listeners     *listeners.Manager // Gateway listeners (gateway.go)
 	streams       *streams           // passthrough and TCP services (stream.go)
 	front         *frontServers      // the HTTP and HTTPS servers (frontservers.go)
@@ -245,19 +248,7 @@ func (p *publisher) Publish(res *translate.Result) {
 		p.proxy.PublishEndpoints(res.Table, res.EndpointsOnly)
 		return
 	}
-	def := res.DefaultCertificate
-	if def == nil {
-		def = p.fallback
-	}
-	snap, err := weirtls.NewSnapshot(def, res.Certificates)
-	if err == nil {
-		snap, err = snap.WithClientAuth(res.ClientCertHosts)
-	}
-	if err != nil {
-		p.log.Error("certificate snapshot; keeping the previous certificates", zap.Error(err))
-	} else {
-		p.certs.Swap(snap)
-	}
+	p.publishCertificates(res)
 	if res.HostsChanged != nil {
 		// The Ingress fast path replaced some hosts' routes: the proxy
 		// builds only their metric series and the new backends' pools.
@@ -265,6 +256,50 @@ func (p *publisher) Publish(res *translate.Result) {
 		return
 	}
 	p.proxy.Publish(res.Table)
+}
+
+// publishCertificates swaps in a certificate snapshot of res. The Ingress
+// fast path hands on the previous result's certificate and client
+// certificate maps when no TLS changed (translate.RefreshIngresses): then
+// the snapshot in service is kept, at no cost however many certificates.
+func (p *publisher) publishCertificates(res *translate.Result) {
+	def := res.DefaultCertificate
+	if def == nil {
+		def = p.fallback
+	}
+	if res.HostsChanged != nil && p.lastCerts.same(def, res) {
+		return
+	}
+	snap, err := weirtls.NewSnapshot(def, res.Certificates)
+	if err == nil {
+		snap, err = snap.WithClientAuth(res.ClientCertHosts)
+	}
+	if err != nil {
+		p.lastCerts = certInputs{}
+		p.log.Error("certificate snapshot; keeping the previous certificates", zap.Error(err))
+		return
+	}
+	p.certs.Swap(snap)
+	p.lastCerts = certInputs{def: def, certs: res.Certificates, client: res.ClientCertHosts, set: true}
+}
+
+// certInputs are what the snapshot in service was built from: the default
+// certificate and the two maps (a result never changes its maps, so the
+// same map is the same content).
+type certInputs struct {
+	def    *weirtls.Certificate
+	certs  map[string]*weirtls.Certificate
+	client map[string]*x509.CertPool
+	set    bool
+}
+
+func (c certInputs) same(def *weirtls.Certificate, res *translate.Result) bool {
+	return c.set && c.def == def && sameMap(c.certs, res.Certificates) && sameMap(c.client, res.ClientCertHosts)
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap[K comparable, V any](a, b map[K]V) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // listen opens the HTTP and HTTPS listeners (a port of 0 disables one) and

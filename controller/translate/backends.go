@@ -34,8 +34,16 @@ func ingressPort(p networkingv1.ServiceBackendPort) svcPort {
 	return svcPort{Name: p.Name, Number: p.Number}
 }
 
-// servicePort finds the port of svc that ref names (nil when none does).
+// servicePort finds the port of svc that ref names (nil when none does). A
+// number that a TCP and a UDP port share (DNS's 53) names the TCP one,
+// whatever their order: HTTP goes over TCP, and the EndpointSlice port is
+// then looked up by the TCP port's name.
 func servicePort(svc *corev1.Service, ref svcPort) *corev1.ServicePort {
+	if ref.Name == "" {
+		if p := portOfProtocol(svc, ref.Number, corev1.ProtocolTCP); p != nil {
+			return p
+		}
+	}
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
 		if (ref.Name != "" && p.Name == ref.Name) || (ref.Name == "" && p.Port == ref.Number) {

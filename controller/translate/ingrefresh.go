@@ -8,6 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"weir.dev/weir/annotations"
+	weirtls "weir.dev/weir/tls"
 )
 
 // The Ingress fast path. Ingresses combine only with Ingresses that share
@@ -267,15 +268,21 @@ func (s *ingState) seed(t *translator, prev *Result) {
 	t.extras = extras{compression: s.extras.compression, compressionSet: s.extras.compressionSet,
 		errorBackends: knownMap(prev.Table, s.extras.errorBackends), mirrorBackends: knownMap(prev.Table, s.extras.mirrorBackends)}
 	t.tlsHosts = s.tlsHosts
-	t.certs = maps.Clone(prev.Certificates)
-	t.certSecrets = maps.Clone(prev.CertificateSecrets)
+	// The result keeps prev's certificate maps (a changed Ingress with
+	// spec.tls takes the full path), so what collectTLS gathers here is
+	// not used: fresh maps instead of copies of every certificate.
+	t.certs, t.certSecrets = map[string]*weirtls.Certificate{}, nil
 	t.def, t.defOwner = prev.Table.Default(), s.defOwner
 	t.order = s.nextOrder
 }
 
 // mergeClientHosts is prev's client-certificate hosts outside hosts, and
-// fresh's.
+// fresh's: prev itself when that is the same, so that the publisher can
+// keep its certificate snapshot (cmd/weir/run.go).
 func mergeClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bool) map[string]*x509.CertPool {
+	if sameClientHosts(prev, fresh, hosts) {
+		return prev
+	}
 	var out map[string]*x509.CertPool
 	for h, p := range prev {
 		if !hosts[h] {
@@ -292,6 +299,24 @@ func mergeClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bo
 		out[h] = p
 	}
 	return out
+}
+
+// sameClientHosts reports whether fresh holds exactly prev's entries for
+// hosts (the same pools).
+func sameClientHosts(prev, fresh map[string]*x509.CertPool, hosts map[string]bool) bool {
+	for h := range hosts {
+		p, ok := prev[h]
+		f, ok2 := fresh[h]
+		if ok != ok2 || p != f {
+			return false
+		}
+	}
+	for h := range fresh {
+		if !hosts[h] {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeProblems is prev's problems but those about the retranslated or

@@ -24,6 +24,7 @@ func BenchmarkIngressChange(b *testing.B) {
 				key := target.Namespace + "/" + target.Name
 				services := []string{target.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name, in.Services[0].Name}
 				prev := Translate(in, 1)
+				declined := 0
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
@@ -37,9 +38,17 @@ func BenchmarkIngressChange(b *testing.B) {
 					}
 					res, ok := RefreshIngresses(prev, map[string]*networkingv1.Ingress{key: ing}, gen)
 					if !ok {
-						b.Fatal("the fast path declined")
+						// As the controller does: every change frees a
+						// backend index and appends one, so after about a
+						// quarter of the table's size in changes the table
+						// is mostly holes (table.ErrSparse) and is built anew.
+						declined++
+						res = Translate(in, gen)
 					}
 					prev = res
+				}
+				if declined > b.N/64+1 {
+					b.Fatalf("the fast path declined %d times in %d", declined, b.N)
 				}
 			})
 		}

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math/big"
 	mrand "math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"weir.dev/weir/annotations"
+	"weir.dev/weir/controller/manifests"
 	. "weir.dev/weir/controller/translate"
 	"weir.dev/weir/proxy/table"
 )
@@ -340,4 +342,24 @@ func testTLSSecret(t testing.TB, ns, name string, hosts ...string) *corev1.Secre
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
 		Data: map[string][]byte{corev1.TLSCertKey: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})}}
+}
+
+// TestRefreshIngressesKeepsTheCertificateMaps: a fast-path change that
+// touches no TLS hands on the previous result's certificate and
+// client-certificate maps themselves, which tells the publisher that its
+// certificate snapshot stands (cmd/weir/run.go).
+func TestRefreshIngressesKeepsTheCertificateMaps(t *testing.T) {
+	objs, err := manifests.Load("testdata/annotations/auth-tls.in.yaml")
+	require.NoError(t, err)
+	in := manifests.Inputs(objs, Options{})
+	in.Ingresses = append(in.Ingresses, sampleInputs(3, 1).Ingresses...)
+	prev := Translate(in, 1)
+	require.NotEmpty(t, prev.ClientCertHosts)
+	ing := in.Ingresses[len(in.Ingresses)-1].DeepCopy()
+	ing.Spec.Rules[0].HTTP.Paths[0].Path = "/new"
+	res, ok := RefreshIngresses(prev, map[string]*networkingv1.Ingress{ing.Namespace + "/" + ing.Name: ing}, 2)
+	require.True(t, ok)
+	require.Equal(t, reflect.ValueOf(prev.Certificates).UnsafePointer(), reflect.ValueOf(res.Certificates).UnsafePointer())
+	require.Equal(t, reflect.ValueOf(prev.ClientCertHosts).UnsafePointer(), reflect.ValueOf(res.ClientCertHosts).UnsafePointer(),
+		"the client-certificate hosts are the previous result's map")
 }

@@ -54,3 +54,49 @@ func BenchmarkSplit(b *testing.B) {
 		s.Choose(r, rnd, av)
 	}
 }
+
+// BenchmarkLookupByRoutes is Lookup with side-by-side scenario S6's tables
+// (conformance/bench/lib.sh): one Prefix "/" route, and 100 hosts x 10
+// paths (Exact /p0, Prefix /p1/, ...; every tenth host a wildcard), for
+// S6's request (host h57, path /p7/x) and one to a wildcard host.
+func BenchmarkLookupByRoutes(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		for _, target := range []string{"h57.bench.test/p7/x", "a.w59.bench.test/p3/x"} {
+			b.Run(fmt.Sprintf("routes=%d/%s", n, target), func(b *testing.B) {
+				tb, err := New(1, s6Routes(n), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := httptest.NewRequest(http.MethodGet, "http://"+target, nil)
+				b.ReportAllocs()
+				for b.Loop() {
+					if tb.Lookup(NormalizeHost(r.Host), CleanPath(r.URL.Path), r) == nil {
+						b.Fatal("no route")
+					}
+				}
+			})
+		}
+	}
+}
+
+func s6Routes(n int) []*Route {
+	be := backend("default/backend:80")
+	if n == 1 {
+		return []*Route{route("", PathPrefix, "/", be)}
+	}
+	var rs []*Route
+	for h := range n / 10 {
+		host := fmt.Sprintf("h%d.bench.test", h)
+		if h%10 == 9 {
+			host = fmt.Sprintf("*.w%d.bench.test", h)
+		}
+		for p := range 10 {
+			if p%2 == 0 {
+				rs = append(rs, route(host, PathExact, fmt.Sprintf("/p%d", p), be))
+			} else {
+				rs = append(rs, route(host, PathPrefix, fmt.Sprintf("/p%d/", p), be))
+			}
+		}
+	}
+	return rs
+}

@@ -3,7 +3,6 @@ package table
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -37,8 +36,10 @@ func (t *Table) WithHosts(generation uint64, hosts []string, routes []*Route) (*
 	replaced := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		h = strings.ToLower(h)
-		replaced[h] = true
-		d.removeHost(h)
+		if !replaced[h] {
+			replaced[h] = true
+			d.removeHost(h)
+		}
 	}
 	var errs []error
 	for _, r := range routes {
@@ -60,53 +61,51 @@ func (t *Table) WithHosts(generation uint64, hosts []string, routes []*Route) (*
 
 // deriving is a table WithHosts is building from t.
 type deriving struct {
-	t, nt *Table
-	free  []int // route indices free to take
-	ch    Changes
-	seen  map[*Backend]bool // backends new to the table
+	t, nt   *Table
+	hosts   *hostSet // the replaced hosts' new entries
+	eps     writer[[]Endpoint]
+	refs    writer[int32]
+	free    []int // route indices free to take
+	dropped []int // backends that lost a use
+	ch      Changes
+	seen    map[*Backend]bool // backends new to the table
 }
 
 func (t *Table) derive(generation uint64) *deriving {
 	nt := *t
 	nt.generation, nt.from = generation, t
-	nt.exact, nt.wildcard = maps.Clone(t.exact), maps.Clone(t.wildcard)
 	nt.routes, nt.backends = slices.Clone(t.routes), slices.Clone(t.backends)
-	nt.eps, nt.refs = slices.Clone(t.eps), slices.Clone(t.refs)
-	return &deriving{t: t, nt: &nt, seen: map[*Backend]bool{}}
+	return &deriving{t: t, nt: &nt, hosts: newHostSet(), eps: nt.eps.derive(), refs: nt.refs.derive(), seen: map[*Backend]bool{}}
 }
 
-// removeHost takes a host's routes out of the new table.
+// removeHost takes the routes of one of t's hosts out of the new table
+// (finish takes the entry out of its hostMap).
 func (d *deriving) removeHost(host string) {
-	var h *hostRoutes
-	switch {
-	case host == "":
-		h, d.nt.catchAll = d.nt.catchAll, nil
-	case strings.HasPrefix(host, "*."):
-		h = d.nt.wildcard[host[2:]]
-		delete(d.nt.wildcard, host[2:])
-	default:
-		h = d.nt.exact[host]
-		delete(d.nt.exact, host)
-	}
+	h := d.t.lookupHost(host)
 	if h == nil {
 		return
 	}
 	for _, r := range h.routes {
 		d.nt.routes[r.index] = nil
+		d.nt.holes++
 		d.free = append(d.free, r.index)
 		d.ch.Routes = append(d.ch.Routes, r.index)
-		eachBackend(r.Action, func(b *Backend) { d.nt.refs[b.index]-- })
+		eachBackend(r.Action, func(b *Backend) {
+			d.refs.set(b.index, d.nt.refs.at(b.index)-1)
+			d.dropped = append(d.dropped, b.index)
+		})
 	}
 }
 
 // add puts a compiled route on its (new) host entry, at a free index.
 func (d *deriving) add(r *Route) {
 	nt := d.nt
-	h := nt.hostFor(r.Host)
+	h := d.hosts.get(r.Host)
 	h.routes = append(h.routes, r)
 	if n := len(d.free); n > 0 {
 		r.index, d.free = d.free[n-1], d.free[:n-1]
 		nt.routes[r.index] = r
+		nt.holes--
 	} else {
 		r.index = len(nt.routes)
 		nt.routes = append(nt.routes, r)
@@ -117,11 +116,11 @@ func (d *deriving) add(r *Route) {
 			d.seen[b] = true
 			b.index = len(nt.backends)
 			nt.backends = append(nt.backends, b)
-			nt.eps = append(nt.eps, b.Endpoints)
-			nt.refs = append(nt.refs, 0)
+			d.eps.append(b.Endpoints)
+			d.refs.append(0)
 			d.ch.Backends = append(d.ch.Backends, b.index)
 		}
-		nt.refs[b.index]++
+		d.refs.set(b.index, nt.refs.at(b.index)+1)
 	})
 }
 
@@ -134,29 +133,28 @@ func (t *Table) has(b *Backend) bool {
 // declines a table that has become mostly holes.
 func (d *deriving) finish(replaced map[string]bool) (*Table, error) {
 	nt := d.nt
+	d.hosts.sort()
+	exact, wildcard := map[string]*hostRoutes{}, map[string]*hostRoutes{}
 	for h := range replaced {
-		if hr := nt.lookupHost(h); hr != nil {
-			slices.SortStableFunc(hr.routes, compareRoutes)
+		switch {
+		case h == "":
+			nt.catchAll = d.hosts.catchAll
+		case strings.HasPrefix(h, "*."):
+			wildcard[h[2:]] = d.hosts.wildcard[h[2:]] // nil: the host goes
+		default:
+			exact[h] = d.hosts.exact[h]
 		}
 	}
-	for i, n := range nt.refs {
-		if n == 0 && nt.backends[i] != nil && i < len(d.t.backends) {
-			nt.backends[i], nt.eps[i] = nil, nil
+	nt.exact, nt.wildcard = d.t.exact.with(exact), d.t.wildcard.with(wildcard)
+	for _, i := range d.dropped {
+		if nt.refs.at(i) == 0 && nt.backends[i] != nil {
+			nt.backends[i] = nil
+			d.eps.set(i, nil)
+			nt.holes++
 			d.ch.Backends = append(d.ch.Backends, i)
 		}
 	}
-	holes := 0
-	for _, b := range nt.backends {
-		if b == nil {
-			holes++
-		}
-	}
-	for _, r := range nt.routes {
-		if r == nil {
-			holes++
-		}
-	}
-	if holes > 64 && 4*holes > len(nt.routes)+len(nt.backends) {
+	if nt.holes > 64 && 4*nt.holes > len(nt.routes)+len(nt.backends) {
 		return nil, ErrSparse
 	}
 	slices.Sort(d.ch.Routes)
@@ -172,9 +170,9 @@ func (t *Table) lookupHost(host string) *hostRoutes {
 	case host == "":
 		return t.catchAll
 	case strings.HasPrefix(host, "*."):
-		return t.wildcard[host[2:]]
+		return t.wildcard.get(host[2:])
 	}
-	return t.exact[host]
+	return t.exact.get(host)
 }
 
 // Changes are what WithHosts replaced to make t (nil for a table New or

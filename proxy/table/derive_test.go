@@ -100,3 +100,28 @@ func TestWithHostsDeclinesASparseTable(t *testing.T) {
 	assert.Equal(t, "404", served(nt, routes[0].Host, "/"))
 	assert.Equal(t, "b", served(nt, routes[199].Host, "/"))
 }
+
+// The holes are counted across successive derived tables: removing ten
+// hosts at a time (a route and a backend each) is refused at the sixth
+// table, when 120 of 400 indices are holes.
+func TestWithHostsCountsHolesAcrossDerivedTables(t *testing.T) {
+	var routes []*Route
+	for i := range 200 {
+		routes = append(routes, route(string(rune('a'+i%26))+"x"+string(rune('a'+i/26))+".test", PathPrefix, "/", backend("b")))
+	}
+	cur := mustNew(t, routes...)
+	for k := 1; k <= 6; k++ {
+		var hosts []string
+		for _, r := range routes[(k-1)*10 : k*10] {
+			hosts = append(hosts, r.Host)
+		}
+		nt, err := cur.WithHosts(uint64(k+1), hosts, nil)
+		if k == 6 {
+			require.ErrorIs(t, err, ErrSparse)
+			return
+		}
+		require.NoError(t, err, "table %d", k)
+		assert.Equal(t, 20*k, nt.holes)
+		cur = nt
+	}
+}

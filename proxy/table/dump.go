@@ -13,21 +13,17 @@ import (
 // `weir translate` prints it, so the format changes only on purpose.
 func (t *Table) Dump() string {
 	var b strings.Builder
-	var names []string
-	for n := range t.exact {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var wild []string
-	for n := range t.wildcard {
-		wild = append(wild, n)
-	}
-	sort.Strings(wild)
-	for _, n := range names {
-		dumpHost(&b, n, t.exact[n])
-	}
-	for _, n := range wild {
-		dumpHost(&b, "*."+n, t.wildcard[n])
+	for _, hm := range []*hostMap{&t.exact, &t.wildcard} {
+		var names []string
+		hm.each(func(n string, _ *hostRoutes) { names = append(names, n) })
+		sort.Strings(names)
+		for _, n := range names {
+			prefix := ""
+			if hm == &t.wildcard {
+				prefix = "*."
+			}
+			dumpHost(&b, prefix+n, hm.get(n))
+		}
 	}
 	if t.catchAll != nil {
 		dumpHost(&b, "*", t.catchAll)

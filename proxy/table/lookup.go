@@ -26,13 +26,13 @@ func (t *Table) Lookup(host, path string, r *http.Request) *Route {
 }
 
 func (t *Table) hostEntry(host string) *hostRoutes {
-	if h := t.exact[host]; h != nil {
+	if h := t.exact.get(host); h != nil {
 		return h
 	}
 	if t.gatewayHosts {
 		// Longest wildcard first: "*.b.example.com" before "*.example.com".
 		for i := strings.IndexByte(host, '.'); i > 0 && i < len(host)-1; {
-			if h := t.wildcard[host[i+1:]]; h != nil {
+			if h := t.wildcard.get(host[i+1:]); h != nil {
 				return h
 			}
 			j := strings.IndexByte(host[i+1:], '.')
@@ -44,7 +44,7 @@ func (t *Table) hostEntry(host string) *hostRoutes {
 		return t.catchAll
 	}
 	if i := strings.IndexByte(host, '.'); i > 0 {
-		if h := t.wildcard[host[i+1:]]; h != nil {
+		if h := t.wildcard.get(host[i+1:]); h != nil {
 			return h
 		}
 	}

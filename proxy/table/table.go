@@ -12,21 +12,23 @@ import (
 // Table is an immutable routing snapshot. Build one with New.
 type Table struct {
 	generation uint64
-	exact      map[string]*hostRoutes
-	wildcard   map[string]*hostRoutes // keyed by the suffix after "*."
+	exact      hostMap
+	wildcard   hostMap // keyed by the suffix after "*."
 	catchAll   *hostRoutes
 	def        *Action
 	backends   []*Backend
 	// eps holds each backend's endpoints, by Backend.Index: an
 	// endpoint-only change (WithEndpoints) replaces this slice and shares
 	// everything else.
-	eps    [][]Endpoint
+	eps    chunks[[]Endpoint]
 	routes []*Route
 	// refs counts the uses of each backend (by index) by the routes'
 	// actions and the default action; a derived table (WithHosts) frees a
 	// backend no use is left of.
-	refs []int32
-	from *Table
+	refs chunks[int32]
+	// holes counts the nil entries of routes and backends (WithHosts).
+	holes int
+	from  *Table
 	// changes says what WithHosts replaced (nil otherwise).
 	changes *Changes
 	// gatewayHosts selects the Gateway API's host matching (Options).
@@ -67,15 +69,10 @@ func New(generation uint64, routes []*Route, def *Action) (*Table, error) {
 
 // NewWithOptions is New with Options.
 func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Options) (*Table, error) {
-	t := &Table{
-		generation:   generation,
-		exact:        make(map[string]*hostRoutes),
-		wildcard:     make(map[string]*hostRoutes),
-		def:          def,
-		gatewayHosts: opts.GatewayHosts,
-	}
+	t := &Table{generation: generation, def: def, gatewayHosts: opts.GatewayHosts}
+	hs := newHostSet()
 	for _, h := range opts.Hosts {
-		t.hostFor(h)
+		hs.get(h)
 	}
 	var errs []error
 	seen := make(map[*Backend]bool)
@@ -84,50 +81,52 @@ func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Option
 			errs = append(errs, fmt.Errorf("route %s %q: %w", r.Host, r.Path.Value, err))
 			continue
 		}
-		h := t.hostFor(r.Host)
+		h := hs.get(r.Host)
 		h.routes = append(h.routes, r)
 		r.index = len(t.routes)
 		t.routes = append(t.routes, r)
 		t.collectBackends(r.Action, seen)
 	}
 	t.collectBackends(def, seen)
-	t.refs = make([]int32, len(t.backends))
+	refs := make([]int32, len(t.backends))
 	for _, r := range t.routes {
-		eachBackend(r.Action, func(b *Backend) { t.refs[b.index]++ })
+		eachBackend(r.Action, func(b *Backend) { refs[b.index]++ })
 	}
-	eachBackend(def, func(b *Backend) { t.refs[b.index]++ })
+	eachBackend(def, func(b *Backend) { refs[b.index]++ })
+	t.refs = chunksOf(refs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, h := range t.allHosts() {
-		slices.SortStableFunc(h.routes, compareRoutes)
-	}
-	t.eps = make([][]Endpoint, len(t.backends))
+	hs.sort()
+	t.exact, t.wildcard, t.catchAll = newHostMap(hs.exact), newHostMap(hs.wildcard), hs.catchAll
+	eps := make([][]Endpoint, len(t.backends))
 	for i, b := range t.backends {
-		t.eps[i] = b.Endpoints
+		eps[i] = b.Endpoints
 	}
+	t.eps = chunksOf(eps)
 	return t, nil
 }
 
 // Endpoints returns a backend's endpoints in this table. Read them here,
 // not from Backend.Endpoints, which holds what the backend was built with.
 func (t *Table) Endpoints(b *Backend) []Endpoint {
-	if b == nil || b.index >= len(t.eps) {
+	if b == nil || b.index >= t.eps.len() {
 		return nil
 	}
-	return t.eps[b.index]
+	return t.eps.at(b.index)
 }
 
 // WithEndpoints returns a table equal to t but for the endpoints of the
 // backends indexed in changed. It shares every host, route, action and
-// backend with t, so it costs little however large t is; t is unchanged.
+// backend with t, and the endpoints of the others, so it costs little
+// however large t is; t is unchanged.
 func (t *Table) WithEndpoints(generation uint64, changed map[int][]Endpoint) *Table {
 	nt := *t
 	nt.generation = generation
-	nt.eps = slices.Clone(t.eps)
+	w := nt.eps.derive()
 	for i, e := range changed {
-		if i >= 0 && i < len(nt.eps) {
-			nt.eps[i] = e
+		if i >= 0 && i < nt.eps.len() {
+			w.set(i, e)
 		}
 	}
 	nt.from, nt.changes = t, nil
@@ -138,21 +137,29 @@ func (t *Table) WithEndpoints(generation uint64, changed map[int][]Endpoint) *Ta
 // (nil for a table built by New).
 func (t *Table) DerivedFrom() *Table { return t.from }
 
-// hostFor returns (creating) the route list for a route's host.
-func (t *Table) hostFor(host string) *hostRoutes {
+// hostSet gathers host entries while a table is built (New) or derived
+// (WithHosts), before they go into the table's hostMaps.
+type hostSet struct {
+	exact, wildcard map[string]*hostRoutes // wildcard: by the suffix after "*."
+	catchAll        *hostRoutes
+}
+
+func newHostSet() *hostSet {
+	return &hostSet{exact: map[string]*hostRoutes{}, wildcard: map[string]*hostRoutes{}}
+}
+
+// get returns (creating) the route list for a route's host.
+func (s *hostSet) get(host string) *hostRoutes {
 	host = strings.ToLower(host)
-	var m map[string]*hostRoutes
-	key := host
-	switch {
-	case host == "":
-		if t.catchAll == nil {
-			t.catchAll = &hostRoutes{}
+	if host == "" {
+		if s.catchAll == nil {
+			s.catchAll = &hostRoutes{}
 		}
-		return t.catchAll
-	case strings.HasPrefix(host, "*."):
-		m, key = t.wildcard, host[2:]
-	default:
-		m = t.exact
+		return s.catchAll
+	}
+	m, key := s.exact, host
+	if strings.HasPrefix(host, "*.") {
+		m, key = s.wildcard, host[2:]
 	}
 	h := m[key]
 	if h == nil {
@@ -160,6 +167,18 @@ func (t *Table) hostFor(host string) *hostRoutes {
 		m[key] = h
 	}
 	return h
+}
+
+// sort orders every host's routes by precedence (Less).
+func (s *hostSet) sort() {
+	for _, m := range []map[string]*hostRoutes{s.exact, s.wildcard} {
+		for _, h := range m {
+			slices.SortStableFunc(h.routes, compareRoutes)
+		}
+	}
+	if s.catchAll != nil {
+		slices.SortStableFunc(s.catchAll.routes, compareRoutes)
+	}
 }
 
 func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
@@ -292,17 +311,3 @@ func (t *Table) Len() int { return len(t.routes) }
 // the position in this list. In a table WithHosts derived, the index of a
 // route removed and not reused holds nil.
 func (t *Table) Routes() []*Route { return t.routes }
-
-func (t *Table) allHosts() []*hostRoutes {
-	var hs []*hostRoutes
-	for _, h := range t.exact {
-		hs = append(hs, h)
-	}
-	for _, h := range t.wildcard {
-		hs = append(hs, h)
-	}
-	if t.catchAll != nil {
-		hs = append(hs, t.catchAll)
-	}
-	return hs
-}

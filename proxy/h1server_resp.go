@@ -213,6 +213,18 @@ func (w *h1Response) finish() bool {
 	return !w.closeAfter && !short
 }
 
+// spliceConn returns the client's TCP connection when a body of n bytes,
+// all of the response's, may be written to it straight (spliceBody): plain
+// TCP, the head not yet sent or sent with that length, nothing written.
+func (w *h1Response) spliceConn(n int64) *net.TCPConn {
+	c := w.ex.c
+	if !w.wroteHeader || w.bodyless || w.chunked || w.declared != n || w.written != 0 || c.tls != nil || c.hijacked {
+		return nil
+	}
+	tc, _ := c.nc.(*net.TCPConn)
+	return tc
+}
+
 // Flush implements http.Flusher.
 func (w *h1Response) Flush() { w.FlushError() }
 

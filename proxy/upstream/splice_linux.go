@@ -13,8 +13,10 @@ const (
 	spliceMove     = 0x1
 	spliceNonblock = 0x2
 	// pipeSize is asked of the kernel for the pipe a body moves through
-	// (as Go's own splicing does); the pipe gets what it grants.
-	pipeSize = 1 << 20
+	// (a load per system call, as a socket's buffer holds at most a few
+	// hundred KiB); the pipe gets what it grants: past a user's share of
+	// pipe memory, less, and each load is then smaller.
+	pipeSize = 256 << 10
 )
 
 // Splice moves what is left of a body framed by Content-Length from the
@@ -40,7 +42,7 @@ func (b *body) Splice(dst *net.TCPConn) (n int64, handled bool, err error) {
 	}
 	defer syscall.Close(p[0])
 	defer syscall.Close(p[1])
-	size := int64(64 << 10) // the default pipe size
+	size := int64(64 << 10) // the default pipe size; a load is what splice moved, never assumed
 	if got, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), syscall.F_SETPIPE_SZ, pipeSize); e == 0 {
 		size = int64(got)
 	}

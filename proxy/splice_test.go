@@ -154,7 +154,7 @@ func TestEndpointFailingMidBodyIsBlamed(t *testing.T) {
 			require.NoError(t, err)
 			got, err := io.ReadAll(resp.Body)
 			assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-			assert.Equal(t, pattern(1<<20)[:len(got)], got)
+			assert.Equal(t, pattern(1 << 20)[:len(got)], got)
 			require.Eventually(t, func() bool { return len(f.ejected()) == 1 }, 20*time.Second, 10*time.Millisecond)
 			assert.Equal(t, []string{b.addr}, f.ejected())
 		})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,14 +38,17 @@ func newBodyBackend(t *testing.T) *bodyBackend {
 }
 
 // pattern is n bytes that differ from one position to the next, so that a
-// byte lost, doubled or moved shows.
-func pattern(n int) []byte {
-	p := make([]byte, n)
+// byte lost, doubled or moved shows; made once (a slow machine takes a
+// while over 64 MiB).
+func pattern(n int) []byte { return patternBytes()[:n] }
+
+var patternBytes = sync.OnceValue(func() []byte {
+	p := make([]byte, 64<<20)
 	for i := range p {
 		p[i] = byte(i*7 + i/251)
 	}
 	return p
-}
+})
 
 func (b *bodyBackend) serve(c net.Conn) {
 	defer c.Close()
@@ -79,9 +83,12 @@ func (b *bodyBackend) serve(c net.Conn) {
 	}
 }
 
-func bodyRoute(b *bodyBackend, host string) *table.Route {
+// bodyRoute routes host to b, whose endpoint is ejected at its first
+// failure and waited for read at most each read.
+func bodyRoute(b *bodyBackend, host string, read time.Duration) *table.Route {
+	patternBytes()
 	be := &table.Backend{Name: host, Endpoints: []table.Endpoint{{Address: b.addr}},
-		Timeouts: table.Timeouts{Read: 500 * time.Millisecond},
+		Timeouts: table.Timeouts{Read: read},
 		Passive:  table.PassiveHealth{MaxFails: 1, Ejection: time.Hour}}
 	return routeTo(host, "/", be)
 }
@@ -94,7 +101,7 @@ func TestLargeBodiesArriveWhole(t *testing.T) {
 	logs := &lockedBuffer{}
 	f := newFront(t, Options{AccessLog: true, AccessLogWriter: logs}, ServerOptions{})
 	b := newBodyBackend(t)
-	f.publish(t, bodyRoute(b, "big.test"))
+	f.publish(t, bodyRoute(b, "big.test", 20*time.Second))
 	plain := &http.Client{Transport: &http.Transport{}}
 	secure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	sizes := []int{spliceMin - 1, spliceMin, spliceMin + 1, 1<<20 + 3, 5 << 20}
@@ -146,7 +153,7 @@ func TestEndpointFailingMidBodyIsBlamed(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			f := newFront(t, Options{}, ServerOptions{})
 			b := newBodyBackend(t)
-			f.publish(t, bodyRoute(b, "big.test"))
+			f.publish(t, bodyRoute(b, "big.test", 2*time.Second))
 			out, closed := rawExchange(t, f.plain, "GET "+path+"?1048576 HTTP/1.1\r\nHost: big.test\r\n\r\n")
 			assert.True(t, closed, "client connection cut")
 			resps := bufio.NewReader(bytes.NewReader([]byte(out)))
@@ -166,7 +173,7 @@ func TestEndpointFailingMidBodyIsBlamed(t *testing.T) {
 func TestClientLeavingMidBodyIsNotBlamed(t *testing.T) {
 	f := newFront(t, Options{}, ServerOptions{})
 	b := newBodyBackend(t)
-	f.publish(t, bodyRoute(b, "big.test"))
+	f.publish(t, bodyRoute(b, "big.test", 20*time.Second))
 	c := dialRaw(t, f.plain, "GET /big?67108864 HTTP/1.1\r\nHost: big.test\r\n\r\n", 20*time.Second)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)

@@ -183,7 +183,7 @@ const h2HeaderSlack = 320
 //     advertised in SETTINGS; a larger list gets 431 from net/http. A single
 //     field longer than max, or a header block frame more than twice what is
 //     left of the limit, is a connection error (COMPRESSION_ERROR or
-//     PROTOCOL_ERROR) in net/http's HTTP/2 server, which stops decoding
+//     PROTOCOL_ERROR) in x/net/http2's server, which stops decoding
 //     there rather than read on; that cannot be configured.
 //   - HTTP/1.x: net/http refuses heads over max+3776 bytes itself (431) and
 //     this handler refuses the rest: the head counted as it is written

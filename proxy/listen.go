@@ -35,7 +35,7 @@ type ServerOptions struct {
 	TLS *tls.Config
 	// HTTP1 picks the HTTP/1.x server: HTTP1Weir (Weir's own loop,
 	// h1server.go) or HTTP1NetHTTP; empty takes DefaultHTTP1. HTTP/2 is
-	// always net/http's.
+	// always x/net/http2's (h2serve.go).
 	HTTP1 string
 }
 
@@ -48,7 +48,8 @@ const (
 
 // HTTPServer is one of Weir's client-facing servers. Its methods are
 // http.Server's, and with HTTP1Weir they serve HTTP/1.x with Weir's own
-// loop and hand HTTP/2 connections to the http.Server.
+// loop and hand HTTP/2 connections to the http.Server, which passes them
+// to x/net/http2's server (serveHTTP2).
 type HTTPServer struct {
 	*http.Server
 	h1 *h1Server // nil: net/http serves HTTP/1.x too
@@ -150,6 +151,9 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 	if opts.CleartextHTTP2 {
 		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
+	if opts.TLS != nil || opts.CleartextHTTP2 {
+		serveHTTP2(srv)
+	}
 	if logger != nil {
 		srv.ErrorLog = log.New(zapWriter{logger}, "", 0)
 	}
@@ -179,7 +183,7 @@ const h2HeaderSlack = 320
 //     advertised in SETTINGS; a larger list gets 431 from net/http. A single
 //     field longer than max, or a header block frame more than twice what is
 //     left of the limit, is a connection error (COMPRESSION_ERROR or
-//     PROTOCOL_ERROR) in net/http's HTTP/2 server, which stops decoding
+//     PROTOCOL_ERROR) in x/net/http2's server, which stops decoding
 //     there rather than read on; that cannot be configured.
 //   - HTTP/1.x: net/http refuses heads over max+3776 bytes itself (431) and
 //     this handler refuses the rest: the head counted as it is written

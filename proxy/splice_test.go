@@ -37,18 +37,11 @@ func newBodyBackend(t *testing.T) *bodyBackend {
 	return b
 }
 
-// pattern is n bytes that differ from one position to the next, so that a
-// byte lost, doubled or moved shows; made once (a slow machine takes a
-// while over 64 MiB).
-func pattern(n int) []byte { return patternBytes()[:n] }
+// bigPattern is pattern(n) (h2conn_test.go), made once for the largest
+// body: a slow machine takes a while over 64 MiB.
+func bigPattern(n int) []byte { return patternBytes()[:n] }
 
-var patternBytes = sync.OnceValue(func() []byte {
-	p := make([]byte, 64<<20)
-	for i := range p {
-		p[i] = byte(i*7 + i/251)
-	}
-	return p
-})
+var patternBytes = sync.OnceValue(func() []byte { return pattern(64 << 20) })
 
 func (b *bodyBackend) serve(c net.Conn) {
 	defer c.Close()
@@ -67,10 +60,10 @@ func (b *bodyBackend) serve(c net.Conn) {
 		switch req.URL.Path {
 		case "/echo":
 		case "/big":
-			body = pattern(n)
+			body = bigPattern(n)
 		case "/stall", "/short":
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", n)
-			c.Write(pattern(n)[:n/10])
+			c.Write(bigPattern(n)[:n/10])
 			if req.URL.Path == "/stall" {
 				<-b.stop
 			}
@@ -118,16 +111,16 @@ func TestLargeBodiesArriveWhole(t *testing.T) {
 			got, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.NoError(t, err, "%s %d", tc.base, size)
-			assert.True(t, bytes.Equal(pattern(size), got), "%s: %d bytes, got %d", tc.base, size, len(got))
+			assert.True(t, bytes.Equal(bigPattern(size), got), "%s: %d bytes, got %d", tc.base, size, len(got))
 
-			req, _ = http.NewRequest("POST", tc.base+"/echo", bytes.NewReader(pattern(size)))
+			req, _ = http.NewRequest("POST", tc.base+"/echo", bytes.NewReader(bigPattern(size)))
 			req.Host = "big.test"
 			resp, err = tc.c.Do(req)
 			require.NoError(t, err)
 			got, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.NoError(t, err)
-			assert.True(t, bytes.Equal(pattern(size), got), "echo %s: %d bytes, got %d", tc.base, size, len(got))
+			assert.True(t, bytes.Equal(bigPattern(size), got), "echo %s: %d bytes, got %d", tc.base, size, len(got))
 			sent += 2 * size
 		}
 	}
@@ -161,7 +154,7 @@ func TestEndpointFailingMidBodyIsBlamed(t *testing.T) {
 			require.NoError(t, err)
 			got, err := io.ReadAll(resp.Body)
 			assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-			assert.Equal(t, pattern(1 << 20)[:len(got)], got)
+			assert.Equal(t, bigPattern(1 << 20)[:len(got)], got)
 			require.Eventually(t, func() bool { return len(f.ejected()) == 1 }, 20*time.Second, 10*time.Millisecond)
 			assert.Equal(t, []string{b.addr}, f.ejected())
 		})

@@ -249,6 +249,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.watch.disarm()
 	c.hijacked = true
 	c.nc.SetDeadline(time.Time{})
+	c.send.forget()
 	var nc net.Conn = c.nc
 	if c.rd.has {
 		nc = &savedByteConn{Conn: c.nc, rd: &c.rd} // a byte the watch read ahead
@@ -267,8 +268,11 @@ func (s *savedByteConn) Read(p []byte) (int, error) { return s.rd.Read(p) }
 
 // SetReadDeadline and SetWriteDeadline are what http.ResponseController
 // calls (the client body's timeout).
-func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.ex.c.nc.SetReadDeadline(t) }
-func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.ex.c.nc.SetWriteDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error { return w.ex.c.nc.SetReadDeadline(t) }
+func (w *h1Response) SetWriteDeadline(t time.Time) error {
+	w.ex.c.send.at = t // the send timeout moves it on once it is near
+	return w.ex.c.nc.SetWriteDeadline(t)
+}
 
 // EnableFullDuplex: the body can be read while the answer is written.
 func (w *h1Response) EnableFullDuplex() error { return nil }

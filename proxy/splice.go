@@ -15,7 +15,7 @@ const spliceMin = 64 << 10
 // splicer is an endpoint's response body that can move itself to a TCP
 // connection inside the kernel (upstream's body, on Linux).
 type splicer interface {
-	Splice(dst *net.TCPConn) (int64, bool, error)
+	Splice(dst *net.TCPConn, arm func() error) (int64, bool, error)
 }
 
 // spliceBody sends a response body of known length that nothing
@@ -37,7 +37,8 @@ func spliceBody(w http.ResponseWriter, resp *http.Response) (int64, bool, error)
 	if err := hw.FlushError(); err != nil { // the head goes first
 		return 0, true, errClientGone
 	}
-	n, handled, err := sb.Splice(dst)
+	c := hw.ex.c
+	n, handled, err := sb.Splice(dst, func() error { return c.send.refresh(c.nc, c.srv.opts.SendTimeout) })
 	hw.written += n
 	if !handled {
 		return 0, false, nil

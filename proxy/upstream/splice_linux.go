@@ -24,9 +24,10 @@ const (
 // pipe), the bytes already buffered first. handled is false, with nothing
 // done, when the body cannot be spliced (chunked, until close, not TCP).
 // Each read from the endpoint waits at most the read timeout, as Read's;
-// a failure to write is a *DestError. At the end the connection goes back
+// arm is called before each write to dst (the caller's send timeout); a
+// failure to write, or to arm, is a *DestError. At the end the connection goes back
 // to the pool when the body arrived whole, and is closed otherwise.
-func (b *body) Splice(dst *net.TCPConn) (n int64, handled bool, err error) {
+func (b *body) Splice(dst *net.TCPConn, arm func() error) (n int64, handled bool, err error) {
 	src, ok := b.c.nc.(*net.TCPConn)
 	if b.finished || b.r != &b.lr || b.lr.N <= 0 || !ok {
 		return 0, false, nil
@@ -46,16 +47,19 @@ func (b *body) Splice(dst *net.TCPConn) (n int64, handled bool, err error) {
 	if got, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), syscall.F_SETPIPE_SZ, pipeSize); e == 0 {
 		size = int64(got)
 	}
-	n, err = b.splice(srcRaw, dst, dstRaw, p, size)
+	n, err = b.splice(srcRaw, dst, dstRaw, arm, p, size)
 	b.finish(err == nil)
 	return n, true, err
 }
 
 // splice is Splice's loop: the buffered bytes, then pipe loads from src.
-func (b *body) splice(srcRaw syscall.RawConn, dst *net.TCPConn, dstRaw syscall.RawConn, p [2]int, size int64) (int64, error) {
+func (b *body) splice(srcRaw syscall.RawConn, dst *net.TCPConn, dstRaw syscall.RawConn, arm func() error, p [2]int, size int64) (int64, error) {
 	var total int64
 	if k := min(int64(b.c.br.Buffered()), b.lr.N); k > 0 {
 		buf, _ := b.c.br.Peek(int(k))
+		if err := arm(); err != nil {
+			return total, &DestError{Err: err}
+		}
 		m, err := dst.Write(buf)
 		b.c.br.Discard(m)
 		b.lr.N -= int64(m)
@@ -77,6 +81,9 @@ func (b *body) splice(srcRaw syscall.RawConn, dst *net.TCPConn, dstRaw syscall.R
 		}
 		b.lr.N -= n
 		for n > 0 {
+			if err := arm(); err != nil {
+				return total, &DestError{Err: err}
+			}
 			m, err := spliceOut(dstRaw, p[0], n)
 			total += m
 			n -= m

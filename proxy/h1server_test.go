@@ -271,12 +271,9 @@ func TestH1ServerHeaderValuesPerRequest(t *testing.T) {
 // arrives in pieces is still read whole and answered.
 func TestH1ServerSlowSecondHead(t *testing.T) {
 	f, rec := weirFront(t)
-	c, err := net.Dial("tcp", f.plain)
-	require.NoError(t, err)
+	c := dialRaw(t, f.plain, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n", 20*time.Second)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
-	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	io.Copy(io.Discard, resp.Body)

@@ -39,6 +39,7 @@ type h1ServerConn struct {
 	header   http.Header   // the response header, cleared per request
 	hijacked bool
 	watch    h1Watch
+	send     sendDeadline // the writes' deadline (sendtimeout.go)
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -57,7 +58,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 	c.br = clientReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.rd)
 	c.bw = clientWriters.Get().(*bufio.Writer)
-	c.bw.Reset(nc)
+	c.bw.Reset(h1Sender{c})
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx = newConnCtx(ctx)
 	c.tmpl = (&http.Request{}).WithContext(c.ctx)
@@ -128,7 +129,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 	clientWriters.Put(c.bw)
 	_, err := c.br.Peek(1)
 	c.bw = clientWriters.Get().(*bufio.Writer)
-	c.bw.Reset(c.nc)
+	c.bw.Reset(h1Sender{c})
 	if err != nil {
 		return false
 	}
@@ -245,7 +246,7 @@ func (c *h1ServerConn) refuse(err error) {
 	c.bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
 	c.bw.WriteString(he.msg)
 	c.bw.WriteString("\n")
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+	c.send.pin(c.nc, time.Now().Add(c.srv.opts.ReadHeaderTimeout))
 	if c.bw.Flush() == nil {
 		c.linger()
 	}

@@ -213,6 +213,18 @@ func (w *h1Response) finish() bool {
 	return !w.closeAfter && !short
 }
 
+// spliceConn returns the client's TCP connection when a body of n bytes,
+// all of the response's, may be written to it straight (spliceBody): plain
+// TCP, the head not yet sent or sent with that length, nothing written.
+func (w *h1Response) spliceConn(n int64) *net.TCPConn {
+	c := w.ex.c
+	if !w.wroteHeader || w.bodyless || w.chunked || w.declared != n || w.written != 0 || c.tls != nil || c.hijacked {
+		return nil
+	}
+	tc, _ := c.nc.(*net.TCPConn)
+	return tc
+}
+
 // Flush implements http.Flusher.
 func (w *h1Response) Flush() { w.FlushError() }
 
@@ -237,6 +249,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.watch.disarm()
 	c.hijacked = true
 	c.nc.SetDeadline(time.Time{})
+	c.send.forget()
 	var nc net.Conn = c.nc
 	if c.rd.has {
 		nc = &savedByteConn{Conn: c.nc, rd: &c.rd} // a byte the watch read ahead
@@ -255,8 +268,11 @@ func (s *savedByteConn) Read(p []byte) (int, error) { return s.rd.Read(p) }
 
 // SetReadDeadline and SetWriteDeadline are what http.ResponseController
 // calls (the client body's timeout).
-func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.ex.c.nc.SetReadDeadline(t) }
-func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.ex.c.nc.SetWriteDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error { return w.ex.c.nc.SetReadDeadline(t) }
+func (w *h1Response) SetWriteDeadline(t time.Time) error {
+	w.ex.c.send.at = t // the send timeout moves it on once it is near
+	return w.ex.c.nc.SetWriteDeadline(t)
+}
 
 // EnableFullDuplex: the body can be read while the answer is written.
 func (w *h1Response) EnableFullDuplex() error { return nil }

@@ -202,7 +202,7 @@ func publishOneRoute(t *testing.T, s *Server, addr string) {
 
 // TestH1ServerTLSByALPN: on the TLS port, a client that negotiates
 // http/1.1 is served by Weir's HTTP/1.x server and one that negotiates h2
-// by net/http's HTTP/2; both are HTTPS to the handler.
+// by x/net/http2's server; both are HTTPS to the handler.
 func TestH1ServerTLSByALPN(t *testing.T) {
 	f, rec := weirFront(t)
 	for _, proto := range []string{"http/1.1", "h2"} {

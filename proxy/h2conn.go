@@ -24,18 +24,27 @@ import (
 // The semantics the server relies on hold: bytes leave in order; a write
 // blocks while h2MaxPending bytes wait (a client that stops reading holds
 // the server back as a full socket would); a write error is returned by
-// the next Write and by Close; write deadlines apply to the writer's
-// writes; Close sends what is pending first, for at most h2CloseFlush.
+// the next Write and by Close; Close sends what is pending first, for at
+// most h2CloseFlush.
+//
+// Write deadlines are h2Conn's own, not the server's: the server sets one
+// around each of its writes and clears it when the write returns, which
+// here is before the bytes leave. Every write of the writer instead gets
+// clientSendTimeout (sendtimeout.go), so a client that stops reading loses
+// the connection, and the server's SetWriteDeadline is ignored.
 // Large writes (bodies) bypass the copy once the pending bytes are out.
 type h2Conn struct {
 	net.Conn
 
-	mu      sync.Mutex
-	cond    sync.Cond // broadcast when the writer sends, fails or stops
-	pending []byte    // accepted, not yet sent
-	writing bool      // a writer goroutine runs (or a direct write is under way)
-	err     error     // the first write error; every later Write returns it
-	closed  bool
+	mu          sync.Mutex
+	cond        sync.Cond // broadcast when the writer sends, fails or stops
+	pending     []byte    // accepted, not yet sent
+	writing     bool      // a writer goroutine runs (or a direct write is under way)
+	err         error     // the first write error; every later Write returns it
+	closed      bool
+	send        sendDeadline // under mu
+	sendTimeout time.Duration
+	closeBy     time.Time // set by Close: the last writes' deadline
 }
 
 // h2TLSConn is an h2Conn over TLS: the server reads the TLS state (version,
@@ -62,8 +71,8 @@ var h2CloseFlush = time.Second
 // h2Buffers holds the gathering buffers of connections not writing.
 var h2Buffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-func newH2Conn(nc net.Conn) *h2Conn {
-	c := &h2Conn{Conn: nc}
+func newH2Conn(nc net.Conn, sendTimeout time.Duration) *h2Conn {
+	c := &h2Conn{Conn: nc, sendTimeout: sendTimeout}
 	c.cond.L = &c.mu
 	return c
 }
@@ -97,8 +106,12 @@ func (c *h2Conn) Write(p []byte) (int, error) {
 // pending and no writer runs.
 func (c *h2Conn) writeDirect(p []byte) (int, error) {
 	c.writing = true
+	err := c.arm()
 	c.mu.Unlock()
-	n, err := c.Conn.Write(p)
+	n := 0
+	if err == nil {
+		n, err = c.Conn.Write(p)
+	}
 	c.mu.Lock()
 	c.writing = false
 	if err != nil && c.err == nil {
@@ -107,6 +120,22 @@ func (c *h2Conn) writeDirect(p []byte) (int, error) {
 	c.cond.Broadcast()
 	return n, err
 }
+
+// arm sets the deadline of the write about to start: the send timeout, or
+// Close's once it waits. Called with mu held, so Close's deadline is never
+// overwritten.
+func (c *h2Conn) arm() error {
+	if c.closeBy.IsZero() {
+		return c.send.refresh(c.Conn, c.sendTimeout)
+	}
+	return nil // Close has set closeBy on the connection
+}
+
+// SetWriteDeadline is ignored: see h2Conn.
+func (c *h2Conn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetDeadline sets the read deadline only: see h2Conn.
+func (c *h2Conn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
 
 // failure is the error a Write returns now, if any.
 func (c *h2Conn) failure() error {
@@ -133,8 +162,11 @@ func (c *h2Conn) writeLoop() {
 			return
 		}
 		c.pending = nil
+		err := c.arm()
 		c.mu.Unlock()
-		_, err := c.Conn.Write(buf)
+		if err == nil {
+			_, err = c.Conn.Write(buf)
+		}
 		c.mu.Lock()
 		if err != nil && c.err == nil {
 			c.err = err
@@ -167,7 +199,9 @@ func (c *h2Conn) release(buf []byte) {
 func (c *h2Conn) Close() error {
 	c.mu.Lock()
 	if c.writing && c.err == nil {
-		c.Conn.SetWriteDeadline(time.Now().Add(h2CloseFlush))
+		// The write under way now, and every later one, ends by closeBy.
+		c.closeBy = time.Now().Add(h2CloseFlush)
+		c.Conn.SetWriteDeadline(c.closeBy)
 		for c.writing && c.err == nil {
 			c.cond.Wait()
 		}

@@ -54,7 +54,7 @@ func pattern(n int) []byte {
 // sent directly arrive in order, and no write is accepted after Close.
 func TestH2ConnSendsEveryByteInOrder(t *testing.T) {
 	peer, nc := tcpPair(t)
-	c := newH2Conn(nc)
+	c := newH2Conn(nc, time.Minute)
 	want := pattern(3 << 20)
 	got := make(chan []byte, 1)
 	go func() {
@@ -98,7 +98,7 @@ func TestH2ConnCloseSendsPending(t *testing.T) {
 	h2CloseFlush = 30 * time.Second // the bound is not what is tested
 	peer, nc := tcpPair(t)
 	gate := make(chan struct{})
-	c := newH2Conn(gatedConn{nc, gate})
+	c := newH2Conn(gatedConn{nc, gate}, time.Minute)
 	want := pattern(50 << 10)
 	closing, closed := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -121,12 +121,13 @@ func TestH2ConnCloseSendsPending(t *testing.T) {
 
 // TestH2ConnHoldsBackWhenThePeerStopsReading: a client that reads nothing
 // holds the server's writes back, as a full socket would (a bounded
-// amount is gathered), and the write deadline ends the wait with its
-// error, which every later write returns too.
+// amount is gathered), and the send timeout ends the wait with its error,
+// which every later write returns too. The server's own deadline, set and
+// cleared around each of its writes, cannot lift it.
 func TestH2ConnHoldsBackWhenThePeerStopsReading(t *testing.T) {
 	_, nc := tcpPair(t)
-	c := newH2Conn(nc)
-	require.NoError(t, c.SetWriteDeadline(time.Now().Add(500*time.Millisecond)))
+	c := newH2Conn(nc, 500*time.Millisecond)
+	require.NoError(t, c.SetWriteDeadline(time.Time{}))
 	chunk := make([]byte, 1000)
 	var err error
 	total := 0

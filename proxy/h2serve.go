@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -18,7 +19,7 @@ import (
 // When x/net refuses the configuration (TLS 1.2 cipher suites without the
 // one HTTP/2 requires), srv is left to net/http, which refuses it in the
 // same way.
-func serveHTTP2(srv *http.Server) {
+func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 	// ConfigureServer registers the server for Shutdown's GOAWAY and
 	// checks the cipher suites; it would also add to srv.TLSConfig's
 	// NextProtos, which stay the caller's, so it is shown a copy.
@@ -41,7 +42,7 @@ func serveHTTP2(srv *http.Server) {
 		h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs, SawClientPreface: sawPreface})
 	}
 	srv.TLSNextProto["h2"] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
-		serve(hs, h2TLSConn{newH2Conn(c), c}, h, false)
+		serve(hs, h2TLSConn{newH2Conn(c, sendTimeout), c}, h, false)
 	}
 	// net/http hands a clear-text connection over wrapped in a *tls.Conn,
 	// the client's preface already read.
@@ -51,6 +52,6 @@ func serveHTTP2(srv *http.Server) {
 			c.Close()
 			return
 		}
-		serve(hs, newH2Conn(u.UnencryptedNetConn()), h, true)
+		serve(hs, newH2Conn(u.UnencryptedNetConn(), sendTimeout), h, true)
 	}
 }

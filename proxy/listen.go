@@ -33,6 +33,10 @@ type ServerOptions struct {
 	CleartextHTTP2 bool
 	// TLS, when set, makes an HTTPS server offering h2 and http/1.1.
 	TLS *tls.Config
+	// SendTimeout closes a connection whose client takes no bytes of its
+	// answer for this long (default 60s, nginx's send_timeout); see
+	// sendtimeout.go. Weir's HTTP/1.x server and HTTP/2 apply it.
+	SendTimeout time.Duration
 	// HTTP1 picks the HTTP/1.x server: HTTP1Weir (Weir's own loop,
 	// h1server.go) or HTTP1NetHTTP; empty takes DefaultHTTP1. HTTP/2 is
 	// always x/net/http2's (h2serve.go).
@@ -126,6 +130,9 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 	if opts.MaxHeaderBytes <= 0 {
 		opts.MaxHeaderBytes = 32 << 10
 	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = defaultSendTimeout
+	}
 	if opts.MaxConcurrentStreams <= 0 {
 		opts.MaxConcurrentStreams = 128
 	}
@@ -141,6 +148,9 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 			MaxReadFrameSize:     1 << 20,
 			SendPingTimeout:      30 * time.Second,
 			PingTimeout:          15 * time.Second,
+			// A client that takes no bytes for this long loses the
+			// connection (h2Conn applies the same timeout itself).
+			WriteByteTimeout: opts.SendTimeout,
 		},
 		Protocols: new(http.Protocols),
 	}
@@ -152,7 +162,7 @@ func NewHTTPServer(addr string, h http.Handler, opts ServerOptions, logger *zap.
 		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 	if opts.TLS != nil || opts.CleartextHTTP2 {
-		serveHTTP2(srv)
+		serveHTTP2(srv, opts.SendTimeout)
 	}
 	if logger != nil {
 		srv.ErrorLog = log.New(zapWriter{logger}, "", 0)
@@ -183,7 +193,7 @@ const h2HeaderSlack = 320
 //     advertised in SETTINGS; a larger list gets 431 from net/http. A single
 //     field longer than max, or a header block frame more than twice what is
 //     left of the limit, is a connection error (COMPRESSION_ERROR or
-//     PROTOCOL_ERROR) in net/http's HTTP/2 server, which stops decoding
+//     PROTOCOL_ERROR) in x/net/http2's server, which stops decoding
 //     there rather than read on; that cannot be configured.
 //   - HTTP/1.x: net/http refuses heads over max+3776 bytes itself (431) and
 //     this handler refuses the rest: the head counted as it is written

@@ -143,7 +143,10 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 			return 0, errClientGone
 		}
 	}
-	n, err := copyBody(w, resp.Body, resp.ContentLength < 0)
+	n, spliced, err := spliceBody(w, resp)
+	if !spliced {
+		n, err = copyBody(w, resp.Body, resp.ContentLength < 0)
+	}
 	if err != nil {
 		return n, err
 	}

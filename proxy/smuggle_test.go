@@ -127,7 +127,7 @@ func TestHeaderLimitIsExact(t *testing.T) {
 	for _, tlsOn := range []bool{false, true} {
 		assert.Equal(t, "200", h2(limit, tlsOn).status, "TLS %v", tlsOn)
 		assert.Equal(t, "431", h2(limit+1, tlsOn).status, "TLS %v", tlsOn)
-		// A single field longer than the whole limit: net/http's HTTP/2
+		// A single field longer than the whole limit: x/net/http2's
 		// server stops decoding and closes the connection.
 		assert.True(t, h2(2*limit+100, tlsOn).goaway, "TLS %v", tlsOn)
 	}

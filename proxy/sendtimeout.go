@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"net"
+	"time"
+)
+
+// defaultSendTimeout bounds how long a write to a client may make no
+// progress (ServerOptions.SendTimeout): a client that stops reading its
+// answer (a slow-read attack, or a peer that vanished without a reset)
+// loses the connection after it, as with nginx's send_timeout (60 s),
+// instead of holding a goroutine, buffers and an endpoint connection for
+// ever.
+const defaultSendTimeout = 60 * time.Second
+
+// sendDeadline is a connection's write deadline as last set by refresh.
+type sendDeadline struct {
+	at     time.Time
+	pinned bool // set by pin: refresh leaves the deadline alone
+}
+
+// refresh moves nc's write deadline to timeout from now, unless it is
+// already nearly that far ahead: it is moved only when less than five
+// sixths of timeout are left, so a busy connection changes it at most once
+// per sixth, and a write that makes no progress fails after between five
+// sixths of timeout and timeout. Call it before each write.
+func (d *sendDeadline) refresh(nc net.Conn, timeout time.Duration) error {
+	if d.pinned {
+		return nil
+	}
+	now := time.Now()
+	if d.at.Sub(now) > timeout-timeout/6 {
+		return nil
+	}
+	d.at = now.Add(timeout)
+	return nc.SetWriteDeadline(d.at)
+}
+
+// pin sets nc's write deadline to t for good (the last answer on a
+// connection about to close has its own bound).
+func (d *sendDeadline) pin(nc net.Conn, t time.Time) {
+	d.at, d.pinned = t, true
+	nc.SetWriteDeadline(t)
+}
+
+// forget says the deadline was changed by someone else (cleared for a
+// tunnel, shortened for a refusal): the next refresh sets it again.
+func (d *sendDeadline) forget() { d.at = time.Time{} }
+
+// h1Sender is what an HTTP/1.x connection's writer writes to: the client
+// connection, each write under the send timeout. A hijacked connection
+// (a tunnel) keeps the deadlines its new owner sets.
+type h1Sender struct{ c *h1ServerConn }
+
+func (s h1Sender) Write(p []byte) (int, error) {
+	c := s.c
+	if !c.hijacked {
+		if err := c.send.refresh(c.nc, c.srv.opts.SendTimeout); err != nil {
+			return 0, err
+		}
+	}
+	return c.nc.Write(p)
+}

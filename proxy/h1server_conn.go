@@ -198,7 +198,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	}
 	ex := &h1Exchange{c: c}
 	h := make(http.Header, 8)
-	rh, err := parseRequestHead(head, h)
+	rh, err := parseRequestHead(head, h, ex.vals[:])
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +309,7 @@ type h1Exchange struct {
 	req  http.Request
 	resp h1Response
 	body h1ReqBody
+	vals [8]string // the request's header values, when 8 are enough
 }
 
 // h1ReqBody is a request body framed by Content-Length or chunks. Reads

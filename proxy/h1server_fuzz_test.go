@@ -58,7 +58,7 @@ func FuzzRequestHeadDifferential(f *testing.F) {
 			return
 		}
 		h := make(http.Header)
-		rh, err := parseRequestHead(string(head), h)
+		rh, err := parseRequestHead(string(head), h, nil)
 		if err != nil {
 			var he *headError
 			if !errors.As(err, &he) {

@@ -90,14 +90,18 @@ func readRequestHead(br *bufio.Reader, buf []byte, limit int) ([]byte, error) {
 }
 
 // parseRequestHead parses head (request line and header lines, each ending
-// in CRLF) into rh and h, which must be empty.
-func parseRequestHead(head string, h http.Header) (reqHead, error) {
+// in CRLF) into rh and h, which must be empty. The header values are kept
+// in buf when it has room for them all (no allocation), else in a new slice.
+func parseRequestHead(head string, h http.Header, buf []string) (reqHead, error) {
 	var rh reqHead
 	line, rest, _ := strings.Cut(head, "\r\n")
 	if err := parseRequestLine(&rh, line); err != nil {
 		return rh, err
 	}
-	vals := make([]string, 0, strings.Count(rest, "\r\n"))
+	vals := buf[:0]
+	if n := strings.Count(rest, "\r\n"); cap(vals) < n {
+		vals = make([]string, 0, n)
+	}
 	hosts := 0
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")

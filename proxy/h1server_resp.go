@@ -248,8 +248,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.watch.disarm()
 	c.hijacked = true
-	c.nc.SetDeadline(time.Time{})
-	c.send.forget()
+	c.nc.SetDeadline(time.Time{}) // and h1Sender leaves a hijacked connection's alone
 	var nc net.Conn = c.nc
 	if c.rd.has {
 		nc = &savedByteConn{Conn: c.nc, rd: &c.rd} // a byte the watch read ahead

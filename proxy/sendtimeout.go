@@ -25,8 +25,8 @@ type sendDeadline struct {
 // per sixth, and a write that makes no progress fails after between five
 // sixths of timeout and timeout. Call it before each write.
 func (d *sendDeadline) refresh(nc net.Conn, timeout time.Duration) error {
-	if d.pinned {
-		return nil
+	if d.pinned || timeout <= 0 {
+		return nil // pinned, or no send timeout: the deadline stays as it is
 	}
 	now := time.Now()
 	if d.at.Sub(now) > timeout-timeout/6 {
@@ -42,10 +42,6 @@ func (d *sendDeadline) pin(nc net.Conn, t time.Time) {
 	d.at, d.pinned = t, true
 	nc.SetWriteDeadline(t)
 }
-
-// forget says the deadline was changed by someone else (cleared for a
-// tunnel, shortened for a refusal): the next refresh sets it again.
-func (d *sendDeadline) forget() { d.at = time.Time{} }
 
 // h1Sender is what an HTTP/1.x connection's writer writes to: the client
 // connection, each write under the send timeout. A hijacked connection

@@ -192,7 +192,7 @@ func TestH1ServerAllocationBudget(t *testing.T) {
 
 // publishOneRoute puts one route in service on s: host a.test, every path,
 // to the endpoint at addr.
-func publishOneRoute(t *testing.T, s *Server, addr string) {
+func publishOneRoute(t testing.TB, s *Server, addr string) {
 	be := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}
 	tb, err := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
 		Action: &table.Action{Split: table.Split{Main: be}}}}, nil)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -202,8 +203,8 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := requestURL(&rh)
-	if err != nil {
+	u := &ex.url
+	if err := setRequestURL(u, &rh); err != nil {
 		return nil, errHeadTarget
 	}
 	r := &ex.req
@@ -310,6 +311,8 @@ type h1Exchange struct {
 	resp h1Response
 	body h1ReqBody
 	vals [8]string // the request's header values, when 8 are enough
+	url  url.URL   // the request's URL (setRequestURL)
+	hx   exchange  // the handler's record of the request (exchangeRoom)
 }
 
 // h1ReqBody is a request body framed by Content-Length or chunks. Reads

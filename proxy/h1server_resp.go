@@ -36,6 +36,10 @@ const pendingMax = 4 << 10
 
 func (w *h1Response) header() http.Header { return w.ex.c.header }
 
+// exchangeRoom implements exchangeRoom: the handler's record lives in the
+// request's allocation.
+func (w *h1Response) exchangeRoom() *exchange { return &w.ex.hx }
+
 // Header implements http.ResponseWriter.
 func (w *h1Response) Header() http.Header { return w.ex.c.header }
 

@@ -33,14 +33,16 @@ type h1ServerConn struct {
 	remote string
 	// ctx is every request's context: cancelled when the client is seen
 	// leaving (watch) or the connection ends.
-	ctx      *connCtx
-	tmpl     *http.Request // carries ctx into each request
-	head     []byte        // the request head being read
-	pending  []byte        // a response body not yet framed
-	header   http.Header   // the response header, cleared per request
-	hijacked bool
-	watch    h1Watch
-	send     sendDeadline // the writes' deadline (sendtimeout.go)
+	ctx     *connCtx
+	tmpl    *http.Request // carries ctx into each request
+	head    []byte        // the request head being read
+	pending []byte        // a response body not yet framed
+	header  http.Header   // the response header, cleared per request
+	// reqHeader is the request header map, emptied per request.
+	reqHeader http.Header
+	hijacked  bool
+	watch     h1Watch
+	send      sendDeadline // the writes' deadline (sendtimeout.go)
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -198,7 +200,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
 	ex := &h1Exchange{c: c}
-	h := make(http.Header, 8)
+	h := c.requestHeader()
 	rh, err := parseRequestHead(head, h, ex.vals[:])
 	if err != nil {
 		return nil, err
@@ -235,6 +237,22 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	ex.resp.ex = ex
 	return ex, nil
 }
+
+// requestHeader returns the connection's request header map, emptied:
+// one map serves all of a connection's requests (its handler is done with
+// the previous request's), unless a request left it large.
+func (c *h1ServerConn) requestHeader() http.Header {
+	if h := c.reqHeader; h != nil && len(h) <= maxKeptFields {
+		clear(h)
+		return h
+	}
+	c.reqHeader = make(http.Header, 8)
+	return c.reqHeader
+}
+
+// maxKeptFields is the most header fields whose map a connection keeps for
+// its next request (emptying a map costs its size).
+const maxKeptFields = 32
 
 // refuse answers a head that could not be read, unless the client left.
 func (c *h1ServerConn) refuse(err error) {

@@ -265,6 +265,11 @@ func TestH1ServerHeaderValuesPerRequest(t *testing.T) {
 		assert.Equal(t, []string{fmt.Sprintf("v%d", i)}, reqs[1].header[fmt.Sprintf("X-F%d", i)])
 	}
 	assert.Equal(t, []string{"6"}, reqs[2].header["X-A"])
+	// One header map serves the connection's requests: none keeps a field
+	// of the one before.
+	assert.Nil(t, reqs[1].header["X-B"])
+	assert.Nil(t, reqs[2].header["X-B"])
+	assert.Nil(t, reqs[2].header["X-F0"])
 }
 
 // TestH1ServerSlowSecondHead: a kept-alive connection's next head that

@@ -43,6 +43,7 @@ type h1ServerConn struct {
 	hijacked  bool
 	watch     h1Watch
 	send      sendDeadline // the writes' deadline (sendtimeout.go)
+	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -113,7 +114,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 	if c.br.Buffered() > 0 {
 		// Pipelined: the connection stays active, the rest of the head
 		// comes within the read-header timeout.
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 		return true
 	}
 	c.state.Store(connIdle)
@@ -124,7 +125,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 	if first {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
-	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	c.recv.extend(c.nc, timeout)
 	// While it waits, the connection lends its (empty) writer back: idle
 	// connections hold none, and the one taken after is the pool's most
 	// recently used, still in the CPU's cache.
@@ -145,7 +146,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		return false
 	}
 	if !first && !c.headBuffered() {
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 	}
 	return true
 }
@@ -226,7 +227,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if rh.contentLength != 0 {
 		// As net/http: no deadline on the body but the handler's own
 		// (the client body timeout).
-		c.nc.SetReadDeadline(time.Time{})
+		c.recv.set(c.nc, time.Time{})
 		ex.body = h1ReqBody{c: c, ex: ex, chunked: rh.contentLength < 0, n: rh.contentLength}
 		if ex.body.chunked {
 			r.TransferEncoding = []string{"chunked"}
@@ -281,7 +282,7 @@ func (c *h1ServerConn) linger() {
 		return
 	}
 	cw.CloseWrite()
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	c.recv.set(c.nc, time.Now().Add(lingerTime))
 	io.Copy(io.Discard, io.LimitReader(c.nc, maxDiscard))
 }
 
@@ -416,7 +417,7 @@ func (b *h1ReqBody) drain() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err == nil && !b.canContinue && !b.chunked && b.n <= maxDiscard {
-		b.c.nc.SetReadDeadline(time.Now().Add(b.c.srv.opts.ReadHeaderTimeout))
+		b.c.recv.set(b.c.nc, time.Now().Add(b.c.srv.opts.ReadHeaderTimeout))
 		m, _ := b.c.br.Discard(int(b.n))
 		b.n -= int64(m)
 		if b.n == 0 {

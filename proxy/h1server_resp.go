@@ -271,7 +271,10 @@ func (s *savedByteConn) Read(p []byte) (int, error) { return s.rd.Read(p) }
 
 // SetReadDeadline and SetWriteDeadline are what http.ResponseController
 // calls (the client body's timeout).
-func (w *h1Response) SetReadDeadline(t time.Time) error { return w.ex.c.nc.SetReadDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error {
+	c := w.ex.c
+	return c.recv.setElsewhere(c.nc, t) // a transport's goroutine may call it
+}
 func (w *h1Response) SetWriteDeadline(t time.Time) error {
 	w.ex.c.send.at = t // the send timeout moves it on once it is near
 	return w.ex.c.nc.SetWriteDeadline(t)

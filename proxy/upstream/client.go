@@ -89,9 +89,11 @@ type conn struct {
 	// stopped is set by interrupt: a deadline set after must not undo its
 	// deadline in the past (readBy, writeBy).
 	stopped atomic.Bool
-	// readAt and writeAt are the deadlines last set by readWithin and
-	// writeWithin (zero: none).
+	// readAt and writeAt are the deadlines last set by armRead, armProbe
+	// and writeWithin (zero: none); readProbe: readAt is armProbe's.
 	readAt, writeAt time.Time
+	readProbe       bool
+	readTimeout     time.Duration // of the exchange under way
 }
 
 // timedWriter gives each write to the endpoint its own deadline: nginx's
@@ -134,21 +136,28 @@ func (c *conn) writeBy(t time.Time) {
 	}
 }
 
-// readWithin arms the read deadline for a read that may wait d. The
-// deadline is set d plus a sixteenth ahead and kept while at least d of it
-// is left, so a busy connection sets it about once per sixteenth of d
-// instead of once per read, and a read that gets nothing fails after
-// between d and d plus a sixteenth: never before its timeout.
-func (c *conn) readWithin(d time.Duration) {
-	now := time.Now()
-	if left := c.readAt.Sub(now); left >= d && left <= d+d/16 {
+// armRead arms the read deadline for a read that may wait d (0: no
+// limit). The deadline is set d plus a sixteenth ahead and kept while at
+// least d of it is left, so a busy connection sets it about once per
+// sixteenth of d instead of once per read, and a read that gets nothing
+// fails after between d and d plus a sixteenth: never before its timeout.
+func (c *conn) armRead(d time.Duration) {
+	if d <= 0 {
+		if c.readProbe || !c.readAt.IsZero() {
+			c.readProbe, c.readAt = false, time.Time{}
+			c.readBy(time.Time{})
+		}
 		return
 	}
-	c.readAt = now.Add(d + d/16)
+	now := time.Now()
+	if left := c.readAt.Sub(now); !c.readProbe && left >= d && left <= d+d/16 {
+		return
+	}
+	c.readProbe, c.readAt = false, now.Add(d+d/16)
 	c.readBy(c.readAt)
 }
 
-// writeWithin is readWithin for writes (proxy-send-timeout).
+// writeWithin is armRead for writes (proxy-send-timeout), d > 0.
 func (c *conn) writeWithin(d time.Duration) {
 	now := time.Now()
 	if left := c.writeAt.Sub(now); left >= d && left <= d+d/16 {

@@ -124,9 +124,10 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 	if err := send(c, req, to.Send); err != nil {
 		return nil, sendFailed(c, req, err)
 	}
+	c.readTimeout = to.Read
 	for {
-		if to.Read > 0 {
-			c.readWithin(to.Read)
+		if c.rd.pending == nil { // a pending request's read arms its own (armProbe)
+			c.armRead(to.Read)
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			if werr := c.rd.takeWriteErr(); werr != nil {
@@ -144,8 +145,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 		}
 		if rh.code == http.StatusSwitchingProtocols {
 			stop()
-			c.readAt = time.Time{}
-			c.nc.SetReadDeadline(time.Time{})
+			c.armRead(0)
 			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
 		}
 		if rh.code < 200 {
@@ -308,9 +308,9 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.finished {
 		return 0, io.EOF
 	}
-	if b.read > 0 && b.c.br.Buffered() == 0 {
+	if b.c.br.Buffered() == 0 {
 		// Only a read that may reach the socket needs a deadline.
-		b.c.readWithin(b.read)
+		b.c.armRead(b.read)
 	}
 	n, err := b.r.Read(p)
 	if err == io.EOF {

@@ -26,10 +26,15 @@ type connReader struct {
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
-	if r.pending == nil {
-		return r.c.nc.Read(p)
+	if r.pending != nil {
+		return r.fused(p)
 	}
-	return r.fused(p)
+	if r.c.readProbe {
+		// The rest of an answer whose first bytes a fused read waited for
+		// under armProbe's deadline: the exchange's own from here on.
+		r.c.armRead(r.c.readTimeout)
+	}
+	return r.c.nc.Read(p)
 }
 
 // takeWriteErr returns the error of the last pending write, if any, and

@@ -257,3 +257,87 @@ func (n bigFields) WriteFields(bw *bufio.Writer) {
 	bw.WriteString(strings.Repeat("b", int(n)))
 	bw.WriteString("\r\n")
 }
+
+// An endpoint that half-closes an idle connection (shutdown of its sending
+// side, as a lingering close does), reads what comes after and then closes
+// with nothing unread sends nothing the request could wake on: its end of
+// stream arrived before the request was written. The request must still
+// be retried on a new connection and answered, not wait for the read
+// timeout.
+func TestPendingRequestAfterALingeringCloseIsRetried(t *testing.T) {
+	halfClosed := make(chan struct{})
+	e := newRawEndpoint(t, func(i int, c net.Conn) {
+		br := bufio.NewReader(c)
+		if !readHead(br) {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n%dabc", i)
+		if i == 0 {
+			c.(*net.TCPConn).CloseWrite()
+			close(halfClosed)
+			readHead(br) // the request sent after the end of stream, dropped
+			return
+		}
+		for readHead(br) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n1abc")
+		}
+	})
+	c := New(Options{IdleCheck: time.Hour})
+	defer c.CloseIdle(nil)
+	body, err := roundTrip(context.Background(), c, e.addr(), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, "0abc", body)
+	<-halfClosed
+	// The end of stream must have reached the connection before the
+	// request is written: wait until the kernel says so.
+	require.Eventually(t, func() bool { return finReceived(t, c, e.addr()) }, 20*time.Second, time.Millisecond)
+	body, err = roundTrip(context.Background(), c, e.addr(), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, "1abc", body)
+	assert.Equal(t, int32(2), e.accepted.Load())
+}
+
+// finReceived reports whether the peer's end of stream reached the one
+// idle connection to addr (a peek finds it), leaving it in the pool.
+func finReceived(t *testing.T, c *Client, addr string) bool {
+	p := c.pool(addr)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	require.Len(t, p.idle, 1)
+	rc, err := p.idle[0].nc.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	eof := false
+	rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		eof = n == 0 && err == nil
+	})
+	return eof
+}
+
+// An answer slower than the check for a silent end of stream (probeAfter)
+// is awaited under the read timeout; the read timeout still ends a wait
+// longer than it, counted from the request.
+func TestPendingRequestSlowAnswer(t *testing.T) {
+	const slow = 3 * probeAfter
+	e := newRawEndpoint(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for k := 0; readHead(br); k++ {
+			if k < 3 { // the fourth request is never answered
+				time.Sleep(slow)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		}
+	})
+	c := New(Options{IdleCheck: time.Hour})
+	defer c.CloseIdle(nil)
+	for _, read := range []time.Duration{0, time.Minute, time.Minute} { // new, then kept-alive connections
+		body, err := roundTrip(context.Background(), c, e.addr(), read)
+		require.NoError(t, err, "read timeout %v", read)
+		assert.Equal(t, "ok", body)
+	}
+	_, err := roundTrip(context.Background(), c, e.addr(), slow*2/3)
+	require.Error(t, err)
+	assert.True(t, isTimeout(err), "a timeout: %v", err)
+	assert.Equal(t, int32(1), e.accepted.Load())
+}

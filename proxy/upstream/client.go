@@ -115,6 +115,8 @@ func (w *timedWriter) Write(p []byte) (int, error) {
 	}
 	if w.timeout > 0 {
 		w.c.writeWithin(w.timeout)
+	} else {
+		w.c.noWriteDeadline()
 	}
 	return w.c.nc.Write(p)
 }
@@ -155,6 +157,17 @@ func (c *conn) armRead(d time.Duration) {
 	}
 	c.readProbe, c.readAt = false, now.Add(d+d/16)
 	c.readBy(c.readAt)
+}
+
+// noWriteDeadline removes the write deadline that an earlier exchange's
+// body left (writeWithin's are not taken back after the body: a bodiless
+// request's fused write ignores them, and the next write that does not
+// comes here first).
+func (c *conn) noWriteDeadline() {
+	if !c.writeAt.IsZero() {
+		c.writeAt = time.Time{}
+		c.writeBy(time.Time{})
+	}
 }
 
 // writeWithin is armRead for writes (proxy-send-timeout), d > 0.

@@ -146,6 +146,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 		if rh.code == http.StatusSwitchingProtocols {
 			stop()
 			c.armRead(0)
+			c.noWriteDeadline()
 			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
 		}
 		if rh.code < 200 {
@@ -177,11 +178,7 @@ func send(c *conn, req *Request, sendTimeout time.Duration) error {
 	if err == nil {
 		err = c.bw.Flush()
 	}
-	if c.tw.timeout > 0 {
-		c.tw.timeout = 0
-		c.writeAt = time.Time{}
-		c.writeBy(time.Time{})
-	}
+	c.tw.timeout = 0 // the deadline stays (noWriteDeadline)
 	return err
 }
 

@@ -61,6 +61,7 @@ func (r *connReader) fused(p []byte) (int, error) {
 		// The socket took part of the request or none of it: the rest the
 		// usual way (without a deadline: a bodiless request fits the socket's
 		// buffer, as in exchange), then the usual read.
+		r.c.noWriteDeadline()
 		if _, werr := r.c.nc.Write(req[r.sent:]); werr != nil {
 			r.werr = werr
 			return 0, werr

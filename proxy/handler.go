@@ -65,7 +65,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	series := snap.def
 	if ex.route != nil {
 		action = ex.route.Action
-		series = snap.series[ex.route.Index()]
+		series = snap.series.At(ex.route.Index())
 	}
 	ex.info, ex.snap = s.requestInfo(r), snap
 	s.serve(w, r, snap, action, path, &ex)

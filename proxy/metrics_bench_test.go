@@ -65,7 +65,7 @@ func BenchmarkObserve(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				sm := sample{total: 3e6, forwarded: true, header: 2e6, response: 25e5, reqBytes: requestSize(req), respBytes: 512}
-				rs[0].get(be).observe(req.Method, 200, &sm)
+				rs.At(0).get(be).observe(req.Method, 200, &sm)
 			}
 		})
 	}

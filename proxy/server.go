@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/cow"
 	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/table"
 	"weir.dev/weir/proxy/wire"
@@ -84,7 +85,7 @@ type Server struct {
 type snapshot struct {
 	table  *table.Table
 	pools  []*balance.Pool
-	series []*routeSeries // indexed by Route.Index
+	series cow.Slice[*routeSeries] // indexed by Route.Index
 	def    *routeSeries
 }
 

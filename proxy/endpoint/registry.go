@@ -129,7 +129,7 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	backends := t.Backends()
-	pools := make([]*balance.Pool, len(backends))
+	pools := make([]*balance.Pool, t.NumBackends())
 	seen := make(map[key]bool)
 	checked := make(map[key]health.Spec)
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
@@ -182,10 +182,9 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed []int) []*balance.Pool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	backends := t.Backends()
 	pools := slices.Clone(prev)
-	if len(backends) > len(pools) {
-		pools = append(pools, make([]*balance.Pool, len(backends)-len(pools))...)
+	if n := t.NumBackends(); n > len(pools) {
+		pools = append(pools, make([]*balance.Pool, n-len(pools))...)
 	}
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
 	var released []key
@@ -200,7 +199,7 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 				}
 			}
 		}
-		b := backends[i]
+		b := t.Backend(i)
 		if b == nil {
 			pools[i] = nil
 			continue

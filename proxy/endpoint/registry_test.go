@@ -152,7 +152,7 @@ func TestPublishChangedAddsAndRemovesBackends(t *testing.T) {
 		Path: table.PathMatch{Type: table.PathPrefix, Value: "/"}, Action: &table.Action{Split: table.Split{Main: c}}}})
 	require.NoError(t, err)
 	np := r.PublishChanged(next, pools, next.Changes().Backends)
-	require.Len(t, np, len(next.Backends()))
+	require.Len(t, np, next.NumBackends())
 	assert.Nil(t, np[b.Index()])
 	assert.Same(t, c, np[c.Index()].Backend())
 	assert.Same(t, pools[a.Index()].Endpoints()[0], np[c.Index()].Endpoints()[0], "one endpoint, shared")

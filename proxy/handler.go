@@ -136,7 +136,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		defer closeCompression(cw, ex)
 		w = cw
 	}
-	pool := snap.pools[b.Index()]
+	pool := snap.pools.At(b.Index())
 	if len(pool.Endpoints()) == 0 {
 		s.noEndpoint(w, r, a, b, ex)
 		return

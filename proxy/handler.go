@@ -92,9 +92,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	case a.Respond != nil:
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
 		return
-	case a.GatewayCORS != nil && s.cors(w, r, a.GatewayCORS):
-		ex.status = http.StatusNoContent
-		return
 	}
 	if (len(a.SourceDeny) > 0 || len(a.SourceAllow) > 0) && !sourceAllowed(a, ex.info.clientIP) {
 		ex.status = s.answer(w, http.StatusForbidden, "forbidden")

@@ -57,19 +57,6 @@ func serveRaw(t *testing.T, ln net.Listener, serve func(i int, c net.Conn)) *raw
 
 func (e *rawEndpoint) addr() string { return e.ln.Addr().String() }
 
-// readHead reads one request head; false at the connection's end.
-func readHead(br *bufio.Reader) bool {
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return false
-		}
-		if line == "\r\n" {
-			return true
-		}
-	}
-}
-
 // roundTrip sends a GET and returns the body or the error.
 func roundTrip(ctx context.Context, c *Client, addr string, read time.Duration) (string, error) {
 	req := &Request{Addr: addr, Method: http.MethodGet, URI: "/", Host: "a.test"}

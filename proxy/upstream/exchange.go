@@ -305,8 +305,9 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.finished {
 		return 0, io.EOF
 	}
-	if b.c.br.Buffered() == 0 {
-		// Only a read that may reach the socket needs a deadline.
+	if b.c.br.Buffered() == 0 && (b.r != &b.lr || b.lr.N > 0) {
+		// Only a read that may reach the socket needs a deadline (not the
+		// one that finds the end of a body framed by Content-Length).
 		b.c.armRead(b.read)
 	}
 	n, err := b.r.Read(p)

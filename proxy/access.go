@@ -65,8 +65,6 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, a *table.Action,
 
 // preflight answers a CORS preflight whose headers are set.
 func (s *Server) preflight(w http.ResponseWriter, ex *exchange) (http.ResponseWriter, bool) {
-	h := w.Header()
-	h["Content-Type"] = []string{"text/plain charset=UTF-8"}
 	w.WriteHeader(http.StatusNoContent)
 	ex.status = http.StatusNoContent
 	return w, false

@@ -53,7 +53,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, a *table.Acti
 // fetchErrorPage asks the error backend for the page; nil when it could not
 // answer (no endpoint, a failure, or an answer Weir refuses).
 func (s *Server) fetchErrorPage(r *http.Request, e *table.ErrorPages, b *table.Backend, code int, ex *exchange) *http.Response {
-	pool := ex.snap.pools[e.Backend.Index()]
+	pool := ex.snap.pools.At(e.Backend.Index())
 	ep := pool.Pick(r, ex.info.clientIP, nil)
 	if ep == nil {
 		return nil
@@ -115,7 +115,7 @@ func (s *Server) interceptResponse(w http.ResponseWriter, r *http.Request, resp 
 // the error page, else Weir answers.
 func (s *Server) noEndpoint(w http.ResponseWriter, r *http.Request, a *table.Action, b *table.Backend, ex *exchange) {
 	if e := a.ErrorPages; e != nil && e.Unavailable && e.Backend != nil && e.Backend != b {
-		pool := ex.snap.pools[e.Backend.Index()]
+		pool := ex.snap.pools.At(e.Backend.Index())
 		if len(pool.Endpoints()) > 0 {
 			ex.backend = e.Backend
 			s.forward(w, r, pool, a, "", ex)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -194,12 +195,12 @@ func TestCORS(t *testing.T) {
 	h := newHarness(t, Options{})
 	e := echoHeaders(t, "e")
 	a := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
-	a.GatewayCORS = &table.CORS{AllowOrigins: []string{"https://www.foo.test", "https://*.bar.test"}, AllowMethods: []string{"GET", "OPTIONS"},
-		AllowHeaders: []string{"x-header-1"}, ExposeHeaders: []string{"x-header-3"}, AllowCredentials: true, MaxAge: time.Hour}
+	a.CORS = cors.NewGateway(cors.GatewayConfig{AllowOrigins: []string{"https://www.foo.test", "https://*.bar.test"}, AllowMethods: []string{"GET", "OPTIONS"},
+		AllowHeaders: []string{"x-header-1"}, ExposeHeaders: []string{"x-header-3"}, AllowCredentials: true, MaxAge: time.Hour})
 	any := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
-	any.GatewayCORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}}
+	any.CORS = cors.NewGateway(cors.GatewayConfig{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}})
 	creds := weighted(table.WeightedBackend{Backend: backendOf("e", e), Weight: 1})
-	creds.GatewayCORS = &table.CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}, AllowCredentials: true}
+	creds.CORS = cors.NewGateway(cors.GatewayConfig{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}, AllowCredentials: true})
 	h.publishGateway(gwRoute("c.test", "/", a), gwRoute("c.test", "/any", any), gwRoute("c.test", "/creds", creds))
 
 	resp, _ := h.do(newReq("OPTIONS", "http://c.test/x", "Origin", "https://a.b.bar.test", "Access-Control-Request-Method", "GET"))

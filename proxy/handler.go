@@ -80,7 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	series := snap.def
 	if ex.route != nil {
 		action = ex.route.Action
-		series = snap.series[ex.route.Index()]
+		series = snap.series.At(ex.route.Index())
 	}
 	ex.info, ex.snap = s.requestInfo(r), snap
 	s.serve(w, r, snap, action, path, ex)
@@ -106,9 +106,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		return
 	case a.Respond != nil:
 		ex.status = s.answer(w, a.Respond.Status, a.Respond.Body)
-		return
-	case a.GatewayCORS != nil && s.cors(w, r, a.GatewayCORS):
-		ex.status = http.StatusNoContent
 		return
 	}
 	if (len(a.SourceDeny) > 0 || len(a.SourceAllow) > 0) && !sourceAllowed(a, ex.info.clientIP) {
@@ -151,7 +148,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 		defer closeCompression(cw, ex)
 		w = cw
 	}
-	pool := snap.pools[b.Index()]
+	pool := snap.pools.At(b.Index())
 	if len(pool.Endpoints()) == 0 {
 		s.noEndpoint(w, r, a, b, ex)
 		return

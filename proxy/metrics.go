@@ -2,10 +2,10 @@ package proxy
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"weir.dev/weir/proxy/cow"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -30,7 +30,6 @@ type Metrics struct {
 	// owners holds the series each Server's table in service uses, with
 	// the number of uses; a series no owner uses is removed.
 	owners map[any]map[*series]int
-	all    atomic.Pointer[[]*series]
 	// backends are the namespace/service pairs of weir_backend_panic_total,
 	// with the number of series naming each (setBackendLocked).
 	backends map[[2]string]int
@@ -92,8 +91,6 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) *Metrics {
 	for _, r := range errorReasons {
 		m.errors.WithLabelValues(r)
 	}
-	empty := []*series{}
-	m.all.Store(&empty)
 	if reg != nil {
 		reg.MustRegister(m.inFlight, m.tableGeneration, m.errors, m.canaryUnavailable, m.panics, m.endpointHealth, &requestCollector{m})
 		if opts.Compat != nil {
@@ -131,11 +128,11 @@ func (rs *routeSeries) get(b *table.Backend) *series {
 // of the default action, for owner (the Server publishing t). The series
 // owner's previous table used and no table in service uses any more are
 // removed, as ingress-nginx removes the metrics of deleted Ingresses.
-func (m *Metrics) seriesFor(owner any, t *table.Table) ([]*routeSeries, *routeSeries) {
+func (m *Metrics) seriesFor(owner any, t *table.Table) (cow.Slice[*routeSeries], *routeSeries) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	used := make(map[*series]int)
-	out := make([]*routeSeries, len(t.Routes()))
+	out := make([]*routeSeries, t.Len())
 	for i, rt := range t.Routes() {
 		if rt == nil {
 			continue // removed (table.WithHosts)
@@ -144,7 +141,7 @@ func (m *Metrics) seriesFor(owner any, t *table.Table) ([]*routeSeries, *routeSe
 	}
 	def := m.routeSeriesLocked(used, "", "", table.Source{}, t.Default())
 	m.ownLocked(owner, used)
-	return out, def
+	return cow.Of(out), def
 }
 
 // release drops owner's claim on its series (a Server that is closed).
@@ -154,8 +151,8 @@ func (m *Metrics) release(owner any) {
 	m.ownLocked(owner, nil)
 }
 
-// ownLocked records the series owner uses now, removes those nobody uses
-// any more, and publishes the list the collector reads.
+// ownLocked records the series owner uses now and removes those nobody
+// uses any more.
 func (m *Metrics) ownLocked(owner any, used map[*series]int) {
 	prev := m.owners[owner]
 	for s := range used {
@@ -176,16 +173,18 @@ func (m *Metrics) ownLocked(owner any, used map[*series]int) {
 	} else {
 		m.owners[owner] = used
 	}
-	m.publishAllLocked()
 }
 
-// publishAllLocked publishes the list of series the collector reads.
-func (m *Metrics) publishAllLocked() {
+// allSeries lists the series for a scrape. A scrape goes over every series
+// anyway; a change of the table costs only what it changes.
+func (m *Metrics) allSeries() []*series {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	all := make([]*series, 0, len(m.series))
 	for _, s := range m.series {
 		all = append(all, s)
 	}
-	m.all.Store(&all)
+	return all
 }
 
 // setBackendLocked records the backend whose requests a series counts.

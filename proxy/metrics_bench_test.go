@@ -1,15 +1,12 @@
 package proxy
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"net/http"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -24,24 +21,11 @@ func BenchmarkRequestMetrics(b *testing.B) {
 		compat prometheus.Labels
 	}{{"compat=off", nil}, {"compat=on", prometheus.Labels{"controller_pod": "p", "controller_class": "c", "controller_namespace": "n"}}} {
 		b.Run(c.name, func(b *testing.B) {
-			reg := endpoint.NewRegistry(endpoint.Options{})
-			defer reg.Close()
-			s := New(Options{AccessLogWriter: io.Discard}, reg, NewMetrics(prometheus.NewRegistry(), MetricsOptions{PerHost: true, Compat: c.compat}), nil)
-			defer s.Close()
 			be := &table.Backend{Name: "b", Service: "svc", Endpoints: []table.Endpoint{{Address: addr}}}
-			tb, _ := table.New(1, []*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
-				Source: table.Source{Kind: "Ingress", Namespace: "ns", Name: "web"}, Action: &table.Action{Split: table.Split{Main: be}}}}, nil)
-			s.Publish(tb)
-			req, _ := http.ReadRequest(bufio.NewReader(bytes.NewReader([]byte(
-				"GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"))))
-			req.RemoteAddr = "192.0.2.1:40000"
-			w := &discardResponse{h: make(http.Header)}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				clear(w.h)
-				s.ServeHTTP(w, req)
-			}
+			benchServe(b, Options{AccessLogWriter: io.Discard}, MetricsOptions{PerHost: true, Compat: c.compat},
+				[]*table.Route{{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
+					Source: table.Source{Kind: "Ingress", Namespace: "ns", Name: "web"}, Action: &table.Action{Split: table.Split{Main: be}}}},
+				"GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 		})
 	}
 }
@@ -65,7 +49,7 @@ func BenchmarkObserve(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				sm := sample{total: 3e6, forwarded: true, header: 2e6, response: 25e5, reqBytes: requestSize(req), respBytes: 512}
-				rs[0].get(be).observe(req.Method, 200, &sm)
+				rs.At(0).get(be).observe(req.Method, 200, &sm)
 			}
 		})
 	}

@@ -145,7 +145,7 @@ func (c *requestCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *requestCollector) Collect(ch chan<- prometheus.Metric) {
-	all := *c.m.all.Load()
+	all := c.m.allSeries()
 	countFamily(ch, requestsDesc, groupCells(all, weirRequest))
 	routes := groupCells(all, weirRoute)
 	for _, f := range weirHists {

@@ -54,7 +54,7 @@ func (c *compatCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *compatCollector) Collect(ch chan<- prometheus.Metric) {
-	groups := groupCells(*c.m.all.Load(), compatRequest)
+	groups := groupCells(c.m.allSeries(), compatRequest)
 	countFamily(ch, c.requests, groups)
 	for _, f := range c.hists {
 		f.collect(ch, groups)

@@ -1,8 +1,7 @@
 package proxy
 
 import (
-	"slices"
-
+	"weir.dev/weir/proxy/cow"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -11,7 +10,7 @@ import (
 // their series anew, every other route keeps prev's, so the cost follows
 // the change, not the table. A series the owner no longer uses is removed
 // as seriesFor removes it; one a new route uses again keeps its counts.
-func (m *Metrics) seriesChanged(owner any, t *table.Table, prev []*routeSeries, changed []int) []*routeSeries {
+func (m *Metrics) seriesChanged(owner any, t *table.Table, prev cow.Slice[*routeSeries], changed []int) cow.Slice[*routeSeries] {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	used := m.owners[owner]
@@ -19,18 +18,19 @@ func (m *Metrics) seriesChanged(owner any, t *table.Table, prev []*routeSeries, 
 		used = make(map[*series]int)
 		m.owners[owner] = used
 	}
-	routes := t.Routes()
-	out := slices.Clone(prev)
-	out = append(out, make([]*routeSeries, max(0, len(routes)-len(out)))...)[:len(routes)]
-	known := len(m.series)
+	out := prev
+	w := out.Derive()
+	for out.Len() < t.Len() {
+		w.Append(nil)
+	}
 	added := make(map[*series]int)
 	for _, i := range changed {
-		out[i] = nil
-		if rt := routes[i]; rt != nil {
-			out[i] = m.routeSeriesLocked(added, rt.Host, rt.Path.Value, rt.Source, rt.Action)
+		var rs *routeSeries
+		if rt := t.Route(i); rt != nil {
+			rs = m.routeSeriesLocked(added, rt.Host, rt.Path.Value, rt.Source, rt.Action)
 		}
+		w.Set(i, rs)
 	}
-	dirty := len(m.series) != known
 	// Uses are counted up before they are counted down, so a series that
 	// a replaced route and its replacement share is never dropped.
 	for s, n := range added {
@@ -40,22 +40,18 @@ func (m *Metrics) seriesChanged(owner any, t *table.Table, prev []*routeSeries, 
 		used[s] += n
 	}
 	for _, i := range changed {
-		if i >= len(prev) || prev[i] == nil {
+		if i >= prev.Len() || prev.At(i) == nil {
 			continue
 		}
-		for _, s := range prev[i].all() {
+		for _, s := range prev.At(i).all() {
 			if used[s]--; used[s] > 0 {
 				continue
 			}
 			delete(used, s)
 			if s.owners--; s.owners == 0 {
 				m.dropLocked(s)
-				dirty = true
 			}
 		}
-	}
-	if dirty {
-		m.publishAllLocked()
 	}
 	return out
 }

@@ -78,7 +78,7 @@ func (s *Server) sendMirror(r *http.Request, snap *snapshot, a *table.Action, b 
 		cp.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	info := s.requestInfo(r)
-	pool := snap.pools[b.Index()]
+	pool := snap.pools.At(b.Index())
 	go func() {
 		defer func() { <-mirrorSlots }()
 		defer cancel()

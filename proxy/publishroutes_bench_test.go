@@ -2,9 +2,9 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,32 +32,38 @@ func BenchmarkRequestPathByRoutes(b *testing.B) {
 		routes, backends int
 	}{{"routes=1", 1, 1}, {"routes=1000", 1000, 1}, {"routes=1000,backends=1000", 1000, 1000}} {
 		b.Run(c.name, func(b *testing.B) {
-			reg := endpoint.NewRegistry(endpoint.Options{})
-			defer reg.Close()
-			s := New(Options{}, reg, NewMetrics(prometheus.NewRegistry(), MetricsOptions{PerHost: true}), nil)
-			defer s.Close()
-			tb, err := table.New(1, s6Routes(addr, c.routes, c.backends), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.Publish(tb)
-			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader([]byte(
-				"GET /p7/x HTTP/1.1\r\nHost: h57.bench.test\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Request-Id: 0123456789abcdef\r\n\r\n"))))
-			if err != nil {
-				b.Fatal(err)
-			}
-			req.RemoteAddr = "192.0.2.1:40000"
-			w := &discardResponse{h: make(http.Header)}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				w.status = 0
-				s.ServeHTTP(w, req)
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
-				}
-			}
+			benchServe(b, Options{}, MetricsOptions{PerHost: true}, s6Routes(addr, c.routes, c.backends),
+				"GET /p7/x HTTP/1.1\r\nHost: h57.bench.test\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Request-Id: 0123456789abcdef\r\n\r\n")
 		})
+	}
+}
+
+// benchServe publishes routes on a Server of its own and serves the
+// request head given, b.N times, requiring 200 each time.
+func benchServe(b *testing.B, opts Options, mopts MetricsOptions, routes []*table.Route, head string) {
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(opts, reg, NewMetrics(prometheus.NewRegistry(), mopts), nil)
+	defer s.Close()
+	tb, err := table.New(1, routes, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Publish(tb)
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.RemoteAddr = "192.0.2.1:40000"
+	w := &discardResponse{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.status = 0
+		s.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
 	}
 }
 

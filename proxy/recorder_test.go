@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/proxy/endpoint"
+	"weir.dev/weir/proxy/stream/streamtest"
 	"weir.dev/weir/proxy/table"
 	weirtls "weir.dev/weir/tls"
 )
@@ -48,19 +49,7 @@ func newRecorder(t testing.TB) *recorder {
 // and returns its address.
 func serveConns(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	return ln.Addr().String()
+	return streamtest.ServeTCP(t, serve).String()
 }
 
 func (rec *recorder) serve(c net.Conn) {

@@ -126,7 +126,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 	dst := w.Header()
 	conn := resp.Header["Connection"]
 	for k, vs := range resp.Header {
-		if isRespHopHeader(k) || connectionListed(conn, k) || (a.GatewayCORS != nil && isCORSHeader(k)) {
+		if isRespHopHeader(k) || connectionListed(conn, k) || (a.CORS != nil && a.CORS.OwnsHeaders() && isCORSHeader(k)) {
 			continue
 		}
 		dst[k] = vs

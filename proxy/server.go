@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/cow"
 	"weir.dev/weir/proxy/endpoint"
 	"weir.dev/weir/proxy/table"
 	"weir.dev/weir/proxy/wire"
@@ -83,14 +84,14 @@ type Server struct {
 // its backends (indexed by Backend.Index) and its metric series.
 type snapshot struct {
 	table  *table.Table
-	pools  []*balance.Pool
-	series []*routeSeries // indexed by Route.Index
+	pools  cow.Slice[*balance.Pool]
+	series cow.Slice[*routeSeries] // indexed by Route.Index
 	def    *routeSeries
 }
 
 // Available implements table.Availability over the snapshot's pools.
 func (s *snapshot) Available(b *table.Backend) bool {
-	return s.pools[b.Index()].Available()
+	return s.pools.At(b.Index()).Available()
 }
 
 // New returns a Server that answers 404 until the first Publish.
@@ -180,12 +181,12 @@ func (s *Server) PublishHosts(t *table.Table) {
 // forgetGone closes the idle connections to the endpoints of the pools at
 // indices that left, now rather than at the next full publish (the
 // registry marks them removed).
-func (s *Server) forgetGone(pools []*balance.Pool, indices []int) {
+func (s *Server) forgetGone(pools cow.Slice[*balance.Pool], indices []int) {
 	for _, i := range indices {
-		if i >= len(pools) || pools[i] == nil {
+		if i >= pools.Len() || pools.At(i) == nil {
 			continue
 		}
-		for _, ep := range pools[i].Endpoints() {
+		for _, ep := range pools.At(i).Endpoints() {
 			if ep.Gone().Err() != nil {
 				s.upstreams.forgetAddr(ep.Address())
 			}

@@ -43,7 +43,7 @@ func TestHSTSOptions(t *testing.T) {
 	hsts := func() string {
 		res := Translate(in, 1)
 		require.NotNil(t, res.Table)
-		return res.Table.Routes()[0].Action.HSTS
+		return res.Table.Route(0).Action.HSTS
 	}
 	assert.Equal(t, HSTS, hsts())
 	in.Options.HSTS = "max-age=600; preload"

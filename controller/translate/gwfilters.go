@@ -6,6 +6,7 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -30,7 +31,7 @@ func (g *gw) httpFilter(r *gwRoute, gr *gwRule, field string, f *gatewayv1.HTTPR
 	case gatewayv1.HTTPRouteFilterRequestMirror:
 		g.mirror(r, gr, f.RequestMirror, false)
 	case gatewayv1.HTTPRouteFilterCORS:
-		a.GatewayCORS = corsFilter(f.CORS)
+		a.CORS = corsFilter(f.CORS)
 	default:
 		g.badRule(r, gr, field, fmt.Sprintf("filter type %q is not supported", f.Type))
 	}
@@ -123,11 +124,11 @@ func (g *gw) mirror(r *gwRoute, gr *gwRule, f *gatewayv1.HTTPRequestMirrorFilter
 	gr.mirrors = append(gr.mirrors, m)
 }
 
-func corsFilter(f *gatewayv1.HTTPCORSFilter) *table.CORS {
+func corsFilter(f *gatewayv1.HTTPCORSFilter) *cors.Policy {
 	if f == nil {
 		return nil
 	}
-	c := &table.CORS{AllowCredentials: f.AllowCredentials != nil && *f.AllowCredentials,
+	c := cors.GatewayConfig{AllowCredentials: f.AllowCredentials != nil && *f.AllowCredentials,
 		MaxAge: time.Duration(f.MaxAge) * time.Second}
 	for _, o := range f.AllowOrigins {
 		c.AllowOrigins = append(c.AllowOrigins, string(o))
@@ -141,7 +142,7 @@ func corsFilter(f *gatewayv1.HTTPCORSFilter) *table.CORS {
 	for _, h := range f.ExposeHeaders {
 		c.ExposeHeaders = append(c.ExposeHeaders, string(h))
 	}
-	return c
+	return cors.NewGateway(c)
 }
 
 // backendFilter applies a backendRef's own filter; only header edits are

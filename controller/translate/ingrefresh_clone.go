@@ -16,9 +16,7 @@ import (
 
 // inTable reports whether b is one of tb's backends.
 func inTable(tb *table.Table, b *table.Backend) bool {
-	bs := tb.Backends()
-	i := b.Index()
-	return i < len(bs) && bs[i] == b
+	return tb.Has(b)
 }
 
 // knownMap is m without the backends that are not in tb.

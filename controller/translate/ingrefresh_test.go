@@ -222,18 +222,18 @@ func requireShared(t testing.TB, prev, fast *Result, msg string) {
 		if r == nil || changed[r.Host] {
 			continue
 		}
-		require.Same(t, r, fast.Table.Routes()[i], "%s: route %d (%s %s) is shared", msg, i, r.Host, r.Path.Value)
+		require.Same(t, r, fast.Table.Route(i), "%s: route %d (%s %s) is shared", msg, i, r.Host, r.Path.Value)
 		require.Equal(t, i, r.Index(), msg)
 	}
 	// What differs is what Changes names: the proxy rebuilds only that.
 	ch := fast.Table.Changes()
 	for i, r := range fast.Table.Routes() {
-		if i >= len(prev.Table.Routes()) || prev.Table.Routes()[i] != r {
+		if prev.Table.Route(i) != r {
 			require.Contains(t, ch.Routes, i, "%s: route %d differs", msg, i)
 		}
 	}
 	for i, b := range fast.Table.Backends() {
-		if i >= len(prev.Table.Backends()) || prev.Table.Backends()[i] != b {
+		if prev.Table.Backend(i) != b {
 			require.Contains(t, ch.Backends, i, "%s: backend %d differs", msg, i)
 		}
 	}

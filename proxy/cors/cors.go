@@ -1,7 +1,9 @@
 // Package cors answers CORS preflight requests and adds CORS headers to
-// responses, as ingress-nginx's enable-cors and cors-* annotations do. A
-// Policy is immutable and shared by every request of the routes that use it;
-// matching an origin allocates nothing.
+// responses, as ingress-nginx's enable-cors and cors-* annotations do (New)
+// or as the Gateway API's CORS filter does (NewGateway, gateway.go): one
+// Policy type, so a route has one CORS policy and the proxy one place that
+// applies it. A Policy is immutable and shared by every request of the
+// routes that use it; matching an origin allocates nothing.
 package cors
 
 import (
@@ -35,6 +37,7 @@ type Policy struct {
 	creds   []string
 	maxAge  []string
 	desc    string
+	gw      *gatewayRules // the Gateway API's filter (NewGateway); nil: ingress-nginx's
 }
 
 // wildcard is "scheme://*.suffix[:port]": prefix is "scheme://", suffix is
@@ -75,8 +78,13 @@ var anyOrigin = []string{"*"}
 // Apply adds the CORS headers to h when the request's origin is allowed, and
 // reports whether the request is a preflight Weir answers itself (204,
 // without reaching the backend). With "*" every request counts as allowed,
-// with or without an Origin header, as in ingress-nginx.
+// with or without an Origin header, as in ingress-nginx; a preflight's
+// answer is text/plain, as ingress-nginx's. A Gateway API policy follows
+// its own rules (gateway.go).
 func (p *Policy) Apply(h http.Header, r *http.Request) (preflight bool) {
+	if p.gw != nil {
+		return p.gw.apply(h, r)
+	}
 	var allow []string
 	if p.any {
 		allow = anyOrigin
@@ -99,8 +107,14 @@ func (p *Policy) Apply(h http.Header, r *http.Request) (preflight bool) {
 		h["Access-Control-Expose-Headers"] = p.expose
 	}
 	h["Access-Control-Max-Age"] = p.maxAge
-	return r.Method == http.MethodOptions
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h["Content-Type"] = preflightType
+	return true
 }
+
+var preflightType = []string{"text/plain charset=UTF-8"}
 
 var varyOrigin = []string{"Origin"}
 
@@ -117,8 +131,12 @@ func addVary(h http.Header) {
 	h["Vary"] = append(v[:len(v):len(v)], "Origin")
 }
 
-// Allows reports whether origin matches the policy (case-insensitively).
+// Allows reports whether origin matches the policy (case-insensitively for
+// ingress-nginx's).
 func (p *Policy) Allows(origin string) bool {
+	if p.gw != nil {
+		return p.gw.allows(origin)
+	}
 	if p.any {
 		return true
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/annotations"
 )
@@ -53,6 +54,7 @@ func TestListedOrigins(t *testing.T) {
 		"Access-Control-Allow-Headers":     {"X-A"},
 		"Access-Control-Expose-Headers":    {"X-Total"},
 		"Access-Control-Max-Age":           {"600"},
+		"Content-Type":                     {"text/plain charset=UTF-8"}, // ingress-nginx's preflight answer
 	}, h)
 
 	h = http.Header{}
@@ -124,4 +126,54 @@ func TestVaryKeepsTheBackendsValues(t *testing.T) {
 	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, h["Vary"])
 	p.Apply(h, r)
 	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, h["Vary"], "added once")
+}
+
+// TestGatewayOrigins: the Gateway API's wildcard spans any number of
+// labels before the suffix, never none; other origins match exactly.
+func TestGatewayOrigins(t *testing.T) {
+	c := NewGateway(GatewayConfig{AllowOrigins: []string{"https://www.foo.com", "https://*.bar.com"}})
+	for origin, ok := range map[string]bool{
+		"https://www.foo.com": true, "https://a.bar.com": true, "https://a.b.bar.com": true,
+		"https://bar.com": false, "http://a.bar.com": false, "https://www.foo.com.evil": false, "https://abar.com": false,
+	} {
+		assert.Equal(t, ok, c.Allows(origin), origin)
+	}
+	assert.True(t, NewGateway(GatewayConfig{AllowOrigins: []string{"*"}}).Allows("https://x.test:8443"))
+}
+
+// TestGatewayApply: a preflight is answered whatever its origin, with the
+// allow headers only for an allowed one; applied again over an endpoint's
+// head (the proxy does, when the response starts), Vary keeps the
+// endpoint's values and names Origin once.
+func TestGatewayApply(t *testing.T) {
+	p := NewGateway(GatewayConfig{AllowOrigins: []string{"https://*.example.com"}, AllowMethods: []string{"GET"},
+		AllowHeaders: []string{"*"}, AllowCredentials: true})
+	require.True(t, p.OwnsHeaders())
+	preflight := request(http.MethodOptions, "https://a.example.com")
+	preflight.Header.Set("Access-Control-Request-Method", "GET")
+	preflight.Header.Set("Access-Control-Request-Headers", "x-a")
+	h := http.Header{}
+	assert.True(t, p.Apply(h, preflight))
+	assert.Equal(t, http.Header{
+		"Vary":                             {"Origin"},
+		"Access-Control-Allow-Origin":      {"https://a.example.com"},
+		"Access-Control-Allow-Credentials": {"true"},
+		"Access-Control-Allow-Methods":     {"GET"},
+		"Access-Control-Allow-Headers":     {"x-a"},
+		"Access-Control-Max-Age":           {"5"},
+	}, h)
+
+	other := request(http.MethodOptions, "https://evil.test")
+	other.Header.Set("Access-Control-Request-Method", "GET")
+	h = http.Header{}
+	assert.True(t, p.Apply(h, other), "answered, never forwarded")
+	assert.Equal(t, http.Header{"Vary": {"Origin"}}, h)
+
+	assert.False(t, p.Apply(http.Header{}, request(http.MethodOptions, "https://a.example.com")), "no Access-Control-Request-Method: not a preflight")
+	h = http.Header{"Vary": {"Accept-Encoding"}}
+	get := request(http.MethodGet, "https://a.example.com")
+	p.Apply(h, get)
+	p.Apply(h, get)
+	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, h["Vary"])
+	assert.Equal(t, []string{"https://a.example.com"}, h["Access-Control-Allow-Origin"], "credentials: the origin, not *")
 }

@@ -9,7 +9,6 @@
 package endpoint
 
 import (
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"weir.dev/weir/proxy/balance"
+	"weir.dev/weir/proxy/cow"
 	"weir.dev/weir/proxy/health"
 	"weir.dev/weir/proxy/table"
 )
@@ -125,11 +125,11 @@ func (r *Registry) newEntry(k key) *entry {
 
 // Publish returns the pools of t's backends, indexed by Backend.Index. It is
 // safe to call while requests use pools of earlier tables.
-func (r *Registry) Publish(t *table.Table) []*balance.Pool {
+func (r *Registry) Publish(t *table.Table) cow.Slice[*balance.Pool] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	backends := t.Backends()
-	pools := make([]*balance.Pool, len(backends))
+	pools := make([]*balance.Pool, t.NumBackends())
 	seen := make(map[key]bool)
 	checked := make(map[key]health.Spec)
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
@@ -170,7 +170,7 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 		en.setRefs(r.scope, refs[k])
 	}
 	r.syncCheckers()
-	return pools
+	return cow.Of(pools)
 }
 
 // PublishChanged returns the pools of t, a table that differs from the one
@@ -178,21 +178,22 @@ func (r *Registry) Publish(t *table.Table) []*balance.Pool {
 // changed (table.WithEndpoints), or in the backends at those indices
 // (table.WithHosts: a new backend, or nil for one removed). Only those
 // pools are rebuilt; endpoints no backend uses any more are removed as
-// Publish would remove them.
-func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed []int) []*balance.Pool {
+// Publish would remove them. The pools not rebuilt are shared with prev,
+// in copy-on-write chunks: the cost follows the change.
+func (r *Registry) PublishChanged(t *table.Table, prev cow.Slice[*balance.Pool], changed []int) cow.Slice[*balance.Pool] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	backends := t.Backends()
-	pools := slices.Clone(prev)
-	if len(backends) > len(pools) {
-		pools = append(pools, make([]*balance.Pool, len(backends)-len(pools))...)
+	pools := prev
+	w := pools.Derive()
+	for pools.Len() < t.NumBackends() {
+		w.Append(nil)
 	}
 	popts := balance.PoolOptions{Rand: r.opts.Rand, OnPanic: r.opts.OnPanic}
 	var released []key
 	for _, i := range changed {
-		if i < len(prev) && prev[i] != nil {
-			old := prev[i].Backend()
-			for _, ep := range prev[i].Endpoints() {
+		if p := poolAt(prev, i); p != nil {
+			old := p.Backend()
+			for _, ep := range p.Endpoints() {
 				k := key{ep.Address(), old.Protocol}
 				if en := r.entries[k]; en != nil && en.ep == ep {
 					en.setRefs(r.scope, en.refs[r.scope]-1)
@@ -200,9 +201,9 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 				}
 			}
 		}
-		b := backends[i]
+		b := t.Backend(i)
 		if b == nil {
-			pools[i] = nil
+			w.Set(i, nil)
 			continue
 		}
 		tEps := t.Endpoints(b)
@@ -230,7 +231,7 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 				en.refs[r.scope]++
 			}
 		}
-		pools[i] = balance.NewPool(b, eps, popts)
+		w.Set(i, balance.NewPool(b, eps, popts))
 	}
 	for _, k := range released {
 		if en := r.entries[k]; en != nil && en.total() <= 0 {
@@ -241,6 +242,14 @@ func (r *Registry) PublishChanged(t *table.Table, prev []*balance.Pool, changed 
 		}
 	}
 	return pools
+}
+
+// poolAt is pools' entry at i (nil: none, or i out of range).
+func poolAt(pools cow.Slice[*balance.Pool], i int) *balance.Pool {
+	if i < 0 || i >= pools.Len() {
+		return nil
+	}
+	return pools.At(i)
 }
 
 func (r *Registry) scopeChecked() map[key]health.Spec {

@@ -30,13 +30,13 @@ func TestStateSurvivesTableSwaps(t *testing.T) {
 	defer r.Close()
 	b1 := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.2:80"}}}
 	pools := r.Publish(tableWith(t, b1))
-	ep := pools[0].Endpoints()[0]
+	ep := pools.At(0).Endpoints()[0]
 	ep.Begin()
 
 	b2 := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.3:80"}}}
 	pools = r.Publish(tableWith(t, b2))
-	assert.Same(t, ep, pools[0].Endpoints()[0], "same identity, same state")
-	assert.Equal(t, int64(1), pools[0].Endpoints()[0].InFlight())
+	assert.Same(t, ep, pools.At(0).Endpoints()[0], "same identity, same state")
+	assert.Equal(t, int64(1), pools.At(0).Endpoints()[0].InFlight())
 
 	addrs := []string{}
 	for _, s := range r.Snapshot() {
@@ -51,7 +51,7 @@ func TestProtocolIsPartOfIdentity(t *testing.T) {
 	a := &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}
 	b := &table.Backend{Name: "b", Protocol: table.H2C, Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}
 	pools := r.Publish(tableWith(t, a, b))
-	assert.NotSame(t, pools[0].Endpoints()[0], pools[1].Endpoints()[0])
+	assert.NotSame(t, pools.At(0).Endpoints()[0], pools.At(1).Endpoints()[0])
 }
 
 func TestChecksStartAndStopWithTables(t *testing.T) {
@@ -77,8 +77,8 @@ func TestChecksStartAndStopWithTables(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the check never reported")
 	}
-	assert.False(t, pools[0].Endpoints()[0].Available())
-	assert.True(t, pools[0].Panicking())
+	assert.False(t, pools.At(0).Endpoints()[0].Available())
+	assert.True(t, pools.At(0).Panicking())
 
 	r.Publish(tableWith(t)) // the endpoint leaves every table
 	assert.Empty(t, r.Snapshot())
@@ -96,11 +96,11 @@ func TestRemovedEndpointsAreUnavailableToOlderTables(t *testing.T) {
 	defer r.Close()
 	old := r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}, {Address: "10.0.0.2:80"}}}))
 	r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.1:80"}}}))
-	gone := old[0].Endpoints()[1]
+	gone := old.At(0).Endpoints()[1]
 	assert.Equal(t, "10.0.0.2:80", gone.Address())
 	assert.False(t, gone.Available(), "a request on the old table does not retry on a removed endpoint")
 	for i := 0; i < 20; i++ {
-		assert.Equal(t, "10.0.0.1:80", old[0].Pick(nil, "", nil).Address())
+		assert.Equal(t, "10.0.0.1:80", old.At(0).Pick(nil, "", nil).Address())
 	}
 }
 
@@ -111,15 +111,15 @@ func TestPublishChangedEqualsPublish(t *testing.T) {
 	b := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: "10.0.0.2:80"}}}
 	tb := tableWith(t, a, b)
 	pools := r.Publish(tb)
-	kept := pools[a.Index()].Endpoints()[0]
-	shared := pools[a.Index()].Endpoints()[1]
+	kept := pools.At(a.Index()).Endpoints()[0]
+	shared := pools.At(a.Index()).Endpoints()[1]
 
 	// a loses 10.0.0.2 (still used by b) and gains 10.0.0.3.
 	next := tb.WithEndpoints(2, map[int][]table.Endpoint{a.Index(): {{Address: "10.0.0.1:80"}, {Address: "10.0.0.3:80"}}})
 	np := r.PublishChanged(next, pools, []int{a.Index()})
-	assert.Same(t, kept, np[a.Index()].Endpoints()[0], "state carries over")
-	assert.Equal(t, "10.0.0.3:80", np[a.Index()].Endpoints()[1].Address())
-	assert.Same(t, pools[b.Index()], np[b.Index()], "unchanged pools are reused")
+	assert.Same(t, kept, np.At(a.Index()).Endpoints()[0], "state carries over")
+	assert.Equal(t, "10.0.0.3:80", np.At(a.Index()).Endpoints()[1].Address())
+	assert.Same(t, pools.At(b.Index()), np.At(b.Index()), "unchanged pools are reused")
 	assert.True(t, shared.Available(), "still used by b")
 
 	// b loses 10.0.0.2 too: now nobody uses it.
@@ -144,7 +144,7 @@ func TestPublishChangedAddsAndRemovesBackends(t *testing.T) {
 	b := &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: "10.0.0.2:80"}}}
 	tb := tableWith(t, a, b)
 	pools := r.Publish(tb)
-	gone := pools[b.Index()].Endpoints()[0]
+	gone := pools.At(b.Index()).Endpoints()[0]
 
 	c := &table.Backend{Name: "c", Endpoints: []table.Endpoint{{Address: "127.0.0.1:1"}},
 		Health: table.HealthCheck{Path: "/hz", Interval: time.Hour, Fall: 1, Rise: 1}}
@@ -152,11 +152,11 @@ func TestPublishChangedAddsAndRemovesBackends(t *testing.T) {
 		Path: table.PathMatch{Type: table.PathPrefix, Value: "/"}, Action: &table.Action{Split: table.Split{Main: c}}}})
 	require.NoError(t, err)
 	np := r.PublishChanged(next, pools, next.Changes().Backends)
-	require.Len(t, np, len(next.Backends()))
-	assert.Nil(t, np[b.Index()])
-	assert.Same(t, c, np[c.Index()].Backend())
-	assert.Same(t, pools[a.Index()].Endpoints()[0], np[c.Index()].Endpoints()[0], "one endpoint, shared")
-	assert.Same(t, pools[a.Index()], np[a.Index()], "unchanged pools are reused")
+	require.Equal(t, next.NumBackends(), np.Len())
+	assert.Nil(t, np.At(b.Index()))
+	assert.Same(t, c, np.At(c.Index()).Backend())
+	assert.Same(t, pools.At(a.Index()).Endpoints()[0], np.At(c.Index()).Endpoints()[0], "one endpoint, shared")
+	assert.Same(t, pools.At(a.Index()), np.At(a.Index()), "unchanged pools are reused")
 	assert.False(t, gone.Available(), "b's endpoint is used by no backend any more")
 	select {
 	case addr := <-checks:

@@ -26,18 +26,18 @@ func TestScopesShareStateAndKeepWhatAnotherUses(t *testing.T) {
 	shared := table.Endpoint{Address: "10.0.0.1:80"}
 	ing := r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{shared, {Address: "10.0.0.2:80"}}}))
 	gws := gw.Publish(tableWith(t, &table.Backend{Name: "b", Endpoints: []table.Endpoint{shared}}))
-	assert.Same(t, ing[0].Endpoints()[0], gws[0].Endpoints()[0], "one state per endpoint across scopes")
+	assert.Same(t, ing.At(0).Endpoints()[0], gws.At(0).Endpoints()[0], "one state per endpoint across scopes")
 
 	// The Ingress table drops both endpoints; the Gateway still uses one.
 	r.Publish(tableWith(t, &table.Backend{Name: "a", Endpoints: []table.Endpoint{{Address: "10.0.0.3:80"}}}))
 	assert.Equal(t, []string{"10.0.0.1:80", "10.0.0.3:80"}, addresses(r))
-	assert.NoError(t, gws[0].Endpoints()[0].Gone().Err(), "still in the Gateway's table")
+	assert.NoError(t, gws.At(0).Endpoints()[0].Gone().Err(), "still in the Gateway's table")
 
 	// Releasing the Gateway's scope forgets its last endpoint.
 	empty, _ := table.New(2, nil, nil)
 	gw.Publish(empty)
 	assert.Equal(t, []string{"10.0.0.3:80"}, addresses(r))
-	assert.Error(t, gws[0].Endpoints()[0].Gone().Err(), "forgotten")
+	assert.Error(t, gws.At(0).Endpoints()[0].Gone().Err(), "forgotten")
 }
 
 // The endpoint-only path of one scope releases an endpoint only when no

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"weir.dev/weir/proxy/cow"
 )
 
 // Changes are what WithHosts replaced in the table it derived: the indices
@@ -61,21 +63,23 @@ func (t *Table) WithHosts(generation uint64, hosts []string, routes []*Route) (*
 
 // deriving is a table WithHosts is building from t.
 type deriving struct {
-	t, nt   *Table
-	hosts   *hostSet // the replaced hosts' new entries
-	eps     writer[[]Endpoint]
-	refs    writer[int32]
-	free    []int // route indices free to take
-	dropped []int // backends that lost a use
-	ch      Changes
-	seen    map[*Backend]bool // backends new to the table
+	t, nt    *Table
+	hosts    *hostSet // the replaced hosts' new entries
+	routes   cow.Writer[*Route]
+	backends cow.Writer[*Backend]
+	eps      cow.Writer[[]Endpoint]
+	refs     cow.Writer[int32]
+	free     []int // route indices free to take
+	dropped  []int // backends that lost a use
+	ch       Changes
+	seen     map[*Backend]bool // backends new to the table
 }
 
 func (t *Table) derive(generation uint64) *deriving {
 	nt := *t
 	nt.generation, nt.from = generation, t
-	nt.routes, nt.backends = slices.Clone(t.routes), slices.Clone(t.backends)
-	return &deriving{t: t, nt: &nt, hosts: newHostSet(), eps: nt.eps.derive(), refs: nt.refs.derive(), seen: map[*Backend]bool{}}
+	return &deriving{t: t, nt: &nt, hosts: newHostSet(), routes: nt.routes.Derive(), backends: nt.backends.Derive(),
+		eps: nt.eps.Derive(), refs: nt.refs.Derive(), seen: map[*Backend]bool{}}
 }
 
 // removeHost takes the routes of one of t's hosts out of the new table
@@ -86,12 +90,12 @@ func (d *deriving) removeHost(host string) {
 		return
 	}
 	for _, r := range h.routes {
-		d.nt.routes[r.index] = nil
+		d.routes.Set(r.index, nil)
 		d.nt.holes++
 		d.free = append(d.free, r.index)
 		d.ch.Routes = append(d.ch.Routes, r.index)
 		eachBackend(r.Action, func(b *Backend) {
-			d.refs.set(b.index, d.nt.refs.at(b.index)-1)
+			d.refs.Set(b.index, d.nt.refs.At(b.index)-1)
 			d.dropped = append(d.dropped, b.index)
 		})
 	}
@@ -104,29 +108,24 @@ func (d *deriving) add(r *Route) {
 	h.routes = append(h.routes, r)
 	if n := len(d.free); n > 0 {
 		r.index, d.free = d.free[n-1], d.free[:n-1]
-		nt.routes[r.index] = r
+		d.routes.Set(r.index, r)
 		nt.holes--
 	} else {
-		r.index = len(nt.routes)
-		nt.routes = append(nt.routes, r)
+		r.index = nt.routes.Len()
+		d.routes.Append(r)
 		d.ch.Routes = append(d.ch.Routes, r.index)
 	}
 	eachBackend(r.Action, func(b *Backend) {
-		if !d.seen[b] && !d.t.has(b) {
+		if !d.seen[b] && !d.t.Has(b) {
 			d.seen[b] = true
-			b.index = len(nt.backends)
-			nt.backends = append(nt.backends, b)
-			d.eps.append(b.Endpoints)
-			d.refs.append(0)
+			b.index = nt.backends.Len()
+			d.backends.Append(b)
+			d.eps.Append(b.Endpoints)
+			d.refs.Append(0)
 			d.ch.Backends = append(d.ch.Backends, b.index)
 		}
-		d.refs.set(b.index, nt.refs.at(b.index)+1)
+		d.refs.Set(b.index, nt.refs.At(b.index)+1)
 	})
-}
-
-// has reports whether b is one of t's backends.
-func (t *Table) has(b *Backend) bool {
-	return b.index < len(t.backends) && t.backends[b.index] == b
 }
 
 // finish sorts the new hosts' routes, frees the backends no route uses and
@@ -147,14 +146,14 @@ func (d *deriving) finish(replaced map[string]bool) (*Table, error) {
 	}
 	nt.exact, nt.wildcard = d.t.exact.with(exact), d.t.wildcard.with(wildcard)
 	for _, i := range d.dropped {
-		if nt.refs.at(i) == 0 && nt.backends[i] != nil {
-			nt.backends[i] = nil
-			d.eps.set(i, nil)
+		if nt.refs.At(i) == 0 && nt.backends.At(i) != nil {
+			d.backends.Set(i, nil)
+			d.eps.Set(i, nil)
 			nt.holes++
 			d.ch.Backends = append(d.ch.Backends, i)
 		}
 	}
-	if nt.holes > 64 && 4*nt.holes > len(nt.routes)+len(nt.backends) {
+	if nt.holes > 64 && 4*nt.holes > nt.routes.Len()+nt.backends.Len() {
 		return nil, ErrSparse
 	}
 	slices.Sort(d.ch.Routes)

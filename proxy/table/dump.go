@@ -2,7 +2,6 @@ package table
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -34,7 +33,12 @@ func (t *Table) Dump() string {
 	} else {
 		b.WriteString("default 404\n")
 	}
-	bs := slices.DeleteFunc(slices.Clone(t.backends), func(b *Backend) bool { return b == nil })
+	var bs []*Backend
+	for _, be := range t.Backends() {
+		if be != nil {
+			bs = append(bs, be)
+		}
+	}
 	sort.SliceStable(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
 	for _, be := range bs {
 		dumpBackend(&b, be, t.Endpoints(be))

@@ -7,7 +7,7 @@ import (
 )
 
 // The parts of an Action that only the Gateway API fills today: request
-// mirroring, CORS, route timeouts and per-backend header edits. They live in
+// mirroring, route timeouts and per-backend header edits. They live in
 // the same model as everything else, so a later Ingress annotation can use
 // them too.
 
@@ -20,21 +20,6 @@ type Mirror struct {
 	Numerator, Denominator int
 	// Target, when set, is ingress-nginx's mirror-target (errorpages.go).
 	Target *MirrorTarget
-}
-
-// CORS answers preflight requests and decorates responses for cross-origin
-// clients (the Gateway API's CORS filter; fetch standard semantics).
-type CORS struct {
-	// AllowOrigins are origins ("https://a.example.com"), patterns with a
-	// "*" host label prefix ("https://*.example.com"), or "*" for any.
-	AllowOrigins     []string
-	AllowMethods     []string // "*" allows any
-	AllowHeaders     []string // "*" allows any
-	ExposeHeaders    []string
-	AllowCredentials bool
-	// MaxAge is how long a preflight answer may be cached (0: 5 seconds,
-	// the fetch standard's default).
-	MaxAge time.Duration
 }
 
 // RouteTimeouts bound a request that matched a route. 0 leaves a bound off.
@@ -89,23 +74,6 @@ func concatEdits(a, b HeaderEdits) HeaderEdits {
 	}
 }
 
-// AllowsOrigin reports whether a request's Origin is allowed.
-func (c *CORS) AllowsOrigin(origin string) bool {
-	for _, o := range c.AllowOrigins {
-		switch {
-		case o == "*" || o == origin:
-			return true
-		case strings.Contains(o, "://*."):
-			scheme, rest, _ := strings.Cut(o, "://*")
-			if strings.HasPrefix(origin, scheme+"://") && strings.HasSuffix(origin, rest) &&
-				len(origin) > len(scheme)+3+len(rest) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // dumpGateway writes the Gateway API parts of an action, when set.
 func dumpGateway(b *strings.Builder, a *Action, in string) {
 	if t := a.Timeouts; t.Request > 0 || t.BackendRequest > 0 {
@@ -117,9 +85,5 @@ func dumpGateway(b *strings.Builder, a *Action, in string) {
 			fmt.Fprintf(b, " %d/%d", m.Numerator, m.Denominator)
 		}
 		b.WriteByte('\n')
-	}
-	if c := a.GatewayCORS; c != nil {
-		fmt.Fprintf(b, "%scors origins=%v methods=%v headers=%v expose=%v credentials=%t max-age=%s\n",
-			in, c.AllowOrigins, c.AllowMethods, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials, c.MaxAge)
 	}
 }

@@ -146,9 +146,10 @@ type Action struct {
 	SourceDeny  []netip.Prefix
 	SourceAllow []netip.Prefix
 
-	// CORS, RateLimit, BasicAuth and ExternalAuth are ingress-nginx's
-	// access annotations, checked in that order (proxy/access.go); nil
-	// when unused.
+	// CORS, RateLimit, BasicAuth and ExternalAuth are the access checks,
+	// in that order (proxy/access.go); nil when unused. CORS is
+	// ingress-nginx's annotations or the Gateway API's filter (the policy
+	// knows which rules it follows); the others are ingress-nginx's.
 	CORS         *cors.Policy
 	RateLimit    *ratelimit.Limiter
 	BasicAuth    *auth.Basic
@@ -156,13 +157,9 @@ type Action struct {
 	// ClientCert is auth-tls-*, checked first of all (proxy/clientcert.go).
 	ClientCert *weirtls.ClientAuth
 
-	// The Gateway API's RequestMirror, CORS filter and timeouts
-	// (gateway.go). GatewayCORS follows the Gateway API, not ingress-nginx:
-	// wildcard origins span any number of labels, "*" methods and headers
-	// echo what a preflight asks, and credentials echo the origin.
-	Mirrors     []Mirror
-	GatewayCORS *CORS
-	Timeouts    RouteTimeouts
+	// The Gateway API's RequestMirror and timeouts (gateway.go).
+	Mirrors  []Mirror
+	Timeouts RouteTimeouts
 
 	// ErrorPages is custom-http-errors and default-backend
 	// (proxy/customerrors.go); Compression the global gzip and brotli

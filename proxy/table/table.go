@@ -3,10 +3,13 @@ package table
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"net/textproto"
 	"regexp"
 	"slices"
 	"strings"
+
+	"weir.dev/weir/proxy/cow"
 )
 
 // Table is an immutable routing snapshot. Build one with New.
@@ -16,16 +19,18 @@ type Table struct {
 	wildcard   hostMap // keyed by the suffix after "*."
 	catchAll   *hostRoutes
 	def        *Action
-	backends   []*Backend
-	// eps holds each backend's endpoints, by Backend.Index: an
-	// endpoint-only change (WithEndpoints) replaces this slice and shares
-	// everything else.
-	eps    chunks[[]Endpoint]
-	routes []*Route
-	// refs counts the uses of each backend (by index) by the routes'
-	// actions and the default action; a derived table (WithHosts) frees a
-	// backend no use is left of.
-	refs chunks[int32]
+	// backends, eps, routes and refs are indexed by Backend.Index and
+	// Route.Index, in copy-on-write chunks: a derived table (WithHosts,
+	// WithEndpoints) copies only the chunks it changes.
+	backends cow.Slice[*Backend]
+	// eps holds each backend's endpoints: an endpoint-only change
+	// (WithEndpoints) writes only these.
+	eps    cow.Slice[[]Endpoint]
+	routes cow.Slice[*Route]
+	// refs counts the uses of each backend by the routes' actions and the
+	// default action; a derived table (WithHosts) frees a backend no use
+	// is left of.
+	refs cow.Slice[int32]
 	// holes counts the nil entries of routes and backends (WithHosts).
 	holes int
 	from  *Table
@@ -75,6 +80,8 @@ func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Option
 		hs.get(h)
 	}
 	var errs []error
+	var kept []*Route
+	var backends []*Backend
 	seen := make(map[*Backend]bool)
 	for _, r := range routes {
 		if err := compileRoute(r); err != nil {
@@ -83,37 +90,36 @@ func NewWithOptions(generation uint64, routes []*Route, def *Action, opts Option
 		}
 		h := hs.get(r.Host)
 		h.routes = append(h.routes, r)
-		r.index = len(t.routes)
-		t.routes = append(t.routes, r)
-		t.collectBackends(r.Action, seen)
+		r.index = len(kept)
+		kept = append(kept, r)
+		backends = collectBackends(backends, r.Action, seen)
 	}
-	t.collectBackends(def, seen)
-	refs := make([]int32, len(t.backends))
-	for _, r := range t.routes {
+	backends = collectBackends(backends, def, seen)
+	refs := make([]int32, len(backends))
+	for _, r := range kept {
 		eachBackend(r.Action, func(b *Backend) { refs[b.index]++ })
 	}
 	eachBackend(def, func(b *Backend) { refs[b.index]++ })
-	t.refs = chunksOf(refs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	hs.sort()
 	t.exact, t.wildcard, t.catchAll = newHostMap(hs.exact), newHostMap(hs.wildcard), hs.catchAll
-	eps := make([][]Endpoint, len(t.backends))
-	for i, b := range t.backends {
+	eps := make([][]Endpoint, len(backends))
+	for i, b := range backends {
 		eps[i] = b.Endpoints
 	}
-	t.eps = chunksOf(eps)
+	t.routes, t.backends, t.refs, t.eps = cow.Of(kept), cow.Of(backends), cow.Of(refs), cow.Of(eps)
 	return t, nil
 }
 
 // Endpoints returns a backend's endpoints in this table. Read them here,
 // not from Backend.Endpoints, which holds what the backend was built with.
 func (t *Table) Endpoints(b *Backend) []Endpoint {
-	if b == nil || b.index >= t.eps.len() {
+	if b == nil || b.index >= t.eps.Len() {
 		return nil
 	}
-	return t.eps.at(b.index)
+	return t.eps.At(b.index)
 }
 
 // WithEndpoints returns a table equal to t but for the endpoints of the
@@ -123,10 +129,10 @@ func (t *Table) Endpoints(b *Backend) []Endpoint {
 func (t *Table) WithEndpoints(generation uint64, changed map[int][]Endpoint) *Table {
 	nt := *t
 	nt.generation = generation
-	w := nt.eps.derive()
+	w := nt.eps.Derive()
 	for i, e := range changed {
-		if i >= 0 && i < nt.eps.len() {
-			w.set(i, e)
+		if i >= 0 && i < nt.eps.Len() {
+			w.Set(i, e)
 		}
 	}
 	nt.from, nt.changes = t, nil
@@ -181,15 +187,18 @@ func (s *hostSet) sort() {
 	}
 }
 
-func (t *Table) collectBackends(a *Action, seen map[*Backend]bool) {
+// collectBackends appends the backends of a not yet in seen, giving each
+// its index.
+func collectBackends(backends []*Backend, a *Action, seen map[*Backend]bool) []*Backend {
 	eachBackend(a, func(b *Backend) {
 		if seen[b] {
 			return
 		}
 		seen[b] = true
-		b.index = len(t.backends)
-		t.backends = append(t.backends, b)
+		b.index = len(backends)
+		backends = append(backends, b)
 	})
+	return backends
 }
 
 // eachBackend calls f with every backend an action names (a backend named
@@ -296,18 +305,41 @@ func CompileFullRegex(expr string) (*regexp.Regexp, error) {
 // Generation is the number the controller gave this table.
 func (t *Table) Generation() uint64 { return t.generation }
 
-// Backends lists every distinct backend, indexed by Backend.Index. In a
+// Backends yields every distinct backend with its Backend.Index. In a
 // table WithHosts derived, the index of a backend no route uses any more
 // holds nil.
-func (t *Table) Backends() []*Backend { return t.backends }
+func (t *Table) Backends() iter.Seq2[int, *Backend] { return t.backends.All() }
+
+// NumBackends is the number of backend indices (nil entries included).
+func (t *Table) NumBackends() int { return t.backends.Len() }
+
+// Backend is the backend at index i (nil: removed, or i out of range).
+func (t *Table) Backend(i int) *Backend {
+	if i < 0 || i >= t.backends.Len() {
+		return nil
+	}
+	return t.backends.At(i)
+}
+
+// Has reports whether b is one of t's backends, at its index.
+func (t *Table) Has(b *Backend) bool { return b != nil && t.Backend(b.index) == b }
 
 // Default is the action for requests no route matches (nil: built-in 404).
 func (t *Table) Default() *Action { return t.def }
 
-// Len is the number of routes.
-func (t *Table) Len() int { return len(t.routes) }
+// Len is the number of route indices (in a table WithHosts derived, nil
+// entries included).
+func (t *Table) Len() int { return t.routes.Len() }
 
-// Routes lists every route in the order New received them; Route.Index is
-// the position in this list. In a table WithHosts derived, the index of a
-// route removed and not reused holds nil.
-func (t *Table) Routes() []*Route { return t.routes }
+// Routes yields every route with its Route.Index, in the order New received
+// them. In a table WithHosts derived, the index of a route removed and not
+// reused holds nil.
+func (t *Table) Routes() iter.Seq2[int, *Route] { return t.routes.All() }
+
+// Route is the route at index i (nil: removed, or i out of range).
+func (t *Table) Route(i int) *Route {
+	if i < 0 || i >= t.routes.Len() {
+		return nil
+	}
+	return t.routes.At(i)
+}

@@ -72,6 +72,7 @@ type pool struct {
 type conn struct {
 	nc        net.Conn
 	tw        timedWriter // bw writes through it
+	rd        connReader  // br reads through it
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -88,6 +89,11 @@ type conn struct {
 	// stopped is set by interrupt: a deadline set after must not undo its
 	// deadline in the past (readBy, writeBy).
 	stopped atomic.Bool
+	// readAt and writeAt are the deadlines last set by armRead, armProbe
+	// and writeWithin (zero: none); readProbe: readAt is armProbe's.
+	readAt, writeAt time.Time
+	readProbe       bool
+	readTimeout     time.Duration // of the exchange under way
 }
 
 // timedWriter gives each write to the endpoint its own deadline: nginx's
@@ -96,11 +102,21 @@ type conn struct {
 type timedWriter struct {
 	c       *conn
 	timeout time.Duration // 0: no deadline
+	// hold: the next write is not made but left pending for the read of
+	// the answer (connReader), which makes it.
+	hold bool
 }
 
 func (w *timedWriter) Write(p []byte) (int, error) {
+	if w.hold {
+		w.hold = false
+		w.c.rd.pending = p
+		return len(p), nil
+	}
 	if w.timeout > 0 {
-		w.c.writeBy(time.Now().Add(w.timeout))
+		w.c.writeWithin(w.timeout)
+	} else {
+		w.c.noWriteDeadline()
 	}
 	return w.c.nc.Write(p)
 }
@@ -120,6 +136,48 @@ func (c *conn) writeBy(t time.Time) {
 	if c.stopped.Load() {
 		c.nc.SetWriteDeadline(time.Unix(1, 0))
 	}
+}
+
+// armRead arms the read deadline for a read that may wait d (0: no
+// limit). The deadline is set d plus a sixteenth ahead and kept while at
+// least d of it is left, so a busy connection sets it about once per
+// sixteenth of d instead of once per read, and a read that gets nothing
+// fails after between d and d plus a sixteenth: never before its timeout.
+func (c *conn) armRead(d time.Duration) {
+	if d <= 0 {
+		if c.readProbe || !c.readAt.IsZero() {
+			c.readProbe, c.readAt = false, time.Time{}
+			c.readBy(time.Time{})
+		}
+		return
+	}
+	now := time.Now()
+	if left := c.readAt.Sub(now); !c.readProbe && left >= d && left <= d+d/16 {
+		return
+	}
+	c.readProbe, c.readAt = false, now.Add(d+d/16)
+	c.readBy(c.readAt)
+}
+
+// noWriteDeadline removes the write deadline that an earlier exchange's
+// body left (writeWithin's are not taken back after the body: a bodiless
+// request's fused write ignores them, and the next write that does not
+// comes here first).
+func (c *conn) noWriteDeadline() {
+	if !c.writeAt.IsZero() {
+		c.writeAt = time.Time{}
+		c.writeBy(time.Time{})
+	}
+}
+
+// writeWithin is armRead for writes (proxy-send-timeout), d > 0.
+func (c *conn) writeWithin(d time.Duration) {
+	now := time.Now()
+	if left := c.writeAt.Sub(now); left >= d && left <= d+d/16 {
+		return
+	}
+	c.writeAt = now.Add(d + d/16)
+	c.writeBy(c.writeAt)
 }
 
 var (
@@ -187,6 +245,10 @@ func (t *Client) connect(ctx context.Context, addr string, connect time.Duration
 	}
 	c := &conn{nc: nc, dialed: time.Since(t0)}
 	c.tw.c = c
+	c.rd.c = c
+	if c.rd.rc = fusable(nc); c.rd.rc != nil {
+		c.rd.step = c.rd.stepFused
+	}
 	c.interrupt = func() {
 		c.stopped.Store(true)
 		nc.SetDeadline(time.Unix(1, 0))
@@ -256,7 +318,7 @@ func (p *pool) drain() {
 // with hundreds of connections, buffers of their own would each be cold.
 func (c *conn) acquire() {
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.nc)
+	c.br.Reset(&c.rd)
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(&c.tw)
 }
@@ -269,6 +331,7 @@ func (c *conn) release() {
 		writerPool.Put(c.bw)
 		c.br, c.bw = nil, nil
 	}
+	c.rd.pending = nil
 }
 
 func (c *conn) close() {

@@ -121,26 +121,18 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 }
 
 func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool) (*http.Response, error) {
-	// A bodiless request fits the socket buffer: no write deadline needed.
-	if req.Body != nil {
-		c.tw.timeout = to.Send
+	if err := send(c, req, to.Send); err != nil {
+		return nil, sendFailed(c, req, err)
 	}
-	err := writeRequest(c.bw, req)
-	if c.tw.timeout > 0 {
-		c.tw.timeout = 0
-		c.writeBy(time.Time{})
-	}
-	if err != nil {
-		if c.reused && req.Body == nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
-		}
-		return nil, fmt.Errorf("send request: %w", err)
-	}
+	c.readTimeout = to.Read
 	for {
-		if to.Read > 0 {
-			c.readBy(time.Now().Add(to.Read))
+		if c.rd.pending == nil { // a pending request's read arms its own (armProbe)
+			c.armRead(to.Read)
 		}
 		if _, err := c.br.Peek(1); err != nil {
+			if werr := c.rd.takeWriteErr(); werr != nil {
+				return nil, sendFailed(c, req, werr) // the request was left pending and failed
+			}
 			if isTimeout(err) {
 				return nil, fmt.Errorf("read response: %w", err)
 			}
@@ -153,7 +145,8 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 		}
 		if rh.code == http.StatusSwitchingProtocols {
 			stop()
-			c.nc.SetReadDeadline(time.Time{})
+			c.armRead(0)
+			c.noWriteDeadline()
 			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
 		}
 		if rh.code < 200 {
@@ -164,6 +157,37 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 		}
 		return t.response(c, req, &rh, h, to.Read, stop), nil
 	}
+}
+
+// send writes req to c. A bodiless request on a connection that can fuse
+// (connReader) is not flushed: its last bytes are left pending, and the
+// read of the answer writes them.
+func send(c *conn, req *Request, sendTimeout time.Duration) error {
+	if req.Body == nil {
+		// A bodiless request fits the socket buffer: no write deadline needed.
+		writeRequest(c.bw, req)
+		// Only the last flush is held: what an earlier one wrote (a head
+		// over the buffer's size) is gone from the buffer already.
+		c.tw.hold = c.rd.rc != nil
+		err := c.bw.Flush()
+		c.tw.hold = false
+		return err
+	}
+	c.tw.timeout = sendTimeout
+	err := writeRequest(c.bw, req)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.tw.timeout = 0 // the deadline stays (noWriteDeadline)
+	return err
+}
+
+// sendFailed is the error of a request that could not be written whole.
+func sendFailed(c *conn, req *Request, err error) error {
+	if c.reused && req.Body == nil {
+		return fmt.Errorf("%w: %w", ErrNoResponse, err)
+	}
+	return fmt.Errorf("send request: %w", err)
 }
 
 // response makes the response and its body, in one allocation.
@@ -187,7 +211,8 @@ func (t *Client) response(c *conn, req *Request, rh *respHead, h http.Header, re
 	return resp
 }
 
-// writeRequest writes the request line, headers and body of req.
+// writeRequest writes the request line, headers and body of req into bw;
+// the caller flushes it.
 func writeRequest(bw *bufio.Writer, req *Request) error {
 	bw.WriteString(req.Method)
 	bw.WriteByte(' ')
@@ -220,11 +245,9 @@ func writeRequest(bw *bufio.Writer, req *Request) error {
 	}
 	bw.WriteString("\r\n")
 	if req.Body != nil {
-		if err := writeBody(bw, req.Body, chunked); err != nil {
-			return err
-		}
+		return writeBody(bw, req.Body, chunked)
 	}
-	return bw.Flush()
+	return nil
 }
 
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -282,9 +305,10 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.finished {
 		return 0, io.EOF
 	}
-	if b.read > 0 && b.c.br.Buffered() == 0 {
-		// Only a read that may reach the socket needs a fresh deadline.
-		b.c.readBy(time.Now().Add(b.read))
+	if b.c.br.Buffered() == 0 && (b.r != &b.lr || b.lr.N > 0) {
+		// Only a read that may reach the socket needs a deadline (not the
+		// one that finds the end of a body framed by Content-Length).
+		b.c.armRead(b.read)
 	}
 	n, err := b.r.Read(p)
 	if err == io.EOF {

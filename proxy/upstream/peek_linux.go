@@ -18,12 +18,13 @@ func peerClosed(c net.Conn) bool {
 	}
 	var buf [1]byte
 	closed := false
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: the peek never waits, so the read deadline left
+	// from the last exchange (armProbe's is short) must not fail it.
+	err = rc.Control(func(fd uintptr) {
 		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// Only "would block" means open and quiet; end of stream, data and
 		// errors all mean the connection must not be reused.
 		closed = rerr != syscall.EAGAIN && rerr != syscall.EWOULDBLOCK
-		return true // never wait for readiness
 	})
 	return closed || err != nil
 }

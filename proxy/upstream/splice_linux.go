@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"syscall"
-	"time"
 )
 
 // Flags of splice(2), which package syscall does not name.
@@ -69,9 +68,7 @@ func (b *body) splice(srcRaw syscall.RawConn, dst *net.TCPConn, dstRaw syscall.R
 		}
 	}
 	for b.lr.N > 0 {
-		if b.read > 0 {
-			b.c.readBy(time.Now().Add(b.read))
-		}
+		b.c.armRead(b.read)
 		n, err := spliceIn(srcRaw, p[1], min(b.lr.N, size))
 		if err != nil {
 			return total, fmt.Errorf("read response body: %w", err)

@@ -1,5 +1,6 @@
-// Package streamtest holds the loopback backends that the tests of the TCP
-// and UDP services (proxy/stream, cmd/weir) connect Weir to.
+// Package streamtest holds the loopback backends that tests connect Weir
+// to: those of the TCP and UDP services (proxy/stream, cmd/weir), and the
+// accept loop under the proxy's own test backends (proxy).
 package streamtest
 
 import (

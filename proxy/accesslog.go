@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -14,8 +15,9 @@ import (
 
 // accessLog writes one JSON line per request, in the shape of the zap
 // production logger's lines ({"level":"info","time":...,"msg":"access",
-// fields...}), without zap: the line is appended field by field to a
-// pooled buffer, and lines are gathered into writes of up to
+// fields...}), without zap: the line is appended field by field to its
+// shard's buffer (under the shard's lock), and lines are gathered into
+// writes of up to
 // accessLogBuffer bytes, at most accessLogDelay after the first line of a
 // write, instead of one write system call per request (nginx's
 // access_log buffer= and flush=). A write always ends at the end of a line,
@@ -43,19 +45,20 @@ const (
 	accessLogDelay  = time.Second
 )
 
-var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
 func newAccessLog(w io.Writer) *accessLog {
 	n := min(max(4*runtime.GOMAXPROCS(0), 4), 64)
 	return &accessLog{w: w, shards: make([]logShard, n)}
 }
 
-// write queues the access log line of a finished request.
+// write queues the access log line of a finished request, formatted
+// straight into its shard's buffer.
 func (l *accessLog) write(r *http.Request, ex *exchange, d time.Duration) {
-	bp := linePool.Get().(*[]byte)
-	*bp = accessLine((*bp)[:0], r, ex, d)
-	l.add(&l.shards[shardOf(r.RemoteAddr, len(l.shards))], *bp)
-	linePool.Put(bp)
+	s := &l.shards[shardOf(r.RemoteAddr, len(l.shards))]
+	s.mu.Lock()
+	start := s.grow()
+	s.buf = accessLine(s.buf, r, ex, d)
+	l.queued(s, start)
+	s.mu.Unlock()
 }
 
 // shardOf hashes a connection's address (FNV-1a) onto n shards.
@@ -70,18 +73,36 @@ func shardOf(addr string, n int) int {
 // add queues one line (which ends in a newline) in shard s.
 func (l *accessLog) add(s *logShard, line []byte) {
 	s.mu.Lock()
-	if s.buf == nil {
-		s.buf = make([]byte, 0, accessLogBuffer)
-	}
-	if len(s.buf)+len(line) > cap(s.buf) {
-		l.writeLocked(s)
-	}
+	start := s.grow()
 	s.buf = append(s.buf, line...)
+	l.queued(s, start)
+	s.mu.Unlock()
+}
+
+// grow makes the shard's buffer, with room past accessLogBuffer for a
+// line that crosses it, and returns where the next line starts; s.mu is
+// held.
+func (s *logShard) grow() int {
+	if s.buf == nil {
+		s.buf = make([]byte, 0, accessLogBuffer+8<<10)
+	}
+	return len(s.buf)
+}
+
+// queued takes in the line just appended at s.buf[start:]; s.mu is held.
+// When the buffer is over accessLogBuffer, the lines before it are written
+// and it moves to the front; the first line of a write arms its flush.
+func (l *accessLog) queued(s *logShard, start int) {
+	if len(s.buf) > accessLogBuffer && start > 0 {
+		l.wmu.Lock()
+		l.w.Write(s.buf[:start]) // nowhere to report a failure to write the log
+		l.wmu.Unlock()
+		s.buf = s.buf[:copy(s.buf, s.buf[start:])]
+	}
 	if !s.pending {
 		s.pending = true
 		time.AfterFunc(accessLogDelay, func() { l.flushShard(s) })
 	}
-	s.mu.Unlock()
 }
 
 // flush writes everything queued.
@@ -106,6 +127,9 @@ func (l *accessLog) writeLocked(s *logShard) {
 		l.wmu.Unlock()
 		s.buf = s.buf[:0]
 	}
+	if cap(s.buf) > 4*accessLogBuffer {
+		s.buf = nil // grown by a huge line: not kept
+	}
 }
 
 // accessLine appends the access log line of a finished request to b.
@@ -115,7 +139,7 @@ func accessLine(b []byte, r *http.Request, ex *exchange, d time.Duration) []byte
 		src = ex.route.Source
 	}
 	b = append(b, `{"level":"info","time":"`...)
-	b = ex.start.Add(d).AppendFormat(b, "2006-01-02T15:04:05.000Z0700")
+	b = appendLogTime(b, ex.start.Add(d))
 	b = append(b, `","msg":"access"`...)
 	b = jsonString(b, "client", ex.info.clientIP)
 	b = jsonString(b, "method", r.Method)
@@ -149,7 +173,7 @@ func jsonString(b []byte, key, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= ' ' && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if jsonPlain[c] {
 			i++
 			continue
 		}
@@ -186,3 +210,37 @@ func jsonString(b []byte, key, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain holds the bytes a JSON string takes as they are: ASCII but
+// control characters, quotes and backslashes.
+var jsonPlain = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendLogTime appends t as "2006-01-02T15:04:05.000Z0700", the date,
+// time and zone formatted once a second (logTimeCache).
+func appendLogTime(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	c := logTimeCache.Load()
+	if c == nil || c.sec != sec || c.loc != t.Location() {
+		c = &logTime{sec: sec, loc: t.Location(), head: t.AppendFormat(nil, "2006-01-02T15:04:05"),
+			zone: t.AppendFormat(nil, "Z0700")}
+		logTimeCache.Store(c)
+	}
+	ms := t.Nanosecond() / 1e6
+	b = append(b, c.head...)
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, c.zone...)
+}
+
+// logTime is one second's formatted date, time and zone.
+type logTime struct {
+	sec        int64
+	loc        *time.Location
+	head, zone []byte
+}
+
+var logTimeCache atomic.Pointer[logTime]

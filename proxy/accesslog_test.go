@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -130,5 +131,18 @@ func TestAccessLogShardsKeepLinesWholeAndOrdered(t *testing.T) {
 		c := int(m["conn"].(float64))
 		require.Equal(t, next[c], m["i"], "connection %d's lines out of order", c)
 		next[c]++
+	}
+}
+
+// The access log's time is time.Format's, in every zone and at every
+// millisecond, also across the second its formatting is cached for.
+func TestAppendLogTime(t *testing.T) {
+	base := time.Date(2026, 11, 28, 23, 59, 58, 0, time.UTC)
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("x", -(3*3600 + 30*60)), time.Local} {
+		for ms := 0; ms < 3000; ms += 7 {
+			tm := base.Add(time.Duration(ms)*time.Millisecond + 123456).In(loc)
+			want := tm.Format("2006-01-02T15:04:05.000Z0700")
+			require.Equal(t, want, string(appendLogTime([]byte("x"), tm))[1:])
+		}
 	}
 }

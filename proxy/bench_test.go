@@ -1,12 +1,16 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"weir.dev/weir/proxy/endpoint"
@@ -91,4 +95,79 @@ func BenchmarkPublishEndpoints(b *testing.B) {
 		cur = cur.WithEndpoints(uint64(i+2), map[int][]table.Endpoint{first.Index(): eps})
 		s.PublishEndpoints(cur, []int{first.Index()})
 	}
+}
+
+// BenchmarkH1Server sends small GETs on kept-alive connections through
+// Weir's HTTP/1.x server and the whole handler to an in-process backend
+// (S1 of docs/performance.md in one process), with the access log off and
+// on (to io.Discard). The clients and the backend allocate nothing per
+// request, so allocs/op is the server's and handler's; ns/op includes the
+// clients' and backend's CPU, so compare builds, not against nginx.
+func BenchmarkH1Server(b *testing.B) {
+	addr := fixedBackend(b)
+	for _, conns := range []int{1, 256} {
+		for _, log := range []bool{false, true} {
+			b.Run(fmt.Sprintf("conns=%d/log=%v", conns, log), func(b *testing.B) {
+				benchH1Server(b, addr, conns, log)
+			})
+		}
+	}
+}
+
+func benchH1Server(b *testing.B, backend string, conns int, log bool) {
+	reg := endpoint.NewRegistry(endpoint.Options{})
+	defer reg.Close()
+	s := New(Options{AccessLog: log, AccessLogWriter: io.Discard}, reg, nil, nil)
+	defer s.Close()
+	publishOneRoute(b, s, backend)
+	front := serveOn(b, NewHTTPServer("", s, ServerOptions{HTTP1: HTTP1Weir}, nil), nil)
+	req := []byte("GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		cs[i] = c
+	}
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4096)
+			for left.Add(-1) >= 0 {
+				if err := roundTripRaw(c, req, buf); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// roundTripRaw writes req on c and reads until the end of fixedBackend's
+// answer as Weir passes it on.
+func roundTripRaw(c net.Conn, req, buf []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	n := 0
+	for !bytes.HasSuffix(buf[:n], []byte("\r\n\r\nok\n")) {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return err
+		}
+		n += m
+	}
+	if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200 OK\r\n")) {
+		return fmt.Errorf("answer %q", buf[:n])
+	}
+	return nil
 }

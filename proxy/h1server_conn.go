@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -32,14 +33,17 @@ type h1ServerConn struct {
 	remote string
 	// ctx is every request's context: cancelled when the client is seen
 	// leaving (watch) or the connection ends.
-	ctx      *connCtx
-	tmpl     *http.Request // carries ctx into each request
-	head     []byte        // the request head being read
-	pending  []byte        // a response body not yet framed
-	header   http.Header   // the response header, cleared per request
-	hijacked bool
-	watch    h1Watch
-	send     sendDeadline // the writes' deadline (sendtimeout.go)
+	ctx     *connCtx
+	tmpl    *http.Request // carries ctx into each request
+	head    []byte        // the request head being read
+	pending []byte        // a response body not yet framed
+	header  http.Header   // the response header, cleared per request
+	// reqHeader is the request header map, emptied per request.
+	reqHeader http.Header
+	hijacked  bool
+	watch     h1Watch
+	send      sendDeadline // the writes' deadline (sendtimeout.go)
+	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -110,7 +114,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 	if c.br.Buffered() > 0 {
 		// Pipelined: the connection stays active, the rest of the head
 		// comes within the read-header timeout.
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 		return true
 	}
 	c.state.Store(connIdle)
@@ -121,7 +125,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 	if first {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
-	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	c.recv.extend(c.nc, timeout)
 	// While it waits, the connection lends its (empty) writer back: idle
 	// connections hold none, and the one taken after is the pool's most
 	// recently used, still in the CPU's cache.
@@ -142,7 +146,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		return false
 	}
 	if !first && !c.headBuffered() {
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 	}
 	return true
 }
@@ -197,13 +201,13 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
 	ex := &h1Exchange{c: c}
-	h := make(http.Header, 8)
+	h := c.requestHeader()
 	rh, err := parseRequestHead(head, h, ex.vals[:])
 	if err != nil {
 		return nil, err
 	}
-	u, err := requestURL(&rh)
-	if err != nil {
+	u := &ex.url
+	if err := setRequestURL(u, &rh); err != nil {
 		return nil, errHeadTarget
 	}
 	r := &ex.req
@@ -223,7 +227,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if rh.contentLength != 0 {
 		// As net/http: no deadline on the body but the handler's own
 		// (the client body timeout).
-		c.nc.SetReadDeadline(time.Time{})
+		c.recv.set(c.nc, time.Time{})
 		ex.body = h1ReqBody{c: c, ex: ex, chunked: rh.contentLength < 0, n: rh.contentLength}
 		if ex.body.chunked {
 			r.TransferEncoding = []string{"chunked"}
@@ -234,6 +238,22 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	ex.resp.ex = ex
 	return ex, nil
 }
+
+// requestHeader returns the connection's request header map, emptied:
+// one map serves all of a connection's requests (its handler is done with
+// the previous request's), unless a request left it large.
+func (c *h1ServerConn) requestHeader() http.Header {
+	if h := c.reqHeader; h != nil && len(h) <= maxKeptFields {
+		clear(h)
+		return h
+	}
+	c.reqHeader = make(http.Header, 8)
+	return c.reqHeader
+}
+
+// maxKeptFields is the most header fields whose map a connection keeps for
+// its next request (emptying a map costs its size).
+const maxKeptFields = 32
 
 // refuse answers a head that could not be read, unless the client left.
 func (c *h1ServerConn) refuse(err error) {
@@ -262,7 +282,7 @@ func (c *h1ServerConn) linger() {
 		return
 	}
 	cw.CloseWrite()
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	c.recv.set(c.nc, time.Now().Add(lingerTime))
 	io.Copy(io.Discard, io.LimitReader(c.nc, maxDiscard))
 }
 
@@ -310,6 +330,8 @@ type h1Exchange struct {
 	resp h1Response
 	body h1ReqBody
 	vals [8]string // the request's header values, when 8 are enough
+	url  url.URL   // the request's URL (setRequestURL)
+	hx   exchange  // the handler's record of the request (exchangeRoom)
 }
 
 // h1ReqBody is a request body framed by Content-Length or chunks. Reads
@@ -395,7 +417,7 @@ func (b *h1ReqBody) drain() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err == nil && !b.canContinue && !b.chunked && b.n <= maxDiscard {
-		b.c.nc.SetReadDeadline(time.Now().Add(b.c.srv.opts.ReadHeaderTimeout))
+		b.c.recv.set(b.c.nc, time.Now().Add(b.c.srv.opts.ReadHeaderTimeout))
 		m, _ := b.c.br.Discard(int(b.n))
 		b.n -= int64(m)
 		if b.n == 0 {

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -66,8 +68,8 @@ func FuzzRequestHeadDifferential(f *testing.F) {
 			}
 			return
 		}
-		u, err := requestURL(&rh)
-		if err != nil {
+		var u url.URL
+		if err := setRequestURL(&u, &rh); err != nil {
 			return
 		}
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(in)))
@@ -78,10 +80,10 @@ func FuzzRequestHeadDifferential(f *testing.F) {
 		if host == "" {
 			host = rh.host
 		}
-		if req.Method != rh.method || req.RequestURI != rh.target || req.URL.String() != u.String() ||
+		if req.Method != rh.method || req.RequestURI != rh.target || !reflect.DeepEqual(*req.URL, u) ||
 			req.Host != host || req.ProtoMinor != rh.minor || req.ProtoMajor != 1 || req.Close != rh.close {
 			t.Fatalf("request line or host differ for %q:\nnet/http %s %s %s %q close=%v\nWeir %s %s %s %q close=%v",
-				in, req.Method, req.RequestURI, req.Proto, req.Host, req.Close, rh.method, rh.target, u, host, rh.close)
+				in, req.Method, req.RequestURI, req.Proto, req.Host, req.Close, rh.method, rh.target, &u, host, rh.close)
 		}
 		if req.ContentLength != rh.contentLength || (rh.contentLength < 0) != (len(req.TransferEncoding) == 1) {
 			t.Fatalf("framing differs for %q: net/http %d %v, Weir %d", in, req.ContentLength, req.TransferEncoding, rh.contentLength)
@@ -99,6 +101,28 @@ func FuzzRequestHeadDifferential(f *testing.F) {
 			if strings.Join(vs, "\x00") != strings.Join(h[k], "\x00") {
 				t.Fatalf("header %s differs for %q: net/http %q, Weir %q", k, in, vs, h[k])
 			}
+		}
+	})
+}
+
+// FuzzRequestURL checks the URL that setRequestURL makes of a target
+// (without allocating, for the common ones) against url.ParseRequestURI's:
+// the same URL, and an error where it has one.
+func FuzzRequestURL(f *testing.F) {
+	for _, t := range []string{"/", "/a/b?c=d", "/a?", "/a??", "/a?b?", "/a%20b", "/a b", "/!", "/a?\x01",
+		"//a/b", "/a:b@c;d=e,f+g$h&i", "*", "http://a/b", "/\xff", "/a#b", "/?"} {
+		f.Add(t)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		rh := reqHead{method: http.MethodGet, target: target}
+		var u url.URL
+		err := setRequestURL(&u, &rh)
+		want, werr := url.ParseRequestURI(target)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%q: error %v, url.ParseRequestURI's %v", target, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(u, *want) {
+			t.Fatalf("%q: URL %#v, url.ParseRequestURI's %#v", target, u, *want)
 		}
 	})
 }

@@ -203,6 +203,59 @@ func requestFraming(rh *reqHead, h http.Header) error {
 	return nil
 }
 
+// setRequestURL sets *u to the URL of a parsed request line, as
+// requestURL makes it, without allocating one for the common targets: an
+// origin-form path of characters that need no escaping, and any query.
+func setRequestURL(u *url.URL, rh *reqHead) error {
+	if path, query, ok := plainTarget(rh.target); ok {
+		// url.ParseRequestURI: a lone "?" at the end forces an empty query.
+		*u = url.URL{Path: path, RawQuery: query, ForceQuery: query == "" && len(path) < len(rh.target)}
+		return nil
+	}
+	p, err := requestURL(rh)
+	if err != nil {
+		return err
+	}
+	*u = *p
+	return nil
+}
+
+// plainTarget splits an origin-form target whose path (up to the first
+// "?") has only characters that a URL path keeps as they are (so that
+// url.ParseRequestURI leaves RawPath empty) and whose query has no control
+// character; ok is false for every other target.
+func plainTarget(t string) (path, query string, ok bool) {
+	if t == "" || t[0] != '/' {
+		return "", "", false
+	}
+	i := 0
+	for ; i < len(t) && t[i] != '?'; i++ {
+		if !plainPathByte[t[i]] {
+			return "", "", false
+		}
+	}
+	if i == len(t) {
+		return t, "", true
+	}
+	query = t[i+1:]
+	for j := 0; j < len(query); j++ {
+		if c := query[j]; c < ' ' || c == 0x7f {
+			return "", "", false
+		}
+	}
+	return t[:i], query, true
+}
+
+// plainPathByte holds the bytes of a path that url.URL's escaping of a
+// path leaves alone: letters, digits, "-._~" and "/$&+,:;=@".
+var plainPathByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~/$&+,:;=@", byte(c)) >= 0
+	}
+	return t
+}()
+
 // requestURL makes the URL of a parsed request line as net/http does: an
 // authority-form CONNECT target becomes the URL's host.
 func requestURL(rh *reqHead) (*url.URL, error) {

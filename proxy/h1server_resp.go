@@ -36,6 +36,10 @@ const pendingMax = 4 << 10
 
 func (w *h1Response) header() http.Header { return w.ex.c.header }
 
+// exchangeRoom implements exchangeRoom: the handler's record lives in the
+// request's allocation.
+func (w *h1Response) exchangeRoom() *exchange { return &w.ex.hx }
+
 // Header implements http.ResponseWriter.
 func (w *h1Response) Header() http.Header { return w.ex.c.header }
 
@@ -267,7 +271,10 @@ func (s *savedByteConn) Read(p []byte) (int, error) { return s.rd.Read(p) }
 
 // SetReadDeadline and SetWriteDeadline are what http.ResponseController
 // calls (the client body's timeout).
-func (w *h1Response) SetReadDeadline(t time.Time) error { return w.ex.c.nc.SetReadDeadline(t) }
+func (w *h1Response) SetReadDeadline(t time.Time) error {
+	c := w.ex.c
+	return c.recv.setElsewhere(c.nc, t) // a transport's goroutine may call it
+}
 func (w *h1Response) SetWriteDeadline(t time.Time) error {
 	w.ex.c.send.at = t // the send timeout moves it on once it is near
 	return w.ex.c.nc.SetWriteDeadline(t)

@@ -51,7 +51,7 @@ func (w *h1Watch) disarm() {
 	running, done := w.running, w.done
 	w.mu.Unlock()
 	if running {
-		w.c.nc.SetReadDeadline(time.Unix(1, 0))
+		w.c.recv.set(w.c.nc, time.Unix(1, 0))
 		<-done
 	}
 }
@@ -69,7 +69,7 @@ func (w *h1Watch) fire() {
 	}
 	// Cleared under the lock: disarm's deadline, set after, must win.
 	c := w.c
-	c.nc.SetReadDeadline(time.Time{})
+	c.recv.setElsewhere(c.nc, time.Time{})
 	w.running, w.done = true, make(chan struct{})
 	w.mu.Unlock()
 	err := c.rd.readAhead()

@@ -40,9 +40,24 @@ type exchange struct {
 	snap  *snapshot
 }
 
+// exchangeRoom is a ResponseWriter that holds room for its request's
+// exchange record: Weir's HTTP/1.x server keeps it in the allocation of
+// the request itself (h1Exchange), one allocation fewer per request.
+type exchangeRoom interface{ exchangeRoom() *exchange }
+
+// newExchange returns the zeroed record of the request w answers.
+func newExchange(w http.ResponseWriter) *exchange {
+	if er, ok := w.(exchangeRoom); ok {
+		ex := er.exchangeRoom()
+		*ex = exchange{start: time.Now()}
+		return ex
+	}
+	return &exchange{start: time.Now()}
+}
+
 // ServeHTTP serves one request from the table in service.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := exchange{start: time.Now()}
+	ex := newExchange(w)
 	snap := s.snap.Load()
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
@@ -55,7 +70,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if status, msg := checkRequest(r); status != 0 {
 		ex.status, ex.reason = s.answer(w, status, msg), reasonBadRequest
-		s.observe(r, snap.def, &ex)
+		s.observe(r, snap.def, ex)
 		return
 	}
 	host := table.NormalizeHost(r.Host)
@@ -68,8 +83,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		series = snap.series.At(ex.route.Index())
 	}
 	ex.info, ex.snap = s.requestInfo(r), snap
-	s.serve(w, r, snap, action, path, &ex)
-	s.observe(r, series, &ex)
+	s.serve(w, r, snap, action, path, ex)
+	s.observe(r, series, ex)
 	if ex.abort {
 		panic(http.ErrAbortHandler)
 	}

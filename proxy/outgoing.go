@@ -64,27 +64,28 @@ func backendTimeouts(b *table.Backend) timeouts {
 	return t
 }
 
-// hopHeaders are meaningful only for one connection and never forwarded
-// (RFC 9110 section 7.6.1), along with any header the Connection header names.
-var hopHeaders = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-	"Expect":              true,
-	"Content-Length":      true,
-	"Host":                true,
+// isHopHeader reports the headers meaningful only for one connection,
+// never forwarded (RFC 9110 section 7.6.1), along with any header the
+// Connection header names. A switch, not a map: it is asked for every
+// field of every request, twice.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect", "Content-Length", "Host":
+		return true
+	}
+	return false
 }
 
-// forwardedHeader are set by Weir; a client's own values are dropped unless
-// it is a trusted proxy.
-var forwardedHeader = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true,
-	"X-Forwarded-Port": true, "X-Real-Ip": true, "X-Forwarded-Prefix": true}
+// isForwardedHeader reports the headers Weir sets; a client's own values
+// are dropped unless it is a trusted proxy.
+func isForwardedHeader(k string) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-Ip", "X-Forwarded-Prefix":
+		return true
+	}
+	return false
+}
 
 // buildOutgoing prepares the upstream request: the request line, the
 // route's rewrites and the request's forwarding facts. For HTTP/1.1 the
@@ -140,13 +141,13 @@ func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Requ
 // off), because a backend may read "X_User" as "X-User", a header that
 // Weir did not check or set.
 func (o *outgoing) skipHeader(k string, conn []string) bool {
-	if hopHeaders[k] || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
+	if isHopHeader(k) || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
 		return true
 	}
 	if !o.underscores && strings.IndexByte(k, '_') >= 0 {
 		return true
 	}
-	if !o.info.trustedPeer && forwardedHeader[k] {
+	if !o.info.trustedPeer && isForwardedHeader(k) {
 		return true
 	}
 	return len(conn) > 0 && connectionListed(conn, k)

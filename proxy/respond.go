@@ -126,7 +126,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 	dst := w.Header()
 	conn := resp.Header["Connection"]
 	for k, vs := range resp.Header {
-		if respHopHeaders[k] || connectionListed(conn, k) || (a.CORS != nil && a.CORS.OwnsHeaders() && isCORSHeader(k)) {
+		if isRespHopHeader(k) || connectionListed(conn, k) || (a.CORS != nil && a.CORS.OwnsHeaders() && isCORSHeader(k)) {
 			continue
 		}
 		dst[k] = vs
@@ -185,15 +185,14 @@ func (s *Server) setLocation(w http.ResponseWriter, loc string) bool {
 	return true
 }
 
-// respHopHeaders are not passed from an endpoint's response to the client.
-var respHopHeaders = map[string]bool{
-	"Connection":        true,
-	"Proxy-Connection":  true,
-	"Keep-Alive":        true,
-	"Te":                true,
-	"Trailer":           true,
-	"Transfer-Encoding": true,
-	"Upgrade":           true,
+// isRespHopHeader reports the headers not passed from an endpoint's
+// response to the client.
+func isRespHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (int64, error) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,4 +57,47 @@ func (s h1Sender) Write(p []byte) (int, error) {
 		}
 	}
 	return c.nc.Write(p)
+}
+
+// recvDeadline is a client connection's read deadline as its serving
+// goroutine last set it, so that the keep-alive wait need not move it on
+// every request: between requests on a busy connection it is moved at most
+// once per slack (recvSlack), and it falls between the timeout and the
+// timeout plus slack (at most a second) after the request before. Other
+// goroutines that set the read deadline (the client-gone watch, a
+// transport reading the request body) mark it stale, and the next
+// extend sets it again.
+type recvDeadline struct {
+	at    time.Time
+	stale atomic.Bool
+}
+
+// set sets nc's read deadline to t; only the serving goroutine calls it.
+func (d *recvDeadline) set(nc net.Conn, t time.Time) {
+	d.stale.Store(false) // before: a concurrent setter's mark comes after
+	d.at = t
+	nc.SetReadDeadline(t)
+}
+
+// extend makes nc's read deadline timeout from now, or up to recvSlack
+// later than that; only the serving goroutine calls it.
+func (d *recvDeadline) extend(nc net.Conn, timeout time.Duration) {
+	want := time.Now().Add(timeout)
+	slack := recvSlack(timeout)
+	if !d.stale.Load() && !d.at.Before(want) && d.at.Sub(want) <= slack {
+		return
+	}
+	d.set(nc, want.Add(slack))
+}
+
+// recvSlack is how much later than asked a read deadline may fall: a
+// sixteenth of the timeout, at most a second.
+func recvSlack(timeout time.Duration) time.Duration { return min(timeout/16, time.Second) }
+
+// setElsewhere sets nc's read deadline from another goroutine than the
+// serving one.
+func (d *recvDeadline) setElsewhere(nc net.Conn, t time.Time) error {
+	err := nc.SetReadDeadline(t)
+	d.stale.Store(true)
+	return err
 }

@@ -54,3 +54,41 @@ func TestClientThatStopsReadingLosesTheConnection(t *testing.T) {
 	out, _ := rawExchange(t, f.plain, "GET /big?10 HTTP/1.1\r\nHost: big.test\r\nConnection: close\r\n\r\n")
 	assert.Contains(t, out, "HTTP/1.1 200 ")
 }
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	reads []time.Time
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.reads = append(d.reads, t)
+	return nil
+}
+
+// The keep-alive wait's read deadline: set when none is, then left alone
+// while it still falls between the timeout and the timeout plus the slack
+// from now, and set again once something else moved it.
+func TestRecvDeadlineExtend(t *testing.T) {
+	const timeout = 32 * time.Second // slack: 1 s
+	nc := &deadlineConn{}
+	var d recvDeadline
+	before := time.Now()
+	d.extend(nc, timeout)
+	require.Len(t, nc.reads, 1)
+	after := time.Now()
+	assert.False(t, nc.reads[0].Before(before.Add(timeout)), "never earlier than the timeout")
+	assert.False(t, nc.reads[0].After(after.Add(timeout+time.Second)), "at most a second later")
+	d.extend(nc, timeout)
+	assert.Len(t, nc.reads, 1, "a deadline within the slack is kept")
+	d.extend(nc, timeout/2)
+	assert.Len(t, nc.reads, 2, "a shorter timeout sets it again")
+	d.setElsewhere(nc, time.Time{})
+	d.extend(nc, timeout/2)
+	assert.Len(t, nc.reads, 4, "a deadline moved by another goroutine is set again")
+	d.at = time.Now().Add(timeout - time.Millisecond) // as if set a while ago
+	d.extend(nc, timeout)
+	assert.Len(t, nc.reads, 5, "a deadline earlier than the timeout is moved on")
+	assert.Equal(t, time.Second, recvSlack(75*time.Second))
+	assert.Equal(t, 100*time.Millisecond/16, recvSlack(100*time.Millisecond))
+}

@@ -58,6 +58,8 @@ func FuzzRequestValidation(f *testing.F) {
 	f.Add("GET", "/%zz?%zz", "a.test", "x-a", "\x80\xff", 1)
 	f.Add("GET", "/a#b", "a b", "x a", "a\r\nb", 2)
 	f.Add("CONNECT", "a.test:443", "a.test:443", "x-a", "v", 1)
+	f.Add("GET", "http:///", "a.test", "x-a", "v", 1)
+	f.Add("GET", "https://?q", "a.test", "x-a", "v", 1)
 	f.Fuzz(func(t *testing.T, method, target, host, name, value string, proto int) {
 		major := 1 + proto&1
 		r := &http.Request{Method: method, RequestURI: target, Host: host, ProtoMajor: major,

@@ -145,3 +145,22 @@ func TestDefaultHeaderLimitIs32KiB(t *testing.T) {
 		assert.True(t, strings.HasPrefix(out, fmt.Sprintf("HTTP/1.1 %d ", want)), "%d bytes: %.40q", size, out)
 	}
 }
+
+// TestAbsoluteFormWithoutHostIsRefused: an absolute-form target whose
+// authority is empty names no host (RFC 9110 section 4.2.1), so Weir
+// refuses it with 400 rather than routing it by the Host field.
+func TestAbsoluteFormWithoutHostIsRefused(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	rec := newRecorder(t)
+	f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
+	for _, target := range []string{"http:///", "http:///x", "HTTPS://?q=1"} {
+		out, _ := rawExchange(t, f.plain, "GET "+target+" HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		resps := responses(out, "GET")
+		require.Len(t, resps, 1, "one answer to %q: %q", target, out)
+		assert.Equal(t, 400, resps[0].StatusCode, target)
+	}
+	reqs, _ := rec.requests()
+	assert.Empty(t, reqs, "no refused request reaches the backend")
+	out, _ := rawExchange(t, f.plain, "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	assert.Equal(t, 200, responses(out, "GET")[0].StatusCode, "an absolute-form target with a host is still served")
+}

@@ -42,9 +42,20 @@ func validTarget(method, target string, protoMajor int) bool {
 	return false
 }
 
-// hasHTTPScheme reports "http://" or "https://" followed by something.
+// hasHTTPScheme reports "http://" or "https://" followed by an authority
+// that is not empty: RFC 9110 section 4.2.1 has a recipient reject an http
+// URI with an empty host ("http:///x" and "http://?x" are refused with 400).
 func hasHTTPScheme(s string) bool {
-	return len(s) > 7 && strings.EqualFold(s[:7], "http://") || len(s) > 8 && strings.EqualFold(s[:8], "https://")
+	n := 0
+	switch {
+	case len(s) > 7 && strings.EqualFold(s[:7], "http://"):
+		n = 7
+	case len(s) > 8 && strings.EqualFold(s[:8], "https://"):
+		n = 8
+	default:
+		return false
+	}
+	return s[n] != '/' && s[n] != '?'
 }
 
 func validTargetBytes(s string) bool {

@@ -8,35 +8,23 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"weir.dev/weir/proxy/stream/streamtest"
 )
 
 // BenchmarkRoundTrip is one small GET and its answer over a kept-alive
 // connection to an endpoint on loopback (in this process: its reads and
 // writes count too), the client side's CPU and allocations per exchange.
 func BenchmarkRoundTrip(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for readHead(br) {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
-				}
-			}()
+	addr := streamtest.ServeTCP(b, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for readHead(br) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
 		}
-	}()
+	})
 	c := New(Options{})
 	defer c.CloseIdle(nil)
-	req := &Request{Addr: ln.Addr().String(), Method: http.MethodGet, URI: "/", Host: "a.test"}
+	req := &Request{Addr: addr.String(), Method: http.MethodGet, URI: "/", Host: "a.test"}
 	to := Timeouts{Connect: 10 * time.Second, Read: time.Minute}
 	var buf [16]byte
 	b.ReportAllocs()

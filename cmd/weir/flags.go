@@ -31,6 +31,7 @@ type config struct {
 	defaultBackendService string
 	electionID            string
 	accessLog             bool
+	sysmonBatch           bool
 	logLevel              string
 	trustedProxies        string
 	cleartextHTTP2        bool
@@ -129,6 +130,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	fs.BoolVar(&c.sysmonBatch, "sysmon-batch", true, "Linux: run the Go runtime's monitor thread under SCHED_BATCH, so that its frequent wake-ups do not preempt the threads serving requests (docs/performance.md)")
 	c.http1Server = proxy.DefaultHTTP1
 	fs.Func("http1-server", "HTTP/1.x server: \"weir\" (Weir's own strict loop) or \"net/http\" (default "+proxy.DefaultHTTP1+"); HTTP/2 is always net/http's", func(v string) error {
 		if v != proxy.HTTP1Weir && v != proxy.HTTP1NetHTTP {

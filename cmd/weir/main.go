@@ -78,6 +78,14 @@ func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if limit > 0 {
 		log.Info("Go memory limit: 90% of the container's", zap.Int64("bytes", limit))
 	}
+	if cfg.sysmonBatch {
+		// Early, while the program is busy: see batchMonitor.
+		if tid, err := batchMonitor(); err != nil {
+			log.Debug("the runtime's monitor thread keeps its scheduling policy", zap.Error(err))
+		} else {
+			log.Debug("the runtime's monitor thread runs under SCHED_BATCH", zap.Int("tid", tid))
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {

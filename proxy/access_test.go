@@ -254,6 +254,8 @@ func TestCORSThroughTheProxy(t *testing.T) {
 	resp, _ = h.do(req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"), "no CORS headers for another origin")
+	assert.Equal(t, []string{"Accept-Encoding", "Origin"}, resp.Header.Values("Vary"),
+		"the answer still depends on Origin: a cache must not give it to an allowed origin")
 	preflight.Header.Set("Origin", "https://evil.test")
 	resp, _ = h.do(preflight)
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a preflight from another origin is an ordinary request")

@@ -110,6 +110,21 @@ func streamsAtOnce(h http.Header) bool {
 		strings.EqualFold(h.Get("X-Accel-Buffering"), "no")
 }
 
+// mergeVary returns the endpoint's Vary values followed by those of Weir's
+// (ours) that the endpoint did not name.
+func mergeVary(endpoint, ours []string) []string {
+	if wire.HasToken(endpoint, "*") {
+		return endpoint
+	}
+	out := endpoint[:len(endpoint):len(endpoint)]
+	for t := range wire.Tokens(ours) {
+		if t != "" && !wire.HasToken(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // errClientGone marks a copy that stopped because the client went away;
 // nothing more can be told to it.
 var errClientGone = errors.New("client went away")
@@ -128,6 +143,11 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 	for k, vs := range resp.Header {
 		if isRespHopHeader(k) || connectionListed(conn, k) || (a.CORS != nil && a.CORS.OwnsHeaders() && isCORSHeader(k)) {
 			continue
+		}
+		if k == "Vary" && dst["Vary"] != nil {
+			// Weir's own (a CORS policy's Origin) and the endpoint's both
+			// say what the answer depends on: a cache needs them all.
+			vs = mergeVary(vs, dst["Vary"])
 		}
 		dst[k] = vs
 	}

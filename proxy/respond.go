@@ -113,16 +113,12 @@ func streamsAtOnce(h http.Header) bool {
 // mergeVary returns the endpoint's Vary values followed by those of Weir's
 // (ours) that the endpoint did not name.
 func mergeVary(endpoint, ours []string) []string {
-	if wire.HasToken(endpoint, "*") {
-		return endpoint
-	}
-	out := endpoint[:len(endpoint):len(endpoint)]
 	for t := range wire.Tokens(ours) {
-		if t != "" && !wire.HasToken(out, t) {
-			out = append(out, t)
+		if t != "" {
+			endpoint = wire.AddVary(endpoint, t)
 		}
 	}
-	return out
+	return endpoint
 }
 
 // errClientGone marks a copy that stopped because the client went away;

@@ -30,7 +30,7 @@ func policies(t *testing.T) map[int]int {
 	return out
 }
 
-func TestBatchMonitorMovesOnlyTheMonitor(t *testing.T) {
+func TestBatchMonitorMovesOneThreadNotTheMain(t *testing.T) {
 	var tid int
 	require.Eventually(t, func() bool { // a thread of the test runner may nap in nanosleep once
 		var err error

@@ -279,13 +279,7 @@ func identity(vs []string) bool {
 }
 
 // addVary adds Accept-Encoding to Vary unless it (or "*") is there.
-func addVary(h http.Header) {
-	vs := h["Vary"]
-	if wire.HasToken(vs, "Accept-Encoding") || wire.HasToken(vs, "*") {
-		return
-	}
-	h["Vary"] = append(vs, "Accept-Encoding")
-}
+func addVary(h http.Header) { h["Vary"] = wire.AddVary(h["Vary"], "Accept-Encoding") }
 
 // Encoders are pooled per level: each holds tens to hundreds of KiB.
 var (

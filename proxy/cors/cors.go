@@ -120,15 +120,11 @@ var varyOrigin = []string{"Origin"}
 
 // addVary adds Origin to the Vary header, keeping what is there.
 func addVary(h http.Header) {
-	v := h["Vary"]
-	if v == nil {
-		h["Vary"] = varyOrigin
+	if h["Vary"] == nil {
+		h["Vary"] = varyOrigin // no allocation in the usual case
 		return
 	}
-	if wire.HasToken(v, "Origin") || wire.HasToken(v, "*") {
-		return
-	}
-	h["Vary"] = append(v[:len(v):len(v)], "Origin")
+	h["Vary"] = wire.AddVary(h["Vary"], "Origin")
 }
 
 // Allows reports whether origin matches the policy (case-insensitively for

@@ -36,3 +36,14 @@ func HasToken(vals []string, token string) bool {
 	}
 	return false
 }
+
+// AddVary returns the values of a Vary field with token added, unless
+// they already name it or "*" (RFC 9110 section 12.5.5: the answer varies
+// with everything). vals itself is never written to: it may be the
+// endpoint's header or a value shared by every response.
+func AddVary(vals []string, token string) []string {
+	if HasToken(vals, token) || HasToken(vals, "*") {
+		return vals
+	}
+	return append(vals[:len(vals):len(vals)], token)
+}

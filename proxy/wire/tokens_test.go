@@ -48,3 +48,14 @@ func TestSplitFieldRefusesWhatCouldSplitAHead(t *testing.T) {
 		assert.ErrorIs(t, err, ErrMalformed, "%q", bad)
 	}
 }
+
+func TestAddVaryNeverWritesToItsArgument(t *testing.T) {
+	shared := make([]string, 1, 4)
+	shared[0] = "Cookie"
+	got := AddVary(shared, "Origin")
+	assert.Equal(t, []string{"Cookie", "Origin"}, got)
+	assert.Equal(t, "", shared[:2][1], "the spare capacity of the argument is left alone")
+	assert.Equal(t, []string{"accept-encoding"}, AddVary([]string{"accept-encoding"}, "Accept-Encoding"))
+	assert.Equal(t, []string{"*"}, AddVary([]string{"*"}, "Origin"))
+	assert.Equal(t, []string{"Origin"}, AddVary(nil, "Origin"))
+}

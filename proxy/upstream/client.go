@@ -19,8 +19,17 @@ import (
 // Options configure a Client. Zero values take the defaults given.
 type Options struct {
 	// MaxIdle bounds the idle connections kept per endpoint (default 320).
+	// Connections over the bound are closed once they have been idle for
+	// OverLimitIdle, the least recently used first, so that a load whose
+	// requests in flight swing above and below the bound does not close
+	// connections on every swing only to dial them again on the next.
 	MaxIdle int
-	// IdleTimeout closes connections idle longer (default 30 s).
+	// OverLimitIdle is how long a connection over MaxIdle may stay idle
+	// (default 1 s). The endpoint never holds more connections than were
+	// in use at once within that time.
+	OverLimitIdle time.Duration
+	// IdleTimeout closes connections idle longer (default 30 s), whether or
+	// not more requests come.
 	IdleTimeout time.Duration
 	// MaxRequests closes a connection after it carried this many requests
 	// (ingress-nginx's upstream-keepalive-requests; default 10000, -1 for
@@ -48,6 +57,9 @@ func New(opts Options) *Client {
 	if opts.MaxIdle <= 0 {
 		opts.MaxIdle = 320
 	}
+	if opts.OverLimitIdle <= 0 {
+		opts.OverLimitIdle = time.Second
+	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Second
 	}
@@ -65,8 +77,14 @@ func New(opts Options) *Client {
 }
 
 type pool struct {
+	opts *Options
 	mu   sync.Mutex
-	idle []*conn // most recently used last
+	idle []*conn // least recently used first: idleSince never decreases
+	// sweeper runs sweep at due (zero: not armed), when the oldest idle
+	// connection is over IdleTimeout or, with more than MaxIdle idle, over
+	// OverLimitIdle.
+	sweeper *time.Timer
+	due     time.Time
 }
 
 type conn struct {
@@ -189,8 +207,60 @@ func (t *Client) pool(addr string) *pool {
 	if p, ok := t.pools.Load(addr); ok {
 		return p.(*pool)
 	}
-	p, _ := t.pools.LoadOrStore(addr, &pool{})
+	p, _ := t.pools.LoadOrStore(addr, &pool{opts: &t.opts})
 	return p.(*pool)
+}
+
+// armLocked makes sure the sweeper runs when the least recently used idle
+// connection is due to be closed. Under load it is already armed for that
+// or earlier, and this is two comparisons.
+func (p *pool) armLocked() {
+	if len(p.idle) == 0 {
+		return
+	}
+	oldest := p.idle[0].idleSince
+	due := oldest.Add(p.opts.IdleTimeout)
+	if len(p.idle) > p.opts.MaxIdle {
+		due = oldest.Add(p.opts.OverLimitIdle)
+	}
+	if !p.due.IsZero() && !due.Before(p.due) {
+		return
+	}
+	p.due = due
+	if p.sweeper == nil {
+		p.sweeper = time.AfterFunc(time.Until(due), p.sweep)
+	} else {
+		p.sweeper.Reset(time.Until(due))
+	}
+}
+
+// sweep closes the idle connections that are due: idle for IdleTimeout,
+// or for OverLimitIdle while more than MaxIdle are idle, least recently
+// used first.
+func (p *pool) sweep() {
+	now := time.Now()
+	p.mu.Lock()
+	n := 0
+	for ; n < len(p.idle); n++ {
+		idle := now.Sub(p.idle[n].idleSince)
+		if idle < p.opts.IdleTimeout && (len(p.idle)-n <= p.opts.MaxIdle || idle < p.opts.OverLimitIdle) {
+			break
+		}
+	}
+	var due []*conn
+	if n > 0 {
+		due = make([]*conn, n)
+		copy(due, p.idle)
+		left := copy(p.idle, p.idle[n:])
+		clear(p.idle[left:])
+		p.idle = p.idle[:left]
+	}
+	p.due = time.Time{}
+	p.armLocked()
+	p.mu.Unlock()
+	for _, c := range due {
+		c.nc.Close() // idle: it holds no buffers
+	}
 }
 
 // get returns an idle connection to addr that has not idled too long, or
@@ -258,24 +328,21 @@ func (t *Client) connect(ctx context.Context, addr string, connect time.Duration
 	return c, nil
 }
 
-// put returns a connection for reuse, or closes it when the pool is full
-// or it has carried its share of requests.
+// put returns a connection for reuse, or closes it when it has carried its
+// share of requests. Idle connections over MaxIdle are closed by the
+// pool's sweep once they have idled OverLimitIdle.
 func (t *Client) put(addr string, c *conn) {
 	if t.opts.MaxRequests > 0 && c.requests >= t.opts.MaxRequests {
 		c.close()
 		return
 	}
-	c.idleSince = time.Now()
 	c.release()
 	p := t.pool(addr)
 	p.mu.Lock()
-	if len(p.idle) < t.opts.MaxIdle {
-		p.idle = append(p.idle, c)
-		p.mu.Unlock()
-		return
-	}
+	c.idleSince = time.Now() // under the lock: the pool's order is by it
+	p.idle = append(p.idle, c)
+	p.armLocked()
 	p.mu.Unlock()
-	c.close()
 }
 
 // CloseIdle closes idle connections to addresses not in keep, and all of
@@ -305,6 +372,10 @@ func (p *pool) drain() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	if p.sweeper != nil {
+		p.sweeper.Stop()
+	}
+	p.due = time.Time{}
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.close()

@@ -3,10 +3,12 @@ package upstream
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,4 +147,95 @@ func TestHookContextInterruptsTheExchange(t *testing.T) {
 		t.Fatal("the exchange outlived its request")
 	}
 	assert.Equal(t, 1, ctx.set, "the hook was used, not context.AfterFunc")
+}
+
+// connWatch is an endpoint that counts the connections it has open, and
+// holds each request until hold is closed when hold is set.
+type connWatch struct {
+	open atomic.Int64
+	hold chan struct{}
+}
+
+func (w *connWatch) start(t *testing.T) (addr string, dials *atomic.Int64, c func(Options) *Client) {
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.hold != nil {
+			<-w.hold
+		}
+		io.WriteString(rw, "ok")
+	}))
+	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			w.open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			w.open.Add(-1)
+		}
+	}
+	be.Start()
+	t.Cleanup(be.Close)
+	dials = &atomic.Int64{}
+	return strings.TrimPrefix(be.URL, "http://"), dials, func(o Options) *Client {
+		d := &net.Dialer{}
+		o.Dial = func(ctx context.Context, network, a string) (net.Conn, error) {
+			dials.Add(1)
+			return d.DialContext(ctx, network, a)
+		}
+		cl := New(o)
+		t.Cleanup(func() { cl.CloseIdle(nil) })
+		return cl
+	}
+}
+
+// burst sends n requests at once and waits until all have their answers;
+// the endpoint holds them until all n are in flight, so that n connections
+// are in use at the same time.
+func burst(t *testing.T, w *connWatch, c *Client, addr string, n int) {
+	t.Helper()
+	w.hold = make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get(t, c, addr)
+		}()
+	}
+	require.Eventually(t, func() bool { return w.open.Load() >= int64(n) }, 20*time.Second, time.Millisecond)
+	close(w.hold)
+	wg.Wait()
+	w.hold = nil
+}
+
+func TestConnectionsOverTheIdleLimitAreReusedThenClosed(t *testing.T) {
+	w := &connWatch{}
+	addr, dials, newClient := w.start(t)
+	c := newClient(Options{MaxIdle: 2, OverLimitIdle: 300 * time.Millisecond})
+	burst(t, w, c, addr, 6)
+	require.EqualValues(t, 6, dials.Load())
+	// A second burst right after the first finds the six connections
+	// idle: it dials none (closing four at once, as a strict bound would,
+	// makes every swing of the load dial them again).
+	burst(t, w, c, addr, 6)
+	assert.EqualValues(t, 6, dials.Load(), "connections dialed for the second burst")
+	// Left idle, the four over the limit are closed, the two kept stay.
+	require.Eventually(t, func() bool { return w.open.Load() == 2 }, 20*time.Second, 5*time.Millisecond,
+		"connections the endpoint has open, idle over the limit")
+	time.Sleep(100 * time.Millisecond)
+	assert.EqualValues(t, 2, w.open.Load(), "the limit's two are kept")
+	get(t, c, addr)
+	assert.EqualValues(t, 6, dials.Load(), "a kept connection is reused")
+}
+
+func TestIdleTimeoutClosesConnectionsWithoutFurtherRequests(t *testing.T) {
+	w := &connWatch{}
+	addr, dials, newClient := w.start(t)
+	c := newClient(Options{IdleTimeout: 200 * time.Millisecond})
+	burst(t, w, c, addr, 3)
+	require.EqualValues(t, 3, w.open.Load())
+	// No request comes after: the sweep closes them, and the endpoint is
+	// not left holding connections that nothing would ever reuse.
+	require.Eventually(t, func() bool { return w.open.Load() == 0 }, 20*time.Second, 5*time.Millisecond,
+		"connections the endpoint has open after the idle timeout")
+	get(t, c, addr)
+	assert.EqualValues(t, 4, dials.Load(), "a request after the timeout dials")
 }

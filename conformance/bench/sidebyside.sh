@@ -10,7 +10,8 @@
 #       logs off for all, then on for all (same JSON fields, to a file):
 #       max requests/s and CPU per request (wrk), then latency at fixed
 #       rates (25/50/75 % of the slowest proxy's maximum in that round, at
-#       LAT_CONNS connections, open loop: h2load --rps): p50, p99, p99.9.
+#       LAT_CONNS connections, open loop: h2load --rps): p50, p99, p99.9;
+#       and at 50 % of nginx's maximum ("rate=50%nginx", issue 13's target).
 #   S2  a new connection per request ("Connection: close"), 16 connections.
 #   S3  1 MiB bodies down (GET) and up (POST), 8 connections: MiB/s, CPU
 #       per MiB, peak RSS.
@@ -149,7 +150,7 @@ latency() {
 
 URL="http://127.0.0.1:$PROXY_PORT/"
 s1() {
-	local round=$1 log c p max slowest pct
+	local round=$1 log c p max slowest pct nginx
 	for log in $LOGS; do
 		for c in $CONNS; do
 			for p in $PROXIES; do
@@ -166,6 +167,14 @@ s1() {
 				latency s1 "log=$log,c=$LAT_CONNS,rate=$pct%" "$p" "$round" $((slowest * pct / 100)) "$URL"
 				stop_proxy
 			done
+		done
+		# Issue 13's latency target: p99 at half of nginx's maximum.
+		nginx=$(awk -v k="log=$log,c=$LAT_CONNS" -v r="$round" '$1=="s1" && $2==k && $3=="rps" && $4=="nginx" && $5==r {print $6}' "$RESULTS")
+		[ -n "$nginx" ] || continue
+		for p in $PROXIES; do
+			start_proxy "$p" "$log" 1
+			latency s1 "log=$log,c=$LAT_CONNS,rate=50%nginx" "$p" "$round" $((nginx / 2)) "$URL"
+			stop_proxy
 		done
 	done
 }

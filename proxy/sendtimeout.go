@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // defaultSendTimeout bounds how long a write to a client may make no
@@ -20,21 +22,21 @@ type sendDeadline struct {
 	pinned bool // set by pin: refresh leaves the deadline alone
 }
 
-// refresh moves nc's write deadline to timeout from now, unless it is
-// already nearly that far ahead: it is moved only when less than five
-// sixths of timeout are left, so a busy connection changes it at most once
-// per sixth, and a write that makes no progress fails after between five
-// sixths of timeout and timeout. Call it before each write.
+// refresh moves nc's write deadline on by the coarse rule of
+// wire.NextDeadline: a busy connection moves it at most once per slack (a
+// sixteenth of timeout, at most a second), and a write that makes no
+// progress fails after between timeout and timeout plus the slack, never
+// before. Call it before each write.
 func (d *sendDeadline) refresh(nc net.Conn, timeout time.Duration) error {
 	if d.pinned || timeout <= 0 {
 		return nil // pinned, or no send timeout: the deadline stays as it is
 	}
-	now := time.Now()
-	if d.at.Sub(now) > timeout-timeout/6 {
+	at, move := wire.NextDeadline(d.at, time.Now(), timeout)
+	if !move {
 		return nil
 	}
-	d.at = now.Add(timeout)
-	return nc.SetWriteDeadline(d.at)
+	d.at = at
+	return nc.SetWriteDeadline(at)
 }
 
 // pin sets nc's write deadline to t for good (the last answer on a
@@ -62,8 +64,8 @@ func (s h1Sender) Write(p []byte) (int, error) {
 // recvDeadline is a client connection's read deadline as its serving
 // goroutine last set it, so that the keep-alive wait need not move it on
 // every request: between requests on a busy connection it is moved at most
-// once per slack (recvSlack), and it falls between the timeout and the
-// timeout plus slack (at most a second) after the request before. Other
+// once per slack (wire.NextDeadline), and it falls between the timeout and
+// the timeout plus slack (at most a second) after the request before. Other
 // goroutines that set the read deadline (the client-gone watch, a
 // transport reading the request body) mark it stale, and the next
 // extend sets it again.
@@ -79,20 +81,14 @@ func (d *recvDeadline) set(nc net.Conn, t time.Time) {
 	nc.SetReadDeadline(t)
 }
 
-// extend makes nc's read deadline timeout from now, or up to recvSlack
-// later than that; only the serving goroutine calls it.
+// extend makes nc's read deadline timeout from now, or up to the slack of
+// wire.NextDeadline later than that; only the serving goroutine calls it.
 func (d *recvDeadline) extend(nc net.Conn, timeout time.Duration) {
-	want := time.Now().Add(timeout)
-	slack := recvSlack(timeout)
-	if !d.stale.Load() && !d.at.Before(want) && d.at.Sub(want) <= slack {
-		return
+	at, move := wire.NextDeadline(d.at, time.Now(), timeout)
+	if move || d.stale.Load() {
+		d.set(nc, at)
 	}
-	d.set(nc, want.Add(slack))
 }
-
-// recvSlack is how much later than asked a read deadline may fall: a
-// sixteenth of the timeout, at most a second.
-func recvSlack(timeout time.Duration) time.Duration { return min(timeout/16, time.Second) }
 
 // setElsewhere sets nc's read deadline from another goroutine than the
 // serving one.

@@ -58,7 +58,12 @@ func TestClientThatStopsReadingLosesTheConnection(t *testing.T) {
 // deadlineConn records the read deadlines set on it.
 type deadlineConn struct {
 	net.Conn
-	reads []time.Time
+	reads, writes []time.Time
+}
+
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
+	d.writes = append(d.writes, t)
+	return nil
 }
 
 func (d *deadlineConn) SetReadDeadline(t time.Time) error {
@@ -89,6 +94,28 @@ func TestRecvDeadlineExtend(t *testing.T) {
 	d.at = time.Now().Add(timeout - time.Millisecond) // as if set a while ago
 	d.extend(nc, timeout)
 	assert.Len(t, nc.reads, 5, "a deadline earlier than the timeout is moved on")
-	assert.Equal(t, time.Second, recvSlack(75*time.Second))
-	assert.Equal(t, 100*time.Millisecond/16, recvSlack(100*time.Millisecond))
+}
+
+// The send timeout never cuts a write before it: each write's deadline is
+// at least the timeout away, and a busy connection moves it at most once
+// per slack. A pinned deadline (the last answer on a closing connection)
+// stays.
+func TestSendDeadlineIsNeverEarly(t *testing.T) {
+	const timeout = 60 * time.Second // slack: 1 s
+	nc := &deadlineConn{}
+	var d sendDeadline
+	for i := 0; i < 100; i++ {
+		before := time.Now()
+		require.NoError(t, d.refresh(nc, timeout))
+		require.NotEmpty(t, nc.writes)
+		assert.False(t, nc.writes[len(nc.writes)-1].Before(before.Add(timeout)), "a write's deadline is the timeout away or more")
+	}
+	assert.Len(t, nc.writes, 1, "100 writes in a row set it once")
+	d.at = time.Now().Add(50 * time.Second) // as if set ten seconds ago
+	require.NoError(t, d.refresh(nc, timeout))
+	assert.Len(t, nc.writes, 2, "with less than the timeout left, it moves")
+	pin := time.Now().Add(time.Second)
+	d.pin(nc, pin)
+	require.NoError(t, d.refresh(nc, timeout))
+	assert.Equal(t, []time.Time{pin}, nc.writes[2:], "a pinned deadline stays")
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // Options configure a Client. Zero values take the defaults given.
@@ -157,10 +159,10 @@ func (c *conn) writeBy(t time.Time) {
 }
 
 // armRead arms the read deadline for a read that may wait d (0: no
-// limit). The deadline is set d plus a sixteenth ahead and kept while at
-// least d of it is left, so a busy connection sets it about once per
-// sixteenth of d instead of once per read, and a read that gets nothing
-// fails after between d and d plus a sixteenth: never before its timeout.
+// limit), by the coarse rule of wire.NextDeadline: a busy connection sets
+// it about once per slack (a sixteenth of d, at most a second) instead of
+// once per read, and a read that gets nothing fails after between d and d
+// plus the slack: never before its timeout.
 func (c *conn) armRead(d time.Duration) {
 	if d <= 0 {
 		if c.readProbe || !c.readAt.IsZero() {
@@ -169,12 +171,12 @@ func (c *conn) armRead(d time.Duration) {
 		}
 		return
 	}
-	now := time.Now()
-	if left := c.readAt.Sub(now); !c.readProbe && left >= d && left <= d+d/16 {
+	at, move := wire.NextDeadline(c.readAt, time.Now(), d)
+	if !move && !c.readProbe {
 		return
 	}
-	c.readProbe, c.readAt = false, now.Add(d+d/16)
-	c.readBy(c.readAt)
+	c.readProbe, c.readAt = false, at
+	c.readBy(at)
 }
 
 // noWriteDeadline removes the write deadline that an earlier exchange's
@@ -190,12 +192,10 @@ func (c *conn) noWriteDeadline() {
 
 // writeWithin is armRead for writes (proxy-send-timeout), d > 0.
 func (c *conn) writeWithin(d time.Duration) {
-	now := time.Now()
-	if left := c.writeAt.Sub(now); left >= d && left <= d+d/16 {
-		return
+	if at, move := wire.NextDeadline(c.writeAt, time.Now(), d); move {
+		c.writeAt = at
+		c.writeBy(at)
 	}
-	c.writeAt = now.Add(d + d/16)
-	c.writeBy(c.writeAt)
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // fusable reports whether requests on nc may be written by the read that
@@ -126,7 +128,7 @@ func (r *connReader) afterProbe(p []byte, start time.Time, err error) (int, erro
 	}
 	c.readProbe, c.readAt = false, time.Time{}
 	if d > 0 {
-		c.readAt = start.Add(d + d/16)
+		c.readAt = start.Add(d + wire.DeadlineSlack(d)) // counted from start, as armRead's from now
 	}
 	c.readBy(c.readAt)
 	return c.nc.Read(p)

@@ -87,6 +87,7 @@ type pool struct {
 	// OverLimitIdle.
 	sweeper *time.Timer
 	due     time.Time
+	retired bool // drained and removed from the client (drain)
 }
 
 type conn struct {
@@ -221,7 +222,7 @@ func (p *pool) armLocked() {
 	oldest := p.idle[0].idleSince
 	due := oldest.Add(p.opts.IdleTimeout)
 	if len(p.idle) > p.opts.MaxIdle {
-		due = oldest.Add(p.opts.OverLimitIdle)
+		due = oldest.Add(min(p.opts.OverLimitIdle, p.opts.IdleTimeout))
 	}
 	if !p.due.IsZero() && !due.Before(p.due) {
 		return
@@ -337,9 +338,23 @@ func (t *Client) put(addr string, c *conn) {
 		return
 	}
 	c.release()
-	p := t.pool(addr)
+	v, ok := t.pools.Load(addr) // get made it; gone: the endpoint left (CloseAddr)
+	if !ok {
+		c.close()
+		return
+	}
+	p := v.(*pool)
+	now := time.Now()
 	p.mu.Lock()
-	c.idleSince = time.Now() // under the lock: the pool's order is by it
+	if p.retired {
+		p.mu.Unlock()
+		c.close()
+		return
+	}
+	if n := len(p.idle); n > 0 && now.Before(p.idle[n-1].idleSince) {
+		now = p.idle[n-1].idleSince // a put that raced ahead: keep the order
+	}
+	c.idleSince = now
 	p.idle = append(p.idle, c)
 	p.armLocked()
 	p.mu.Unlock()
@@ -352,7 +367,7 @@ func (t *Client) CloseIdle(keep map[string]bool) {
 		if keep != nil && keep[k.(string)] {
 			return true
 		}
-		v.(*pool).drain()
+		v.(*pool).drain(keep != nil)
 		if keep != nil {
 			t.pools.Delete(k)
 		}
@@ -363,15 +378,17 @@ func (t *Client) CloseIdle(keep map[string]bool) {
 // CloseAddr closes the idle connections to addr, an endpoint that left.
 func (t *Client) CloseAddr(addr string) {
 	if v, ok := t.pools.LoadAndDelete(addr); ok {
-		v.(*pool).drain()
+		v.(*pool).drain(true)
 	}
 }
 
-// drain closes the pool's idle connections.
-func (p *pool) drain() {
+// drain closes the pool's idle connections; retire: the pool leaves the
+// client, and connections returned to it later are closed, not kept.
+func (p *pool) drain(retire bool) {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	p.retired = p.retired || retire
 	if p.sweeper != nil {
 		p.sweeper.Stop()
 	}

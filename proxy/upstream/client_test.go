@@ -149,17 +149,19 @@ func TestHookContextInterruptsTheExchange(t *testing.T) {
 	assert.Equal(t, 1, ctx.set, "the hook was used, not context.AfterFunc")
 }
 
-// connWatch is an endpoint that counts the connections it has open, and
-// holds each request until hold is closed when hold is set.
+// connWatch is an endpoint that counts the connections it has open and
+// the requests it holds, and holds each request until the channel in hold
+// is closed, when there is one.
 type connWatch struct {
-	open atomic.Int64
-	hold chan struct{}
+	open, held atomic.Int64
+	hold       atomic.Pointer[chan struct{}]
 }
 
 func (w *connWatch) start(t *testing.T) (addr string, dials *atomic.Int64, c func(Options) *Client) {
 	be := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if w.hold != nil {
-			<-w.hold
+		if h := w.hold.Load(); h != nil {
+			w.held.Add(1)
+			<-*h
 		}
 		io.WriteString(rw, "ok")
 	}))
@@ -187,11 +189,13 @@ func (w *connWatch) start(t *testing.T) (addr string, dials *atomic.Int64, c fun
 }
 
 // burst sends n requests at once and waits until all have their answers;
-// the endpoint holds them until all n are in flight, so that n connections
-// are in use at the same time.
+// the endpoint holds them until all n are in its hands, so that n
+// connections are in use at the same time.
 func burst(t *testing.T, w *connWatch, c *Client, addr string, n int) {
 	t.Helper()
-	w.hold = make(chan struct{})
+	h := make(chan struct{})
+	w.held.Store(0)
+	w.hold.Store(&h)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -200,27 +204,35 @@ func burst(t *testing.T, w *connWatch, c *Client, addr string, n int) {
 			get(t, c, addr)
 		}()
 	}
-	require.Eventually(t, func() bool { return w.open.Load() >= int64(n) }, 20*time.Second, time.Millisecond)
-	close(w.hold)
+	require.Eventually(t, func() bool { return w.held.Load() == int64(n) }, 20*time.Second, time.Millisecond)
+	w.hold.Store(nil)
+	close(h)
 	wg.Wait()
-	w.hold = nil
 }
 
-func TestConnectionsOverTheIdleLimitAreReusedThenClosed(t *testing.T) {
+func TestConnectionsOverTheIdleLimitAreReused(t *testing.T) {
 	w := &connWatch{}
 	addr, dials, newClient := w.start(t)
-	c := newClient(Options{MaxIdle: 2, OverLimitIdle: 300 * time.Millisecond})
+	c := newClient(Options{MaxIdle: 2, OverLimitIdle: time.Hour})
 	burst(t, w, c, addr, 6)
 	require.EqualValues(t, 6, dials.Load())
-	// A second burst right after the first finds the six connections
-	// idle: it dials none (closing four at once, as a strict bound would,
-	// makes every swing of the load dial them again).
+	// A second burst finds the six connections idle and dials none
+	// (closing four at once, as a strict bound would, makes every swing of
+	// the load dial them again).
 	burst(t, w, c, addr, 6)
 	assert.EqualValues(t, 6, dials.Load(), "connections dialed for the second burst")
+	assert.EqualValues(t, 6, w.open.Load(), "connections the endpoint has open")
+}
+
+func TestConnectionsOverTheIdleLimitAreClosedOnceIdle(t *testing.T) {
+	w := &connWatch{}
+	addr, dials, newClient := w.start(t)
+	c := newClient(Options{MaxIdle: 2, OverLimitIdle: 100 * time.Millisecond})
+	burst(t, w, c, addr, 6)
 	// Left idle, the four over the limit are closed, the two kept stay.
 	require.Eventually(t, func() bool { return w.open.Load() == 2 }, 20*time.Second, 5*time.Millisecond,
 		"connections the endpoint has open, idle over the limit")
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	assert.EqualValues(t, 2, w.open.Load(), "the limit's two are kept")
 	get(t, c, addr)
 	assert.EqualValues(t, 6, dials.Load(), "a kept connection is reused")
@@ -231,11 +243,30 @@ func TestIdleTimeoutClosesConnectionsWithoutFurtherRequests(t *testing.T) {
 	addr, dials, newClient := w.start(t)
 	c := newClient(Options{IdleTimeout: 200 * time.Millisecond})
 	burst(t, w, c, addr, 3)
-	require.EqualValues(t, 3, w.open.Load())
+	require.EqualValues(t, 3, dials.Load())
 	// No request comes after: the sweep closes them, and the endpoint is
 	// not left holding connections that nothing would ever reuse.
 	require.Eventually(t, func() bool { return w.open.Load() == 0 }, 20*time.Second, 5*time.Millisecond,
 		"connections the endpoint has open after the idle timeout")
 	get(t, c, addr)
 	assert.EqualValues(t, 4, dials.Load(), "a request after the timeout dials")
+}
+
+// A request that ends after its endpoint left (CloseAddr, on a table
+// without it) closes its connection instead of keeping it in a pool that
+// nothing will use.
+func TestConnectionReturnedAfterTheEndpointLeftIsClosed(t *testing.T) {
+	w := &connWatch{}
+	addr, _, newClient := w.start(t)
+	c := newClient(Options{})
+	req := &Request{Addr: addr, Method: http.MethodGet, URI: "/", Host: "a.test"}
+	resp, err := c.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Read: 10 * time.Second})
+	require.NoError(t, err)
+	c.CloseAddr(addr) // the endpoint leaves while the answer is read
+	_, err = io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return w.open.Load() == 0 }, 20*time.Second, 5*time.Millisecond,
+		"connections the endpoint has open")
+	_, kept := c.pools.Load(addr)
+	assert.False(t, kept, "no pool is made again for the endpoint that left")
 }

@@ -248,10 +248,10 @@ func (p *pool) sweep() {
 			break
 		}
 	}
-	var due []*conn
+	var closing []*conn
 	if n > 0 {
-		due = make([]*conn, n)
-		copy(due, p.idle)
+		closing = make([]*conn, n)
+		copy(closing, p.idle)
 		left := copy(p.idle, p.idle[n:])
 		clear(p.idle[left:])
 		p.idle = p.idle[:left]
@@ -259,8 +259,8 @@ func (p *pool) sweep() {
 	p.due = time.Time{}
 	p.armLocked()
 	p.mu.Unlock()
-	for _, c := range due {
-		c.nc.Close() // idle: it holds no buffers
+	for _, c := range closing {
+		c.close()
 	}
 }
 

@@ -17,20 +17,10 @@ import (
 // then closes the connection when close is set.
 func rawBackend(t *testing.T, answer string, closeAfter bool) string {
 	t.Helper()
-	return serveConns(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			io.WriteString(c, answer)
-			if closeAfter {
-				return
-			}
-		}
+	return requestBackend(t, func(c net.Conn, _ *bufio.Reader, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, answer)
+		return !closeAfter
 	})
 }
 

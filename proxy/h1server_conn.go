@@ -44,6 +44,7 @@ type h1ServerConn struct {
 	watch     h1Watch
 	send      sendDeadline // the writes' deadline (sendtimeout.go)
 	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
+	raw       rawState     // serving inside the read wait (h1server_raw.go)
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -67,6 +68,9 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 	c.ctx = newConnCtx(ctx)
 	c.tmpl = (&http.Request{}).WithContext(c.ctx)
 	c.watch.c = c
+	if c.raw.rc = rawConnOf(nc); c.raw.rc != nil {
+		c.raw.step = c.rawStep
+	}
 	return c
 }
 
@@ -91,12 +95,8 @@ const maxDiscard = 256 << 10
 func (c *h1ServerConn) serve() {
 	defer func() { c.release(!c.hijacked) }()
 	for first := true; ; first = false {
-		if !c.waitRequest(first) {
-			return
-		}
-		ex, err := c.readRequest()
-		if err != nil {
-			c.refuse(err)
+		ex, ok := c.next(first)
+		if !ok {
 			return
 		}
 		if !c.run(ex) || c.hijacked {
@@ -108,6 +108,31 @@ func (c *h1ServerConn) serve() {
 	}
 }
 
+// next returns the connection's next request to serve, after serving
+// those it can inside the read wait; false: the connection is done.
+func (c *h1ServerConn) next(first bool) (*h1Exchange, bool) {
+	if !first && c.raw.rc != nil {
+		switch c.serveRaw() {
+		case rawEnded:
+			return nil, false
+		case rawRun:
+			return c.raw.ex, true
+		case rawRefuse:
+			c.refuse(c.raw.err)
+			return nil, false
+		}
+	}
+	if !c.waitRequest(first) {
+		return nil, false
+	}
+	ex, err := c.readRequest()
+	if err != nil {
+		c.refuse(err)
+		return nil, false
+	}
+	return ex, true
+}
+
 // waitRequest waits for the first byte of the next request, within the
 // read-header timeout for the first request and the idle timeout after.
 func (c *h1ServerConn) waitRequest(first bool) bool {
@@ -117,28 +142,18 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 		return true
 	}
-	c.state.Store(connIdle)
 	if !first && !c.srv.keepAlive() {
+		c.state.Store(connIdle)
 		return false
 	}
 	timeout := c.srv.opts.IdleTimeout
 	if first {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
-	c.recv.extend(c.nc, timeout)
-	// While it waits, the connection lends its (empty) writer back: idle
-	// connections hold none, and the one taken after is the pool's most
-	// recently used, still in the CPU's cache.
-	c.bw.Reset(nil)
-	clientWriters.Put(c.bw)
+	c.idle(timeout)
 	_, err := c.br.Peek(1)
-	c.bw = clientWriters.Get().(*bufio.Writer)
-	c.bw.Reset(h1Sender{c})
-	if err != nil {
-		return false
-	}
-	if !c.state.CompareAndSwap(connIdle, connActive) {
-		return false // Shutdown closed it meanwhile
+	if !c.busy() || err != nil {
+		return false // Shutdown closed it meanwhile, or the client left
 	}
 	if first && c.srv.opts.CleartextHTTP2 && c.tls == nil && c.isH2Preface() {
 		c.hijacked = true

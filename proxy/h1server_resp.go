@@ -250,6 +250,11 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.hijacked {
 		return nil, nil, http.ErrHijacked
 	}
+	if c.raw.inside {
+		// Never reached: requests that may upgrade are served outside the
+		// read wait (servableInWait), whose lock a tunnel's reads would wait on.
+		return nil, nil, http.ErrNotSupported
+	}
 	c.watch.disarm()
 	c.hijacked = true
 	c.nc.SetDeadline(time.Time{}) // and h1Sender leaves a hijacked connection's alone

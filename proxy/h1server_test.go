@@ -119,31 +119,41 @@ func TestH1ServerExpectContinue(t *testing.T) {
 
 // TestH1ServerClientLeavingEndsTheExchange: a client that closes its
 // connection while the endpoint thinks has its exchange ended, so the
-// endpoint's connection is closed rather than held until it answers.
+// endpoint's connection is closed rather than held until it answers; for a
+// connection's first request and for a later one (served inside the read
+// wait, h1server_raw.go, where the watch peeks instead of reading).
 func TestH1ServerClientLeavingEndsTheExchange(t *testing.T) {
-	closed := make(chan struct{})
-	addr := serveConns(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		if _, err := http.ReadRequest(br); err != nil {
-			return
-		}
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		if _, err := br.ReadByte(); err != nil && !isTimeout(err) {
-			close(closed) // Weir gave up on the exchange
-		}
-	})
-	f := newFront(t, Options{}, ServerOptions{HTTP1: HTTP1Weir})
-	f.publish(t, routeTo("a.test", "/", &table.Backend{Name: "slow", Endpoints: []table.Endpoint{{Address: addr}}}))
-	c, err := net.Dial("tcp", f.plain)
-	require.NoError(t, err)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
-	time.Sleep(2 * watchDelay) // the request is under way
-	c.Close()
-	select {
-	case <-closed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the exchange with the endpoint outlived the client")
+	for name, before := range map[string]int{"first request": 0, "later request": 2} {
+		t.Run(name, func(t *testing.T) {
+			gaveUp := make(chan struct{}, 1)
+			addr := requestBackend(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+				if req.URL.Path != "/hang" {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					return true
+				}
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				if _, err := br.ReadByte(); err != nil && !isTimeout(err) {
+					gaveUp <- struct{}{} // Weir gave up on the exchange
+				}
+				return false
+			})
+			f := newFront(t, Options{}, ServerOptions{HTTP1: HTTP1Weir})
+			f.publish(t, routeTo("a.test", "/", &table.Backend{Name: "slow", Endpoints: []table.Endpoint{{Address: addr}}}))
+			c := dialRaw(t, f.plain, strings.Repeat("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", before), 30*time.Second)
+			br := bufio.NewReader(c)
+			for range before {
+				code, _ := readBody(t, br)
+				require.Equal(t, 200, code)
+			}
+			io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			time.Sleep(4 * watchDelay) // under way, and watched
+			c.Close()
+			select {
+			case <-gaveUp:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the exchange with the endpoint outlived the client")
+			}
+		})
 	}
 }
 

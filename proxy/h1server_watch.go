@@ -14,6 +14,11 @@ import (
 // the request body has been read, one read waits on the connection: an end
 // or an error cancels the connection's context; a byte (the next pipelined
 // request) is kept for the next read.
+//
+// A request served inside the connection's read wait (h1server_raw.go)
+// cannot have a read wait on the connection: the serving goroutine holds
+// its read lock. There the watch peeks without waiting instead, after
+// watchDelay and then at doubling intervals of at most peekEvery.
 type h1Watch struct {
 	c        *h1ServerConn
 	mu       sync.Mutex
@@ -22,9 +27,14 @@ type h1Watch struct {
 	running  bool
 	done     chan struct{}
 	bodyDone atomic.Bool
+	peek     bool          // peek, not read (served inside the read wait)
+	every    time.Duration // the wait before the next peek
 }
 
-const watchDelay = 50 * time.Millisecond
+const (
+	watchDelay = 50 * time.Millisecond
+	peekEvery  = time.Second
+)
 
 // arm starts watching for the request that begins; bodyDone says it has no
 // body to read first.
@@ -33,6 +43,7 @@ func (w *h1Watch) arm(bodyDone bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.armed = true
+	w.peek, w.every = w.c.raw.inside, watchDelay
 	if w.timer == nil {
 		w.timer = time.AfterFunc(watchDelay, w.fire)
 		return
@@ -67,6 +78,11 @@ func (w *h1Watch) fire() {
 		w.mu.Unlock()
 		return
 	}
+	if w.peek {
+		w.peekOnce()
+		w.mu.Unlock()
+		return
+	}
 	// Cleared under the lock: disarm's deadline, set after, must win.
 	c := w.c
 	c.recv.setElsewhere(c.nc, time.Time{})
@@ -80,6 +96,20 @@ func (w *h1Watch) fire() {
 	w.running = false
 	close(w.done)
 	w.mu.Unlock()
+}
+
+// peekOnce looks at the connection without waiting: the client left, or
+// is quiet (look again later), or has sent its next request (it is there;
+// no more looks for this one).
+func (w *h1Watch) peekOnce() {
+	gone, quiet := peekClient(w.c.raw.rc)
+	switch {
+	case gone:
+		w.c.ctx.cancel()
+	case quiet:
+		w.every = min(2*w.every, peekEvery)
+		w.timer.Reset(w.every)
+	}
 }
 
 // savedByteReader reads the connection, first the byte a watch read ahead.

@@ -12,17 +12,7 @@ import (
 
 // fusable reports whether requests on nc may be written by the read that
 // waits for their answer: plain TCP connections on Linux.
-func fusable(nc net.Conn) syscall.RawConn {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
+func fusable(nc net.Conn) syscall.RawConn { return wire.TCPRawConn(nc) }
 
 // fused writes the pending request and reads the first bytes of its answer
 // into p, inside one syscall.RawConn.Read. Go's poller forgets the read

@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"weir.dev/weir/proxy/wire"
+)
+
+// rawConnOf returns the descriptor of a plain TCP connection, whose next
+// requests can be awaited inside its read wait (h1server_raw.go).
+func rawConnOf(nc net.Conn) syscall.RawConn { return wire.TCPRawConn(nc) }
+
+// rawReader reads the descriptor without waiting: errWouldBlock when
+// nothing is there.
+type rawReader struct{ fd int }
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	n, err := syscall.Read(r.fd, p)
+	for err == syscall.EINTR {
+		n, err = syscall.Read(r.fd, p)
+	}
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// peekClient tells, without waiting, whether the client is still there
+// while its request is served inside the read wait: a byte waiting (the
+// next request) or nothing yet say it is; an end of stream or an error
+// say it left.
+func peekClient(rc syscall.RawConn) (gone, quiet bool) {
+	var b [1]byte
+	var n int
+	var perr error
+	if err := rc.Control(func(fd uintptr) {
+		n, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	}); err != nil {
+		return true, false
+	}
+	switch {
+	case perr == syscall.EAGAIN || perr == syscall.EINTR:
+		return false, true
+	case perr != nil || n == 0:
+		return true, false
+	}
+	return false, false
+}

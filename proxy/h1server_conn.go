@@ -111,6 +111,7 @@ func (c *h1ServerConn) serve() {
 // next returns the connection's next request to serve, after serving
 // those it can inside the read wait; false: the connection is done.
 func (c *h1ServerConn) next(first bool) (*h1Exchange, bool) {
+	var waited time.Duration
 	if !first && c.raw.rc != nil {
 		switch c.serveRaw() {
 		case rawEnded:
@@ -120,9 +121,11 @@ func (c *h1ServerConn) next(first bool) (*h1Exchange, bool) {
 		case rawRefuse:
 			c.refuse(c.raw.err)
 			return nil, false
+		case rawIdle:
+			waited = rawIdleWait
 		}
 	}
-	if !c.waitRequest(first) {
+	if !c.waitRequest(first, waited) {
 		return nil, false
 	}
 	ex, err := c.readRequest()
@@ -134,8 +137,9 @@ func (c *h1ServerConn) next(first bool) (*h1Exchange, bool) {
 }
 
 // waitRequest waits for the first byte of the next request, within the
-// read-header timeout for the first request and the idle timeout after.
-func (c *h1ServerConn) waitRequest(first bool) bool {
+// read-header timeout for the first request and the idle timeout after
+// (less what the connection has waited already).
+func (c *h1ServerConn) waitRequest(first bool, waited time.Duration) bool {
 	if c.br.Buffered() > 0 {
 		// Pipelined: the connection stays active, the rest of the head
 		// comes within the read-header timeout.
@@ -146,7 +150,7 @@ func (c *h1ServerConn) waitRequest(first bool) bool {
 		c.state.Store(connIdle)
 		return false
 	}
-	timeout := c.srv.opts.IdleTimeout
+	timeout := c.srv.opts.IdleTimeout - waited
 	if first {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}

@@ -38,6 +38,14 @@ import (
 // reading while a request is served here. Writes take the descriptor's
 // write lock, not its read lock, and the read deadline still bounds the
 // wait: the idle timeout ends an idle connection as before.
+//
+// What the poller does not record again is an end of stream that came
+// before the read that took the request (a client that half-closes right
+// after its request, as some scripts do): the wait after the answer would
+// not learn of it until the idle timeout. So the wait inside the read wait
+// lasts at most rawIdleWait; then the ordinary loop reads, which sees such
+// an end at once, and waits the rest of the idle timeout. Under load no
+// connection is idle that long, and the read is not made.
 
 // rawState is a connection's state for serving inside the read wait.
 type rawState struct {
@@ -59,7 +67,18 @@ const (
 	rawWait                     // read the (rest of the) next head the ordinary way
 	rawRun                      // serve raw.ex the ordinary way
 	rawRefuse                   // answer raw.err
+	rawIdle                     // idle for rawIdleWait: wait the rest the ordinary way
 )
+
+// rawIdleWait is how long a connection waits for its next request inside
+// the read wait before the ordinary loop waits the rest of the idle timeout.
+const rawIdleWait = time.Second
+
+// rawWaitFor is the wait inside the read wait: rawIdleWait, or the idle
+// timeout when that is shorter.
+func (c *h1ServerConn) rawWaitFor() time.Duration {
+	return min(rawIdleWait, c.srv.opts.IdleTimeout)
+}
 
 // errWouldBlock is rawReader's "nothing to read now".
 var errWouldBlock = errors.New("read would block")
@@ -73,7 +92,7 @@ func (c *h1ServerConn) serveRaw() rawOutcome {
 	if !c.srv.keepAlive() {
 		return rawEnded
 	}
-	c.idle(c.srv.opts.IdleTimeout)
+	c.idle(c.rawWaitFor())
 	r := &c.raw
 	r.out, r.ex, r.err = rawEnded, nil, nil
 	c.rd.conn = &r.rd
@@ -81,10 +100,13 @@ func (c *h1ServerConn) serveRaw() rawOutcome {
 	c.rd.conn = c.nc
 	r.inside = false
 	c.reclaimWriter()
-	if err != nil {
-		return rawEnded // the idle timeout, a close, Shutdown
+	switch {
+	case err == nil:
+		return r.out
+	case isTimeout(err) && c.rawWaitFor() < c.srv.opts.IdleTimeout:
+		return rawIdle
 	}
-	return r.out
+	return rawEnded // the idle timeout, a close, Shutdown
 }
 
 // rawStep is the function the read wait calls each time the connection
@@ -126,7 +148,7 @@ func (c *h1ServerConn) rawStep(fd uintptr) bool {
 		if !c.srv.keepAlive() {
 			return true
 		}
-		c.idle(c.srv.opts.IdleTimeout)
+		c.idle(c.rawWaitFor())
 		return false // wait on what the poller recorded meanwhile
 	}
 }

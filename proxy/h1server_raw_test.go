@@ -191,3 +191,49 @@ func TestH1ServerShutdownWithKeptConnections(t *testing.T) {
 	_, err = busyR.ReadByte()
 	assert.ErrorIs(t, err, io.EOF, "closed once its request is answered")
 }
+
+// TestH1ServerHalfCloseAfterALaterRequest: a client that ends its side of
+// the connection right after a later request gets its answer and then the
+// connection's end within about rawIdleWait, not after the idle timeout
+// (the end may have come before the read that took the request, which the
+// wait after the answer is not told of again).
+func TestH1ServerHalfCloseAfterALaterRequest(t *testing.T) {
+	f := pacedFront(t, ServerOptions{IdleTimeout: time.Minute}, pacedBackend(t, 0, nil))
+	for i := range 5 {
+		c := dialRaw(t, f.plain, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n", 30*time.Second)
+		br := bufio.NewReader(c)
+		readBody(t, br)
+		io.WriteString(c, "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		c.(*net.TCPConn).CloseWrite()
+		code, body := readBody(t, br)
+		assert.Equal(t, 200, code)
+		assert.Equal(t, "GET /2", body)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err := br.ReadByte()
+		assert.ErrorIs(t, err, io.EOF, "round %d: closed well before the idle timeout", i)
+		c.Close()
+	}
+}
+
+// TestH1ServerIdleAcrossTheWaitsHandOver: a connection idle for longer
+// than rawIdleWait still carries its next request, and is closed once the
+// idle timeout has passed since its last answer, never before.
+func TestH1ServerIdleAcrossTheWaitsHandOver(t *testing.T) {
+	const idle = 3 * time.Second
+	f := pacedFront(t, ServerOptions{IdleTimeout: idle}, pacedBackend(t, 0, nil))
+	c := dialRaw(t, f.plain, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", 30*time.Second)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	readBody(t, br)
+	readBody(t, br)
+	io.WriteString(c, "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n") // served inside the read wait
+	readBody(t, br)
+	time.Sleep(rawIdleWait + 500*time.Millisecond)
+	sent := time.Now() // the server's idle time begins after this
+	io.WriteString(c, "GET /4 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	_, body := readBody(t, br)
+	assert.Equal(t, "GET /4", body, "the connection outlives the wait inside the read wait")
+	_, err := br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "closed at the idle timeout")
+	assert.GreaterOrEqual(t, time.Since(sent), idle, "never before the idle timeout")
+}

@@ -203,11 +203,19 @@ func (s *h1Server) closeConns(all bool) int {
 	s.mu.Unlock()
 	left := 0
 	for _, c := range conns {
-		if all || c.state.CompareAndSwap(connIdle, connClosing) {
+		switch {
+		case c.state.CompareAndSwap(connIdle, connClosing):
 			c.nc.Close()
-			continue
+		case all:
+			// A request served inside the read wait (h1server_raw.go) holds a
+			// reference to the descriptor, and Close waits for every one:
+			// end the request's context so that it stops, and close
+			// without waiting (later reads and writes fail at once).
+			c.ctx.cancel()
+			go c.nc.Close()
+		default:
+			left++
 		}
-		left++
 	}
 	return left
 }

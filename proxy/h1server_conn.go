@@ -122,7 +122,7 @@ func (c *h1ServerConn) next(first bool) (*h1Exchange, bool) {
 			c.refuse(c.raw.err)
 			return nil, false
 		case rawIdle:
-			waited = rawIdleWait
+			waited = c.rawWaitFor()
 		}
 	}
 	if !c.waitRequest(first, waited) {
@@ -154,7 +154,7 @@ func (c *h1ServerConn) waitRequest(first bool, waited time.Duration) bool {
 	if first {
 		timeout = c.srv.opts.ReadHeaderTimeout
 	}
-	c.idle(timeout)
+	c.idle(timeout, wire.DeadlineSlack(timeout))
 	_, err := c.br.Peek(1)
 	if !c.busy() || err != nil {
 		return false // Shutdown closed it meanwhile, or the client left

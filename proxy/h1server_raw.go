@@ -43,9 +43,14 @@ import (
 // before the read that took the request (a client that half-closes right
 // after its request, as some scripts do): the wait after the answer would
 // not learn of it until the idle timeout. So the wait inside the read wait
-// lasts at most rawIdleWait; then the ordinary loop reads, which sees such
-// an end at once, and waits the rest of the idle timeout. Under load no
-// connection is idle that long, and the read is not made.
+// lasts between rawIdleWait and twice that (its deadline moves at most once
+// per rawIdleWait on a busy connection); then the ordinary loop reads, which
+// sees such an end at once, and waits the rest of the idle timeout. Under
+// load no connection is idle that long, and the read is not made.
+//
+// Nor does the poller record again what a read left in the socket: a read
+// that filled its buffer (a burst of pipelined requests) is followed by
+// another read before the wait, as edge-triggered polling requires.
 
 // rawState is a connection's state for serving inside the read wait.
 type rawState struct {
@@ -71,13 +76,24 @@ const (
 )
 
 // rawIdleWait is how long a connection waits for its next request inside
-// the read wait before the ordinary loop waits the rest of the idle timeout.
+// the read wait (at least; at most twice that) before the ordinary loop
+// waits the rest of the idle timeout.
 const rawIdleWait = time.Second
 
-// rawWaitFor is the wait inside the read wait: rawIdleWait, or the idle
-// timeout when that is shorter.
+// rawWaitFor is the wait inside the read wait: rawIdleWait (the server's
+// rawIdleWait in tests), or the idle timeout when that is shorter.
 func (c *h1ServerConn) rawWaitFor() time.Duration {
-	return min(rawIdleWait, c.srv.opts.IdleTimeout)
+	w := rawIdleWait
+	if c.srv.opts.rawIdleWait > 0 {
+		w = c.srv.opts.rawIdleWait
+	}
+	return min(w, c.srv.opts.IdleTimeout)
+}
+
+// rawIdle marks the connection idle for the wait inside the read wait.
+func (c *h1ServerConn) rawIdle() {
+	w := c.rawWaitFor()
+	c.idle(w, w)
 }
 
 // errWouldBlock is rawReader's "nothing to read now".
@@ -92,7 +108,7 @@ func (c *h1ServerConn) serveRaw() rawOutcome {
 	if !c.srv.keepAlive() {
 		return rawEnded
 	}
-	c.idle(c.rawWaitFor())
+	c.rawIdle()
 	r := &c.raw
 	r.out, r.ex, r.err = rawEnded, nil, nil
 	c.rd.conn = &r.rd
@@ -148,7 +164,10 @@ func (c *h1ServerConn) rawStep(fd uintptr) bool {
 		if !c.srv.keepAlive() {
 			return true
 		}
-		c.idle(c.rawWaitFor())
+		c.rawIdle()
+		if r.rd.full {
+			continue // more may be in the socket, with nothing to say so
+		}
 		return false // wait on what the poller recorded meanwhile
 	}
 }
@@ -162,10 +181,10 @@ func servableInWait(r *http.Request) bool {
 // idle marks the connection idle between requests, for at most timeout,
 // and lends its (empty) writer back: idle connections hold none, and the
 // one taken after is the pool's most recently used, still in the CPU's
-// cache.
-func (c *h1ServerConn) idle(timeout time.Duration) {
+// cache. The read deadline is timeout from now, or up to slack later.
+func (c *h1ServerConn) idle(timeout, slack time.Duration) {
 	c.state.Store(connIdle)
-	c.recv.extend(c.nc, timeout)
+	c.recv.extendWithin(c.nc, timeout, slack)
 	c.bw.Reset(nil)
 	clientWriters.Put(c.bw)
 	c.raw.lent = true

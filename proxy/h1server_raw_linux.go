@@ -14,14 +14,18 @@ import (
 func rawConnOf(nc net.Conn) syscall.RawConn { return wire.TCPRawConn(nc) }
 
 // rawReader reads the descriptor without waiting: errWouldBlock when
-// nothing is there.
-type rawReader struct{ fd int }
+// nothing is there. full says the last read filled p: more may be waiting.
+type rawReader struct {
+	fd   int
+	full bool
+}
 
 func (r *rawReader) Read(p []byte) (int, error) {
 	n, err := syscall.Read(r.fd, p)
 	for err == syscall.EINTR {
 		n, err = syscall.Read(r.fd, p)
 	}
+	r.full = n == len(p) && n > 0
 	switch {
 	case err == syscall.EAGAIN:
 		return 0, errWouldBlock

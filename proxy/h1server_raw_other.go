@@ -11,7 +11,10 @@ import (
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 // rawReader is never used without a RawConn.
-type rawReader struct{ fd int }
+type rawReader struct {
+	fd   int
+	full bool
+}
 
 func (r *rawReader) Read([]byte) (int, error) { return 0, errWouldBlock }
 

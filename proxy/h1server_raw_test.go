@@ -85,10 +85,10 @@ func readBody(t *testing.T, br *bufio.Reader) (int, string) {
 // next request while the one before is still being served (not in the same
 // packet: pipelined over time) has it answered as soon as the first is. The
 // arrival is recorded while the connection is not waiting; losing it would
-// leave the request unread until the client sent more or the idle timeout
-// (here far beyond the test's deadline) closed the connection.
+// leave the request unread until the wait inside the read wait ended (here
+// set far beyond the test's deadline).
 func TestH1ServerRequestArrivingWhileAnotherIsServed(t *testing.T) {
-	f := pacedFront(t, ServerOptions{IdleTimeout: time.Minute}, pacedBackend(t, 150*time.Millisecond, nil))
+	f := pacedFront(t, ServerOptions{IdleTimeout: time.Hour, rawIdleWait: time.Hour}, pacedBackend(t, 150*time.Millisecond, nil))
 	c := dialRaw(t, f.plain, "GET /first HTTP/1.1\r\nHost: a.test\r\n\r\n", 10*time.Second)
 	defer c.Close()
 	br := bufio.NewReader(c)
@@ -132,7 +132,14 @@ func TestH1ServerUpgradeAndBodiesOnAKeptConnection(t *testing.T) {
 		{"GET /e HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", "GET /e"},
 	}
 	for _, s := range steps {
-		io.WriteString(c, s.in)
+		// A body comes in a write of its own, a moment after its head: a
+		// request served inside the read wait could not read it.
+		head, body, _ := strings.Cut(s.in, "\r\n\r\n")
+		io.WriteString(c, head+"\r\n\r\n")
+		if body != "" {
+			time.Sleep(20 * time.Millisecond)
+			io.WriteString(c, body)
+		}
 		code, body := readBody(t, br)
 		assert.Equal(t, 200, code)
 		assert.Equal(t, s.want, body)
@@ -194,11 +201,12 @@ func TestH1ServerShutdownWithKeptConnections(t *testing.T) {
 
 // TestH1ServerHalfCloseAfterALaterRequest: a client that ends its side of
 // the connection right after a later request gets its answer and then the
-// connection's end within about rawIdleWait, not after the idle timeout
+// connection's end within twice the wait inside the read wait (set to
+// 200 ms here), not after the idle timeout
 // (the end may have come before the read that took the request, which the
 // wait after the answer is not told of again).
 func TestH1ServerHalfCloseAfterALaterRequest(t *testing.T) {
-	f := pacedFront(t, ServerOptions{IdleTimeout: time.Minute}, pacedBackend(t, 0, nil))
+	f := pacedFront(t, ServerOptions{IdleTimeout: time.Minute, rawIdleWait: 200 * time.Millisecond}, pacedBackend(t, 0, nil))
 	for i := range 5 {
 		c := dialRaw(t, f.plain, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n", 30*time.Second)
 		br := bufio.NewReader(c)
@@ -216,11 +224,12 @@ func TestH1ServerHalfCloseAfterALaterRequest(t *testing.T) {
 }
 
 // TestH1ServerIdleAcrossTheWaitsHandOver: a connection idle for longer
-// than rawIdleWait still carries its next request, and is closed once the
-// idle timeout has passed since its last answer, never before.
+// than the wait inside the read wait still carries its next request, and
+// is closed at the idle timeout, never before it.
 func TestH1ServerIdleAcrossTheWaitsHandOver(t *testing.T) {
 	const idle = 3 * time.Second
-	f := pacedFront(t, ServerOptions{IdleTimeout: idle}, pacedBackend(t, 0, nil))
+	const wait = 200 * time.Millisecond // inside the read wait
+	f := pacedFront(t, ServerOptions{IdleTimeout: idle, rawIdleWait: wait}, pacedBackend(t, 0, nil))
 	c := dialRaw(t, f.plain, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", 30*time.Second)
 	defer c.Close()
 	br := bufio.NewReader(c)
@@ -228,7 +237,7 @@ func TestH1ServerIdleAcrossTheWaitsHandOver(t *testing.T) {
 	readBody(t, br)
 	io.WriteString(c, "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n") // served inside the read wait
 	readBody(t, br)
-	time.Sleep(rawIdleWait + 500*time.Millisecond)
+	time.Sleep(2*wait + 300*time.Millisecond) // past the wait inside the read wait
 	sent := time.Now() // the server's idle time begins after this
 	io.WriteString(c, "GET /4 HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	_, body := readBody(t, br)
@@ -236,4 +245,61 @@ func TestH1ServerIdleAcrossTheWaitsHandOver(t *testing.T) {
 	_, err := br.ReadByte()
 	assert.ErrorIs(t, err, io.EOF, "closed at the idle timeout")
 	assert.GreaterOrEqual(t, time.Since(sent), idle, "never before the idle timeout")
+}
+
+// TestH1ServerPipelinedBurst: a burst of pipelined requests larger than
+// the connection's read buffer, whose first read ends exactly at a request
+// boundary, is answered whole and at once: the bytes left in the socket
+// after a read that filled the buffer are read before any wait (the poller
+// says nothing more of them).
+func TestH1ServerPipelinedBurst(t *testing.T) {
+	f := pacedFront(t, ServerOptions{IdleTimeout: time.Hour, rawIdleWait: time.Hour}, pacedBackend(t, 0, nil))
+	c := dialRaw(t, f.plain, "GET /first HTTP/1.1\r\nHost: a.test\r\n\r\n", 10*time.Second)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	readBody(t, br)
+	var burst strings.Builder
+	const n = 128
+	for i := range n {
+		req := fmt.Sprintf("GET /%03d HTTP/1.1\r\nHost: a.test\r\n\r\n", i)
+		req = strings.Replace(req, "GET /", "GET /"+strings.Repeat("x", 64-len(req)), 1)
+		require.Len(t, req, 64) // 64 requests fill a 4 KiB read exactly
+		burst.WriteString(req)
+	}
+	io.WriteString(c, burst.String())
+	for i := range n {
+		code, body := readBody(t, br)
+		assert.Equal(t, 200, code)
+		assert.True(t, strings.HasSuffix(body, fmt.Sprintf("%03d", i)), "answer %d in order: %q", i, body)
+	}
+}
+
+// TestH1ServerCloseWithARequestInsideTheWait: Close returns at once while a
+// later request is under way inside the read wait (whose read lock Close
+// would otherwise wait for), and that request's exchange ends.
+func TestH1ServerCloseWithARequestInsideTheWait(t *testing.T) {
+	f := pacedFront(t, ServerOptions{}, pacedBackend(t, time.Minute, nil))
+	srv := NewHTTPServer("", f.srv, ServerOptions{HTTP1: HTTP1Weir}, nil)
+	addr := serveOn(t, srv, nil)
+	c := dialRaw(t, addr, "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n", 30*time.Second)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	readBody(t, br)
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	require.Eventually(t, func() bool { return f.srv.metrics.inFlight != nil && inFlight(f.srv) == 1 }, 5*time.Second, 5*time.Millisecond)
+	// The next request comes while the slow one is served: the watch sees
+	// it waiting and stops looking, so only Close can end the exchange.
+	io.WriteString(c, "GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(4 * watchDelay)
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for the request under way")
+	}
+	require.Eventually(t, func() bool { return inFlight(f.srv) == 0 }, 20*time.Second, 5*time.Millisecond, "the exchange ended")
 }

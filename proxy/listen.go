@@ -41,6 +41,9 @@ type ServerOptions struct {
 	// h1server.go) or HTTP1NetHTTP; empty takes DefaultHTTP1. HTTP/2 is
 	// always x/net/http2's (h2serve.go).
 	HTTP1 string
+
+	// rawIdleWait replaces the const rawIdleWait when set (tests).
+	rawIdleWait time.Duration
 }
 
 // The HTTP/1.x servers (--http1-server).

@@ -84,7 +84,12 @@ func (d *recvDeadline) set(nc net.Conn, t time.Time) {
 // extend makes nc's read deadline timeout from now, or up to the slack of
 // wire.NextDeadline later than that; only the serving goroutine calls it.
 func (d *recvDeadline) extend(nc net.Conn, timeout time.Duration) {
-	at, move := wire.NextDeadline(d.at, time.Now(), timeout)
+	d.extendWithin(nc, timeout, wire.DeadlineSlack(timeout))
+}
+
+// extendWithin is extend with the slack given.
+func (d *recvDeadline) extendWithin(nc net.Conn, timeout, slack time.Duration) {
+	at, move := wire.NextDeadlineWithin(d.at, time.Now(), timeout, slack)
 	if move || d.stale.Load() {
 		d.set(nc, at)
 	}

@@ -13,8 +13,13 @@ import "time"
 // after between timeout and timeout plus the slack: never before its
 // timeout. A zero at is never kept.
 func NextDeadline(at, now time.Time, timeout time.Duration) (time.Time, bool) {
+	return NextDeadlineWithin(at, now, timeout, DeadlineSlack(timeout))
+}
+
+// NextDeadlineWithin is NextDeadline with a slack of the caller's: for a
+// short wait whose end may come later by as much as the wait itself.
+func NextDeadlineWithin(at, now time.Time, timeout, slack time.Duration) (time.Time, bool) {
 	want := now.Add(timeout)
-	slack := DeadlineSlack(timeout)
 	if !at.Before(want) && at.Sub(want) <= slack {
 		return at, false
 	}

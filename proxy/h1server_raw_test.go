@@ -238,7 +238,7 @@ func TestH1ServerIdleAcrossTheWaitsHandOver(t *testing.T) {
 	io.WriteString(c, "GET /3 HTTP/1.1\r\nHost: a.test\r\n\r\n") // served inside the read wait
 	readBody(t, br)
 	time.Sleep(2*wait + 300*time.Millisecond) // past the wait inside the read wait
-	sent := time.Now() // the server's idle time begins after this
+	sent := time.Now()                        // the server's idle time begins after this
 	io.WriteString(c, "GET /4 HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	_, body := readBody(t, br)
 	assert.Equal(t, "GET /4", body, "the connection outlives the wait inside the read wait")

@@ -45,6 +45,7 @@ type h1ServerConn struct {
 	send      sendDeadline // the writes' deadline (sendtimeout.go)
 	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
 	raw       rawState     // serving inside the read wait (h1server_raw.go)
+	bwLent    bool         // bw is lent back to clientWriters while idle
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -168,6 +169,33 @@ func (c *h1ServerConn) waitRequest(first bool, waited time.Duration) bool {
 		c.recv.extend(c.nc, c.srv.opts.ReadHeaderTimeout)
 	}
 	return true
+}
+
+// idle marks the connection idle between requests, for at most timeout,
+// and lends its (empty) writer back: idle connections hold none, and the
+// one taken after is the pool's most recently used, still in the CPU's
+// cache. The read deadline is timeout from now, or up to slack later.
+func (c *h1ServerConn) idle(timeout, slack time.Duration) {
+	c.state.Store(connIdle)
+	c.recv.extendWithin(c.nc, timeout, slack)
+	c.bw.Reset(nil)
+	clientWriters.Put(c.bw)
+	c.bwLent = true
+}
+
+// busy takes the writer back and marks the connection active once a
+// request has begun; false: Shutdown closed it meanwhile.
+func (c *h1ServerConn) busy() bool {
+	c.reclaimWriter()
+	return c.state.CompareAndSwap(connIdle, connActive)
+}
+
+func (c *h1ServerConn) reclaimWriter() {
+	if c.bwLent {
+		c.bwLent = false
+		c.bw = clientWriters.Get().(*bufio.Writer)
+		c.bw.Reset(h1Sender{c})
+	}
 }
 
 // headBuffered reports whether the buffer holds the end of a head (an

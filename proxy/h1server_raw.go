@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"errors"
 	"net/http"
 	"syscall"
@@ -58,7 +57,6 @@ type rawState struct {
 	step   func(uintptr) bool
 	rd     rawReader // what br reads through inside the wait
 	inside bool      // a request is being served inside the wait
-	lent   bool      // the writer is lent back while idle
 	out    rawOutcome
 	ex     *h1Exchange // rawRun: read here, served by the ordinary loop
 	err    error       // rawRefuse: why the head could not be read
@@ -176,31 +174,4 @@ func (c *h1ServerConn) rawStep(fd uintptr) bool {
 // lock held: no body to read and no upgrade that takes the connection over.
 func servableInWait(r *http.Request) bool {
 	return r.Body == http.NoBody && r.Method != http.MethodConnect && len(r.Header["Upgrade"]) == 0
-}
-
-// idle marks the connection idle between requests, for at most timeout,
-// and lends its (empty) writer back: idle connections hold none, and the
-// one taken after is the pool's most recently used, still in the CPU's
-// cache. The read deadline is timeout from now, or up to slack later.
-func (c *h1ServerConn) idle(timeout, slack time.Duration) {
-	c.state.Store(connIdle)
-	c.recv.extendWithin(c.nc, timeout, slack)
-	c.bw.Reset(nil)
-	clientWriters.Put(c.bw)
-	c.raw.lent = true
-}
-
-// busy takes the writer back and marks the connection active once a
-// request has begun; false: Shutdown closed it meanwhile.
-func (c *h1ServerConn) busy() bool {
-	c.reclaimWriter()
-	return c.state.CompareAndSwap(connIdle, connActive)
-}
-
-func (c *h1ServerConn) reclaimWriter() {
-	if c.raw.lent {
-		c.raw.lent = false
-		c.bw = clientWriters.Get().(*bufio.Writer)
-		c.bw.Reset(h1Sender{c})
-	}
 }

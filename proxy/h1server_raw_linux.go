@@ -42,18 +42,11 @@ func (r *rawReader) Read(p []byte) (int, error) {
 // next request) or nothing yet say it is; an end of stream or an error
 // say it left.
 func peekClient(rc syscall.RawConn) (gone, quiet bool) {
-	var b [1]byte
-	var n int
-	var perr error
-	if err := rc.Control(func(fd uintptr) {
-		n, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	}); err != nil {
-		return true, false
-	}
+	n, err := wire.PeekNoWait(rc)
 	switch {
-	case perr == syscall.EAGAIN || perr == syscall.EINTR:
+	case err == syscall.EAGAIN || err == syscall.EINTR:
 		return false, true
-	case perr != nil || n == 0:
+	case err != nil || n == 0:
 		return true, false
 	}
 	return false, false

@@ -3,6 +3,8 @@ package upstream
 import (
 	"net"
 	"syscall"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // peerClosed peeks at an idle connection without blocking: end of stream or
@@ -16,15 +18,10 @@ func peerClosed(c net.Conn) bool {
 	if err != nil {
 		return true
 	}
-	var buf [1]byte
-	closed := false
-	// Control, not Read: the peek never waits, so the read deadline left
-	// from the last exchange (armProbe's is short) must not fail it.
-	err = rc.Control(func(fd uintptr) {
-		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// Only "would block" means open and quiet; end of stream, data and
-		// errors all mean the connection must not be reused.
-		closed = rerr != syscall.EAGAIN && rerr != syscall.EWOULDBLOCK
-	})
-	return closed || err != nil
+	// Through Control, not Read: the peek never waits, so the read deadline
+	// left from the last exchange (armProbe's is short) must not fail it.
+	// Only "would block" means open and quiet; end of stream, data and
+	// errors all mean the connection must not be reused.
+	_, err = wire.PeekNoWait(rc)
+	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
 }

@@ -52,6 +52,7 @@ func (d *sendDeadline) pin(nc net.Conn, t time.Time) {
 type h1Sender struct{ c *h1ServerConn }
 
 func (s h1Sender) Write(p []byte) (int, error) {
+	wire.BeforeWake()
 	c := s.c
 	if !c.hijacked {
 		if err := c.send.refresh(c.nc, c.srv.opts.SendTimeout); err != nil {

@@ -32,6 +32,7 @@ type config struct {
 	electionID            string
 	accessLog             bool
 	sysmonBatch           bool
+	gatherWrites          string
 	logLevel              string
 	trustedProxies        string
 	cleartextHTTP2        bool
@@ -131,6 +132,12 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	fs.BoolVar(&c.sysmonBatch, "sysmon-batch", true, "Linux: run the Go runtime's monitor thread under SCHED_BATCH, so that its frequent wake-ups do not preempt the threads serving requests (docs/performance.md)")
+	c.gatherWrites = gatherAuto
+	fs.Func("gather-writes", "\"auto\", \"on\" or \"off\": a write that may wake its receiver (an answer, a request to an endpoint) first lets the other ready connections be read, so a batch's writes wake a receiver once; auto: on while GOMAXPROCS is 1 (docs/performance.md)", func(v string) error {
+		m, err := parseGather(v)
+		c.gatherWrites = m
+		return err
+	})
 	c.http1Server = proxy.DefaultHTTP1
 	fs.Func("http1-server", "HTTP/1.x server: \"weir\" (Weir's own strict loop) or \"net/http\" (default "+proxy.DefaultHTTP1+"); HTTP/2 is always net/http's", func(v string) error {
 		if v != proxy.HTTP1Weir && v != proxy.HTTP1NetHTTP {

@@ -88,6 +88,7 @@ func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	applyGather(ctx, cfg.gatherWrites)
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
 		// One readable line: the process ends here, a stack trace would
 		// only hide the cause.

@@ -134,6 +134,7 @@ func (w *timedWriter) Write(p []byte) (int, error) {
 		w.c.rd.pending = p
 		return len(p), nil
 	}
+	wire.BeforeWake()
 	if w.timeout > 0 {
 		w.c.writeWithin(w.timeout)
 	} else {

@@ -35,6 +35,7 @@ func fusable(nc net.Conn) syscall.RawConn { return wire.TCPRawConn(nc) }
 // is full, EAGAIN or a short write) falls back to the connection's own
 // Write for the rest, then its Read.
 func (r *connReader) fused(p []byte) (int, error) {
+	wire.BeforeWake() // the request is written inside the read
 	start := r.c.armProbe()
 	r.p, r.sent, r.n, r.sendErr, r.readErr = p, 0, 0, nil, nil
 	err := r.rc.Read(r.step)

@@ -65,8 +65,9 @@ func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		// The heap is small (tables, connection buffers) and allocation is
 		// per request: collecting at 5x the live heap instead of 2x cuts the
-		// proxy's CPU per request by about a tenth. GOGC overrides it.
-		debug.SetGCPercent(400)
+		// proxy's CPU per request by about a tenth. GOGC overrides it; the
+		// headroom's floor (gcheadroom.go) raises it for small heaps.
+		debug.SetGCPercent(gcBasePercent)
 	}
 	// With GOGC at 400 the heap may grow far before a collection: the soft
 	// limit below the container's keeps it from being OOM-killed first.
@@ -89,6 +90,7 @@ func weir(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	applyGather(ctx, cfg.gatherWrites)
+	applyGCHeadroom(ctx, os.Getenv, cfg.gcMinHeadroomMiB)
 	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
 		// One readable line: the process ends here, a stack trace would
 		// only hide the cause.

@@ -46,6 +46,9 @@ type h1ServerConn struct {
 	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
 	raw       rawState     // serving inside the read wait (h1server_raw.go)
 	bwLent    bool         // bw is lent back to clientWriters while idle
+	// woke: the request's first write to the client went through
+	// wire.BeforeWake; its later writes (a streamed body) do not yield.
+	woke bool
 	// headArr is head's first buffer: most heads fit, and a connection
 	// that carries one request then allocates none for it.
 	headArr [512]byte
@@ -348,6 +351,7 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 		ex.body.canContinue = r.ProtoMinor == 1 && r.Body != http.NoBody
 	}
 	c.watch.arm(r.Body == http.NoBody)
+	c.woke = false
 	defer func() {
 		if p := recover(); p != nil {
 			keep = false

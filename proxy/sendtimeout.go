@@ -52,8 +52,11 @@ func (d *sendDeadline) pin(nc net.Conn, t time.Time) {
 type h1Sender struct{ c *h1ServerConn }
 
 func (s h1Sender) Write(p []byte) (int, error) {
-	wire.BeforeWake()
 	c := s.c
+	if !c.woke {
+		c.woke = true
+		wire.BeforeWake()
+	}
 	if !c.hijacked {
 		if err := c.send.refresh(c.nc, c.srv.opts.SendTimeout); err != nil {
 			return 0, err

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +141,15 @@ func newFlagSet() (*config, *flag.FlagSet) {
 		c.gatherWrites = m
 		return err
 	})
-	fs.IntVar(&c.gcMinHeadroomMiB, "gc-min-headroom-mib", 96, "the Go heap may grow by at least this many MiB between two garbage collections: GOGC (400) is raised for a small live heap, so that collections, which delay the requests that arrive meanwhile, come less often; 0: GOGC 400 as it is; ignored when GOGC is set; the soft memory limit still applies (docs/performance.md)")
+	c.gcMinHeadroomMiB = 96
+	fs.Func("gc-min-headroom-mib", "the Go heap may grow by at least this many MiB between two garbage collections: GOGC (400) is raised for a small live heap, so that collections, which delay the requests that arrive meanwhile, come less often; 0: GOGC 400 as it is; ignored when GOGC is set; the soft memory limit still applies (docs/performance.md) (default 96)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("want a whole number of MiB, 0 or more")
+		}
+		c.gcMinHeadroomMiB = n
+		return nil
+	})
 	c.http1Server = proxy.DefaultHTTP1
 	fs.Func("http1-server", "HTTP/1.x server: \"weir\" (Weir's own strict loop) or \"net/http\" (default "+proxy.DefaultHTTP1+"); HTTP/2 is always net/http's", func(v string) error {
 		if v != proxy.HTTP1Weir && v != proxy.HTTP1NetHTTP {

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
+	"sync"
 )
 
 // Garbage collection with a floor under the heap's headroom
@@ -18,85 +19,102 @@ import (
 // processor each collection takes a share of the CPU for a few
 // milliseconds and the requests that arrive then wait: that, not the cost
 // of a request, made Weir's p99 at a fixed rate 2.2 times nginx's. So the
-// headroom has a floor, gcMinHeadroom (96 MiB by default,
-// --gc-min-headroom-mib): GOGC is raised until live times GOGC per cent is
-// at least the floor, and never set below gcBasePercent. A large heap (many
-// thousand routes) keeps GOGC at gcBasePercent, so the floor adds at most
-// the floor itself to the memory a busy Weir holds. The soft memory limit
+// headroom has a floor (96 MiB by default, --gc-min-headroom-mib): after
+// every collection GOGC is set so that the heap may grow by at least the
+// floor before the next, and never below gcBasePercent. Go's goal is the
+// live heap plus GOGC per cent of what a collection scans (the live heap,
+// the goroutines' stacks and the globals), so that sum is what the floor is
+// divided by. A large heap (many thousand routes) keeps GOGC at
+// gcBasePercent, so the floor adds at most itself (and an eighth, the
+// tuner's tolerance) to the memory a busy Weir holds. The soft memory limit
 // (memlimit.go) still bounds it: near the limit Go collects sooner, whatever
 // GOGC says.
 const (
 	gcBasePercent = 400
 	gcMaxPercent  = 10000
-	// gcRetune is how often the live heap is read again; it moves with
-	// the tables, slowly.
-	gcRetune = time.Second
 )
 
-// gcPercentFor is GOGC for a live heap and a floor under the headroom.
-func gcPercentFor(live, floor uint64) int {
-	if floor == 0 || live == 0 {
+// gcPercentFor is GOGC for the bytes a collection scans and a floor under
+// the headroom.
+func gcPercentFor(scanned, floor uint64) int {
+	if floor == 0 || scanned == 0 {
 		return gcBasePercent
 	}
-	p := floor * 100 / live
-	if floor*100%live != 0 {
+	if floor > 1<<50 { // no overflow below; GOGC is at its cap long before
+		return gcMaxPercent
+	}
+	p := floor * 100 / scanned
+	if floor*100%scanned != 0 {
 		p++
 	}
 	return int(min(max(p, gcBasePercent), gcMaxPercent))
 }
 
-// gcTuner keeps GOGC at gcPercentFor(live heap, floor).
+// gcTuner keeps GOGC at gcPercentFor(scanned bytes, floor).
 type gcTuner struct {
 	floor   uint64
-	live    func() uint64
+	scanned func() uint64
 	set     func(int) int // debug.SetGCPercent
+	mu      sync.Mutex
 	percent int
 }
 
-// step reads the live heap and moves GOGC when the new value is more than
-// an eighth away from the one set: the live heap breathes between
-// collections, and each change recomputes the collector's goal.
+// step reads what the last collection scanned and sets GOGC. A rise is
+// made at once (the headroom would be under the floor); a fall only when
+// it is more than an eighth: the heap breathes between collections, and
+// each change recomputes the collector's goal.
 func (t *gcTuner) step() {
-	p := gcPercentFor(t.live(), t.floor)
-	if d := p - t.percent; t.percent != 0 && d*8 < t.percent && -d*8 < t.percent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := gcPercentFor(t.scanned(), t.floor)
+	if p == t.percent || p < t.percent && (t.percent-p)*8 <= t.percent {
 		return
 	}
 	t.set(p)
 	t.percent = p
 }
 
-func (t *gcTuner) run(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		t.step()
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+// gcSentinel is garbage from birth: its cleanup runs after the collection
+// that finds it, steps the tuner and makes the next one.
+type gcSentinel [64]byte
+
+// run steps the tuner now and after every collection until ctx ends.
+func (t *gcTuner) run(ctx context.Context) {
+	t.step()
+	t.arm(ctx)
+}
+
+func (t *gcTuner) arm(ctx context.Context) {
+	runtime.AddCleanup(new(gcSentinel), func(ctx context.Context) {
+		if ctx.Err() == nil {
+			t.step()
+			t.arm(ctx)
+		}
+	}, ctx)
+}
+
+// gcScanned is what the last collection scanned: the live heap
+// ("/gc/heap/live:bytes"), the stacks and the globals.
+func gcScanned() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
+	metrics.Read(s)
+	var n uint64
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindUint64 {
+			n += v.Value.Uint64()
 		}
 	}
+	return n
 }
 
-// liveHeap is the heap the last collection left live ("/gc/heap/live:bytes").
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// applyGCHeadroom starts the tuner and reports whether it did: not when
+// GOGC is set (Go's own rule applies) or floorMiB is 0 (GOGC stays at
+// gcBasePercent, as main set it).
+func applyGCHeadroom(ctx context.Context, getenv func(string) string, floorMiB int) bool {
+	if getenv("GOGC") != "" || floorMiB <= 0 {
+		return false
 	}
-	return s[0].Value.Uint64()
-}
-
-// applyGCHeadroom starts the tuner, unless GOGC is set (then Go's own rule
-// applies) or floorMiB is 0 (GOGC stays at gcBasePercent, as main set it).
-func applyGCHeadroom(ctx context.Context, getenv func(string) string, floorMiB int) {
-	if getenv("GOGC") != "" {
-		return
-	}
-	if floorMiB <= 0 {
-		return
-	}
-	t := &gcTuner{floor: uint64(floorMiB) << 20, live: liveHeap, set: debug.SetGCPercent, percent: gcBasePercent}
-	go t.run(ctx, gcRetune)
+	t := &gcTuner{floor: uint64(floorMiB) << 20, scanned: gcScanned, set: debug.SetGCPercent, percent: gcBasePercent}
+	t.run(ctx)
+	return true
 }

@@ -126,15 +126,21 @@ type timedWriter struct {
 	// hold: the next write is not made but left pending for the read of
 	// the answer (connReader), which makes it.
 	hold bool
+	// wake: the next write is the request's first (send): it goes through
+	// wire.BeforeWake; the body's later writes do not yield.
+	wake bool
 }
 
 func (w *timedWriter) Write(p []byte) (int, error) {
 	if w.hold {
-		w.hold = false
+		w.hold, w.wake = false, false // the fused read yields itself
 		w.c.rd.pending = p
 		return len(p), nil
 	}
-	wire.BeforeWake()
+	if w.wake {
+		w.wake = false
+		wire.BeforeWake()
+	}
 	if w.timeout > 0 {
 		w.c.writeWithin(w.timeout)
 	} else {

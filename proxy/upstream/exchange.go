@@ -163,6 +163,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 // (connReader) is not flushed: its last bytes are left pending, and the
 // read of the answer writes them.
 func send(c *conn, req *Request, sendTimeout time.Duration) error {
+	c.tw.wake = true
 	if req.Body == nil {
 		// A bodiless request fits the socket buffer: no write deadline needed.
 		writeRequest(c.bw, req)

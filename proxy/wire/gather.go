@@ -34,9 +34,11 @@ func SetGatherWrites(on bool) { gather.Store(on) }
 // GatherWrites reports whether the gathering is on.
 func GatherWrites() bool { return gather.Load() }
 
-// BeforeWake is called right before a write that may wake its receiver
-// (an answer to a client, a request to an endpoint): while the gathering
-// is on, the goroutine lets every other runnable one run first.
+// BeforeWake is called right before the first write of an exchange that
+// may wake its receiver (an answer to a client, a request to an endpoint;
+// not the later writes of a streamed body, which would each wait for the
+// run queue again): while the gathering is on, the goroutine lets every
+// other runnable one run first.
 func BeforeWake() {
 	if gather.Load() {
 		runtime.Gosched()

@@ -136,7 +136,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
 	fs.BoolVar(&c.sysmonBatch, "sysmon-batch", true, "Linux: run the Go runtime's monitor thread under SCHED_BATCH, so that its frequent wake-ups do not preempt the threads serving requests (docs/performance.md)")
 	c.gatherWrites = gatherAuto
-	fs.Func("gather-writes", "\"auto\", \"on\" or \"off\": a write that may wake its receiver (an answer, a request to an endpoint) first lets the other ready connections be read, so a batch's writes wake a receiver once; auto: on while GOMAXPROCS is 1 (docs/performance.md)", func(v string) error {
+	fs.Func("gather-writes", "\"auto\", \"on\" or \"off\": the first write of an answer, or of a request to an endpoint, first lets the other ready connections be read, so a batch's writes wake a receiver once; auto: on while GOMAXPROCS is 1 (docs/performance.md)", func(v string) error {
 		m, err := parseGather(v)
 		c.gatherWrites = m
 		return err

@@ -9,8 +9,8 @@ import (
 	"weir.dev/weir/proxy/wire"
 )
 
-// --gather-writes: whether a goroutine about to write an answer to a client
-// or a request to an endpoint first lets the other runnable goroutines run,
+// --gather-writes: whether a goroutine about to make the first write of an
+// answer to a client or of a request to an endpoint first lets the other runnable goroutines run,
 // so that the writes of a batch of ready connections follow each other and
 // wake their receivers once (proxy/wire/gather.go; measured in
 // docs/performance.md, "Writes gathered behind the batch's reads").
@@ -46,8 +46,8 @@ const gatherRecheck = 10 * time.Second
 // applyGather sets the gathering for mode now and, for "auto", again every
 // gatherRecheck until ctx ends.
 func applyGather(ctx context.Context, mode string) {
-	procs := func() int { return runtime.GOMAXPROCS(0) }
-	wire.SetGatherWrites(gatherFor(mode, procs()))
+	set := func() { wire.SetGatherWrites(gatherFor(mode, runtime.GOMAXPROCS(0))) }
+	set()
 	if mode != gatherAuto {
 		return
 	}
@@ -59,7 +59,7 @@ func applyGather(ctx context.Context, mode string) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				wire.SetGatherWrites(gatherFor(mode, procs()))
+				set()
 			}
 		}
 	}()

@@ -31,9 +31,6 @@ var gather atomic.Bool
 // SetGatherWrites turns the gathering on or off for the whole process.
 func SetGatherWrites(on bool) { gather.Store(on) }
 
-// GatherWrites reports whether the gathering is on.
-func GatherWrites() bool { return gather.Load() }
-
 // BeforeWake is called right before the first write of an exchange that
 // may wake its receiver (an answer to a client, a request to an endpoint;
 // not the later writes of a streamed body, which would each wait for the

@@ -11,11 +11,11 @@ import (
 
 // order runs n goroutines released together on one processor; each notes
 // "r" (its read and work), calls BeforeWake, then notes "w" (its write).
-func order(t *testing.T, gather bool, n int) string {
+func order(t *testing.T, on bool, n int) string {
 	t.Helper()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	defer SetGatherWrites(GatherWrites())
-	SetGatherWrites(gather)
+	defer SetGatherWrites(gather.Load())
+	SetGatherWrites(on)
 	var (
 		mu   sync.Mutex
 		seen strings.Builder

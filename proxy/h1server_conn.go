@@ -40,12 +40,15 @@ type h1ServerConn struct {
 	header  http.Header   // the response header, cleared per request
 	// reqHeader is the request header map, emptied per request.
 	reqHeader http.Header
-	hijacked  bool
-	watch     h1Watch
-	send      sendDeadline // the writes' deadline (sendtimeout.go)
-	recv      recvDeadline // the reads' deadline, as the serving goroutine set it
-	raw       rawState     // serving inside the read wait (h1server_raw.go)
-	bwLent    bool         // bw is lent back to clientWriters while idle
+	// spare is the last request's exchange, for the next one to reuse
+	// (run): a kept-alive connection allocates it once, not per request.
+	spare    *h1Exchange
+	hijacked bool
+	watch    h1Watch
+	send     sendDeadline // the writes' deadline (sendtimeout.go)
+	recv     recvDeadline // the reads' deadline, as the serving goroutine set it
+	raw      rawState     // serving inside the read wait (h1server_raw.go)
+	bwLent   bool         // bw is lent back to clientWriters while idle
 	// woke: the request's first write to the client went through
 	// wire.BeforeWake; its later writes (a streamed body) do not yield.
 	woke bool
@@ -250,7 +253,13 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if cap(c.head) > 8<<10 {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
-	ex := &h1Exchange{c: c}
+	ex := c.spare
+	if ex != nil {
+		c.spare = nil
+		*ex = h1Exchange{c: c}
+	} else {
+		ex = &h1Exchange{c: c}
+	}
 	h := c.requestHeader()
 	rh, err := parseRequestHead(head, h, ex.vals[:])
 	if err != nil {
@@ -371,7 +380,14 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	c.watch.disarm()
 	keep = w.finish() && !r.Close && ex.body.drain()
 	clear(c.header)
-	return keep && c.srv.keepAlive() && c.ctx.Err() == nil
+	keep = keep && c.srv.keepAlive() && c.ctx.Err() == nil
+	if keep && ex.body.c == nil {
+		// No body was handed to the handler, and the handler is done with
+		// the request and its writer as with the header maps above: the
+		// next request of the connection takes this one's memory.
+		c.spare = ex
+	}
+	return keep
 }
 
 // h1Exchange is one request and its answer, in one allocation.

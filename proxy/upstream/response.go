@@ -127,7 +127,10 @@ func readHeadLines(br *bufio.Reader, h http.Header) (respHead, error) {
 // splitHeaderLine splits a response's header line (wire.SplitField).
 func splitHeaderLine(line string) (string, string, error) {
 	k, v, err := wire.SplitField(line)
-	return k, v, badResponse(err)
+	if err != nil {
+		return k, v, badResponse(err)
+	}
+	return k, v, nil
 }
 
 // framing decides how the body of a response is delimited (RFC 9112

@@ -66,7 +66,7 @@ func (s *Server) fetchErrorPage(r *http.Request, e *table.ErrorPages, b *table.B
 	h := out.headers()
 	h["X-Code"] = []string{strconv.Itoa(code)}
 	if accept := r.Header["Accept"]; len(accept) > 0 {
-		h["X-Format"] = accept[:1]
+		h["X-Format"] = []string{accept[0]} // a copy: see outgoing.headers
 	}
 	h["X-Original-Uri"] = []string{r.RequestURI}
 	h["X-Namespace"] = []string{e.Namespace}

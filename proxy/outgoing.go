@@ -186,9 +186,20 @@ func (o *outgoing) headers() http.Header {
 	}
 	h := make(http.Header, len(o.req.Header)+6)
 	conn := o.req.Header["Connection"]
+	// The values are copied into one array of the map's own: the client's
+	// live in its connection's memory, which the next request reuses
+	// (h1Exchange), while a transport's goroutine may still read this map
+	// after the exchange (an HTTP/2 stream cancelled mid-write, an early
+	// answer of an HTTP/1.1 endpoint).
+	nv := 0
+	for _, vs := range o.req.Header {
+		nv += len(vs)
+	}
+	vals := make([]string, 0, nv)
 	for k, vs := range o.req.Header {
 		if !o.skipHeader(k, conn) {
-			h[k] = vs
+			vals = append(vals, vs...)
+			h[k] = vals[len(vals)-len(vs) : len(vals) : len(vals)]
 		}
 	}
 	kv, n := o.forwarded()

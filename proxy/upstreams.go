@@ -127,7 +127,7 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 		h["Upgrade"] = []string{out.upgrade}
 	}
 	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
-		out.headers()["Te"] = te // gRPC servers want it; HTTP/2 allows only this value
+		out.headers()["Te"] = []string{"trailers"} // gRPC servers want it; HTTP/2 allows only this value
 	}
 	// The connect and read timeouts run from the last progress of the
 	// upload, if any, so a slow but steady one is not cut.

@@ -213,10 +213,16 @@ func (e *External) subrequest(ctx context.Context, r *http.Request, f Facts) (*h
 	if err != nil {
 		return nil, err
 	}
-	for k, vs := range r.Header {
-		if !skipHeader[k] {
-			sub.Header[k] = vs
+	// A copy of the values: the transport's goroutines may read the
+	// subrequest's header after RoundTrip returned, and Weir's HTTP/1.x
+	// server reuses the client's header memory for its next request.
+	if h := r.Header.Clone(); h != nil {
+		for k := range h {
+			if skipHeader[k] {
+				delete(h, k)
+			}
 		}
+		sub.Header = h
 	}
 	h := sub.Header
 	for _, sh := range e.cfg.SetHeaders {

@@ -126,3 +126,19 @@ func TestSubrequestSetHeaders(t *testing.T) {
 	assert.Equal(t, "https://app.example/p?q=1", got.Get("X-Uri"))
 	assert.Equal(t, "https://App.example/p?q=1", got.Get("X-Original-Url"), "Weir's facts win")
 }
+
+// TestSubrequestOwnsItsHeaderValues: the auth subrequest's header holds
+// copies of the client's values: net/http's transport may still be writing
+// it after RoundTrip returned, while Weir's HTTP/1.x server reuses the
+// client's header memory for the connection's next request.
+func TestSubrequestOwnsItsHeaderValues(t *testing.T) {
+	e := NewExternal(ExternalConfig{URL: "http://auth.test/check", Method: "GET"})
+	r := httptest.NewRequest(http.MethodGet, "http://app.example/p", nil)
+	r.Header = http.Header{"Authorization": {"Bearer t"}, "Cookie": {"s=1"}, "Content-Length": {"5"}}
+	sub, err := e.subrequest(context.Background(), r, Facts{Scheme: "http", ClientIP: "192.0.2.1", RequestID: "rid"})
+	require.NoError(t, err)
+	r.Header["Authorization"][0], r.Header["Cookie"][0] = "Bearer other", "s=2"
+	assert.Equal(t, "Bearer t", sub.Header.Get("Authorization"))
+	assert.Equal(t, "s=1", sub.Header.Get("Cookie"))
+	assert.Empty(t, sub.Header.Get("Content-Length"), "a skipped field stays out")
+}

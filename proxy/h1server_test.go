@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -352,25 +351,4 @@ func TestH1ServerSlowSecondHead(t *testing.T) {
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "/2", reqs[1].target)
 	assert.Equal(t, []string{"1"}, reqs[1].header["X-A"])
-}
-
-// TestOutgoingHeaderMapOwnsItsValues: the header map handed to net/http's
-// and x/net's transports (HTTPS, h2c and gRPC endpoints, error pages) holds
-// copies of the client's values, whose memory the connection's next request
-// reuses while a transport's goroutine may still be writing this map.
-func TestOutgoingHeaderMapOwnsItsValues(t *testing.T) {
-	r := httptest.NewRequest(http.MethodGet, "http://a.test/", nil)
-	r.Header = http.Header{"Cookie": {"s=1"}, "Accept": {"a", "b"}, "Te": {"trailers"}}
-	out := &outgoing{req: r, info: &requestInfo{scheme: "https", port: "443", clientIP: "192.0.2.1", peerIP: "192.0.2.1", requestID: "id"}}
-	h := out.headers()
-	require.Equal(t, []string{"s=1"}, h["Cookie"])
-	require.Equal(t, []string{"a", "b"}, h["Accept"])
-	// The next request overwrites the memory the values were parsed into.
-	r.Header["Cookie"][0], r.Header["Accept"][0], r.Header["Accept"][1] = "other=2", "x", "y"
-	assert.Equal(t, []string{"s=1"}, h["Cookie"])
-	assert.Equal(t, []string{"a", "b"}, h["Accept"])
-	assert.Nil(t, h["Te"], "a hop-by-hop field is not passed on")
-	// Appending to one field's values never writes into another's.
-	h["Cookie"] = append(h["Cookie"], "t=2")
-	assert.Equal(t, []string{"a", "b"}, h["Accept"])
 }

@@ -35,6 +35,9 @@ type outgoing struct {
 	underscores bool
 	// header is the upstream header map, built only when needed (headers()).
 	header http.Header
+	// sentStd: an attempt went through a standard library or x/net
+	// transport, whose goroutines may still read header (roundTripStd).
+	sentStd bool
 	// cb is the client's body as body reads it (body == &cb).
 	cb clientBody
 	// h1 is the request as the HTTP/1.1 client takes it (roundTripH1).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -111,24 +112,32 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 		return nil, fmt.Errorf("request URI %q: %w", out.uri, err)
 	}
 	u.Scheme, u.Host = scheme, out.addr
+	// A retry sends a copy of the map: the transport's goroutines may still
+	// be reading the one an earlier attempt sent (an attempt cancelled before
+	// its head was written, an endpoint that answered before reading it), and
+	// a map written while another goroutine iterates it stops the process.
+	h := out.headers()
+	if out.sentStd {
+		h = maps.Clone(h)
+	}
+	out.sentStd = true
+	if out.upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{out.upgrade}
+	}
+	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
+		h["Te"] = []string{"trailers"} // gRPC servers want it; HTTP/2 allows only this value
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	req := (&http.Request{
 		Method:        out.method,
 		URL:           u,
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
-		Header:        out.headers(),
+		Header:        h,
 		Host:          out.host,
 		ContentLength: out.contentLength,
 	}).WithContext(ctx)
-	if out.upgrade != "" {
-		h := out.headers()
-		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = []string{out.upgrade}
-	}
-	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
-		out.headers()["Te"] = []string{"trailers"} // gRPC servers want it; HTTP/2 allows only this value
-	}
 	// The connect and read timeouts run from the last progress of the
 	// upload, if any, so a slow but steady one is not cut.
 	timer := newStallTimer(to.connect+to.read, cancel)

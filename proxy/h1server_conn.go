@@ -256,7 +256,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	ex := c.spare
 	if ex != nil {
 		c.spare = nil
-		*ex = h1Exchange{c: c}
+		ex.c = c // cleared when parked (run)
 	} else {
 		ex = &h1Exchange{c: c}
 	}
@@ -384,7 +384,10 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	if keep && ex.body.c == nil {
 		// No body was handed to the handler, and the handler is done with
 		// the request and its writer as with the header maps above: the
-		// next request of the connection takes this one's memory.
+		// next request of the connection takes this one's memory. Cleared
+		// now, so that an idle connection holds nothing of its last
+		// request (the table in service then, the endpoint, the fields).
+		*ex = h1Exchange{}
 		c.spare = ex
 	}
 	return keep

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -42,8 +43,8 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 	// samples run from the start of the write (the Update call; the Get
 	// before it is not counted) to the first request the new route served;
 	// acks to the API server's answer to the write, whose duration is the
-	// API server's and etcd's alone (served - ack bounds Weir's share: Weir
-	// may see the change before the writer hears back).
+	// API server's and etcd's alone. Weir's share lies between served - ack
+	// (Weir may see the change before the writer hears back) and served.
 	var samples, acks, after []time.Duration
 	var order, writes strings.Builder
 	next := time.Now()
@@ -51,14 +52,22 @@ func TestS8ChangeUnderLoad(t *testing.T) {
 		next = next.Add(time.Second)
 		time.Sleep(time.Until(next))
 		target := []string{"b", "a"}[i%2]
-		ing, err := api.Get(ctx, "s8", metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("reading Ingress s8: %v", err)
-		}
-		ing.Spec.Rules[0].HTTP.Paths[0].Backend = backend(target, 80)
-		start := time.Now()
-		if _, err := api.Update(ctx, ing, metav1.UpdateOptions{}); err != nil {
-			t.Fatalf("updating Ingress s8: %v", err)
+		var start time.Time
+		for attempt := 0; ; attempt++ {
+			// Weir's status writer may update the Ingress between the Get
+			// and the Update: a conflict is read again and retried.
+			ing, err := api.Get(ctx, "s8", metav1.GetOptions{})
+			if err == nil {
+				ing.Spec.Rules[0].HTTP.Paths[0].Backend = backend(target, 80)
+				start = time.Now()
+				_, err = api.Update(ctx, ing, metav1.UpdateOptions{})
+			}
+			if err == nil {
+				break
+			}
+			if attempt == 5 || !apierrors.IsConflict(err) {
+				t.Fatalf("updating Ingress s8: %v", err)
+			}
 		}
 		ack := time.Since(start)
 		served := untilServed(t, host, target, start)

@@ -253,10 +253,9 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if cap(c.head) > 8<<10 {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
-	ex := c.spare
+	ex := c.spare // cleared when parked (run)
 	if ex != nil {
 		c.spare = nil
-		ex.c = c // cleared when parked (run)
 	} else {
 		ex = &h1Exchange{c: c}
 	}
@@ -387,7 +386,7 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 		// next request of the connection takes this one's memory. Cleared
 		// now, so that an idle connection holds nothing of its last
 		// request (the table in service then, the endpoint, the fields).
-		*ex = h1Exchange{}
+		*ex = h1Exchange{c: c}
 		c.spare = ex
 	}
 	return keep

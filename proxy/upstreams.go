@@ -126,7 +126,7 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 		h["Upgrade"] = []string{out.upgrade}
 	}
 	if te := out.req.Header["Te"]; len(te) == 1 && te[0] == "trailers" {
-		h["Te"] = []string{"trailers"} // gRPC servers want it; HTTP/2 allows only this value
+		h["Te"] = teTrailers // gRPC servers want it; HTTP/2 allows only this value
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	req := (&http.Request{
@@ -165,6 +165,10 @@ func roundTripStd(ctx context.Context, t http.RoundTripper, scheme string, out *
 	resp.Body = cancelBody{resp.Body, cancel}
 	return resp, nil
 }
+
+// teTrailers is the one Te value HTTP/2 allows. Shared by every request's
+// map: transports only read it, and nothing in Weir appends to it.
+var teTrailers = []string{"trailers"}
 
 // cancelConn is an upgraded connection that releases its request context
 // when closed.

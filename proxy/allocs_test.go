@@ -61,7 +61,7 @@ func TestProxiedRequestAllocationBudget(t *testing.T) {
 		name   string
 		log    bool
 		budget float64
-	}{{"access log off", false, 8}, {"access log on", true, 8}} {
+	}{{"access log off", false, 6}, {"access log on", true, 6}} {
 		t.Run(c.name, func(t *testing.T) {
 			reg := endpoint.NewRegistry(endpoint.Options{})
 			defer reg.Close()

@@ -40,6 +40,9 @@ type h1ServerConn struct {
 	header  http.Header   // the response header, cleared per request
 	// reqHeader is the request header map, emptied per request.
 	reqHeader http.Header
+	// upHeader is the map of the endpoint's response fields (an
+	// upstream.Room's), emptied once the handler is done (run).
+	upHeader http.Header
 	// spare is the last request's exchange, for the next one to reuse
 	// (run): a kept-alive connection allocates it once, not per request.
 	spare    *h1Exchange
@@ -379,6 +382,11 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	c.watch.disarm()
 	keep = w.finish() && !r.Close && ex.body.drain()
 	clear(c.header)
+	if len(c.upHeader) > maxKeptFields {
+		c.upHeader = nil // emptying a large map costs its size
+	} else {
+		clear(c.upHeader)
+	}
 	keep = keep && c.srv.keepAlive() && c.ctx.Err() == nil
 	if keep && ex.body.c == nil {
 		// No body was handed to the handler, and the handler is done with

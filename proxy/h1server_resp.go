@@ -40,6 +40,15 @@ func (w *h1Response) header() http.Header { return w.ex.c.header }
 // request's allocation.
 func (w *h1Response) exchangeRoom() *exchange { return &w.ex.hx }
 
+// endpointHeader implements endpointHeaderRoom.
+func (w *h1Response) endpointHeader() http.Header {
+	c := w.ex.c
+	if c.upHeader == nil {
+		c.upHeader = make(http.Header, 8)
+	}
+	return c.upHeader
+}
+
 // Header implements http.ResponseWriter.
 func (w *h1Response) Header() http.Header { return w.ex.c.header }
 

@@ -42,10 +42,20 @@ type outgoing struct {
 	cb clientBody
 	// h1 is the request as the HTTP/1.1 client takes it (roundTripH1).
 	h1 upstream.Request
+	// room is where the HTTP/1.1 client builds the first attempt's
+	// response (roundTripH1). A retry allocates its own: no attempt then
+	// writes memory an earlier answer's reader might still hold.
+	room      upstream.Room
+	roomTaken bool
 	// dialed is the time the transport took to open the connection that
 	// carried the request (0: kept alive, or not known), for the metrics.
 	dialed time.Duration
 }
+
+// endpointHeaderRoom is a ResponseWriter whose connection keeps a map for
+// the endpoint's response fields, used by its requests one at a time:
+// Weir's HTTP/1.x server (h1Response), two allocations fewer per request.
+type endpointHeaderRoom interface{ endpointHeader() http.Header }
 
 // replayable reports whether the request can be sent again after a failed
 // attempt: only when it has no body (bodies are streamed, not buffered).
@@ -110,6 +120,9 @@ func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Requ
 		host:          r.Host,
 		contentLength: r.ContentLength,
 		underscores:   s.opts.EnableUnderscoresInHeaders,
+	}
+	if er, ok := w.(endpointHeaderRoom); ok {
+		out.room.Header = er.endpointHeader()
 	}
 	if !strings.HasPrefix(out.uri, "/") {
 		out.uri = r.URL.RequestURI() // absolute-form or asterisk-form targets

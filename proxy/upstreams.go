@@ -94,6 +94,9 @@ func (u *upstreams) roundTripH1(ctx context.Context, out *outgoing, to *timeouts
 	req := &out.h1
 	*req = upstream.Request{Addr: out.addr, Method: out.method, URI: out.uri, Host: out.host, Fields: out,
 		Body: out.body, ContentLength: out.contentLength, Upgrade: out.upgrade, Gone: out.gone}
+	if !out.roomTaken {
+		req.Room, out.roomTaken = &out.room, true
+	}
 	resp, err := u.h1.RoundTrip(ctx, req, upstream.Timeouts{Connect: to.connect, Send: to.send, Read: to.read})
 	out.dialed = req.Dialed
 	if err != nil && ctx.Err() != nil {

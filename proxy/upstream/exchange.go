@@ -36,6 +36,40 @@ type Request struct {
 	// Dialed is set by RoundTrip: the time it took to open the connection
 	// that carried the request, 0 for a kept-alive one.
 	Dialed time.Duration
+	// Room, when set, is where RoundTrip builds its response (see Room).
+	// RoundTrip takes it: Room is nil when it returns.
+	Room *Room
+}
+
+// Room is memory its owner keeps for the response to one request at a
+// time, so that RoundTrip allocates less: the response and its body's
+// state, and up to eight header values. Header, when not nil, is the map
+// the response's fields go in (RoundTrip empties it first); nil: a new
+// map. The owner must be done with the response (its header map and
+// values, body and trailers) before a request names the room again: one
+// kept per client connection serves its requests one after another.
+type Room struct {
+	Header http.Header
+	resp   http.Response
+	body   body
+	vals   [8]string
+}
+
+// header returns the map a response's fields go in, empty.
+func (r *Room) header() http.Header {
+	if r == nil || r.Header == nil {
+		return make(http.Header, 8)
+	}
+	clear(r.Header)
+	return r.Header
+}
+
+// values returns room for a response's header values.
+func (r *Room) values() []string {
+	if r == nil {
+		return nil
+	}
+	return r.vals[:0]
 }
 
 // Fields writes header lines with wire.WriteField.
@@ -89,6 +123,10 @@ var ErrNoResponse = errors.New("upstream closed the connection before responding
 // Protocols answer the body is the raw connection (an io.ReadWriteCloser).
 // When ctx ends, the exchange stops at once.
 func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*http.Response, error) {
+	// Every attempt may use the room: only the one that succeeds returns
+	// something that refers to it.
+	room := req.Room
+	req.Room = nil
 	for attempt := 0; ; attempt++ {
 		c, err := t.get(ctx, req.Addr, to.Connect, req.Gone)
 		if err != nil {
@@ -101,7 +139,7 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 		// A client that goes away (or resets its HTTP/2 stream) unblocks
 		// the exchange at once, so handlers never outlive their requests.
 		stop := c.watch(ctx)
-		resp, err := t.exchange(c, req, &to, stop)
+		resp, err := t.exchange(c, req, &to, stop, room)
 		if err == nil {
 			return resp, nil
 		}
@@ -120,7 +158,7 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 	}
 }
 
-func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool) (*http.Response, error) {
+func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool, room *Room) (*http.Response, error) {
 	if err := send(c, req, to.Send); err != nil {
 		return nil, sendFailed(c, req, err)
 	}
@@ -138,8 +176,8 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 			}
 			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
 		}
-		h := make(http.Header, 8)
-		rh, err := readResponseHead(c.br, h)
+		h := room.header()
+		rh, err := readResponseHead(c.br, h, room.values())
 		if err != nil {
 			return nil, fmt.Errorf("read response: %w", err)
 		}
@@ -155,7 +193,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool)
 		if err := framing(&rh, h, req.Method); err != nil {
 			return nil, err
 		}
-		return t.response(c, req, &rh, h, to.Read, stop), nil
+		return t.response(c, req, &rh, h, to.Read, stop, room), nil
 	}
 }
 
@@ -192,12 +230,11 @@ func sendFailed(c *conn, req *Request, err error) error {
 }
 
 // response makes the response and its body, in one allocation.
-func (t *Client) response(c *conn, req *Request, rh *respHead, h http.Header, read time.Duration, stop func() bool) *http.Response {
-	rb := &struct {
-		resp http.Response
-		body body
-	}{}
-	resp, b := &rb.resp, &rb.body
+func (t *Client) response(c *conn, req *Request, rh *respHead, h http.Header, read time.Duration, stop func() bool, room *Room) *http.Response {
+	if room == nil {
+		room = &Room{} // the response and its body in one allocation
+	}
+	resp, b := &room.resp, &room.body
 	*resp = http.Response{StatusCode: rh.code, Header: h, ContentLength: rh.contentLength, Close: rh.close}
 	*b = body{t: t, addr: req.Addr, c: c, r: bodyReader(c.br, rh), chunked: rh.chunked,
 		keep: !rh.close, read: read, stop: stop, resp: resp}

@@ -23,7 +23,7 @@ func FuzzReadResponseHead(f *testing.F) {
 		fast := bufio.NewReader(strings.NewReader(in))
 		fast.Peek(1)
 		hf := make(http.Header)
-		rhf, errf := readResponseHead(fast, hf)
+		rhf, errf := readResponseHead(fast, hf, nil)
 		h := make(http.Header)
 		rh, err := readHeadLines(bufio.NewReader(strings.NewReader(in)), h)
 		if (err == nil) != (errf == nil) {

@@ -30,8 +30,9 @@ type respHead struct {
 
 // readResponseHead parses a status line and headers from br into h, which
 // must be empty. Header names are canonicalised with a table of common names
-// first, so the usual response allocates only its values.
-func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
+// first, so the usual response allocates only its values; their slices go
+// in vals when its capacity is enough (a Room's), and in a new array if not.
+func readResponseHead(br *bufio.Reader, h http.Header, vals []string) (respHead, error) {
 	// The usual head is already whole in the buffer: parse it from one
 	// string, so every header value is a substring of it (one allocation).
 	if buf, _ := br.Peek(br.Buffered()); len(buf) > 0 {
@@ -39,7 +40,7 @@ func readResponseHead(br *bufio.Reader, h http.Header) (respHead, error) {
 			bytes.Count(buf[:end+2], []byte("\n")) == bytes.Count(buf[:end+2], []byte("\r\n")) {
 			head := string(buf[:end+2])
 			br.Discard(end + 4)
-			return parseHead(head, h)
+			return parseHead(head, h, vals)
 		}
 	}
 	return readHeadLines(br, h)
@@ -60,15 +61,17 @@ func badResponse(err error) error {
 }
 
 // parseHead parses a whole head (status line and header lines, each ending
-// in CRLF) held in one string.
-func parseHead(head string, h http.Header) (respHead, error) {
+// in CRLF) held in one string; vals as readResponseHead's.
+func parseHead(head string, h http.Header, vals []string) (respHead, error) {
 	var rh respHead
 	line, rest, _ := strings.Cut(head, "\r\n")
 	if err := parseStatusLine(&rh, line); err != nil {
 		return rh, err
 	}
-	n := strings.Count(rest, "\r\n")
-	vals := make([]string, 0, n)
+	if n := strings.Count(rest, "\r\n"); n > cap(vals) {
+		vals = make([]string, 0, n)
+	}
+	vals = vals[:0]
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		key, v, err := splitHeaderLine(line)

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"weir.dev/weir/proxy/upstream"
 	"weir.dev/weir/proxy/wire"
 )
 
@@ -34,10 +35,10 @@ type h1ServerConn struct {
 	// ctx is every request's context: cancelled when the client is seen
 	// leaving (watch) or the connection ends.
 	ctx     *connCtx
-	tmpl    *http.Request // carries ctx into each request
-	head    []byte        // the request head being read
-	pending []byte        // a response body not yet framed
-	header  http.Header   // the response header, cleared per request
+	tmpl    http.Request // carries ctx into each request
+	head    []byte       // the request head being read
+	pending []byte       // a response body not yet framed
+	header  http.Header  // the response header, cleared per request
 	// reqHeader is the request header map, emptied per request.
 	reqHeader http.Header
 	// upHeader is the map of the endpoint's response fields (an
@@ -76,7 +77,7 @@ func newH1ServerConn(s *h1Server, nc net.Conn, state *tls.ConnectionState) *h1Se
 	c.bw.Reset(h1Sender{c})
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx = newConnCtx(ctx)
-	c.tmpl = (&http.Request{}).WithContext(c.ctx)
+	c.tmpl = *(&http.Request{}).WithContext(c.ctx) // inlined: the copy is on the stack
 	c.watch.c = c
 	if c.raw.rc = rawConnOf(nc); c.raw.rc != nil {
 		c.raw.step = c.rawStep
@@ -272,7 +273,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 		return nil, errHeadTarget
 	}
 	r := &ex.req
-	*r = *c.tmpl
+	*r = c.tmpl
 	r.Method, r.URL, r.RequestURI, r.Header = rh.method, u, rh.target, h
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, rh.minor
 	if rh.minor == 0 {
@@ -382,7 +383,7 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 	c.watch.disarm()
 	keep = w.finish() && !r.Close && ex.body.drain()
 	clear(c.header)
-	if len(c.upHeader) > maxKeptFields {
+	if len(c.upHeader) > upstream.RoomMaxFields {
 		c.upHeader = nil // emptying a large map costs its size
 	} else {
 		clear(c.upHeader)

@@ -440,3 +440,64 @@ func TestH1ServerEndpointResponsesStartClean(t *testing.T) {
 	assert.Equal(t, int32(2), retried.Load())
 	assert.Equal(t, map[string][]string{"X-Only": {"4"}}, fields("/one?n=4"))
 }
+
+// TestH1ServerNextConnectionStartsClean: connections served one after
+// another by the same parked worker (h1server_workers.go) share nothing:
+// no request reaches the endpoint with an earlier connection's scheme (TLS
+// or not), request ID, target or fields, whether that connection ended
+// after one request, after two, or without any. A guard for any memory a
+// connection might one day leave to the next (docs/performance.md, "Tried
+// and dropped").
+func TestH1ServerNextConnectionStartsClean(t *testing.T) {
+	f, rec := weirFront(t)
+	type sent struct {
+		n   int
+		tls bool
+	}
+	var want []sent
+	for i := range 12 {
+		useTLS := i%3 == 1
+		in := fmt.Sprintf("GET /%d?q=%d HTTP/1.1\r\nHost: a.test\r\nX-Conn-%d: yes\r\nX-Request-Id: id-%d\r\nConnection: close\r\n\r\n", i, i, i, i)
+		if i%4 == 3 { // two requests, the first kept alive, then a third connection with none
+			in = fmt.Sprintf("GET /%d?q=%d HTTP/1.1\r\nHost: a.test\r\nX-Conn-%d: yes\r\n\r\n", i, i, i) + in
+			want = append(want, sent{i, useTLS})
+		}
+		want = append(want, sent{i, useTLS})
+		var c net.Conn
+		if useTLS {
+			tc, err := tls.Dial("tcp", f.tls, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			require.NoError(t, err)
+			c = tc
+		} else {
+			c = dialRaw(t, f.plain, "", 10*time.Second)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, in)
+		out, _ := io.ReadAll(c)
+		c.Close()
+		require.Equal(t, strings.Count(in, "GET "), strings.Count(string(out), "HTTP/1.1 200 OK"), "connection %d: %q", i, out)
+		if i%4 == 3 {
+			idle := dialRaw(t, f.plain, "", 10*time.Second)
+			idle.Close() // a connection that carries no request
+		}
+	}
+	reqs, bad := rec.requests()
+	assert.Empty(t, bad)
+	require.Len(t, reqs, len(want))
+	for k, w := range want {
+		r := reqs[k]
+		assert.Equal(t, fmt.Sprintf("/%d?q=%d", w.n, w.n), r.target, "request %d", k)
+		proto := map[bool]string{true: "https", false: "http"}[w.tls]
+		assert.Equal(t, proto, r.header.Get("X-Forwarded-Proto"), "request %d", k)
+		for name := range r.header {
+			if strings.HasPrefix(name, "X-Conn-") {
+				assert.Equal(t, fmt.Sprintf("X-Conn-%d", w.n), name, "request %d", k)
+			}
+		}
+		if k+1 < len(want) && want[k+1].n == w.n {
+			assert.NotEqual(t, fmt.Sprintf("id-%d", w.n), r.header.Get("X-Request-Id"), "request %d (the kept one's own ID)", k)
+		} else {
+			assert.Equal(t, fmt.Sprintf("id-%d", w.n), r.header.Get("X-Request-Id"), "request %d", k)
+		}
+	}
+}

@@ -48,11 +48,27 @@ type Request struct {
 // map. The owner must be done with the response (its header map and
 // values, body and trailers) before a request names the room again: one
 // kept per client connection serves its requests one after another.
+//
+// Emptying a map does not shrink it, so an owner should drop a map that
+// held more than RoomMaxFields fields rather than keep it; an interim
+// head (1xx) that grew the map past that is left in it (not emptied) and
+// the final response gets a new map, so the owner sees the count.
 type Room struct {
 	Header http.Header
 	resp   http.Response
 	body   body
 	vals   [8]string
+}
+
+// RoomMaxFields is the most fields a Room's Header map should have held
+// for its owner to keep it.
+const RoomMaxFields = 32
+
+// dropHeader stops using the owner's map for this response.
+func (r *Room) dropHeader() {
+	if r != nil {
+		r.Header = nil
+	}
 }
 
 // header returns the map a response's fields go in, empty.
@@ -163,6 +179,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 		return nil, sendFailed(c, req, err)
 	}
 	c.readTimeout = to.Read
+	interim := false // an informational answer came: the endpoint has the request
 	for {
 		if c.rd.pending == nil { // a pending request's read arms its own (armProbe)
 			c.armRead(to.Read)
@@ -171,7 +188,8 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			if werr := c.rd.takeWriteErr(); werr != nil {
 				return nil, sendFailed(c, req, werr) // the request was left pending and failed
 			}
-			if isTimeout(err) {
+			if isTimeout(err) || interim {
+				// Not ErrNoResponse: RoundTrip must not send it again.
 				return nil, fmt.Errorf("read response: %w", err)
 			}
 			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
@@ -188,7 +206,14 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			return &http.Response{StatusCode: rh.code, Header: h, Body: &upgradedConn{c: c}, ContentLength: -1}, nil
 		}
 		if rh.code < 200 {
-			continue // 100 Continue and 103 Early Hints are not passed on
+			// 100 Continue and 103 Early Hints are not passed on. A map an
+			// interim head grew is not emptied for the final one, and so
+			// is left with more fields than its owner keeps (Room).
+			interim = true
+			if len(h) > RoomMaxFields {
+				room.dropHeader()
+			}
+			continue
 		}
 		if err := framing(&rh, h, req.Method); err != nil {
 			return nil, err

@@ -1,0 +1,161 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scripted is an endpoint that answers each request it reads with what
+// answer writes; answer returns false to close the connection.
+func scripted(t *testing.T, answer func(conn, req int, path string, c net.Conn) bool) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := int(conns.Add(1))
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if !answer(n, i, req.URL.Path, c) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func roomTrip(t *testing.T, cl *Client, addr, method, path string, room *Room) (*http.Response, error) {
+	req := &Request{Addr: addr, Method: method, URI: path, Host: "a.test", Room: room}
+	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Read: 10 * time.Second})
+	assert.Nil(t, req.Room, "RoundTrip takes the room")
+	return resp, err
+}
+
+// TestRoomResponsesStartClean: responses built one after another in one
+// room (and its map) carry only their own fields, with interim answers,
+// duplicates and more values than the room holds.
+func TestRoomResponsesStartClean(t *testing.T) {
+	addr := scripted(t, func(_, _ int, path string, c net.Conn) bool {
+		var b strings.Builder
+		switch path {
+		case "/hints":
+			b.WriteString("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\nX-Hint: 1\r\n\r\n")
+			b.WriteString("HTTP/1.1 200 OK\r\nX-Final: f\r\nContent-Length: 2\r\n\r\nok")
+		case "/many":
+			b.WriteString("HTTP/1.1 200 OK\r\nX-Dup: a\r\nX-Dup: b\r\n")
+			for i := range 12 {
+				fmt.Fprintf(&b, "X-F%d: %d\r\n", i, i)
+			}
+			b.WriteString("Content-Length: 2\r\n\r\nok")
+		default:
+			b.WriteString("HTTP/1.1 200 OK\r\nX-Only: " + path + "\r\nContent-Length: 2\r\n\r\nok")
+		}
+		io.WriteString(c, b.String())
+		return true
+	})
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	room := &Room{Header: make(http.Header)}
+	many := http.Header{"X-Dup": {"a", "b"}, "Content-Length": {"2"}}
+	for i := range 12 {
+		many[fmt.Sprintf("X-F%d", i)] = []string{fmt.Sprint(i)}
+	}
+	for _, c := range []struct {
+		path string
+		want http.Header
+	}{
+		{"/one", http.Header{"X-Only": {"/one"}, "Content-Length": {"2"}}},
+		{"/hints", http.Header{"X-Final": {"f"}, "Content-Length": {"2"}}},
+		{"/many", many},
+		{"/two", http.Header{"X-Only": {"/two"}, "Content-Length": {"2"}}},
+	} {
+		resp, err := roomTrip(t, cl, addr, http.MethodGet, c.path, room)
+		require.NoError(t, err, c.path)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, "ok", string(b), c.path)
+		assert.Equal(t, c.want, resp.Header, c.path)
+	}
+}
+
+// TestRoomMapGrownByAnInterimHeadIsNotKept: an interim head with many
+// fields leaves them in the owner's map (which it then drops, since it
+// held more than RoomMaxFields) and the final response gets a map of its
+// own: an emptied map keeps the size it grew to.
+func TestRoomMapGrownByAnInterimHeadIsNotKept(t *testing.T) {
+	addr := scripted(t, func(_, _ int, _ string, c net.Conn) bool {
+		var b strings.Builder
+		b.WriteString("HTTP/1.1 103 Early Hints\r\n")
+		for i := range 200 {
+			fmt.Fprintf(&b, "X-Hint-%d: v\r\n", i)
+		}
+		b.WriteString("\r\nHTTP/1.1 200 OK\r\nX-Final: f\r\nContent-Length: 2\r\n\r\nok")
+		io.WriteString(c, b.String())
+		return true
+	})
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	owned := make(http.Header)
+	resp, err := roomTrip(t, cl, addr, http.MethodGet, "/", &Room{Header: owned})
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.Header{"X-Final": {"f"}, "Content-Length": {"2"}}, resp.Header)
+	assert.Greater(t, len(owned), RoomMaxFields, "the grown map is left with its count, for the owner to drop it")
+}
+
+// TestNoResendAfterAnInterimAnswer: an endpoint that answered a request
+// with an informational head has it; if it then closes the kept-alive
+// connection, the request is not sent again on a new one (a bodiless POST
+// would run twice).
+func TestNoResendAfterAnInterimAnswer(t *testing.T) {
+	var posts atomic.Int32
+	addr := scripted(t, func(conn, req int, path string, c net.Conn) bool {
+		if path == "/post" {
+			posts.Add(1)
+		}
+		if conn == 1 && req == 1 {
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+			time.Sleep(10 * time.Millisecond)
+			return false // closes after the interim answer
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	room := &Room{Header: make(http.Header)}
+	resp, err := roomTrip(t, cl, addr, http.MethodGet, "/", room)
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	_, err = roomTrip(t, cl, addr, http.MethodPost, "/post", room)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNoResponse)
+	assert.Equal(t, int32(1), posts.Load(), "the POST reached the endpoint once")
+}

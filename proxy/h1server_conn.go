@@ -254,6 +254,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 		return nil, err
 	}
 	head := string(c.head)
+	headSize := len(c.head)
 	if cap(c.head) > 8<<10 {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
@@ -268,6 +269,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
+	ex.head = headSize
 	u := &ex.url
 	if err := setRequestURL(u, &rh); err != nil {
 		return nil, errHeadTarget
@@ -405,6 +407,7 @@ func (c *h1ServerConn) run(ex *h1Exchange) (keep bool) {
 type h1Exchange struct {
 	c    *h1ServerConn
 	req  http.Request
+	head int // the head's size on the wire (wireHeadSize)
 	resp h1Response
 	body h1ReqBody
 	vals [8]string // the request's header values, when 8 are enough

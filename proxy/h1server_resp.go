@@ -49,6 +49,9 @@ func (w *h1Response) endpointHeader() http.Header {
 	return c.upHeader
 }
 
+// wireHeadSize implements wireHead.
+func (w *h1Response) wireHeadSize() int { return w.ex.head }
+
 // Header implements http.ResponseWriter.
 func (w *h1Response) Header() http.Header { return w.ex.c.header }
 

@@ -209,12 +209,31 @@ type headerLimit struct {
 }
 
 func (l headerLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 1 && requestHeadSize(r) > l.max {
+	if r.ProtoMajor == 1 && !l.clearlyWithin(w, r) && requestHeadSize(r) > l.max {
 		w.Header()["Connection"] = []string{"close"}
 		http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
 		return
 	}
 	l.next.ServeHTTP(w, r)
+}
+
+// wireHead is a ResponseWriter that knows the size of its request's head
+// as it came on the wire (Weir's HTTP/1.x server).
+type wireHead interface{ wireHeadSize() int }
+
+// clearlyWithin reports, without walking the header map, that the head
+// of r cannot count more than the limit: requestHeadSize counts the
+// request line as on the wire, each field line at most one byte more than
+// on the wire (a field line is at least 4 bytes), and Host and
+// Transfer-Encoding perhaps once more than the wire has them (an
+// absolute-form target's authority; the framing kept apart).
+func (l headerLimit) clearlyWithin(w http.ResponseWriter, r *http.Request) bool {
+	wh, ok := w.(wireHead)
+	if !ok {
+		return false
+	}
+	n := wh.wireHeadSize()
+	return n+n/4+len(r.Host)+64 <= l.max
 }
 
 // requestHeadSize is the size of an HTTP/1.x request head as parsed.

@@ -109,6 +109,18 @@ func TestHeaderLimitIsExact(t *testing.T) {
 	assert.Equal(t, 200, h1(limit))
 	assert.Equal(t, 431, h1(limit+1))
 	assert.Equal(t, 431, h1(limit+5000), "beyond net/http's own limit")
+	// Field lines without the optional space count one byte more than on
+	// the wire: under the limit on the wire is not enough.
+	bare := func(fields int) int {
+		in := "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n" + strings.Repeat("X:a\r\n", fields) + "\r\n"
+		require.Less(t, len(in), limit)
+		out, _ := rawExchange(t, f.plain, in)
+		resps := responses(out, "GET")
+		require.Len(t, resps, 1, out)
+		return resps[0].StatusCode
+	}
+	assert.Equal(t, 200, bare(1000), "5,051 bytes on the wire, 6,051 counted")
+	assert.Equal(t, 431, bare(1500), "7,551 bytes on the wire, 9,051 counted")
 	// HTTP/2: the header list size, 32 bytes per field plus names and
 	// values, pseudo-fields included.
 	h2 := func(size int, tlsOn bool) h2Result {

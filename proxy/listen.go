@@ -223,10 +223,10 @@ type wireHead interface{ wireHeadSize() int }
 
 // clearlyWithin reports, without walking the header map, that the head
 // of r cannot count more than the limit: requestHeadSize counts the
-// request line as on the wire, each field line at most one byte more than
-// on the wire (a field line is at least 4 bytes), and Host and
-// Transfer-Encoding perhaps once more than the wire has them (an
-// absolute-form target's authority; the framing kept apart).
+// request line as on the wire, each field line (Transfer-Encoding's too)
+// at most one byte more than on the wire (a field line is at least 4
+// bytes), the final CRLF, which the wire size leaves out, and a Host line
+// that the wire may not have (an absolute-form target's authority).
 func (l headerLimit) clearlyWithin(w http.ResponseWriter, r *http.Request) bool {
 	wh, ok := w.(wireHead)
 	if !ok {

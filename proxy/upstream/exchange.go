@@ -166,20 +166,40 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 		}
 		// A kept-alive connection the endpoint closed while idle fails
 		// before any response byte: send again on a fresh connection when
-		// nothing of the body can have been lost.
-		if c.reused && errors.Is(err, ErrNoResponse) && attempt == 0 && req.Body == nil {
+		// nothing of the body can have been lost and running the request
+		// twice is harmless. A close right after the request looks the same
+		// as one that came while the connection was idle, and the endpoint
+		// may have acted on the request (a POST without a body); the
+		// caller's retry policy decides for the other methods.
+		if c.reused && errors.Is(err, ErrNoResponse) && attempt == 0 && req.Body == nil && safeToResend(req.Method) {
 			continue
 		}
 		return nil, err
 	}
 }
 
+// safeToResend reports the methods RoundTrip may send twice on its own:
+// those with no effect beyond reading (RFC 9110 section 9.2.1), as Go's
+// Transport does.
+func safeToResend(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// maxInterim is the most informational heads (1xx) read before the final
+// one: each moves the read deadline on, so an endpoint sending them for
+// ever would hold the request.
+const maxInterim = 8
+
 func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool, room *Room) (*http.Response, error) {
 	if err := send(c, req, to.Send); err != nil {
 		return nil, sendFailed(c, req, err)
 	}
 	c.readTimeout = to.Read
-	interim := false // an informational answer came: the endpoint has the request
+	interim := 0 // informational answers: the endpoint has the request
 	for {
 		if c.rd.pending == nil { // a pending request's read arms its own (armProbe)
 			c.armRead(to.Read)
@@ -188,7 +208,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			if werr := c.rd.takeWriteErr(); werr != nil {
 				return nil, sendFailed(c, req, werr) // the request was left pending and failed
 			}
-			if isTimeout(err) || interim {
+			if isTimeout(err) || interim > 0 {
 				// Not ErrNoResponse: RoundTrip must not send it again.
 				return nil, fmt.Errorf("read response: %w", err)
 			}
@@ -209,7 +229,9 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			// 100 Continue and 103 Early Hints are not passed on. A map an
 			// interim head grew is not emptied for the final one, and so
 			// is left with more fields than its owner keeps (Room).
-			interim = true
+			if interim++; interim > maxInterim {
+				return nil, fmt.Errorf("%w: more than %d informational responses", ErrBadResponse, maxInterim)
+			}
 			if len(h) > RoomMaxFields {
 				room.dropHeader()
 			}

@@ -159,3 +159,59 @@ func TestNoResendAfterAnInterimAnswer(t *testing.T) {
 	assert.NotErrorIs(t, err, ErrNoResponse)
 	assert.Equal(t, int32(1), posts.Load(), "the POST reached the endpoint once")
 }
+
+// TestNoResendOfAnUnsafeMethod: a kept-alive connection that the endpoint
+// closes right after reading a bodiless POST looks like one closed while
+// idle; the POST may have run, so RoundTrip does not send it again (a GET
+// it does: the stale connection's usual case).
+func TestNoResendOfAnUnsafeMethod(t *testing.T) {
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		var seen atomic.Int32
+		addr := scripted(t, func(conn, req int, path string, c net.Conn) bool {
+			if path == "/act" {
+				seen.Add(1)
+			}
+			if conn == 1 && req == 1 {
+				return false // reads the request, then closes without an answer
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		})
+		cl := New(Options{})
+		resp, err := roomTrip(t, cl, addr, http.MethodGet, "/", nil)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		resp, err = roomTrip(t, cl, addr, method, "/act", nil)
+		if method == http.MethodPost {
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrNoResponse)
+			assert.Equal(t, int32(1), seen.Load(), "the POST reached the endpoint once")
+		} else {
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, int32(2), seen.Load(), "the GET was sent again on a new connection")
+		}
+		cl.CloseIdle(nil)
+	}
+}
+
+// TestEndlessInterimAnswersAreRefused: an endpoint that sends
+// informational heads without end (each would move the read deadline on)
+// gets its request failed as a bad response after a few.
+func TestEndlessInterimAnswersAreRefused(t *testing.T) {
+	addr := scripted(t, func(_, _ int, _ string, c net.Conn) bool {
+		for range 50 {
+			if _, err := io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"); err != nil {
+				return false
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return false
+	})
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	_, err := roomTrip(t, cl, addr, http.MethodGet, "/", nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrBadResponse)
+}

@@ -47,6 +47,12 @@ var refusedHeaders = map[string]bool{
 	"Proxy-Connection": true, "Te": true, "Trailer": true, "Upgrade": true, "Host": true,
 }
 
+// RefusedHeader reports whether configuration may not set or add the
+// header name (any case): it frames the message, belongs to one hop, or
+// routes it (refusedHeaders). The Gateway API's header filters are held
+// to the same list.
+func RefusedHeader(name string) bool { return refusedHeaders[http.CanonicalHeaderKey(name)] }
+
 // ParseHeaders validates the data of a headers ConfigMap, sorted by name.
 // Every key must be an RFC 9110 token that frames nothing and every value
 // printable ASCII (tabs and inner spaces allowed, never CR, LF or NUL),

@@ -260,15 +260,24 @@ func connectionListed(conn []string, key string) bool {
 	return wire.HasToken(conn, key)
 }
 
+// applyEdits applies configured header edits to h. Names that frame the
+// message, belong to one hop or route it (isHopHeader) are never set or
+// added, whatever the table holds: the translation refuses them
+// (annotations.RefusedHeader), and beside the framing Weir writes itself
+// they would let the receiver read the message two ways.
 func applyEdits(h http.Header, e table.HeaderEdits) {
 	for _, n := range e.Remove {
 		h.Del(n)
 	}
 	for _, kv := range e.Set {
-		h.Set(kv.Name, kv.Value)
+		if !isHopHeader(http.CanonicalHeaderKey(kv.Name)) {
+			h.Set(kv.Name, kv.Value)
+		}
 	}
 	for _, kv := range e.Add {
-		h.Add(kv.Name, kv.Value)
+		if !isHopHeader(http.CanonicalHeaderKey(kv.Name)) {
+			h.Add(kv.Name, kv.Value)
+		}
 	}
 }
 

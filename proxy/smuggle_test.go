@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"weir.dev/weir/proxy/table"
 )
 
 // smuggled follows each attack: if the proxy framed the first request
@@ -175,4 +177,36 @@ func TestAbsoluteFormWithoutHostIsRefused(t *testing.T) {
 	assert.Empty(t, reqs, "no refused request reaches the backend")
 	out, _ := rawExchange(t, f.plain, "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	assert.Equal(t, 200, responses(out, "GET")[0].StatusCode, "an absolute-form target with a host is still served")
+}
+
+// TestConfiguredFramingFieldsNeverReachTheWire: header edits in a table
+// that name framing or routing fields (the translation refuses them; this
+// is what the proxy does if one gets through) are not written: the
+// endpoint sees one Host, the client's, and the body framed once, by
+// Weir; the client sees the answer's own length.
+func TestConfiguredFramingFieldsNeverReachTheWire(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	rec := newRecorder(t)
+	rt := routeTo("a.test", "/", rec.backend("rec"))
+	rt.Action.RequestHeaders = table.HeaderEdits{
+		Set: []table.Header{{Name: "transfer-encoding", Value: "chunked"}, {Name: "Host", Value: "internal.test"}},
+		Add: []table.Header{{Name: "Content-Length", Value: "0"}, {Name: "Connection", Value: "close"}, {Name: "X-Kept", Value: "yes"}},
+	}
+	rt.Action.ResponseHeaders = table.HeaderEdits{Set: []table.Header{{Name: "Content-Length", Value: "100"}}}
+	f.publish(t, rt)
+	body := "0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	out, _ := rawExchange(t, f.plain, fmt.Sprintf("POST /x HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body))
+	resps := responses(out, "POST")
+	require.Len(t, resps, 1, out)
+	assert.Equal(t, 200, resps[0].StatusCode)
+	assert.Equal(t, int64(2), resps[0].ContentLength, "the answer's own length")
+	reqs, bad := rec.requests()
+	assert.Empty(t, bad)
+	require.Len(t, reqs, 1, "one request, no smuggled second")
+	r := reqs[0]
+	assert.Equal(t, "a.test", r.host)
+	assert.Equal(t, body, r.body)
+	assert.Nil(t, r.header["Transfer-Encoding"])
+	assert.Equal(t, []string{fmt.Sprint(len(body))}, r.header["Content-Length"])
+	assert.Equal(t, []string{"yes"}, r.header["X-Kept"])
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"weir.dev/weir/annotations"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -263,6 +264,12 @@ func checkHeaderFilter(f *gatewayv1.HTTPHeaderFilter) error {
 		for _, h := range list {
 			if !httpguts.ValidHeaderFieldName(string(h.Name)) || !httpguts.ValidHeaderFieldValue(h.Value) {
 				return fmt.Errorf("header %q: invalid name or value", h.Name)
+			}
+			if annotations.RefusedHeader(string(h.Name)) {
+				// Set beside Weir's own framing, a Transfer-Encoding or a
+				// second Host would let the endpoint read the request two
+				// ways (smuggling); the listed names are Weir's to write.
+				return fmt.Errorf("header %q frames or routes the message and cannot be set", h.Name)
 			}
 		}
 	}

@@ -39,9 +39,11 @@ type Options struct {
 	// now and then and new endpoints of a Service behind one address (a
 	// ClusterIP) get their share.
 	MaxRequests int
-	// IdleCheck: a connection idle longer than this is probed for a close
-	// by the endpoint before it is reused (default 100 ms). Under load
-	// connections come back within milliseconds: no probe, no system call.
+	// IdleCheck: a connection that cannot be peeked without an allocation
+	// (not plain TCP on Linux) is probed for a close or stray bytes by the
+	// endpoint before it is reused once it idled longer than this (default
+	// 100 ms); plain TCP connections on Linux are peeked before every reuse
+	// (quietSinceUse).
 	IdleCheck time.Duration
 	// Dial opens connections (default: a net.Dialer with 30 s TCP
 	// keep-alive).
@@ -115,6 +117,10 @@ type conn struct {
 	readAt, writeAt time.Time
 	readProbe       bool
 	readTimeout     time.Duration // of the exchange under way
+	// fd is the descriptor of a fusable connection (-1: none), for the
+	// peek before each reuse (quietSinceUse): the connection is then idle
+	// and the pool's alone, so no close can race the peek.
+	fd int
 }
 
 // timedWriter gives each write to the endpoint its own deadline: nginx's
@@ -282,7 +288,7 @@ func (t *Client) get(ctx context.Context, addr string, connect time.Duration, go
 		p.idle = p.idle[:len(p.idle)-1]
 		if idle := now.Sub(c.idleSince); idle < t.opts.IdleTimeout {
 			p.mu.Unlock()
-			if idle > t.opts.IdleCheck && closedByPeer(c) {
+			if !c.quietSinceUse(idle > t.opts.IdleCheck) {
 				c.close()
 				p.mu.Lock()
 				continue
@@ -297,12 +303,23 @@ func (t *Client) get(ctx context.Context, addr string, connect time.Duration, go
 	return t.connect(ctx, addr, connect, gone)
 }
 
-// closedByPeer reports whether the endpoint closed an idle connection (many
-// servers close keep-alive connections after a few seconds: Node.js after
-// 5 s), so that it never carries a request, above all one whose body could
-// not be sent again.
-func closedByPeer(c *conn) bool {
-	return peerClosed(c.nc) // a stray byte on an idle connection counts as a close
+// quietSinceUse reports whether an idle connection has received nothing
+// since its last answer, so that it may carry a request. Anything else
+// closes it: an end of stream (many servers close keep-alive connections
+// after a few seconds: Node.js after 5 s), so that it never carries a
+// request, above all one whose body could not be sent again; and bytes no
+// request asked for (an endpoint that writes an answer twice, or a body
+// longer than its Content-Length in a later segment), which would be read
+// as the next request's answer: one client's response, cookies included,
+// given to another. A fusable connection is peeked before every reuse
+// (one system call that does not wait); others, where peeking needs an
+// allocation, once idle longer than IdleCheck (long), as nginx's cached
+// connections, whose read events close them, have no such gap.
+func (c *conn) quietSinceUse(long bool) bool {
+	if c.fd >= 0 {
+		return quietFD(c.fd)
+	}
+	return !long || !peerClosed(c.nc)
 }
 
 func (t *Client) connect(ctx context.Context, addr string, connect time.Duration, gone context.Context) (*conn, error) {
@@ -321,11 +338,12 @@ func (t *Client) connect(ctx context.Context, addr string, connect time.Duration
 	if err != nil {
 		return nil, &DialError{Err: err}
 	}
-	c := &conn{nc: nc, dialed: time.Since(t0)}
+	c := &conn{nc: nc, dialed: time.Since(t0), fd: -1}
 	c.tw.c = c
 	c.rd.c = c
 	if c.rd.rc = fusable(nc); c.rd.rc != nil {
 		c.rd.step = c.rd.stepFused
+		c.rd.rc.Control(func(fd uintptr) { c.fd = int(fd) })
 	}
 	c.interrupt = func() {
 		c.stopped.Store(true)

@@ -3,6 +3,7 @@ package upstream
 import (
 	"net"
 	"syscall"
+	"unsafe"
 
 	"weir.dev/weir/proxy/wire"
 )
@@ -24,4 +25,15 @@ func peerClosed(c net.Conn) bool {
 	// errors all mean the connection must not be reused.
 	_, err = wire.PeekNoWait(rc)
 	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+}
+
+// quietFD reports whether nothing waits on the descriptor of an idle
+// connection: not a byte, not an end of stream, not an error. One receive
+// that peeks and does not wait, straight on the descriptor (its owner
+// holds the connection idle, so it cannot be closed meanwhile).
+func quietFD(fd int) bool {
+	var b [1]byte
+	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
 }

@@ -215,3 +215,36 @@ func TestEndlessInterimAnswersAreRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBadResponse)
 }
+
+// TestBytesNoRequestAskedForAreNeverAnAnswer: an endpoint that writes more
+// after a complete answer (an answer written twice, a body longer than its
+// Content-Length in a later segment) has its connection closed before the
+// next request: those bytes are never read as the next request's answer,
+// however soon the connection is reused.
+func TestBytesNoRequestAskedForAreNeverAnAnswer(t *testing.T) {
+	addr := scripted(t, func(_, _ int, path string, c net.Conn) bool {
+		if path == "/a" {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfor-a")
+			time.Sleep(10 * time.Millisecond)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nSet-Cookie: session=A\r\nContent-Length: 6\r\n\r\nmore-a")
+			return true
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
+		return true
+	})
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	body := func(path string) (string, http.Header) {
+		resp, err := roomTrip(t, cl, addr, http.MethodGet, path, nil)
+		require.NoError(t, err, path)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b), resp.Header
+	}
+	a, _ := body("/a")
+	require.Equal(t, "for-a", a)
+	time.Sleep(40 * time.Millisecond) // the stray answer is there; less than IdleCheck
+	b, h := body("/b")
+	assert.Equal(t, "/b", b)
+	assert.Nil(t, h["Set-Cookie"])
+}

@@ -303,6 +303,13 @@ func (t *Client) get(ctx context.Context, addr string, connect time.Duration, go
 	return t.connect(ctx, addr, connect, gone)
 }
 
+// answerWaiting reports whether bytes from the endpoint wait to be read
+// (buffered, or on the descriptor of a fusable connection), without
+// waiting for any.
+func (c *conn) answerWaiting() bool {
+	return c.br.Buffered() > 0 || c.fd >= 0 && bytesWaiting(c.fd)
+}
+
 // quietSinceUse reports whether an idle connection has received nothing
 // since its last answer, so that it may carry a request. Anything else
 // closes it: an end of stream (many servers close keep-alive connections

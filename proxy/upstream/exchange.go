@@ -195,8 +195,18 @@ func safeToResend(method string) bool {
 const maxInterim = 8
 
 func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool, room *Room) (*http.Response, error) {
+	early := false // the endpoint answered before it took the whole body
 	if err := send(c, req, to.Send); err != nil {
-		return nil, sendFailed(c, req, err)
+		// An endpoint may answer an upload before reading all of it (413,
+		// 401) and close; the write then fails while its answer waits to
+		// be read. That answer is passed on (the connection closes after):
+		// it is the endpoint's word, not its failure. A write that timed
+		// out is not followed by a read: that endpoint stopped reading and
+		// may never answer.
+		if req.Body == nil || isTimeout(err) || !c.answerWaiting() {
+			return nil, sendFailed(c, req, err)
+		}
+		early = true
 	}
 	c.readTimeout = to.Read
 	interim := 0 // informational answers: the endpoint has the request
@@ -239,6 +249,9 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 		}
 		if err := framing(&rh, h, req.Method); err != nil {
 			return nil, err
+		}
+		if early {
+			rh.close = true // the rest of the request body was never sent
 		}
 		return t.response(c, req, &rh, h, to.Read, stop, room), nil
 	}

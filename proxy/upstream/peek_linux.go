@@ -32,8 +32,20 @@ func peerClosed(c net.Conn) bool {
 // that peeks and does not wait, straight on the descriptor (its owner
 // holds the connection idle, so it cannot be closed meanwhile).
 func quietFD(fd int) bool {
-	var b [1]byte
-	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	_, errno := peekFD(fd)
 	return errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
+}
+
+// bytesWaiting reports whether at least one byte waits on the descriptor.
+func bytesWaiting(fd int) bool {
+	n, errno := peekFD(fd)
+	return errno == 0 && n == 1
+}
+
+// peekFD receives one byte without taking it and without waiting.
+func peekFD(fd int) (uintptr, syscall.Errno) {
+	var b [1]byte
+	n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return n, errno
 }

@@ -248,3 +248,34 @@ func TestBytesNoRequestAskedForAreNeverAnAnswer(t *testing.T) {
 	assert.Equal(t, "/b", b)
 	assert.Nil(t, h["Set-Cookie"])
 }
+
+// TestAnEarlyAnswerToAnUploadIsPassedOn: an endpoint that answers an
+// upload before reading it (413 here) and closes makes the rest of the
+// body's write fail; its answer is still the request's, and the
+// connection is not kept.
+func TestAnEarlyAnswerToAnUploadIsPassedOn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		br := bufio.NewReader(c)
+		http.ReadRequest(br) // the head only: the body is not read
+		io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+		c.Close() // with the body unread: the kernel resets the connection
+	}()
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	body := strings.NewReader(strings.Repeat("x", 32<<20))
+	req := &Request{Addr: ln.Addr().String(), Method: http.MethodPost, URI: "/", Host: "a.test", Body: body, ContentLength: int64(body.Len())}
+	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Send: 10 * time.Second, Read: 10 * time.Second})
+	require.NoError(t, err, "the endpoint's 413 was lost")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.Equal(t, "too large", string(b))
+	assert.True(t, resp.Close, "the connection is not kept")
+}

@@ -18,7 +18,10 @@
 #
 # PAIR: two of nginx, haproxy, caddy, weir, weir-base (Weir as of BASE);
 # CONNS (64): connections per proxy; ROUNDS (7); DUR (8): seconds per round;
-# LOG (off): access logs off or on for both. Prints, per round, each one's
+# LOG (off): access logs off or on for both; SHAPE (s1): s1, small GETs on
+# kept-alive connections (wrk); s2, a new connection per request (wrk with
+# "Connection: close"); s4, HTTP/2 over TLS multiplexed (h2load -m100,
+# CONNS connections, 8 unless set). Prints, per round, each one's
 # requests and CPU per request and the first's over the second's, then the
 # median and range of that ratio.
 set -euo pipefail
@@ -31,7 +34,15 @@ trap cleanup EXIT
 read -r A B <<<"${PAIR:-weir weir-base}"
 [ -n "$B" ] && [ "$A" != "$B" ] || { echo "PAIR names two different proxies" >&2; exit 2; }
 [ "$A" != weir-base ] && [ "$B" != weir-base ] || [ -n "${BASE:-}" ] || { echo "weir-base needs BASE" >&2; exit 2; }
-CONNS=${CONNS:-64} DUR=${DUR:-8} LOG=${LOG:-off}
+SHAPE=${SHAPE:-s1} LOG=${LOG:-off} DUR=${DUR:-8}
+case $SHAPE in
+s1 | s2) CONNS=${CONNS:-64} ;;
+s4) CONNS=${CONNS:-8} ;;
+*)
+	echo "SHAPE is s1, s2 or s4" >&2
+	exit 2
+	;;
+esac
 # The second proxy listens 100 ports above the first.
 P0=$PROXY_PORT T0=$TLS_PORT M0=$METRICS_PORT
 for p in $((P0 + 100)) $((T0 + 100)) $((M0 + 100)); do
@@ -43,10 +54,23 @@ done
 need
 setup
 
-# load URL SECONDS OUT: wrk on core 1, in the background (its pid in WRK).
+# load PORT TLSPORT SECONDS OUT: the load on core 1, in the background
+# (its pid in WRK).
 load() {
-	taskset -c 1 wrk -t1 -c"$CONNS" -d"$2s" "$1" >"$3" 2>&1 &
+	case $SHAPE in
+	s1) taskset -c 1 wrk -t1 -c"$CONNS" -d"$3s" "http://127.0.0.1:$1/" >"$4" 2>&1 & ;;
+	s2) taskset -c 1 wrk -t1 -c"$CONNS" -H "Connection: close" -d"$3s" "http://127.0.0.1:$1/" >"$4" 2>&1 & ;;
+	s4) taskset -c 1 h2load -c"$CONNS" -m100 -D "$3" --connect-to="127.0.0.1:$2" "https://bench.example.com:$2/" >"$4" 2>&1 & ;;
+	esac
 	WRK=$!
+}
+
+# served OUT: the requests a load run completed without error.
+served() {
+	case $SHAPE in
+	s1 | s2) grep -q "^ *Non-2xx" "$1" || awk '/requests in/ {print $1}' "$1" ;;
+	s4) awk '/^requests:/ && $8 == $6 {print $8}' "$1" ;; # all done succeeded
+	esac
 }
 
 ratios=()
@@ -55,18 +79,18 @@ for round in $(seq 1 "${ROUNDS:-7}"); do
 	pa=$PROXY_PID
 	PROXY_PORT=$((P0 + 100)) TLS_PORT=$((T0 + 100)) METRICS_PORT=$((M0 + 100)) start_proxy "$B" "$LOG" 1
 	pb=$PROXY_PID
-	ua="http://127.0.0.1:$P0/" ub="http://127.0.0.1:$((P0 + 100))/"
-	load "$ua" 1 /dev/null && w=$WRK && load "$ub" 1 /dev/null && wait "$w" "$WRK" || true # warm-up
+	pa2=$((P0 + 100)) ta2=$((T0 + 100))
+	load "$P0" "$T0" 1 /dev/null && w=$WRK && load "$pa2" "$ta2" 1 /dev/null && wait "$w" "$WRK" || true # warm-up
 	a0=$(cpu_ticks "$pa") b0=$(cpu_ticks "$pb")
-	load "$ua" "$DUR" "$WORK/wa" && w=$WRK && load "$ub" "$DUR" "$WORK/wb" && wait "$w" "$WRK" || true
+	load "$P0" "$T0" "$DUR" "$WORK/wa" && w=$WRK && load "$pa2" "$ta2" "$DUR" "$WORK/wb" && wait "$w" "$WRK" || true
 	a1=$(cpu_ticks "$pa") b1=$(cpu_ticks "$pb")
-	na=$(awk '/requests in/ {print $1}' "$WORK/wa") nb=$(awk '/requests in/ {print $1}' "$WORK/wb")
-	if ! grep -q "^ *Non-2xx" "$WORK/wa" "$WORK/wb" && [ "${na:-0}" -gt 0 ] && [ "${nb:-0}" -gt 0 ]; then
+	na=$(served "$WORK/wa") nb=$(served "$WORK/wb")
+	if [ "${na:-0}" -gt 0 ] && [ "${nb:-0}" -gt 0 ]; then
 		r=$(awk -v ta=$((a1 - a0)) -v tb=$((b1 - b0)) -v na="$na" -v nb="$nb" -v hz="$TICK" \
 			'BEGIN {ca = ta / hz * 1e6 / na; cb = tb / hz * 1e6 / nb; printf "%.2f %.2f %.3f", ca, cb, ca / cb}')
 		read -r ca cb ratio <<<"$r"
 		ratios+=("$ratio")
-		echo "round $round c=$CONNS log=$LOG: $A $na requests, $ca us CPU each; $B $nb requests, $cb us each; $A/$B $ratio"
+		echo "round $round $SHAPE c=$CONNS log=$LOG: $A $na requests, $ca us CPU each; $B $nb requests, $cb us each; $A/$B $ratio"
 	else
 		echo "round $round: a load run failed or saw errors; not counted" >&2
 	fi

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,4 +118,59 @@ func TestKeepAliveIsReused(t *testing.T) {
 	mu <- struct{}{}
 	assert.Equal(t, 1, conns, "sequential requests share one upstream connection")
 	<-mu
+}
+
+// TestBodylessAnswersKeepTheirOwnLength: a 304 or a HEAD answer carries
+// the length its endpoint gave, or none; Weir never invents
+// "Content-Length: 0" (a HEAD's length is the resource's, a 304 may carry
+// only the 200's).
+func TestBodylessAnswersKeepTheirOwnLength(t *testing.T) {
+	addr := serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			switch req.URL.Path {
+			case "/304":
+				io.WriteString(c, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")
+			case "/304-length":
+				io.WriteString(c, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 1234\r\n\r\n")
+			case "/head-chunked":
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+			case "/head-length":
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n")
+			}
+		}
+	})
+	f := newFront(t, Options{}, ServerOptions{})
+	f.publish(t, routeTo("a.test", "/", &table.Backend{Name: "b", Endpoints: []table.Endpoint{{Address: addr}}}))
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/304", ""}, {"GET", "/304-length", "1234"}, {"HEAD", "/head-chunked", ""}, {"HEAD", "/head-length", "42"},
+	} {
+		out, _ := rawExchange(t, f.plain, c.method+" "+c.path+" HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+		head, _, _ := strings.Cut(out, "\r\n\r\n")
+		got := ""
+		for _, line := range strings.Split(head, "\r\n")[1:] {
+			if k, v, _ := strings.Cut(line, ": "); strings.EqualFold(k, "Content-Length") {
+				got = v
+			}
+		}
+		assert.Equal(t, c.want, got, "%s %s: %q", c.method, c.path, head)
+	}
+}
+
+// TestTrailersNeverCarryFraming: an endpoint's trailer section that names
+// framing or routing fields has them dropped; the others reach the
+// client.
+func TestTrailersNeverCarryFraming(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.publish(rawRoute(rawBackend(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"+
+		"X-Sum: 3\r\nContent-Length: 99\r\nHost: elsewhere.test\r\nTransfer-Encoding: chunked\r\n\r\n", false)))
+	req, _ := http.NewRequest(http.MethodGet, "http://raw.test/", nil)
+	resp, body := h.do(req)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "abc", body)
+	assert.Equal(t, http.Header{"X-Sum": {"3"}}, resp.Trailer)
 }

@@ -172,6 +172,9 @@ func (s *Server) copyResponse(w http.ResponseWriter, resp *http.Response, a *tab
 		return n, fmt.Errorf("%w: trailers: %w", upstream.ErrBadResponse, err)
 	}
 	for k, vs := range resp.Trailer {
+		if isHopHeader(k) {
+			continue // framing and routing fields are never trailers (RFC 9110 section 6.5.1)
+		}
 		dst[http.TrailerPrefix+k] = vs
 	}
 	return n, nil

@@ -41,7 +41,7 @@ func FuzzReadResponseHead(f *testing.F) {
 		if err := framing(&rh, h, http.MethodGet); err != nil {
 			return
 		}
-		if !rh.chunked && !rh.untilClose && rh.contentLength < 0 {
+		if !rh.noBody && !rh.chunked && !rh.untilClose && rh.contentLength < 0 {
 			t.Fatal("no framing decided")
 		}
 		std, serr := http.ReadResponse(bufio.NewReader(strings.NewReader(in)), &http.Request{Method: http.MethodGet})

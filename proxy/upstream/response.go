@@ -163,10 +163,11 @@ func framing(rh *respHead, h http.Header, method string) error {
 	}
 	switch {
 	case method == http.MethodHead || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified || rh.code < 200:
-		rh.contentLength, rh.noBody = 0, true
-		if method == http.MethodHead && n >= 0 {
-			rh.contentLength = n // informational only: a HEAD answer has no body
-		}
+		// No body follows, whatever the length says; the length is the
+		// endpoint's, or unknown (-1), never an invented 0: a HEAD answer's
+		// length is the resource's (a chunked one has none), and a 304 may
+		// carry only the 200's (RFC 9110 section 8.6).
+		rh.contentLength, rh.noBody = n, true
 	case len(te) > 0:
 		rh.chunked = true
 	case n >= 0:

@@ -363,8 +363,6 @@ func (s *Server) pick(r *http.Request, pool *balance.Pool, pinned string, info *
 // statusClientClosed is nginx's 499: logged and counted, never sent.
 const statusClientClosed = 499
 
-var idempotent = map[string]bool{"GET": true, "HEAD": true, "OPTIONS": true, "TRACE": true, "PUT": true, "DELETE": true}
-
 // retryable reports whether a failed attempt may be repeated on another
 // endpoint. A connection that was never made can always be retried; one that
 // failed after the request was sent only for idempotent, bodiless requests.
@@ -372,7 +370,7 @@ func retryable(err error, out *outgoing, on table.RetryOn) bool {
 	if isDial(err) {
 		return on&(table.RetryError|table.RetryTimeout) != 0
 	}
-	if !out.replayable() || (!idempotent[out.method] && on&table.RetryNonIdempotent == 0) {
+	if !out.replayable() || (!upstream.Idempotent(out.method) && on&table.RetryNonIdempotent == 0) {
 		return false
 	}
 	if isTimeout(err) {
@@ -382,7 +380,7 @@ func retryable(err error, out *outgoing, on table.RetryOn) bool {
 }
 
 func retryStatus(code int, out *outgoing, on table.RetryOn) bool {
-	if !out.replayable() || (!idempotent[out.method] && on&table.RetryNonIdempotent == 0) {
+	if !out.replayable() || (!upstream.Idempotent(out.method) && on&table.RetryNonIdempotent == 0) {
 		return false
 	}
 	var bit table.RetryOn

@@ -167,23 +167,24 @@ func (t *Client) RoundTrip(ctx context.Context, req *Request, to Timeouts) (*htt
 		// A kept-alive connection the endpoint closed while idle fails
 		// before any response byte: send again on a fresh connection when
 		// nothing of the body can have been lost and running the request
-		// twice is harmless. A close right after the request looks the same
-		// as one that came while the connection was idle, and the endpoint
-		// may have acted on the request (a POST without a body); the
-		// caller's retry policy decides for the other methods.
-		if c.reused && errors.Is(err, ErrNoResponse) && attempt == 0 && req.Body == nil && safeToResend(req.Method) {
+		// twice is harmless (Idempotent). A close right after the request
+		// looks the same as one that came while the connection was idle,
+		// and the endpoint may have acted on the request (a POST without a
+		// body); the caller's retry policy decides for the other methods.
+		if c.reused && errors.Is(err, ErrNoResponse) && attempt == 0 && req.Body == nil && Idempotent(req.Method) {
 			continue
 		}
 		return nil, err
 	}
 }
 
-// safeToResend reports the methods RoundTrip may send twice on its own:
-// those with no effect beyond reading (RFC 9110 section 9.2.1), as Go's
-// Transport does.
-func safeToResend(method string) bool {
+// Idempotent reports the methods whose effect is the same sent once or
+// twice (RFC 9110 section 9.2.2): the ones RoundTrip may send again on its
+// own after a kept-alive connection turned out closed, and the ones a
+// caller's retry policy retries without asking for non-idempotent ones.
+func Idempotent(method string) bool {
 	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
 	return false
@@ -195,18 +196,21 @@ func safeToResend(method string) bool {
 const maxInterim = 8
 
 func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool, room *Room) (*http.Response, error) {
-	early := false // the endpoint answered before it took the whole body
+	// early: the endpoint answered before it took the whole body.
+	var early error
 	if err := send(c, req, to.Send); err != nil {
 		// An endpoint may answer an upload before reading all of it (413,
 		// 401) and close; the write then fails while its answer waits to
 		// be read. That answer is passed on (the connection closes after):
-		// it is the endpoint's word, not its failure. A write that timed
-		// out is not followed by a read: that endpoint stopped reading and
-		// may never answer.
-		if req.Body == nil || isTimeout(err) || !c.answerWaiting() {
+		// it is the endpoint's word, not its failure. Not after a failure
+		// to read the client's body (the client's fault, answered as such),
+		// nor after a write that timed out (that endpoint stopped reading
+		// and may never answer).
+		var be *bodyReadError
+		if req.Body == nil || errors.As(err, &be) || isTimeout(err) || !c.answerWaiting() {
 			return nil, sendFailed(c, req, err)
 		}
-		early = true
+		early = err
 	}
 	c.readTimeout = to.Read
 	interim := 0 // informational answers: the endpoint has the request
@@ -230,6 +234,9 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			return nil, fmt.Errorf("read response: %w", err)
 		}
 		if rh.code == http.StatusSwitchingProtocols {
+			if early != nil {
+				return nil, sendFailed(c, req, early) // no tunnel on a request not sent whole
+			}
 			stop()
 			c.armRead(0)
 			c.noWriteDeadline()
@@ -250,7 +257,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 		if err := framing(&rh, h, req.Method); err != nil {
 			return nil, err
 		}
-		if early {
+		if early != nil {
 			rh.close = true // the rest of the request body was never sent
 		}
 		return t.response(c, req, &rh, h, to.Read, stop, room), nil
@@ -375,13 +382,20 @@ func writeBody(bw *bufio.Writer, body io.Reader, chunked bool) error {
 			_, werr := bw.WriteString("") // a write error is sticky in bw
 			return werr
 		case err != nil:
-			return err
+			return &bodyReadError{err}
 		}
 		if _, werr := bw.WriteString(""); werr != nil {
 			return werr
 		}
 	}
 }
+
+// bodyReadError is a failure to read the request's body (the client's
+// side), as against a failure to write it to the endpoint.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
 
 // body returns its connection to the pool when the response body has been
 // read to the end, and closes it otherwise.

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -163,9 +164,10 @@ func TestNoResendAfterAnInterimAnswer(t *testing.T) {
 // TestNoResendOfAnUnsafeMethod: a kept-alive connection that the endpoint
 // closes right after reading a bodiless POST looks like one closed while
 // idle; the POST may have run, so RoundTrip does not send it again (a GET
-// it does: the stale connection's usual case).
+// or a DELETE, idempotent, it does: the stale connection's usual case,
+// which a backend with one endpoint could not retry elsewhere).
 func TestNoResendOfAnUnsafeMethod(t *testing.T) {
-	for _, method := range []string{http.MethodPost, http.MethodGet} {
+	for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
 		var seen atomic.Int32
 		addr := scripted(t, func(conn, req int, path string, c net.Conn) bool {
 			if path == "/act" {
@@ -190,7 +192,7 @@ func TestNoResendOfAnUnsafeMethod(t *testing.T) {
 		} else {
 			require.NoError(t, err)
 			resp.Body.Close()
-			assert.Equal(t, int32(2), seen.Load(), "the GET was sent again on a new connection")
+			assert.Equal(t, int32(2), seen.Load(), "the %s was sent again on a new connection", method)
 		}
 		cl.CloseIdle(nil)
 	}
@@ -278,4 +280,52 @@ func TestAnEarlyAnswerToAnUploadIsPassedOn(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	assert.Equal(t, "too large", string(b))
 	assert.True(t, resp.Close, "the connection is not kept")
+}
+
+// failingBody is a client body that fails after 64 KiB, once the endpoint
+// has had time to answer.
+type failingBody struct{ n int }
+
+var errClientBody = errors.New("client body: malformed chunk")
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.n < 64<<10 {
+		k := copy(p, strings.Repeat("x", min(len(p), 64<<10-b.n)))
+		b.n += k
+		return k, nil
+	}
+	time.Sleep(300 * time.Millisecond)
+	return 0, errClientBody
+}
+
+// TestAClientBodyFailureIsNotAnEarlyAnswer: an endpoint that answers as
+// soon as it has the head, while the client's body then fails (malformed,
+// too large), does not turn the client's failure into a passed-on answer:
+// the failure is the request's outcome (the caller answers 400 or 413).
+func TestAClientBodyFailureIsNotAnEarlyAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhi\n\r\n")
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, "0\r\n\r\n")
+	}()
+	cl := New(Options{})
+	defer cl.CloseIdle(nil)
+	req := &Request{Addr: ln.Addr().String(), Method: http.MethodPost, URI: "/", Host: "a.test", Body: &failingBody{}, ContentLength: -1}
+	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 5 * time.Second, Send: 5 * time.Second, Read: 2 * time.Second})
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.ErrorIs(t, err, errClientBody)
 }

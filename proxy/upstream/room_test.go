@@ -50,6 +50,25 @@ func scripted(t *testing.T, answer func(conn, req int, path string, c net.Conn) 
 	return ln.Addr().String()
 }
 
+// oneConn is an endpoint that takes one connection, reads one request's
+// head, calls answer and closes.
+func oneConn(t *testing.T, answer func(c net.Conn, req *http.Request)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			answer(c, req)
+		}
+	}()
+	return ln.Addr().String()
+}
+
 func roomTrip(t *testing.T, cl *Client, addr, method, path string, room *Room) (*http.Response, error) {
 	req := &Request{Addr: addr, Method: method, URI: path, Host: "a.test", Room: room}
 	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Read: 10 * time.Second})
@@ -256,23 +275,15 @@ func TestBytesNoRequestAskedForAreNeverAnAnswer(t *testing.T) {
 // body's write fail; its answer is still the request's, and the
 // connection is not kept.
 func TestAnEarlyAnswerToAnUploadIsPassedOn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		br := bufio.NewReader(c)
-		http.ReadRequest(br) // the head only: the body is not read
+	addr := oneConn(t, func(c net.Conn, _ *http.Request) {
+		// The head only was read: closing with the body unread, the kernel
+		// resets the connection.
 		io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
-		c.Close() // with the body unread: the kernel resets the connection
-	}()
+	})
 	cl := New(Options{})
 	defer cl.CloseIdle(nil)
 	body := strings.NewReader(strings.Repeat("x", 32<<20))
-	req := &Request{Addr: ln.Addr().String(), Method: http.MethodPost, URI: "/", Host: "a.test", Body: body, ContentLength: int64(body.Len())}
+	req := &Request{Addr: addr, Method: http.MethodPost, URI: "/", Host: "a.test", Body: body, ContentLength: int64(body.Len())}
 	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 10 * time.Second, Send: 10 * time.Second, Read: 10 * time.Second})
 	require.NoError(t, err, "the endpoint's 413 was lost")
 	b, _ := io.ReadAll(resp.Body)
@@ -303,26 +314,14 @@ func (b *failingBody) Read(p []byte) (int, error) {
 // too large), does not turn the client's failure into a passed-on answer:
 // the failure is the request's outcome (the caller answers 400 or 413).
 func TestAClientBodyFailureIsNotAnEarlyAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		if err != nil {
-			return
-		}
+	addr := oneConn(t, func(c net.Conn, req *http.Request) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhi\n\r\n")
 		io.Copy(io.Discard, req.Body)
 		io.WriteString(c, "0\r\n\r\n")
-	}()
+	})
 	cl := New(Options{})
 	defer cl.CloseIdle(nil)
-	req := &Request{Addr: ln.Addr().String(), Method: http.MethodPost, URI: "/", Host: "a.test", Body: &failingBody{}, ContentLength: -1}
+	req := &Request{Addr: addr, Method: http.MethodPost, URI: "/", Host: "a.test", Body: &failingBody{}, ContentLength: -1}
 	resp, err := cl.RoundTrip(context.Background(), req, Timeouts{Connect: 5 * time.Second, Send: 5 * time.Second, Read: 2 * time.Second})
 	if err == nil {
 		resp.Body.Close()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"weir.dev/weir/proxy/wire"
 )
 
 // ConfigMapRef names a ConfigMap of headers (auth-proxy-set-headers,
@@ -39,19 +41,12 @@ const (
 	HeadersAuth
 )
 
-// refusedHeaders are names no headers ConfigMap may set: they frame the
-// message, belong to one hop, or route it. Setting them would make the
-// message ambiguous or send it elsewhere (upstream-vhost sets Host).
-var refusedHeaders = map[string]bool{
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
-	"Proxy-Connection": true, "Te": true, "Trailer": true, "Upgrade": true, "Host": true,
-}
-
 // RefusedHeader reports whether configuration may not set or add the
 // header name (any case): it frames the message, belongs to one hop, or
-// routes it (refusedHeaders). The Gateway API's header filters are held
-// to the same list.
-func RefusedHeader(name string) bool { return refusedHeaders[http.CanonicalHeaderKey(name)] }
+// routes it (wire.FramesOrRoutes, the list the proxy applies too;
+// upstream-vhost sets Host). Headers ConfigMaps and the Gateway API's
+// header filters are held to it.
+func RefusedHeader(name string) bool { return wire.FramesOrRoutes(http.CanonicalHeaderKey(name)) }
 
 // ParseHeaders validates the data of a headers ConfigMap, sorted by name.
 // Every key must be an RFC 9110 token that frames nothing and every value
@@ -79,7 +74,7 @@ func checkHeader(name, value string, use HeaderUse) error {
 	switch {
 	case !validHeaderName(name):
 		return fmt.Errorf("key %s is not a header name", quoteShort(name))
-	case refusedHeaders[http.CanonicalHeaderKey(name)]:
+	case RefusedHeader(name):
 		return fmt.Errorf("header %s frames or routes the message and cannot be set", name)
 	case !validHeaderValue(value):
 		return fmt.Errorf("header %s: the value holds a control character (CR, LF, NUL or another)", name)

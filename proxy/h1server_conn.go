@@ -254,7 +254,6 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 		return nil, err
 	}
 	head := string(c.head)
-	headSize := len(c.head)
 	if cap(c.head) > 8<<10 {
 		c.head = c.headArr[:0] // a large head is not kept for the connection's life
 	}
@@ -269,7 +268,7 @@ func (c *h1ServerConn) readRequest() (*h1Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex.head = headSize
+	ex.head = len(head)
 	u := &ex.url
 	if err := setRequestURL(u, &rh); err != nil {
 		return nil, errHeadTarget

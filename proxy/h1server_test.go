@@ -463,14 +463,7 @@ func TestH1ServerNextConnectionStartsClean(t *testing.T) {
 			want = append(want, sent{i, useTLS})
 		}
 		want = append(want, sent{i, useTLS})
-		var c net.Conn
-		if useTLS {
-			tc, err := tls.Dial("tcp", f.tls, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-			require.NoError(t, err)
-			c = tc
-		} else {
-			c = dialRaw(t, f.plain, "", 10*time.Second)
-		}
+		c := f.dial(t, useTLS)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		io.WriteString(c, in)
 		out, _ := io.ReadAll(c)

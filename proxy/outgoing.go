@@ -261,35 +261,23 @@ func connectionListed(conn []string, key string) bool {
 }
 
 // applyEdits applies configured header edits to h. Names that frame the
-// message, belong to one hop or route it (refusedEdit) are never set or
-// added, whatever the table holds: the translation refuses the same names
-// (annotations.RefusedHeader), and beside the framing Weir writes itself
-// they would let the receiver read the message two ways.
+// message, belong to one hop or route it (wire.FramesOrRoutes) are never
+// set or added, whatever the table holds: the translation refuses the
+// same names.
 func applyEdits(h http.Header, e table.HeaderEdits) {
 	for _, n := range e.Remove {
 		h.Del(n)
 	}
 	for _, kv := range e.Set {
-		if !refusedEdit(http.CanonicalHeaderKey(kv.Name)) {
+		if !wire.FramesOrRoutes(http.CanonicalHeaderKey(kv.Name)) {
 			h.Set(kv.Name, kv.Value)
 		}
 	}
 	for _, kv := range e.Add {
-		if !refusedEdit(http.CanonicalHeaderKey(kv.Name)) {
+		if !wire.FramesOrRoutes(http.CanonicalHeaderKey(kv.Name)) {
 			h.Add(kv.Name, kv.Value)
 		}
 	}
-}
-
-// refusedEdit reports the header names no configuration may set: the list
-// of annotations.RefusedHeader (not imported here: the proxy does not
-// depend on the translation's packages).
-func refusedEdit(k string) bool {
-	switch k {
-	case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Host":
-		return true
-	}
-	return false
 }
 
 // splitHostPort returns the host of a "host:port" address, or the address.

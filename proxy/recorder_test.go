@@ -172,6 +172,22 @@ func dialRaw(t testing.TB, addr, in string, wait time.Duration) net.Conn {
 	return c
 }
 
+// dial connects to the front's plain listener, or to its TLS one with
+// HTTP/1.1 negotiated; the connection closes with the test.
+func (f *front) dial(t testing.TB, useTLS bool) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.Dial("tcp", f.tls, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		c, err = net.Dial("tcp", f.plain)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // ejected lists the endpoints that passive health took out.
 func (f *front) ejected() []string {
 	var out []string

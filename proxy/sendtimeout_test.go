@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -24,16 +23,7 @@ func TestClientThatStopsReadingLosesTheConnection(t *testing.T) {
 	b := newBodyBackend(t)
 	f.publish(t, bodyRoute(b, "big.test", 20*time.Second))
 	for _, useTLS := range []bool{false, true} {
-		var c net.Conn
-		if useTLS {
-			tc, err := tls.Dial("tcp", f.tls, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-			require.NoError(t, err)
-			c = tc
-		} else {
-			var err error
-			c, err = net.Dial("tcp", f.plain)
-			require.NoError(t, err)
-		}
+		c := f.dial(t, useTLS)
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		_, err := io.WriteString(c, "GET /big?67108864 HTTP/1.1\r\nHost: big.test\r\n\r\n")
 		require.NoError(t, err)

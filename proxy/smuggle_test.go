@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"weir.dev/weir/annotations"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -210,15 +209,4 @@ func TestConfiguredFramingFieldsNeverReachTheWire(t *testing.T) {
 	assert.Nil(t, r.header["Transfer-Encoding"])
 	assert.Equal(t, []string{fmt.Sprint(len(body))}, r.header["Content-Length"])
 	assert.Equal(t, []string{"yes"}, r.header["X-Kept"])
-}
-
-// TestRefusedEditsMatchTheTranslation: the proxy drops from configured
-// edits exactly the names the translation refuses, so that nothing the
-// translation accepted is dropped without a word, and nothing it refuses
-// could pass here.
-func TestRefusedEditsMatchTheTranslation(t *testing.T) {
-	for _, k := range []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Te",
-		"Trailer", "Upgrade", "Host", "Expect", "Proxy-Authorization", "Proxy-Authenticate", "X-Custom", "Cache-Control"} {
-		assert.Equal(t, annotations.RefusedHeader(k), refusedEdit(k), k)
-	}
 }

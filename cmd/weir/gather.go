@@ -12,8 +12,9 @@ import (
 // --gather-writes: whether a goroutine about to make the first write of an
 // answer to a client or of a request to an endpoint first lets the other
 // runnable goroutines run, so that the writes of a batch of ready
-// connections follow each other and wake their receivers once (proxy/wire/gather.go; measured in
-// docs/performance.md, "Writes gathered behind the batch's reads").
+// connections follow each other and wake their receivers once
+// (proxy/wire/gather.go; measured in docs/performance.md, "Writes gathered
+// behind the batch's reads").
 const (
 	gatherAuto = "auto" // on while the Go runtime has one processor
 	gatherOn   = "on"

@@ -319,9 +319,10 @@ func (c *conn) answerWaiting() bool {
 // longer than its Content-Length in a later segment), which would be read
 // as the next request's answer: one client's response, cookies included,
 // given to another. A fusable connection is peeked before every reuse
-// (one system call that does not wait); others, where peeking needs an
-// allocation, once idle longer than IdleCheck (long), as nginx's cached
-// connections, whose read events close them, have no such gap.
+// (one system call that does not wait, on its descriptor); the others,
+// whose peek allocates, only once idle longer than IdleCheck (long).
+// nginx learns the same from its event loop: a read event on a cached
+// connection closes it.
 func (c *conn) quietSinceUse(long bool) bool {
 	if c.fd >= 0 {
 		return quietFD(c.fd)

@@ -217,3 +217,16 @@ func CanonicalKey(s string) string {
 	}
 	return textproto.CanonicalMIMEHeaderKey(s)
 }
+
+// FramesOrRoutes reports the header names (canonical form) that no
+// configuration may set or add: they frame the message, belong to one hop,
+// or route it, and beside the framing Weir writes itself they would let
+// the receiver read the message two ways. The translation refuses them
+// (annotations) and the proxy never applies them (its header edits).
+func FramesOrRoutes(name string) bool {
+	switch name {
+	case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Host":
+		return true
+	}
+	return false
+}

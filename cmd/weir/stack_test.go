@@ -11,17 +11,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// newTestStack wires the data plane and the controller exactly as run does
-// and runs the controller until ctx ends.
-func newTestStack(t *testing.T, ctx context.Context, cfg *config, log *zap.Logger, reg *prometheus.Registry) (*publisher, func() bool) {
-	t.Helper()
-	pub, ctl, ready, err := newStack(cfg, nil, reg, log)
-	require.NoError(t, err)
-	t.Cleanup(pub.close)
-	go ctl.Run(ctx)
-	return pub, ready
-}
-
 // serveManifests runs Weir (the wiring of run, offline mode) on the YAML in
 // dir, serving plain HTTP and HTTPS on loopback listeners, and waits until
 // it is ready. It returns the two addresses.
@@ -47,7 +36,13 @@ func serveStack(t *testing.T, dir string, reg *prometheus.Registry, flags ...str
 	log := zap.NewNop()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	pub, ready := newTestStack(t, ctx, cfg, log, reg)
+	// The order is run's: the stack, then the servers, then the
+	// controller, whose first table also puts the global ConfigMap in
+	// force on the servers (publisher.PublishGlobal reads what
+	// startServers wrote).
+	pub, ctl, ready, err := newStack(cfg, nil, reg, log)
+	require.NoError(t, err)
+	t.Cleanup(pub.close)
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	secure, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,6 +54,7 @@ func serveStack(t *testing.T, dir string, reg *prometheus.Registry, flags ...str
 			s.Close()
 		}
 	})
+	go ctl.Run(ctx)
 	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
 	return pub, plain.Addr().String(), secure.Addr().String()
 }

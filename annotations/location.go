@@ -189,11 +189,21 @@ func (p *parser) cidrList(name, reason, consequence string) (_ []netip.Prefix, o
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		pr, err := netip.ParsePrefix(s)
-		return pr.Masked(), err
+		return UnmapPrefix(pr.Masked()), err
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return UnmapPrefix(netip.PrefixFrom(a, a.BitLen())), nil
+}
+
+// UnmapPrefix writes an IPv4-mapped IPv6 prefix (::ffff:a.b.c.d/96 or
+// longer) in its IPv4 form: the proxy unmaps every client address before
+// matching, and an IPv6 prefix never contains an IPv4 address.
+func UnmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"weir.dev/weir/proxy/compress"
@@ -137,12 +138,38 @@ func (t *Tracker) Apply(data map[string]string) (*Config, []Problem) {
 			continue
 		}
 		ps = append(ps, t.invalid(k, err))
-		if old, ok := t.good[name]; ok {
+		old, ok := t.good[name]
+		if ok {
 			next[name] = old
+		}
+		if blockKeys[name] {
+			// A block list keeps enforcing its valid entries: one typo
+			// must not unblock every client it names (fail closed).
+			if keep := validEntries(k, v); keep != "" {
+				if ok && old != "" {
+					keep = old + "," + keep
+				}
+				next[name] = keep
+			}
 		}
 	}
 	t.good = next
 	return build(maps.Clone(next)), ps
+}
+
+// blockKeys are the block lists whose valid entries stay in force when
+// others are invalid.
+var blockKeys = map[string]bool{"block-cidrs": true, "block-user-agents": true, "block-referers": true}
+
+// validEntries is the comma list of the entries of v that k accepts alone.
+func validEntries(k Key, v string) string {
+	var keep []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" && k.Check(e) == nil {
+			keep = append(keep, e)
+		}
+	}
+	return strings.Join(keep, ",")
 }
 
 func (t *Tracker) invalid(k Key, err error) Problem {
@@ -157,6 +184,9 @@ func (t *Tracker) invalid(k Key, err error) Problem {
 	keep := "using the default"
 	if old, ok := t.good[k.Name]; ok {
 		keep = "keeping the last valid value " + quote(old)
+	}
+	if blockKeys[k.Name] {
+		keep += " and the valid entries of this one"
 	}
 	return Problem{Key: k.Name, Reason: ReasonInvalidValue, Message: fmt.Sprintf("%v; %s", err, keep)}
 }

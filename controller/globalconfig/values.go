@@ -114,7 +114,7 @@ func parseCIDRs(v string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s is not an address or CIDR", quote(s))
 		}
-		out = append(out, p.Masked())
+		out = append(out, annotations.UnmapPrefix(p.Masked()))
 	}
 	return out, nil
 }

@@ -34,16 +34,10 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	if tlsHost {
 		a.HSTS = t.hsts()
 	}
-	ac := t.accessChecks(p)
-	switch {
-	case cfg.DenyAll || ac.deny:
-		a.Respond = &table.Respond{Status: http.StatusServiceUnavailable, Body: "service unavailable"}
-	case cfg.Redirect != nil:
+	ac := t.applyAccess(p, a)
+	if a.Respond == nil && cfg.Redirect != nil {
 		a.Redirect = &table.Redirect{Status: cfg.Redirect.Status, URL: cfg.Redirect.URL}
 	}
-	a.SourceAllow, a.SourceDeny = cfg.AllowSourceRange, cfg.DenySourceRange
-	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
-	a.ClientCert = ac.client
 	t.askClientCert(host, ac.client)
 	t.addHeaders(a, ac.custom) // headers.go
 	a.MaxBodyBytes = cfg.ProxyBodySize
@@ -53,6 +47,21 @@ func (t *translator) action(p *parsed, host string, b *table.Backend) *table.Act
 	}
 	t.addExtras(p, a)
 	return a
+}
+
+// applyAccess gives a the Ingress's access checks: source ranges, CORS,
+// rate limits, authentication and client certificates, or a 503 when one
+// cannot be enforced as configured (fail closed).
+func (t *translator) applyAccess(p *parsed, a *table.Action) *accessChecks {
+	cfg := p.cfg
+	ac := t.accessChecks(p)
+	if cfg.DenyAll || ac.deny {
+		a.Respond = &table.Respond{Status: http.StatusServiceUnavailable, Body: "service unavailable"}
+	}
+	a.SourceAllow, a.SourceDeny = cfg.AllowSourceRange, cfg.DenySourceRange
+	a.CORS, a.RateLimit, a.BasicAuth, a.ExternalAuth = ac.cors, ac.limit, ac.basic, ac.external
+	a.ClientCert = ac.client
+	return ac
 }
 
 // hasTLS reports whether a host is covered by some Ingress's spec.tls.

@@ -145,7 +145,10 @@ func (t *translator) setDefault(p *parsed, db *networkingv1.IngressBackend) {
 	if b == nil {
 		return
 	}
+	// ingress-nginx applies the Ingress's annotations to the catch-all
+	// location (all but redirects and rewrites): its access checks hold.
 	t.def = &table.Action{Split: table.Split{Main: b}}
+	t.applyAccess(p, t.def)
 	t.defOwner = p
 }
 

@@ -90,11 +90,14 @@ func isHopHeader(k string) bool {
 	return false
 }
 
-// isForwardedHeader reports the headers Weir sets; a client's own values
+// isForwardedHeader reports the headers Weir sets, and the other names
+// of the scheme that ingress-nginx sets (X-Forwarded-Scheme, X-Scheme:
+// some backends read them before X-Forwarded-Proto); a client's own values
 // are dropped unless it is a trusted proxy.
 func isForwardedHeader(k string) bool {
 	switch k {
-	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-Ip", "X-Forwarded-Prefix":
+	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Real-Ip", "X-Forwarded-Prefix",
+		"X-Forwarded-Scheme", "X-Scheme":
 		return true
 	}
 	return false
@@ -158,6 +161,12 @@ func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Requ
 // Weir did not check or set.
 func (o *outgoing) skipHeader(k string, conn []string) bool {
 	if isHopHeader(k) || k == "X-Request-Id" || k == "X-Real-Ip" || k == "X-Forwarded-For" {
+		return true
+	}
+	if k == "Proxy" {
+		// httpoxy (CVE-2016-5385): CGI and FastCGI backends make it
+		// HTTP_PROXY, the proxy of their own outgoing requests;
+		// ingress-nginx clears it too.
 		return true
 	}
 	if !o.underscores && strings.IndexByte(k, '_') >= 0 {
@@ -262,11 +271,15 @@ func connectionListed(conn []string, key string) bool {
 
 // applyEdits applies configured header edits to h. Names that frame the
 // message, belong to one hop or route it (wire.FramesOrRoutes) are never
-// set or added, whatever the table holds: the translation refuses the
-// same names.
+// set, added or removed, whatever the table holds: the translation refuses
+// setting or adding the same names, and a removal would take away what
+// Weir itself put there (the Connection: close that ends a connection
+// after a chunked request, a 431 or a drain).
 func applyEdits(h http.Header, e table.HeaderEdits) {
 	for _, n := range e.Remove {
-		h.Del(n)
+		if !wire.FramesOrRoutes(http.CanonicalHeaderKey(n)) {
+			h.Del(n)
+		}
 	}
 	for _, kv := range e.Set {
 		if !wire.FramesOrRoutes(http.CanonicalHeaderKey(kv.Name)) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"weir.dev/weir/proxy/table"
@@ -15,7 +16,7 @@ func rewriteURI(r *http.Request, rt *table.Route, rw *table.Rewrite) string {
 	case rw.Full != "":
 		path = rw.Full
 	case rw.Prefix != "" && rt.Path.Type == table.PathPrefix:
-		path = replacePrefix(path, rt.Path.Value, rw.Prefix)
+		path = replacePrefix(matchedPath(r), rt.Path.Value, rw.Prefix)
 	case rw.Target != "":
 		path = expandTarget(rt, table.CleanPath(r.URL.Path), rw.Target)
 	}
@@ -23,6 +24,22 @@ func rewriteURI(r *http.Request, rt *table.Route, rw *table.Rewrite) string {
 		return path + "?" + r.URL.RawQuery
 	}
 	return path
+}
+
+// matchedPath is the path the router matched (table.CleanPath of the
+// decoded path), escaped: the request's own escaping when its path is
+// already clean, else the cleaned path escaped again. A replacement applied
+// to the raw path would keep the ".." segments the router resolved, and
+// "/../api/x", routed as "/api/x", would climb out of the replacement
+// upstream ("/v1/public/../api/x").
+func matchedPath(r *http.Request) string {
+	p := table.CleanPath(r.URL.Path)
+	if p == r.URL.Path {
+		return r.URL.EscapedPath()
+	}
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	return u.EscapedPath()
 }
 
 // replacePrefix swaps the matched path prefix for repl, keeping exactly one
@@ -52,7 +69,11 @@ func expandTarget(rt *table.Route, path, target string) string {
 		if c == '$' && i+1 < len(target) && target[i+1] >= '0' && target[i+1] <= '9' {
 			n := int(target[i+1] - '0')
 			if n < len(sub) {
-				b.WriteString(sub[n])
+				// Captures are of the decoded path: escaped again, so
+				// that a "%3F", "%20" or "%252e" the client sent stays
+				// what it was ("?" would start the query, "%2e" become
+				// a dot segment upstream), as nginx escapes the URI.
+				b.WriteString((&url.URL{Path: sub[n]}).EscapedPath())
 			}
 			i++
 			continue

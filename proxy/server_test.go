@@ -622,3 +622,29 @@ func TestStreamHeadsAreSentBeforeTheFirstEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestClientCannotSpoofSchemeOrProxy: from a peer that is not trusted,
+// the forwarding facts a backend reads are Weir's. ingress-nginx sets
+// X-Forwarded-Scheme and X-Scheme itself (Tornado's xheaders read X-Scheme
+// before X-Forwarded-Proto) and clears Proxy, which CGI and FastCGI
+// backends turn into HTTP_PROXY (httpoxy, CVE-2016-5385): a client's own
+// values never reach the backend.
+func TestClientCannotSpoofSchemeOrProxy(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	rec := newRecorder(t)
+	f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
+	out, _ := rawExchange(t, f.plain, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n"+
+		"Proxy: http://evil.test:3128\r\nX-Scheme: https\r\nX-Forwarded-Scheme: https\r\n\r\n")
+	require.True(t, strings.HasPrefix(out, "HTTP/1.1 200 "), out)
+	reqs, bad := rec.requests()
+	assert.Empty(t, bad)
+	require.Len(t, reqs, 1)
+	h := reqs[0].header
+	assert.Empty(t, h["Proxy"], "httpoxy: the client's Proxy header reached the backend")
+	for _, k := range []string{"X-Scheme", "X-Forwarded-Scheme"} {
+		for _, v := range h[k] {
+			assert.Equal(t, "http", v, "%s: the client's own scheme reached the backend", k)
+		}
+	}
+	assert.Equal(t, "http", h.Get("X-Forwarded-Proto"))
+}

@@ -210,3 +210,30 @@ func TestConfiguredFramingFieldsNeverReachTheWire(t *testing.T) {
 	assert.Equal(t, []string{fmt.Sprint(len(body))}, r.header["Content-Length"])
 	assert.Equal(t, []string{"yes"}, r.header["X-Kept"])
 }
+
+// TestConfiguredRemovalNeverKeepsAChunkedConnection: Weir says that it will
+// close a connection after a chunked request (it may have carried a
+// Content-Length that a front proxy framed by) with Connection: close in the
+// answer's header map. A configured response edit that removes Connection
+// (a Gateway API ResponseHeaderModifier's remove, which the translation
+// does not refuse) must not take that away: the bytes after the chunked
+// body would otherwise be read as a next request.
+func TestConfiguredRemovalNeverKeepsAChunkedConnection(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	rec := newRecorder(t)
+	be := rec.backend("rec")
+	f.publish(t, &table.Route{Host: "a.test", Path: table.PathMatch{Type: table.PathPrefix, Value: "/"},
+		Action: &table.Action{Split: table.Split{Main: be},
+			ResponseHeaders: table.HeaderEdits{Remove: []string{"Connection"}}}})
+	in := "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled
+	out, closed := rawExchange(t, f.plain, in)
+	assert.True(t, closed, "the connection is closed after the answer")
+	resps := responses(out, "POST")
+	require.Len(t, resps, 1, "exactly one answer: %q", out)
+	reqs, bad := rec.requests()
+	assert.Empty(t, bad)
+	for _, r := range reqs {
+		assert.NotEqual(t, "/smuggled", r.target, "the bytes after the body were read as a request")
+	}
+	assert.Len(t, reqs, 1)
+}

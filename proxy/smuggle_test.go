@@ -161,13 +161,14 @@ func TestDefaultHeaderLimitIs32KiB(t *testing.T) {
 }
 
 // TestAbsoluteFormWithoutHostIsRefused: an absolute-form target whose
-// authority is empty names no host (RFC 9110 section 4.2.1), so Weir
-// refuses it with 400 rather than routing it by the Host field.
+// authority is empty, or only a port, names no host (RFC 9110 section
+// 4.2.1), and userinfo is an error (section 4.2.4), so Weir refuses them
+// with 400 rather than routing by the Host field.
 func TestAbsoluteFormWithoutHostIsRefused(t *testing.T) {
 	f := newFront(t, Options{}, ServerOptions{})
 	rec := newRecorder(t)
 	f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
-	for _, target := range []string{"http:///", "http:///x", "HTTPS://?q=1"} {
+	for _, target := range []string{"http:///", "http:///x", "HTTPS://?q=1", "http://@/x", "http://:80/x", "http://u:p@a.test/x", "http://evil.test@a.test/"} {
 		out, _ := rawExchange(t, f.plain, "GET "+target+" HTTP/1.1\r\nHost: a.test\r\n\r\n")
 		resps := responses(out, "GET")
 		require.Len(t, resps, 1, "one answer to %q: %q", target, out)

@@ -43,8 +43,10 @@ func validTarget(method, target string, protoMajor int) bool {
 }
 
 // hasHTTPScheme reports "http://" or "https://" followed by an authority
-// that is not empty: RFC 9110 section 4.2.1 has a recipient reject an http
-// URI with an empty host ("http:///x" and "http://?x" are refused with 400).
+// that names a host: RFC 9110 section 4.2.1 has a recipient reject an http
+// URI with an empty host ("http:///x", "http://?x", "http://:80/x" are
+// refused with 400), and section 4.2.4 has it treat userinfo as an error
+// ("http://@/x", "http://user@host/x"), as nginx does.
 func hasHTTPScheme(s string) bool {
 	n := 0
 	switch {
@@ -55,7 +57,11 @@ func hasHTTPScheme(s string) bool {
 	default:
 		return false
 	}
-	return s[n] != '/' && s[n] != '?'
+	authority := s[n:]
+	if i := strings.IndexAny(authority, "/?"); i >= 0 {
+		authority = authority[:i]
+	}
+	return authority != "" && authority[0] != ':' && strings.IndexByte(authority, '@') < 0
 }
 
 func validTargetBytes(s string) bool {

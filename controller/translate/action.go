@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -64,15 +63,11 @@ func (t *translator) applyAccess(p *parsed, a *table.Action) *accessChecks {
 	return ac
 }
 
-// hasTLS reports whether a host is covered by some Ingress's spec.tls.
+// hasTLS reports whether a host is covered by some Ingress's spec.tls. A
+// wildcard covers the hosts its own Ingress names (collectTLS), never those
+// of other Ingresses.
 func (t *translator) hasTLS(host string) bool {
-	if t.tlsHosts[host] {
-		return true
-	}
-	if i := strings.IndexByte(host, '.'); i > 0 && !strings.HasPrefix(host, "*.") {
-		return t.tlsHosts["*"+host[i:]]
-	}
-	return false
+	return t.tlsHosts[host]
 }
 
 // balanceOwner remembers which Ingress set a Service port's upstream-level

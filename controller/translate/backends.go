@@ -131,6 +131,9 @@ func (t *translator) sliceEndpoints(ns, name string, sp *corev1.ServicePort) []t
 	ready := make([]table.Endpoint, 0, n)
 	var serving []table.Endpoint
 	for _, s := range slices {
+		if s.AddressType == discoveryv1.AddressTypeFQDN && t.opts.DisableExternalName {
+			continue // names dialled as written: what --disable-svc-external-name refuses
+		}
 		port, ok := slicePort(s, sp, t.streamProto == corev1.ProtocolUDP)
 		if !ok {
 			continue

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -82,4 +83,20 @@ func TestDisableExternalName(t *testing.T) {
 		reasons = append(reasons, p.Reason)
 	}
 	assert.Contains(t, reasons, ReasonExternalName)
+}
+
+// TestDisableExternalNameCoversFQDNSlices: an EndpointSlice of address type
+// FQDN, which a tenant can write for a selector-less Service of their own,
+// holds names dialled as written, exactly what --disable-svc-external-name
+// refuses for ExternalName Services ("in a shared cluster they let a tenant
+// send traffic anywhere"); its names also escape the API server's check
+// that refuses loopback and link-local endpoint IPs.
+func TestDisableExternalNameCoversFQDNSlices(t *testing.T) {
+	in := sampleInputs(1, 1)
+	in.EndpointSlices[0].AddressType = discoveryv1.AddressTypeFQDN
+	in.EndpointSlices[0].Endpoints[0].Addresses = []string{"kubernetes.default.svc.cluster.local"}
+	in.Options.DisableExternalName = true
+	res := Translate(in, 1)
+	require.NotNil(t, res.Table)
+	assert.NotContains(t, res.Table.Dump(), "kubernetes.default.svc", "a name from an FQDN EndpointSlice is dialled despite --disable-svc-external-name")
 }

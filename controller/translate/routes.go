@@ -90,7 +90,7 @@ func (t *translator) addRoute(p *parsed, host string, field fieldRef, pm table.P
 	}
 	e := &routeEntry{route: t.newRoute(p, host, pm, a), owner: p}
 	t.routes[key] = e
-	t.hosts[host] = true
+	t.noteRoute(host, p)
 	if host == "" {
 		return
 	}
@@ -104,19 +104,29 @@ func (t *translator) addRoute(p *parsed, host string, field fieldRef, pm table.P
 		ar := t.newRoute(p, alias, pm, &copyAction)
 		e.aliases = append(e.aliases, ar)
 		t.routes[akey] = &routeEntry{route: ar, owner: p}
-		t.hosts[alias] = true
+		t.noteRoute(alias, p)
+	}
+}
+
+// noteRoute records that p has a route on host.
+func (t *translator) noteRoute(host string, p *parsed) {
+	t.hosts[host] = true
+	if t.hostRoutes == nil {
+		t.hostRoutes = make(map[string]*parsed)
+	}
+	if owner, seen := t.hostRoutes[host]; !seen {
+		t.hostRoutes[host] = p
+	} else if owner != p {
+		t.hostRoutes[host] = nil // routes of several Ingresses
 	}
 }
 
 // isAliasOf reports whether every route of host so far came from p (its own
-// aliases across several rules).
+// aliases across several rules). One lookup: scanning every route here made
+// a translation quadratic in an Ingress's paths times its aliases.
 func (t *translator) isAliasOf(host string, p *parsed) bool {
-	for k, e := range t.routes {
-		if k.host == host && e.owner != p {
-			return false
-		}
-	}
-	return true
+	owner, seen := t.hostRoutes[host]
+	return !seen || owner == p
 }
 
 func (t *translator) newRoute(p *parsed, host string, pm table.PathMatch, a *table.Action) *table.Route {
@@ -180,6 +190,11 @@ func (t *translator) addCanary(p *parsed) {
 					displayHost(host), pathOrRoot(path.Path))
 				continue
 			}
+			if ns := e.owner.ing.Namespace; ns != p.ing.Namespace {
+				t.problem(p, pfield.String(), ReasonCanaryWithoutMain, Warning, "host %q path %q is routed by %s of another namespace; a canary pairs only with routes of its own namespace, this canary path is ignored",
+					displayHost(host), pathOrRoot(path.Path), e.owner.ref)
+				continue
+			}
 			if e.canary != nil {
 				t.problem(p, pfield.String(), ReasonCanaryConflict, Warning, "the older canary %s already splits host %q path %q; only one canary per route works",
 					e.canary.ref, displayHost(host), pathOrRoot(path.Path))
@@ -214,6 +229,10 @@ func (t *translator) pairFor(host string, path networkingv1.HTTPIngressPath) *ro
 func (t *translator) attachDefaultCanary(p *parsed, db *networkingv1.IngressBackend) {
 	if t.def == nil || t.def.Split.Main == nil {
 		t.problem(p, "spec.defaultBackend", ReasonCanaryWithoutMain, Warning, "no main Ingress sets a default backend; the canary default backend is ignored")
+		return
+	}
+	if t.defOwner != nil && t.defOwner.ing.Namespace != p.ing.Namespace {
+		t.problem(p, "spec.defaultBackend", ReasonCanaryWithoutMain, Warning, "the default backend is %s's, of another namespace; a canary pairs only within its own namespace, the canary default backend is ignored", t.defOwner.ref)
 		return
 	}
 	if t.def.Split.Canary != nil {

@@ -34,7 +34,13 @@ func (t *translator) collectTLS(mains []*parsed) {
 				if !ok || h == "" {
 					continue
 				}
-				t.tlsHosts[h] = true
+				covered := ownTLSHosts(p, h)
+				if len(covered) == 0 {
+					continue
+				}
+				for _, rh := range covered {
+					t.tlsHosts[rh] = true
+				}
 				if cert != nil && t.certs[h] == nil {
 					t.certs[h] = cert
 					if t.certSecrets == nil {
@@ -45,6 +51,29 @@ func (t *translator) collectTLS(mains []*parsed) {
 			}
 		}
 	}
+}
+
+// ownTLSHosts are the Ingress's own hosts (rules, server-alias) a spec.tls host covers
+// (itself, or those a one-label wildcard matches), as in ingress-nginx.
+// Otherwise an Ingress could list another namespace's host, or a wildcard
+// over it, and turn on that host's HTTPS redirect and HSTS.
+func ownTLSHosts(p *parsed, h string) []string {
+	var out []string
+	own := make([]string, 0, len(p.ing.Spec.Rules)+len(p.cfg.ServerAlias))
+	for _, r := range p.ing.Spec.Rules {
+		own = append(own, r.Host)
+	}
+	for _, rh := range append(own, p.cfg.ServerAlias...) {
+		rh, ok := normalizeHost(rh)
+		if !ok || rh == "" {
+			continue
+		}
+		i := strings.IndexByte(rh, '.')
+		if rh == h || (i > 0 && !strings.HasPrefix(rh, "*.") && h == "*"+rh[i:]) {
+			out = append(out, rh)
+		}
+	}
+	return out
 }
 
 // certificate parses a kubernetes.io/tls Secret. Errors never include key

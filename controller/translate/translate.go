@@ -118,7 +118,10 @@ type translator struct {
 	routes   map[conflictKey]*routeEntry
 	list     []*table.Route
 	hosts    map[string]bool // hosts that have main routes
-	order    int
+	// hostRoutes is the one Ingress whose routes a host has so far (nil:
+	// several); isAliasOf reads it.
+	hostRoutes map[string]*parsed
+	order      int
 
 	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port

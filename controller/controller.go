@@ -252,7 +252,15 @@ func (c *Controller) processNext() bool {
 	}
 	start := time.Now()
 	func() {
-		defer c.recoverLog("rebuild (the last table stays in service)")
+		defer func() {
+			if r := recover(); r != nil {
+				// The changes this rebuild took are not lost: the next
+				// one translates everything.
+				c.log.Error("panic recovered", zap.String("in", "rebuild (the last table stays in service)"), zap.Any("panic", r))
+				c.markFull()
+				c.metrics.failed(time.Now())
+			}
+		}()
 		c.rebuild()
 	}()
 	c.noteCost(time.Since(start))
@@ -260,7 +268,7 @@ func (c *Controller) processNext() bool {
 }
 
 // recoverLog logs a panic instead of crashing the process; deferred at the
-// top of the controller's goroutines and of each rebuild.
+// top of the controller's goroutines (a rebuild has its own, processNext).
 func (c *Controller) recoverLog(what string) {
 	if r := recover(); r != nil {
 		c.log.Error("panic recovered", zap.String("in", what), zap.Any("panic", r))

@@ -297,3 +297,53 @@ func TestOnlyTheLeaderOfTwoReplicasWritesStatus(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, []string{"replica-a", "replica-b"}, *lease.Spec.HolderIdentity)
 }
+
+// panicky is a recorder whose next Publish panics when armed.
+type panicky struct {
+	recorder
+	armed bool
+}
+
+func (p *panicky) Publish(res *translate.Result) {
+	p.mu.Lock()
+	armed := p.armed
+	p.armed = false
+	p.mu.Unlock()
+	if armed {
+		panic("publish failed")
+	}
+	p.recorder.Publish(res)
+}
+
+// A rebuild that panics (recovered: the last table stays in service) took
+// the changes it was to apply; the next rebuild must still apply them. It
+// translates everything: an endpoint-only refresh of the last table would
+// leave them out for good.
+func TestChangesOfAPanickedRebuildAreNotLost(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(class(), service("web"), slice("web", "10.0.0.1"), ingress("web", "a.test", "web", nil))
+	pub := &panicky{}
+	c, err := New(client, Options{HoldOff: 20 * time.Millisecond}, pub, nil, nil)
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { c.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, c.Ready, 10*time.Second, 5*time.Millisecond)
+
+	pub.mu.Lock()
+	pub.armed = true
+	pub.mu.Unlock()
+	_, err = client.NetworkingV1().Ingresses("default").Create(ctx, ingress("b", "b.test", "web", nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		return !pub.armed
+	}, 10*time.Second, 5*time.Millisecond, "the publish that panics was reached")
+
+	_, err = client.DiscoveryV1().EndpointSlices("default").Update(ctx, slice("web", "10.0.0.1", "10.0.0.2"), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dumpHas(t, &pub.recorder, "endpoint 10.0.0.2:8080")
+	assert.Contains(t, pub.last().Table.Dump(), "host b.test", "the Ingress whose rebuild panicked is served after the next one")
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/proxy/table"
+	weirtls "weir.dev/weir/tls"
 )
 
 // tcpPair is a connected loopback TCP pair.
@@ -226,4 +227,28 @@ func fetchExact(client *http.Client, base string, n int) error {
 		return errors.New("size " + strconv.Itoa(n) + ": body differs")
 	}
 	return nil
+}
+
+// TestHTTP2WithoutTheAES128Suite: an ssl-ciphers list of AES-256-GCM
+// suites only (a common hardened nginx setting, accepted by the global
+// ConfigMap) made x/net refuse to configure HTTP/2 while ALPN still
+// offered h2: every HTTP/2 client, over TLS 1.3 too, lost its connection
+// (Weir's HTTP/1.x server) or hung (net/http's). HTTP/2 must keep working.
+func TestHTTP2WithoutTheAES128Suite(t *testing.T) {
+	for _, server := range []string{HTTP1Weir, HTTP1NetHTTP} {
+		t.Run(strings.ReplaceAll(server, "/", ""), func(t *testing.T) {
+			f := newFront(t, Options{}, ServerOptions{HTTP1: server})
+			f.publish(t, routeTo("a.test", "/", sizedBackend(t)))
+			cert, err := weirtls.SelfSigned(time.Now())
+			require.NoError(t, err)
+			conf := &tls.Config{Certificates: []tls.Certificate{*cert.TLSCertificate()}, NextProtos: []string{"h2", "http/1.1"},
+				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}}
+			addr := serveOn(t, NewHTTPServer("", f.srv, ServerOptions{TLS: conf, HTTP1: server}, nil), conf)
+			for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+				tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: version}, ForceAttemptHTTP2: true}
+				defer tr.CloseIdleConnections()
+				assert.NoError(t, fetchExact(&http.Client{Transport: tr, Timeout: 5 * time.Second}, "https://"+addr, 1000), tls.VersionName(version))
+			}
+		})
+	}
 }

@@ -16,16 +16,21 @@ import (
 // accepts only the *tls.Conn itself. Limits, timeouts and hardening are
 // the same code, configured from srv.HTTP2 and srv's timeouts.
 //
-// When x/net refuses the configuration (TLS 1.2 cipher suites without the
-// one HTTP/2 requires), srv is left to net/http, which refuses it in the
-// same way.
+// When x/net refuses the configuration, srv is left to net/http.
 func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 	// ConfigureServer registers the server for Shutdown's GOAWAY and
 	// checks the cipher suites; it would also add to srv.TLSConfig's
 	// NextProtos, which stay the caller's, so it is shown a copy.
+	//
+	// Its cipher check is left out: it refuses any TLS 1.2 suite list
+	// without ECDHE AES-128-GCM, and HTTP/2 then failed on the whole
+	// listener (an ssl-ciphers of AES-256-GCM suites only, TLS 1.3 clients
+	// included) while ALPN still offered h2. Each connection's suite is
+	// still checked against RFC 9113's list (INADEQUATE_SECURITY).
 	saved := srv.TLSConfig
 	if saved != nil {
 		srv.TLSConfig = saved.Clone()
+		srv.TLSConfig.CipherSuites = nil
 	}
 	h2 := &http2.Server{}
 	err := http2.ConfigureServer(srv, h2)

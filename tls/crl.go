@@ -62,7 +62,7 @@ func (c *CRLs) check(chain []*x509.Certificate, now time.Time) string {
 		if i+1 < len(chain) {
 			issuer = chain[i+1]
 		}
-		l := c.from(issuer)
+		l := c.from(issuer, now)
 		switch {
 		case l == nil:
 			return "unable to get certificate CRL"
@@ -80,12 +80,20 @@ func (c *CRLs) check(chain []*x509.Certificate, now time.Time) string {
 	return ""
 }
 
-// from is the CRL that issuer signed, nil when there is none.
-func (c *CRLs) from(issuer *x509.Certificate) *x509.RevocationList {
+// from is the CRL of issuer that counts at now, nil when issuer signed
+// none. Of several, as OpenSSL chooses (and so nginx): one valid at now
+// before one that is not, then the newest (the latest thisUpdate).
+func (c *CRLs) from(issuer *x509.Certificate, now time.Time) *x509.RevocationList {
+	var best *x509.RevocationList
+	bestValid := false
 	for _, l := range c.lists {
-		if bytes.Equal(l.RawIssuer, issuer.RawSubject) && l.CheckSignatureFrom(issuer) == nil {
-			return l
+		if !bytes.Equal(l.RawIssuer, issuer.RawSubject) || l.CheckSignatureFrom(issuer) != nil {
+			continue
+		}
+		valid := !now.Before(l.ThisUpdate) && (l.NextUpdate.IsZero() || !now.After(l.NextUpdate))
+		if best == nil || valid && !bestValid || valid == bestValid && l.ThisUpdate.After(best.ThisUpdate) {
+			best, bestValid = l, valid
 		}
 	}
-	return nil
+	return best
 }

@@ -49,6 +49,14 @@ func TestRevokedClientCertificatesAreRefusedThroughARealListener(t *testing.T) {
 	bob := ca.parsed(t, leafSpec{cn: "bob", client: true})
 	now := time.Now()
 	revokesAlice := crlPEM(t, ca, now.Add(-time.Hour), now.Add(time.Hour), alice.TLSCertificate().Leaf.SerialNumber)
+	// Two lists of one CA (a new one appended while the old one is still
+	// valid, or after it expired) are read as OpenSSL, and so nginx, reads
+	// them: the list valid now, and of those the newest. Weir took the
+	// first, so an older list hid a newer revocation, and an expired list
+	// first refused every client.
+	older := crlPEM(t, ca, now.Add(-2*time.Hour), now.Add(time.Hour))
+	expired := crlPEM(t, ca, now.Add(-3*time.Hour), now.Add(-time.Hour))
+	both := func(a, b []byte) []byte { return append(append([]byte{}, a...), b...) }
 
 	for _, tc := range []struct {
 		name     string
@@ -62,6 +70,9 @@ func TestRevokedClientCertificatesAreRefusedThroughARealListener(t *testing.T) {
 		{"future list", crlPEM(t, ca, now.Add(time.Hour), now.Add(2*time.Hour)), bob, "FAILED:CRL is not yet valid bob"},
 		{"list of another CA only", crlPEM(t, other, now.Add(-time.Hour), now.Add(time.Hour)), bob, "FAILED:unable to get certificate CRL bob"},
 		{"lists of both", append(crlPEM(t, other, now.Add(-time.Hour), now.Add(time.Hour)), revokesAlice...), bob, "SUCCESS bob"},
+		{"an older list of the CA first", both(older, revokesAlice), alice, "FAILED:certificate revoked alice"},
+		{"an older list of the CA last", both(revokesAlice, older), alice, "FAILED:certificate revoked alice"},
+		{"an expired list of the CA first", both(expired, revokesAlice), bob, "SUCCESS bob"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			crls, err := ParseCRLs(tc.crl)

@@ -45,6 +45,7 @@ var errHello = errors.New("malformed ClientHello")
 func ReadHello(r io.Reader, maxLen int) (string, []byte, error) {
 	raw := make([]byte, 0, 2048) // most hellos fit: one allocation
 	var msg []byte
+	ownMsg := false // msg has a buffer of its own, not raw's
 	var hdr [recordHeaderLen]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:1]); err != nil {
@@ -70,10 +71,17 @@ func ReadHello(r io.Reader, maxLen int) (string, []byte, error) {
 		if k, err := io.ReadFull(r, raw[start:]); err != nil {
 			return "", raw[:start+k], fmt.Errorf("reading a TLS record: %w", err)
 		}
-		if msg == nil {
+		switch {
+		case msg == nil:
 			msg = raw[start:] // the usual single record: no copy
-		} else {
+		case !ownMsg:
+			// msg is part of raw: copy it out once, then append in place
+			// (copying it again for every record made a hello split into
+			// tiny records cost memory quadratic in its size).
 			msg = append(slices.Clip(msg), raw[start:]...)
+			ownMsg = true
+		default:
+			msg = append(msg, raw[start:]...)
 		}
 		if len(msg) < 4 {
 			continue

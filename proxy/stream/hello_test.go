@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +87,31 @@ func FuzzReadHello(f *testing.F) {
 			require.True(t, validHost(name), "%q", name)
 		}
 	})
+}
+
+// TestReadHelloSplitIntoTinyRecordsCostsLinearMemory: a ClientHello may be
+// fragmented into records of one byte (RFC 8446 allows it), so a client
+// sends six bytes per byte of hello. Reassembling it must cost memory in
+// proportion to the hello, not to its square: a 16 KiB hello in 16 Ki
+// records made Weir allocate about 170 MiB (every record copied the whole
+// message so far), some 1,800 times what the client sent, within the 10 s
+// the passthrough listener gives a hello and for every connection at once.
+func TestReadHelloSplitIntoTinyRecordsCostsLinearMemory(t *testing.T) {
+	body := MaxHello - 4
+	msg := append([]byte{typeClientHello, byte(body >> 16), byte(body >> 8), byte(body)}, make([]byte, body)...)
+	var in []byte
+	for _, b := range msg {
+		in = append(in, typeHandshake, 3, 1, 0, 1, b)
+	}
+	allocated := uint64(1 << 62) // the least of three runs: other tests' goroutines may allocate meanwhile
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, raw, err := ReadHello(bytes.NewReader(in), MaxHello)
+		runtime.ReadMemStats(&after)
+		require.Error(t, err, "an all-zero body is no valid hello")
+		require.Equal(t, in, raw, "the whole hello was read")
+		allocated = min(allocated, after.TotalAlloc-before.TotalAlloc)
+	}
+	assert.Less(t, allocated, uint64(2<<20), "bytes allocated to read a %d-byte hello sent as %d bytes", len(msg), len(in))
 }

@@ -31,6 +31,9 @@ type tlsTransports struct {
 // roundTripBackend sends out to b: over b's own TLS transports when it has
 // proxy-ssl settings and speaks TLS, else as roundTrip does.
 func (u *upstreams) roundTripBackend(ctx context.Context, b *table.Backend, out *outgoing, to *timeouts) (*http.Response, error) {
+	if b.Protocol == table.HTTP1 {
+		return u.roundTripH1(ctx, out, to) // roundTrip's case, a frame less deep
+	}
 	if b.TLS == nil || (b.Protocol != table.HTTPS && b.Protocol != table.GRPCS) {
 		return u.roundTrip(ctx, b.Protocol, out, to)
 	}

@@ -82,7 +82,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		action = ex.route.Action
 		series = snap.series.At(ex.route.Index())
 	}
-	ex.info, ex.snap = s.requestInfo(r), snap
+	s.fillRequestInfo(&ex.info, r)
+	ex.snap = snap
 	s.serve(w, r, snap, action, path, ex)
 	s.observe(r, series, ex)
 	if ex.abort {
@@ -114,8 +115,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, snap *snapshot, a
 	}
 	if a.HSTS != "" && r.TLS != nil {
 		if !wire.ValidFieldValue(a.HSTS) {
-			s.log.Error("response head not sent", zap.Error(fmt.Errorf("%w: HSTS %q", errUnsafeHead, wire.Truncate([]byte(a.HSTS)))))
-			ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
+			s.refuseHSTS(w, a.HSTS, ex)
 			return
 		}
 		w.Header()["Strict-Transport-Security"] = []string{a.HSTS}
@@ -186,9 +186,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 	b := pool.Backend()
 	out := s.fillOutgoing(&ex.out, w, r, ex.route, a, &ex.info)
 	if err := checkOutgoing(out); err != nil {
-		// Client bytes were checked on arrival: this came from configuration.
-		s.log.Error("request head not sent", zap.String("backend", b.Name), zap.Error(err))
-		ex.status, ex.err, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid request head"), err, reasonUnsafeHead
+		s.refuseRequestHead(w, b, err, ex)
 		return
 	}
 	to := backendTimeouts(b)
@@ -246,6 +244,26 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		return
 	}
 	s.failed(w, r, a, b, ex)
+}
+
+// refuseHSTS answers 500 for a route whose HSTS value may not be written.
+// This and refuseRequestHead are functions of their own, never inlined: a
+// cold path's log fields would otherwise widen the frames of every request
+// (docs/performance.md, "A request path within a stream's first stack").
+//
+//go:noinline
+func (s *Server) refuseHSTS(w http.ResponseWriter, hsts string, ex *exchange) {
+	s.log.Error("response head not sent", zap.Error(fmt.Errorf("%w: HSTS %q", errUnsafeHead, wire.Truncate([]byte(hsts)))))
+	ex.status, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid response head"), reasonUnsafeHead
+}
+
+// refuseRequestHead answers 500 for a request head checkOutgoing refused.
+// Client bytes were checked on arrival: this came from configuration.
+//
+//go:noinline
+func (s *Server) refuseRequestHead(w http.ResponseWriter, b *table.Backend, err error, ex *exchange) {
+	s.log.Error("request head not sent", zap.String("backend", b.Name), zap.Error(err))
+	ex.status, ex.err, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid request head"), err, reasonUnsafeHead
 }
 
 // respond passes an endpoint's answer to the client, and reports whether a

@@ -210,11 +210,20 @@ type headerLimit struct {
 
 func (l headerLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 1 && !l.clearlyWithin(w, r) && requestHeadSize(r) > l.max {
-		w.Header()["Connection"] = []string{"close"}
-		http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
+		refuseLargeHead(w)
 		return
 	}
 	l.next.ServeHTTP(w, r)
+}
+
+// refuseLargeHead answers 431 and closes the connection. Never inlined,
+// so that every request's stack does not hold its frame
+// (docs/performance.md, "A request path within a stream's first stack").
+//
+//go:noinline
+func refuseLargeHead(w http.ResponseWriter) {
+	w.Header()["Connection"] = []string{"close"}
+	http.Error(w, "431 Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge)
 }
 
 // wireHead is a ResponseWriter that knows the size of its request's head

@@ -115,15 +115,15 @@ func (s *Server) buildOutgoing(w http.ResponseWriter, r *http.Request, rt *table
 // fillOutgoing is buildOutgoing into out (the proxied request's lives in
 // its exchange: no allocation).
 func (s *Server) fillOutgoing(out *outgoing, w http.ResponseWriter, r *http.Request, rt *table.Route, a *table.Action, info *requestInfo) *outgoing {
-	*out = outgoing{
-		req:           r,
-		info:          info,
-		method:        r.Method,
-		uri:           r.RequestURI,
-		host:          r.Host,
-		contentLength: r.ContentLength,
-		underscores:   s.opts.EnableUnderscoresInHeaders,
-	}
+	// Zeroed, then filled: a composite literal with fields would be built
+	// on the stack and copied, a frame of 1 KiB that makes an HTTP/2
+	// stream's goroutine grow its stack (docs/performance.md, "A request
+	// path within a stream's first stack").
+	*out = outgoing{}
+	out.req, out.info = r, info
+	out.method, out.uri, out.host = r.Method, r.RequestURI, r.Host
+	out.contentLength = r.ContentLength
+	out.underscores = s.opts.EnableUnderscoresInHeaders
 	if er, ok := w.(endpointHeaderRoom); ok {
 		out.room.Header = er.endpointHeader()
 	}
@@ -178,16 +178,22 @@ func (o *outgoing) skipHeader(k string, conn []string) bool {
 	return len(conn) > 0 && connectionListed(conn, k)
 }
 
-// forwarded returns the headers Weir adds (n of the array are used), as an
-// array so that the request path does not allocate for them.
-func (o *outgoing) forwarded() (kv [6][2]string, n int) {
+// forwarded puts the headers Weir adds in kv and returns how many: an
+// array, so that the request path does not allocate for them, filled in
+// place (a result this size is a copy in the caller's frame).
+func (o *outgoing) forwarded(kv *[6][2]string) (n int) {
 	r, info := o.req, o.info
 	add := func(k, v string) { kv[n] = [2]string{k, v}; n++ }
 	xff := info.peerIP
-	if prior := r.Header["X-Forwarded-For"]; info.clientOnlyXFF {
+	switch {
+	case info.clientOnlyXFF:
 		xff = info.clientIP
-	} else if info.trustedPeer && len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + info.peerIP
+	case info.trustedPeer:
+		// Only a trusted peer's header is looked up: the map lookup's frame
+		// is the deepest of the request path (see WriteFields).
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + info.peerIP
+		}
 	}
 	add("X-Forwarded-For", xff)
 	if !info.trustedPeer || r.Header["X-Forwarded-Proto"] == nil {
@@ -201,7 +207,7 @@ func (o *outgoing) forwarded() (kv [6][2]string, n int) {
 	}
 	add("X-Real-Ip", info.clientIP)
 	add("X-Request-Id", info.requestID)
-	return kv, n
+	return n
 }
 
 // headers builds (once) the upstream header map.
@@ -227,7 +233,8 @@ func (o *outgoing) headers() http.Header {
 			h[k] = vals[len(vals)-len(vs) : len(vals) : len(vals)]
 		}
 	}
-	kv, n := o.forwarded()
+	var kv [6][2]string
+	n := o.forwarded(&kv)
 	for _, p := range kv[:n] {
 		h[p[0]] = []string{p[1]}
 	}
@@ -241,11 +248,7 @@ func (o *outgoing) headers() http.Header {
 // fields. checkOutgoing has checked every one of them.
 func (o *outgoing) WriteFields(bw *bufio.Writer) {
 	if o.header != nil {
-		for k, vs := range o.header {
-			for _, v := range vs {
-				wire.WriteField(bw, k, v)
-			}
-		}
+		writeHeaderMap(bw, o.header)
 		return
 	}
 	conn := o.req.Header["Connection"]
@@ -257,7 +260,29 @@ func (o *outgoing) WriteFields(bw *bufio.Writer) {
 			wire.WriteField(bw, k, v)
 		}
 	}
-	kv, n := o.forwarded()
+	o.writeForwarded(bw)
+}
+
+// writeHeaderMap writes the fields of h. It and writeForwarded are
+// functions of their own, never inlined: WriteFields is the deepest frame
+// of a request's path, and each would add its locals there
+// (docs/performance.md, "A request path within a stream's first stack").
+//
+//go:noinline
+func writeHeaderMap(bw *bufio.Writer, h http.Header) {
+	for k, vs := range h {
+		for _, v := range vs {
+			wire.WriteField(bw, k, v)
+		}
+	}
+}
+
+// writeForwarded writes the forwarding fields Weir adds.
+//
+//go:noinline
+func (o *outgoing) writeForwarded(bw *bufio.Writer) {
+	var kv [6][2]string
+	n := o.forwarded(&kv)
 	for _, p := range kv[:n] {
 		wire.WriteField(bw, p[0], p[1])
 	}

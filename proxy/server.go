@@ -231,7 +231,15 @@ type requestInfo struct {
 }
 
 func (s *Server) requestInfo(r *http.Request) requestInfo {
-	info := requestInfo{scheme: "http", port: "80"}
+	var info requestInfo
+	s.fillRequestInfo(&info, r)
+	return info
+}
+
+// fillRequestInfo is requestInfo into info (a result of this size would be
+// a copy in the caller's frame: see fillOutgoing).
+func (s *Server) fillRequestInfo(info *requestInfo, r *http.Request) {
+	*info = requestInfo{scheme: "http", port: "80"}
 	if r.TLS != nil {
 		info.scheme, info.port = "https", "443"
 	}
@@ -242,14 +250,13 @@ func (s *Server) requestInfo(r *http.Request) requestInfo {
 	}
 	info.peerIP = splitHost(r.RemoteAddr)
 	info.clientIP = info.peerIP
-	s.trust(r, &info) // global.go
+	s.trust(r, info) // global.go
 	if ids := r.Header["X-Request-Id"]; len(ids) > 0 && ids[0] != "" {
 		info.requestID = ids[0]
 	} else {
 		info.requestID = newRequestID()
 	}
 	info.upgrade = isWebSocketUpgrade(r)
-	return info
 }
 
 // portNames holds the decimal form of the ports requests arrived on (a

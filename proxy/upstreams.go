@@ -91,19 +91,27 @@ func (u *upstreams) roundTrip(ctx context.Context, p table.Protocol, out *outgoi
 // roundTripH1 sends out over the HTTP/1.1 client. Its request lives in
 // out, and out writes its own header fields: no allocation.
 func (u *upstreams) roundTripH1(ctx context.Context, out *outgoing, to *timeouts) (*http.Response, error) {
+	// Zeroed, then filled: a composite literal would be built on the stack
+	// and copied (see fillOutgoing).
 	req := &out.h1
-	*req = upstream.Request{Addr: out.addr, Method: out.method, URI: out.uri, Host: out.host, Fields: out,
-		Body: out.body, ContentLength: out.contentLength, Upgrade: out.upgrade, Gone: out.gone}
+	*req = upstream.Request{}
+	req.Addr, req.Method, req.URI, req.Host, req.Fields = out.addr, out.method, out.uri, out.host, out
+	req.Body, req.ContentLength, req.Upgrade, req.Gone = out.body, out.contentLength, out.upgrade, out.gone
 	if !out.roomTaken {
 		req.Room, out.roomTaken = &out.room, true
 	}
 	resp, err := u.h1.RoundTrip(ctx, req, upstream.Timeouts{Connect: to.connect, Send: to.send, Read: to.read})
 	out.dialed = req.Dialed
 	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("%w: %w", errClientGone, err)
+		return nil, clientGone(err)
 	}
 	return resp, err
 }
+
+// clientGone wraps err, the failure of an exchange whose client left.
+//
+//go:noinline
+func clientGone(err error) error { return fmt.Errorf("%w: %w", errClientGone, err) }
 
 // roundTripStd sends a request through a standard library or x/net
 // transport (HTTP/2, and HTTPS). The connect and response-header timeouts

@@ -224,14 +224,14 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			}
 			if isTimeout(err) || interim > 0 {
 				// Not ErrNoResponse: RoundTrip must not send it again.
-				return nil, fmt.Errorf("read response: %w", err)
+				return nil, readFailed(err)
 			}
-			return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
+			return nil, noResponse(err)
 		}
 		h := room.header()
 		rh, err := readResponseHead(c.br, h, room.values())
 		if err != nil {
-			return nil, fmt.Errorf("read response: %w", err)
+			return nil, readFailed(err)
 		}
 		if rh.code == http.StatusSwitchingProtocols {
 			if early != nil {
@@ -247,7 +247,7 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 			// interim head grew is not emptied for the final one, and so
 			// is left with more fields than its owner keeps (Room).
 			if interim++; interim > maxInterim {
-				return nil, fmt.Errorf("%w: more than %d informational responses", ErrBadResponse, maxInterim)
+				return nil, tooManyInterim()
 			}
 			if len(h) > RoomMaxFields {
 				room.dropHeader()
@@ -262,6 +262,22 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 		}
 		return t.response(c, req, &rh, h, to.Read, stop, room), nil
 	}
+}
+
+// readFailed, noResponse and tooManyInterim are exchange's errors, in
+// functions of their own (never inlined): the arguments of fmt.Errorf
+// would otherwise widen exchange's frame, which every request's stack
+// holds (docs/performance.md, "A request path within a stream's first stack").
+//
+//go:noinline
+func readFailed(err error) error { return fmt.Errorf("read response: %w", err) }
+
+//go:noinline
+func noResponse(err error) error { return fmt.Errorf("%w: %w", ErrNoResponse, err) }
+
+//go:noinline
+func tooManyInterim() error {
+	return fmt.Errorf("%w: more than %d informational responses", ErrBadResponse, maxInterim)
 }
 
 // send writes req to c. A bodiless request on a connection that can fuse

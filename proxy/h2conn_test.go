@@ -252,3 +252,51 @@ func TestHTTP2WithoutTheAES128Suite(t *testing.T) {
 		})
 	}
 }
+
+// An HTTP/2 request, over TLS or in clear text, carries the facts of its
+// connection to the endpoint as an HTTP/1.1 one does: the listener's port
+// (from the connection's context, which h2Handler must keep), the scheme
+// and the client's address; "OPTIONS *" is still answered by Weir itself.
+func TestHTTP2RequestsKeepTheirConnectionsFacts(t *testing.T) {
+	for _, server := range []string{HTTP1Weir, HTTP1NetHTTP} {
+		t.Run(strings.ReplaceAll(server, "/", ""), func(t *testing.T) {
+			f := newFront(t, Options{}, ServerOptions{HTTP1: server})
+			rec := newRecorder(t)
+			f.publish(t, routeTo("a.test", "/", rec.backend("rec")))
+			for _, c := range []struct{ scheme, addr string }{{"https", f.tls}, {"http", f.plain}} {
+				tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Protocols: new(http.Protocols)}
+				if c.scheme == "https" {
+					tr.Protocols.SetHTTP2(true)
+				} else {
+					tr.Protocols.SetUnencryptedHTTP2(true)
+				}
+				client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+				req, err := http.NewRequest(http.MethodGet, c.scheme+"://"+c.addr+"/", nil)
+				require.NoError(t, err)
+				req.Host = "a.test"
+				resp, err := client.Do(req)
+				require.NoError(t, err, c.scheme)
+				resp.Body.Close()
+				require.Equal(t, 2, resp.ProtoMajor, c.scheme)
+				reqs, _ := rec.requests()
+				require.NotEmpty(t, reqs)
+				h := reqs[len(reqs)-1].header
+				_, port, _ := net.SplitHostPort(c.addr)
+				assert.Equal(t, port, h.Get("X-Forwarded-Port"), c.scheme)
+				assert.Equal(t, c.scheme, h.Get("X-Forwarded-Proto"))
+				assert.Equal(t, "127.0.0.1", h.Get("X-Real-Ip"), c.scheme)
+
+				opts, err := http.NewRequest(http.MethodOptions, c.scheme+"://"+c.addr, nil)
+				require.NoError(t, err)
+				opts.URL.Opaque, opts.Host = "*", "a.test"
+				resp, err = client.Do(opts)
+				require.NoError(t, err, c.scheme)
+				resp.Body.Close()
+				assert.Equal(t, 200, resp.StatusCode, "OPTIONS * over %s", c.scheme)
+				after, _ := rec.requests()
+				assert.Len(t, after, len(reqs), "OPTIONS * never reaches the endpoint")
+				tr.CloseIdleConnections()
+			}
+		})
+	}
+}

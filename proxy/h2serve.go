@@ -40,14 +40,17 @@ func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 		return
 	}
 	serve := func(hs *http.Server, c net.Conn, h http.Handler, sawPreface bool) {
+		// The connection's context (the server and local address in it)
+		// comes from net/http's handler.
 		var ctx context.Context
 		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 			ctx = bc.BaseContext()
 		}
-		h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs, SawClientPreface: sawPreface})
+		h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h2Handler{orig: h, next: hs.Handler, tls: !sawPreface},
+			BaseConfig: hs, SawClientPreface: sawPreface})
 	}
 	srv.TLSNextProto["h2"] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
-		serve(hs, h2TLSConn{newH2Conn(c, sendTimeout), c}, h2Handler{orig: h, next: hs.Handler}, false)
+		serve(hs, h2TLSConn{newH2Conn(c, sendTimeout), c}, h, false)
 	}
 	// net/http hands a clear-text connection over wrapped in a *tls.Conn,
 	// the client's preface already read.
@@ -61,21 +64,23 @@ func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 	}
 }
 
-// h2Handler serves the streams of an HTTP/2 connection over TLS. net/http
-// hands x/net a handler of its own (orig) that gives a request the TLS
-// state, body and remote address it lacks, answers "OPTIONS *" itself,
-// then calls the server's handler. x/net's requests lack none of the three
-// (h2TLSConn reports the TLS state), so every other request goes straight
-// to the server's handler, and, being HTTP/2, past headerLimit, which
-// checks only HTTP/1.x heads: three frames and about 670 bytes less on a
-// stream's stack, which must stay within the 4 KiB a new goroutine gets
-// (docs/performance.md, "A request path within a stream's first stack").
+// h2Handler serves the streams of an HTTP/2 connection. net/http hands
+// x/net a handler of its own (orig) that gives a request the TLS state (on
+// a TLS connection), body and remote address it lacks, answers "OPTIONS *"
+// itself, then calls the server's handler. x/net's requests lack none of
+// them (h2TLSConn reports the TLS state), so every other request goes
+// straight to the server's handler, and, being HTTP/2, past headerLimit,
+// which checks only HTTP/1.x heads: three frames and about 670 bytes less
+// on a stream's stack, which must stay within the 4 KiB a new goroutine
+// gets (docs/performance.md, "A request path within a stream's first
+// stack").
 type h2Handler struct {
 	orig, next http.Handler
+	tls        bool // a connection over TLS (else h2c)
 }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil || r.Body == nil || r.RemoteAddr == "" || r.RequestURI == "*" || r.ProtoMajor != 2 {
+	if h.tls && r.TLS == nil || r.Body == nil || r.RemoteAddr == "" || r.RequestURI == "*" || r.ProtoMajor != 2 {
 		h.orig.ServeHTTP(w, r)
 		return
 	}

@@ -203,3 +203,73 @@ func TestClientBodyTimeoutFromGlobal(t *testing.T) {
 	assert.True(t, closed, "answered long before the option's hour")
 	assert.True(t, strings.HasPrefix(out, "HTTP/1.1 408 "), out)
 }
+
+// h2StatusBackend is an HTTP/2 (prior knowledge) endpoint that answers
+// every request with the given :status and no body.
+func h2StatusBackend(t *testing.T, status string) string {
+	return serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				buf.Reset()
+				enc.WriteField(hpack.HeaderField{Name: ":status", Value: status})
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: buf.Bytes(), EndHeaders: true, EndStream: true})
+			}
+		}
+	})
+}
+
+// TestStatusOutOfRangeIsTheEndpoints: an HTTP/2 endpoint's :status is any
+// number x/net's transport can parse (net/http's HTTP/1.1 transport also
+// takes "099"). One outside 100-999 is a malformed answer: 502 and the
+// endpoint's failure, never relayed as a 200, and never a panic of the
+// HTTP/2 server's WriteHeader that leaves the endpoint counted in flight.
+func TestStatusOutOfRangeIsTheEndpoints(t *testing.T) {
+	for _, status := range []string{"99", "1000", "-1"} {
+		t.Run(status, func(t *testing.T) {
+			f := newFront(t, Options{}, ServerOptions{})
+			addr := h2StatusBackend(t, status)
+			b := &table.Backend{Name: "h2", Protocol: table.H2C, Endpoints: []table.Endpoint{{Address: addr}},
+				Passive: table.PassiveHealth{MaxFails: 2, Ejection: time.Hour}}
+			f.publish(t, routeTo("a.test", "/", b))
+
+			out, _ := rawExchange(t, f.plain, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+			assert.True(t, strings.HasPrefix(out, "HTTP/1.1 502 "), "HTTP/1.1 client: %q", out)
+
+			tr := &http.Transport{Protocols: new(http.Protocols)}
+			tr.Protocols.SetUnencryptedHTTP2(true)
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			req, _ := http.NewRequest("GET", "http://"+f.plain+"/", nil)
+			req.Host = "a.test"
+			resp, err := client.Do(req)
+			if assert.NoError(t, err, "HTTP/2 client") {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, 502, resp.StatusCode, "HTTP/2 client")
+			}
+			for _, e := range f.reg.Snapshot() {
+				assert.Zero(t, e.InFlight, "no request of the endpoint's is left in flight")
+			}
+			assert.Len(t, f.ejected(), 1, "two malformed answers eject the endpoint")
+		})
+	}
+}

@@ -85,7 +85,10 @@ func (s *Server) fetchErrorPage(r *http.Request, e *table.ErrorPages, b *table.B
 	if err == nil {
 		err = checkResponse(resp, out)
 	}
-	ep.End(balance.Outcome{Latency: time.Since(t0), Failed: err != nil})
+	// A client that left is not the error backend's failure (forward's
+	// clientFault): anyone could otherwise eject it by hanging up.
+	gone := errors.Is(err, errClientGone) || r.Context().Err() != nil
+	ep.End(balance.Outcome{Latency: time.Since(t0), Failed: err != nil && !gone})
 	if err != nil {
 		s.log.Debug("error page failed", zap.String("backend", e.Backend.Name), zap.Error(err))
 		return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"weir.dev/weir/proxy/table"
 )
@@ -160,4 +161,46 @@ func TestErrorBackendNeverDelaysPastItsTimeout(t *testing.T) {
 	assert.Equal(t, 404, code)
 	assert.Equal(t, "backend says 404", body, "an error backend that does not answer in time leaves the original")
 	assert.EqualValues(t, 1, asked.Load())
+}
+
+// TestAClientThatLeavesIsNotTheErrorPagesFault: a client that goes away
+// while its error page is being fetched is no failure of the error
+// backend's endpoint (which would let anyone eject the error backend, a
+// Service many Ingresses share, by hanging up after each request).
+func TestAClientThatLeavesIsNotTheErrorPagesFault(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	arrived, done := make(chan struct{}, 1), make(chan struct{})
+	pages := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select { // held until Weir gives up on it
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(pages.Close)
+	t.Cleanup(func() { close(done) })
+	pb := backendOf("pages", pages)
+	pb.Passive = table.PassiveHealth{MaxFails: 1, Ejection: time.Hour}
+	f.publish(t, pagesRoute("e.test", backendOf("web", statusServer(t)), pb, false, 404))
+
+	c := dialRaw(t, f.plain, "GET /404 HTTP/1.1\r\nHost: e.test\r\n\r\n", 10*time.Second)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the error page was never asked for")
+	}
+	c.Close()
+	pageAddr := pages.Listener.Addr().String()
+	require.Eventually(t, func() bool {
+		for _, e := range f.reg.Snapshot() {
+			if e.Address == pageAddr {
+				return e.InFlight == 0
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the request ends when its client leaves")
+	assert.Empty(t, f.ejected(), "the client left: no endpoint is blamed")
 }

@@ -347,9 +347,16 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, a *table.Action,
 // that Weir did not send as an upgrade to that protocol (tunnelling it
 // would let later bytes bypass routing), and a head with a byte that would
 // split it on the way to the client (HTTP/2 and TLS transports parse heads
-// more leniently than Weir's own HTTP/1.1 reader).
+// more leniently than Weir's own HTTP/1.1 reader), and a status code that
+// is not three digits.
 func checkResponse(resp *http.Response, out *outgoing) error {
 	err := checkHeaders(resp.Header)
+	if err == nil && (resp.StatusCode < 100 || resp.StatusCode > 999) {
+		// x/net's HTTP/2 transport takes any number as :status, and
+		// net/http's HTTP/1.1 one "099": a client would get a 200 (Weir's
+		// HTTP/1.x server) or a panic of the HTTP/2 server's WriteHeader.
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
 	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols &&
 		(out.upgrade == "" || !wire.HasToken(resp.Header["Upgrade"], out.upgrade)) {
 		err = fmt.Errorf("101 Switching Protocols to a request for Upgrade %q", out.upgrade)

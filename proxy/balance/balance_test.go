@@ -230,3 +230,30 @@ func TestFailuresDoNotLookFast(t *testing.T) {
 	e.End(Outcome{Latency: 10 * time.Microsecond, Failed: true})
 	assert.Greater(t, e.EWMA(), 20*time.Millisecond, "a fast failure raises the latency estimate")
 }
+
+// TestPickSurvivesAvailabilityChangingMidPick: an endpoint may become
+// unavailable between counting the candidates and drawing them (another
+// request's failure ejects it, a health verdict arrives). Every policy
+// then still picks an endpoint (Pick's fallback) instead of failing. Rand
+// stands in for the concurrent change: its first draw takes the last
+// endpoint out.
+func TestPickSurvivesAvailabilityChangingMidPick(t *testing.T) {
+	for _, kind := range []table.BalanceKind{table.RoundRobin, table.Random, table.EWMA, table.LeastConn, table.SED} {
+		t.Run(fmt.Sprint(kind), func(t *testing.T) {
+			eps := endpoints(3, nil)
+			calls := 0
+			rnd := func(n int) int {
+				calls++
+				if calls == 1 {
+					eps[2].SetHealthy(false)
+					return n - 1
+				}
+				return 0
+			}
+			p := NewPool(&table.Backend{Name: "b", Balance: table.BalancePolicy{Kind: kind}}, eps, PoolOptions{Rand: rnd})
+			var e *Endpoint
+			require.NotPanics(t, func() { e = p.Pick(req, "", nil) })
+			assert.NotNil(t, e)
+		})
+	}
+}

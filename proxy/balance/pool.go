@@ -201,6 +201,14 @@ func (p *Pool) twoChoices(f filter, n int) *Endpoint {
 		j++
 	}
 	a, b := p.nth(f, i), p.nth(f, j)
+	if a == nil || b == nil {
+		// Availability changed since counting: the one left, or nil and
+		// Pick takes any untried endpoint.
+		if a == nil {
+			return b
+		}
+		return a
+	}
 	if score(b) < score(a) {
 		return b
 	}

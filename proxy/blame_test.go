@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +273,29 @@ func TestStatusOutOfRangeIsTheEndpoints(t *testing.T) {
 			assert.Len(t, f.ejected(), 1, "two malformed answers eject the endpoint")
 		})
 	}
+}
+
+// panickyWriter stands for any bug on the way to the client: its
+// WriteHeader panics.
+type panickyWriter struct{ *httptest.ResponseRecorder }
+
+func (panickyWriter) WriteHeader(int) { panic("a bug on the way to the client") }
+
+// A panic while an endpoint's answer is passed on must not leave the
+// endpoint counted busy: least-connections would avoid it for good.
+func TestAPanicMidAnswerEndsTheAttempt(t *testing.T) {
+	f := newFront(t, Options{}, ServerOptions{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(be.Close)
+	f.publish(t, routeTo("a.test", "/", backendOf("web", be)))
+	r := httptest.NewRequest(http.MethodGet, "http://a.test/", nil)
+	require.Panics(t, func() { f.srv.ServeHTTP(panickyWriter{httptest.NewRecorder()}, r) })
+	found := false
+	for _, e := range f.reg.Snapshot() {
+		if e.Address == be.Listener.Addr().String() {
+			found = true
+			assert.Zero(t, e.InFlight, "the endpoint is still counted busy")
+		}
+	}
+	assert.True(t, found)
 }

@@ -198,6 +198,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 	deadline = routeTimeouts(a, &to, ex.start, deadline)
 	var triedBuf [4]*balance.Endpoint
 	tried := triedBuf[:0]
+	var inFlight *balance.Endpoint // begun, not ended yet
+	defer endOnPanic(&inFlight)
 	for attempt := 0; attempt < tries; attempt++ {
 		if attempt > 0 && !deadline.IsZero() && time.Now().After(deadline) {
 			break
@@ -212,6 +214,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		ex.upstream = ep.Address()
 		out.addr, out.gone = ep.Address(), ep.Gone()
 		ep.Begin()
+		inFlight = ep
 		t0 := ex.start
 		if attempt > 0 {
 			t0 = time.Now()
@@ -222,10 +225,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 			err = checkResponse(resp, out)
 		}
 		if err != nil && s.clientFault(w, r, out, err, ex) {
+			inFlight = nil
 			ep.End(balance.Outcome{Latency: ex.upLatency})
 			return
 		}
 		if err != nil {
+			inFlight = nil
 			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: true})
 			ex.err = err
 			if attempt+1 < tries && retryable(err, out, b.Retry.On) {
@@ -236,10 +241,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		failed := b.Passive.On5xx && resp.StatusCode >= 500
 		if attempt+1 < tries && retryStatus(resp.StatusCode, out, b.Retry.On) {
 			resp.Body.Close()
+			inFlight = nil
 			ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed, Status: resp.StatusCode})
 			continue
 		}
 		blame := s.respond(w, r, resp, pool, a, ep, out, ex)
+		inFlight = nil
 		ep.End(balance.Outcome{Latency: ex.upLatency, Failed: failed || blame, Status: resp.StatusCode})
 		return
 	}
@@ -264,6 +271,15 @@ func (s *Server) refuseHSTS(w http.ResponseWriter, hsts string, ex *exchange) {
 func (s *Server) refuseRequestHead(w http.ResponseWriter, b *table.Backend, err error, ex *exchange) {
 	s.log.Error("request head not sent", zap.String("backend", b.Name), zap.Error(err))
 	ex.status, ex.err, ex.reason = s.answer(w, http.StatusInternalServerError, "invalid request head"), err, reasonUnsafeHead
+}
+
+// endOnPanic ends the attempt on *ep when a panic unwinds forward between
+// the endpoint's Begin and End: otherwise least-connections would count it
+// busy for good. The attempt counts as neither success nor failure.
+func endOnPanic(ep **balance.Endpoint) {
+	if *ep != nil {
+		(*ep).End(balance.Outcome{})
+	}
 }
 
 // respond passes an endpoint's answer to the client, and reports whether a

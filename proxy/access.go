@@ -87,7 +87,11 @@ func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request, a *table.Acti
 // externalAuth asks the auth service and applies its decision: it returns
 // the cookies to add to the backend's response, or false when it answered.
 func (s *Server) externalAuth(w http.ResponseWriter, r *http.Request, a *table.Action, ex *exchange) ([]string, bool) {
-	d := a.ExternalAuth.Check(r.Context(), r, auth.Facts{Scheme: ex.info.scheme, ClientIP: ex.info.clientIP, RequestID: ex.info.requestID})
+	f := auth.Facts{Scheme: ex.info.scheme, ClientIP: ex.info.clientIP, RequestID: ex.info.requestID}
+	if ex.route != nil {
+		f.RouteHost, f.RoutePath, f.RouteKind = ex.route.Host, ex.route.Path.Value, byte(ex.route.Path.Type)
+	}
+	d := a.ExternalAuth.Check(r.Context(), r, f)
 	if d.Status == 0 {
 		for k, vs := range d.Upstream {
 			if len(vs) == 0 {

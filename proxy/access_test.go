@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"weir.dev/weir/annotations"
 	"weir.dev/weir/proxy/auth"
 	"weir.dev/weir/proxy/cors"
 	"weir.dev/weir/proxy/ratelimit"
@@ -404,5 +405,42 @@ func TestDigestAuthThroughTheProxy(t *testing.T) {
 	resp, body := h.do(req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "backend GET user= authz= cookie=", body, "the credentials are not forwarded")
+	assert.Equal(t, int64(1), hits.Load())
+}
+
+// TestAuthCacheIsPerHostAndPath: the translator gives every host and path
+// of an Ingress one External, so its answer cache must keep them apart, as
+// ingress-nginx's key (server name, auth location of the path, then
+// auth-cache-key) does: an allowed answer for bob on app.test/ must not
+// let bob into app.test/admin or other.test/, which the auth service
+// refuses him.
+func TestAuthCacheIsPerHostAndPath(t *testing.T) {
+	h := newHarness(t, Options{})
+	var hits, asked atomic.Int64
+	authSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if r.Header.Get("Cookie") == "session=bob" && r.Header.Get("X-Original-Url") == "http://app.test/" {
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(authSrv.Close)
+	ext := auth.NewExternal(auth.ExternalConfig{URL: authSrv.URL + "/auth",
+		CacheKey:   []auth.KeyPart{{Kind: annotations.KeyCookie, Name: "session"}},
+		CacheRules: []auth.CacheRule{{Statuses: []int{200}, TTL: time.Hour}}})
+	b := backendOf("app", echo(t, &hits))
+	var routes []*table.Route
+	for _, hp := range [][2]string{{"app.test", "/"}, {"app.test", "/admin"}, {"other.test", "/"}} {
+		rt := routeTo(hp[0], hp[1], b)
+		rt.Action.ExternalAuth = ext
+		routes = append(routes, rt)
+	}
+	h.publish(routes...)
+	code, _ := h.get("app.test", "/", "Cookie", "session=bob")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = h.get("app.test", "/admin", "Cookie", "session=bob")
+	assert.Equal(t, http.StatusForbidden, code, "another path of the Ingress is asked about")
+	code, _ = h.get("other.test", "/", "Cookie", "session=bob")
+	assert.Equal(t, http.StatusForbidden, code, "another host of the Ingress is asked about")
 	assert.Equal(t, int64(1), hits.Load())
 }

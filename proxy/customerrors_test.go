@@ -91,6 +91,23 @@ func TestCustomErrorsServeThePageWithTheOriginalStatus(t *testing.T) {
 	assert.Equal(t, "backend says 200", body)
 }
 
+// TestListedNotModifiedKeepsItsHead: custom-http-errors accepts 300-599, so
+// 304 may be listed; a 304 has no body to replace, and the page's body
+// written after a 304 head broke the connection: every revalidation of a
+// cached resource failed. The client gets the endpoint's 304 as it is.
+func TestListedNotModifiedKeepsItsHead(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.publish(pagesRoute("e.test", backendOf("web", statusServer(t)), backendOf("pages", pageServer(t)), false, 304, 404))
+	req := httptest.NewRequest("GET", "http://e.test/304", nil)
+	req.RequestURI = ""
+	resp, body := h.do(req)
+	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
+	assert.Empty(t, body)
+	assert.Equal(t, "backend", resp.Header.Get("X-From"), "the endpoint's own head, not the page's")
+	code, _ := h.get("e.test", "/404")
+	assert.Equal(t, 404, code)
+}
+
 func TestCustomErrorsCoverWeirsOwnAnswers(t *testing.T) {
 	h := newHarness(t, Options{})
 	dead := httptest.NewServer(http.NotFoundHandler())

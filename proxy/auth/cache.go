@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"strings"
 	"sync"
@@ -84,9 +85,16 @@ func (c *answerCache) ttl(status int) time.Duration {
 	return 0
 }
 
-// render builds the cache key of a request.
+// render builds the cache key of a request: a digest of its parts, so
+// that an entry's size does not depend on the request (a client's header
+// may be as long as the header limit) and no credentials are kept.
 func (c *answerCache) render(r *http.Request, f Facts) string {
 	var b strings.Builder
+	b.WriteString(f.RouteHost)
+	b.WriteByte(0)
+	b.WriteString(f.RoutePath)
+	b.WriteByte(f.RouteKind)
+	b.WriteByte(0)
 	for _, p := range c.key {
 		switch p.Kind {
 		case annotations.KeyLiteral:
@@ -108,10 +116,17 @@ func (c *answerCache) render(r *http.Request, f Facts) string {
 		case annotations.KeyArg:
 			b.WriteString(r.URL.Query().Get(p.Name))
 		case annotations.KeyRemoteUser:
+			// The name is only what the client claims: the answer is
+			// kept for the whole credentials (a digest of them), so that
+			// naming a user without the password never reuses it.
 			u, _, _ := credentials(r.Header["Authorization"])
 			b.WriteString(u)
+			b.WriteByte(0)
+			sum := sha256.Sum256([]byte(strings.Join(r.Header["Authorization"], "\n")))
+			b.Write(sum[:])
 		}
 		b.WriteByte(0) // parts never run into each other
 	}
-	return b.String()
+	sum := sha256.Sum256([]byte(b.String()))
+	return string(sum[:])
 }

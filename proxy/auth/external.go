@@ -115,6 +115,13 @@ type Facts struct {
 	Scheme    string // http or https
 	ClientIP  string
 	RequestID string
+	// RouteHost and RoutePath name the route the request matched (its
+	// host pattern and path): one External serves every host and path of
+	// an Ingress, and its cached answers are kept per route, as
+	// ingress-nginx's cache key starts with the server name and the auth
+	// location of the path.
+	RouteHost, RoutePath string
+	RouteKind            byte // the path's match type
 }
 
 // Decision is the outcome of a check. Status 0 allows the request: Upstream
@@ -218,7 +225,11 @@ func (e *External) subrequest(ctx context.Context, r *http.Request, f Facts) (*h
 	// server reuses the client's header memory for its next request.
 	if h := r.Header.Clone(); h != nil {
 		for k := range h {
-			if skipHeader[k] {
+			// A name with "_" is one an auth service built on CGI, WSGI
+			// or Rack reads as the "-" name it may decide by
+			// (X_Original_URL as X-Original-URL): never passed, as
+			// the proxy drops them by default toward backends.
+			if skipHeader[k] || strings.IndexByte(k, '_') >= 0 {
 				delete(h, k)
 			}
 		}
@@ -259,6 +270,9 @@ var skipHeader = map[string]bool{
 	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true, "Expect": true, "Host": true,
 	"X-Forwarded-Proto": true, "X-Forwarded-For": true, "X-Real-Ip": true, "X-Forwarded-Host": true,
 	"X-Forwarded-Port": true, "Proxy-Authorization": true,
+	// httpoxy (CVE-2016-5385), and a scheme some frameworks read before
+	// X-Forwarded-Proto: never forwarded from a client.
+	"Proxy": true, "X-Forwarded-Scheme": true,
 	// Facts about the original request are Weir's alone: a client's own
 	// values could steer the auth service's decision.
 	"X-Original-Url": true, "X-Original-Uri": true, "X-Original-Method": true, "X-Scheme": true,

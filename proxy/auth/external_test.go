@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,4 +142,80 @@ func TestSubrequestOwnsItsHeaderValues(t *testing.T) {
 	assert.Equal(t, "Bearer t", sub.Header.Get("Authorization"))
 	assert.Equal(t, "s=1", sub.Header.Get("Cookie"))
 	assert.Empty(t, sub.Header.Get("Content-Length"), "a skipped field stays out")
+}
+
+// TestRemoteUserCacheKeyNeedsThePassword: $remote_user in auth-cache-key is
+// the user name a client claims; a cached allow for alice's credentials must
+// not serve a request naming alice with a wrong password.
+func TestRemoteUserCacheKeyNeedsThePassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL,
+		CacheKey:   []KeyPart{{Kind: annotations.KeyRemoteUser}},
+		CacheRules: []CacheRule{{Statuses: []int{200}, TTL: time.Hour}}})
+	check := func(user, password string) int {
+		r := httptest.NewRequest(http.MethodGet, "http://app/", nil)
+		r.SetBasicAuth(user, password)
+		return e.Check(context.Background(), r, Facts{Scheme: "https"}).Status
+	}
+	require.Zero(t, check("alice", "secret"))
+	assert.Equal(t, http.StatusUnauthorized, check("alice", "guess"), "a claimed name is not a proof")
+}
+
+// TestAnswerCacheKeysAreBounded: a cached answer's key must not keep the
+// request's values themselves. Any client can have a 401 cached (the
+// default auth-cache-duration keeps 401s for 5 minutes) under a key
+// holding a header of up to the request header limit: 4,096 such answers
+// held about 128 MiB per Ingress, and every cached key kept a client's
+// credentials in memory.
+func TestAnswerCacheKeysAreBounded(t *testing.T) {
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL,
+		CacheKey:   []KeyPart{{Kind: annotations.KeyHeader, Name: "Authorization"}},
+		CacheRules: []CacheRule{{Statuses: []int{401}, TTL: time.Hour}}})
+	big := "Bearer " + strings.Repeat("x", 30<<10)
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "http://app/", nil)
+		r.Header.Set("Authorization", big)
+		assert.Equal(t, http.StatusUnauthorized, e.Check(context.Background(), r, Facts{Scheme: "https"}).Status)
+	}
+	assert.Equal(t, int64(1), asked.Load(), "the answer is cached")
+	e.cache.mu.Lock()
+	defer e.cache.mu.Unlock()
+	for k := range e.cache.m {
+		assert.LessOrEqual(t, len(k), 64, "a cached key holds a digest, not the request's values")
+	}
+}
+
+// TestSubrequestDropsMadeUpFacts: what Weir never forwards to a backend
+// must not reach the auth service either: a header name with "_" (a CGI,
+// WSGI or Rack auth service reads X_Original_URL as X-Original-URL, the
+// fact it decides by), Proxy (httpoxy) and X-Forwarded-Scheme.
+func TestSubrequestDropsMadeUpFacts(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}))
+	defer srv.Close()
+	e := NewExternal(ExternalConfig{URL: srv.URL})
+	r := httptest.NewRequest(http.MethodGet, "http://app.example/admin", nil)
+	r.Header["X_original_url"] = []string{"http://app.example/public"}
+	r.Header["X_auth_request_redirect"] = []string{"/public"}
+	r.Header.Set("Proxy", "http://evil.test:3128")
+	r.Header.Set("X-Forwarded-Scheme", "https")
+	d := e.Check(context.Background(), r, Facts{Scheme: "http", ClientIP: "192.0.2.1", RequestID: "rid"})
+	require.Zero(t, d.Status, "%v", d.Err)
+	assert.Equal(t, "http://app.example/admin", got.Get("X-Original-Url"))
+	for _, k := range []string{"X_original_url", "X_auth_request_redirect", "Proxy", "X-Forwarded-Scheme"} {
+		assert.Empty(t, got[k], k)
+	}
 }

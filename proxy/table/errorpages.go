@@ -20,8 +20,12 @@ type ErrorPages struct {
 	Namespace, Ingress string
 }
 
-// Intercepts reports whether code is listed.
+// Intercepts reports whether code is listed. A 304 never is: it has no
+// body to replace, and its head updates what the client has cached.
 func (e *ErrorPages) Intercepts(code int) bool {
+	if code == 304 {
+		return false
+	}
 	for _, c := range e.Codes {
 		if c == code {
 			return true

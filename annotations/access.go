@@ -446,7 +446,7 @@ func registerAccess() {
 		loc("auth-signin-redirect-param", "rd", "Query parameter of auth-signin that carries the original URL.", RiskLow),
 		loc("auth-response-headers", "", "Headers copied from the auth response to the request sent upstream.", RiskMedium),
 		loc("auth-request-redirect", "", "X-Auth-Request-Redirect sent to the auth service (default: the request URI).", RiskLow),
-		loc("auth-cache-key", "", "Caches the auth service's answers per this key (nginx variables such as $http_authorization, $cookie_NAME, $remote_user); unset: no caching.", RiskMedium),
+		loc("auth-cache-key", "", "Caches the auth service's answers per this key (nginx variables such as $http_authorization, $cookie_NAME, $remote_user), for each host and path of the Ingress apart; `$remote_user` counts with the whole credentials, not the name alone; unset: no caching.", RiskMedium),
 		loc("auth-cache-duration", DefaultCacheDuration, "Statuses and lifetime of cached auth answers (\"200 202 10m, 401 5m\"); answers with Set-Cookie are never cached; invalid: every path answers 503.", RiskMedium),
 		loc("auth-always-set-cookie", "false", "Pass the auth service's Set-Cookie to the client on every response, not only successful ones.", RiskLow),
 		loc("limit-rps", "0", "Requests per second per client address (per Ingress, per replica), with a burst of rps×multiplier; excess gets 503.", RiskLow),

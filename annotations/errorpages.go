@@ -187,7 +187,7 @@ func (p *parser) has(name string) bool {
 
 // errorPageEntries are the annotations of this file, all location-level.
 var errorPageEntries = []struct{ name, def, doc string }{
-	{"custom-http-errors", "", "Comma-separated statuses (300-599) whose body comes from the error backend (default-backend, else --default-backend-service), which gets X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID; the client keeps the original status. An invalid list: the Ingress is not served."},
+	{"custom-http-errors", "", "Comma-separated statuses (300-599; a listed 304 is passed on as it is: it has no body) whose body comes from the error backend (default-backend, else --default-backend-service), which gets X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID; the client keeps the original status. An invalid list: the Ingress is not served."},
 	{"default-backend", "", "Service (same namespace, first port) answering the Ingress's custom-http-errors and every request whose Service has no endpoints."},
 	{"mirror-target", "", "http(s) URL that gets a copy of each request, response discarded; $request_uri stands for the client's path and query; without a path the client's is sent. Copies never delay or fail the request; at most 256 in flight per process."},
 	{"mirror-request-body", "on", "off: copies carry no body. Bodies over 64 KiB or of unknown length are never copied (the request is then not mirrored)."},

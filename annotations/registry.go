@@ -223,7 +223,7 @@ func init() {
 		Entry{Name: "whitelist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
 			Doc: "Alias of allowlist-source-range, read when that is absent."},
 		Entry{Name: "denylist-source-range", Scope: ScopeLocation, Risk: RiskCritical, Supported: true, FailClosed: true,
-			Doc: "Comma-separated CIDRs refused with 403 (checked before the allow list)."},
+			Doc: "Comma-separated CIDRs refused with 403 (checked before the allow list). In both lists an IPv4-mapped entry (`::ffff:10.0.0.0/104`) means its IPv4 range (`10.0.0.0/8`): IPv4 clients are matched by their IPv4 address."},
 		Entry{Name: "server-alias", Scope: ScopeIngress, Risk: RiskLow, Supported: true,
 			Doc: "Comma-separated extra host names served like the Ingress's rule hosts."},
 	)

@@ -204,6 +204,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, pool *balance.P
 		if attempt > 0 && !deadline.IsZero() && time.Now().After(deadline) {
 			break
 		}
+		if attempt > 0 && a.Timeouts.Request > 0 {
+			// timeouts.request bounds every attempt together: a later one
+			// gets only what is left of it.
+			left := max(time.Until(ex.start.Add(a.Timeouts.Request)), time.Millisecond)
+			to.read, to.connect = min(to.read, left), min(to.connect, left)
+		}
 		ep := s.pick(r, pool, pinned, &ex.info, tried)
 		if ep == nil {
 			break

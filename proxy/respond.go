@@ -78,7 +78,9 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, rt *table.Rout
 	case rd.Path != "":
 		path = rd.Path
 	case rd.PrefixPath != "" && rt != nil:
-		path = replacePrefix(path, rt.Path.Value, rd.PrefixPath)
+		// The path the router matched, as URLRewrite does: the raw path's
+		// ".." and "//" segments would otherwise reach the Location.
+		path = replacePrefix(matchedPath(r), rt.Path.Value, rd.PrefixPath)
 	}
 	loc := scheme + "://" + host
 	if port != "" {

@@ -69,15 +69,22 @@ func writeSwitchingHead(bw *bufio.Writer, h http.Header) error {
 }
 
 // copyActive copies src to dst, pushing the idle timer back after every
-// read.
+// read. Each write must make progress within idle: reads in the other
+// direction push the timer back, so a peer that keeps sending but takes
+// nothing would otherwise hold the tunnel for good (nginx bounds these
+// writes with send_timeout).
 func copyActive(dst io.Writer, src io.Reader, timer *time.Timer, idle time.Duration) (int64, error) {
 	buf := getBuffer()
 	defer putBuffer(buf)
+	dl, _ := dst.(interface{ SetWriteDeadline(time.Time) error })
 	var total int64
 	for {
 		n, err := src.Read(*buf)
 		if n > 0 {
 			timer.Reset(idle)
+			if dl != nil {
+				dl.SetWriteDeadline(time.Now().Add(idle))
+			}
 			wn, werr := dst.Write((*buf)[:n])
 			total += int64(wn)
 			if werr != nil {

@@ -67,6 +67,9 @@ func (s *streams) publish(res *translate.Result) {
 			}
 			hosts[h] = t
 		}
+		for _, h := range res.PassthroughTerminated {
+			hosts[h] = nil // Lookup finds the exact host: not passed through
+		}
 		s.passthrough.SetRoutes(stream.NewRoutes(hosts))
 	}
 	if res.EndpointsOnly != nil {

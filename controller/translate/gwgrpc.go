@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -82,7 +83,10 @@ func grpcMatch(m *gatewayv1.GRPCRouteMatch) (table.Route, error) {
 			rt.Path = table.PathMatch{Type: table.PathRegexFull, Value: "/[^/]+/" + regexp.QuoteMeta(method)}
 		}
 	}
-	for _, h := range m.Headers {
+	for i, h := range m.Headers {
+		if firstGRPCHeader(m.Headers[:i], h.Name) {
+			continue // the first match of a name wins
+		}
 		hm, err := valueMatch(h.Type != nil && *h.Type == gatewayv1.GRPCHeaderMatchRegularExpression, h.Value)
 		if err != nil {
 			return rt, fmt.Errorf("header %s: %w", h.Name, err)
@@ -90,6 +94,17 @@ func grpcMatch(m *gatewayv1.GRPCRouteMatch) (table.Route, error) {
 		rt.Headers = append(rt.Headers, table.HeaderMatch{Name: string(h.Name), Type: hm.Type, Value: hm.Value})
 	}
 	return rt, nil
+}
+
+// firstGRPCHeader reports whether an earlier match names the same header
+// (names are case-insensitive).
+func firstGRPCHeader(earlier []gatewayv1.GRPCHeaderMatch, name gatewayv1.GRPCHeaderName) bool {
+	for _, e := range earlier {
+		if strings.EqualFold(string(e.Name), string(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 func orAny(expr string) string {

@@ -23,6 +23,9 @@ import (
 //     default action) or spec.tls on a changed Ingress (certificates and
 //     ssl-redirect are per TLS host, wildcards included);
 //   - server-alias anywhere (an alias adds routes to another host);
+//   - ssl-passthrough on a changed Ingress or one it would translate, or
+//     any host passed through already (Result.Passthrough is computed
+//     only by a full translation; a wildcard's covers other hosts);
 //   - an Ingress whose load-balance, upstream-hash-by or affinity differs
 //     from the defaults anywhere (the oldest Ingress using a Service port
 //     sets them for every host).
@@ -142,6 +145,9 @@ func coupled(ing *networkingv1.Ingress, changed bool) bool {
 	if _, ok := ing.Annotations[annotations.Prefix+"server-alias"]; ok {
 		return true
 	}
+	if _, ok := ing.Annotations[annotations.Prefix+"ssl-passthrough"]; ok {
+		return true
+	}
 	return ing.Spec.DefaultBackend != nil || (changed && len(ing.Spec.TLS) > 0)
 }
 
@@ -152,7 +158,8 @@ func coupled(ing *networkingv1.Ingress, changed bool) bool {
 // a new table; ok is false when the path does not apply (see above) and
 // the caller translates in full. The Gateway side is prev's.
 func RefreshIngresses(prev *Result, changed map[string]*networkingv1.Ingress, generation uint64) (*Result, bool) {
-	if prev == nil || prev.Table == nil || prev.ing == nil || prev.idx == nil || prev.ing.off != "" || prev.ing.broken {
+	if prev == nil || prev.Table == nil || prev.ing == nil || prev.idx == nil || prev.ing.off != "" || prev.ing.broken ||
+		len(prev.Passthrough) > 0 {
 		return nil, false
 	}
 	s := prev.ing

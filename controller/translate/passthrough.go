@@ -1,6 +1,9 @@
 package translate
 
 import (
+	"slices"
+	"strings"
+
 	"weir.dev/weir/annotations"
 	"weir.dev/weir/proxy/table"
 )
@@ -20,8 +23,9 @@ var passthroughField = "metadata.annotations[" + annotations.Prefix + "ssl-passt
 // apply only to plain HTTP, and canaries of the host get no passthrough
 // connection (they keep their plain-HTTP share). Without
 // --enable-ssl-passthrough the annotation is reported and the host is
-// served terminated, as if it were absent.
-func (t *translator) passthrough(mains, canaries []*parsed) map[string]*table.Backend {
+// served terminated, as if it were absent. The second result lists the
+// exact hosts Weir terminates under a passed-through wildcard (terminated).
+func (t *translator) passthrough(mains, canaries []*parsed) (map[string]*table.Backend, []string) {
 	out := map[string]*table.Backend{}
 	for _, p := range mains {
 		if !p.cfg.SSLPassthrough {
@@ -48,8 +52,27 @@ func (t *translator) passthrough(mains, canaries []*parsed) map[string]*table.Ba
 	}
 	t.warnPassthroughCanaries(canaries, out)
 	if len(out) == 0 {
-		return nil
+		return nil, nil
 	}
+	return out, t.terminated(out)
+}
+
+// terminated lists the exact hosts with routes that Weir terminates while
+// a passed-through wildcard covers them: an exact host wins over a
+// wildcard, as in HTTP routing, whichever Ingress (or namespace) owns each
+// (a tenant's "*.example.com" took the TLS connections of every other
+// namespace's host under it).
+func (t *translator) terminated(pass map[string]*table.Backend) []string {
+	var out []string
+	for h := range t.hosts {
+		if h == "" || strings.HasPrefix(h, "*.") || pass[h] != nil {
+			continue
+		}
+		if _, suffix, ok := strings.Cut(h, "."); ok && pass["*."+suffix] != nil {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

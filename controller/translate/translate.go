@@ -35,6 +35,9 @@ type Result struct {
 	// backend their TLS connections are spliced to (passthrough.go); its
 	// endpoints are Table.Endpoints(backend).
 	Passthrough map[string]*table.Backend
+	// PassthroughTerminated are exact hosts Weir terminates although a
+	// wildcard of Passthrough covers them (an exact host wins).
+	PassthroughTerminated []string
 	// TCPServices and UDPServices are the services ConfigMaps' valid
 	// entries, by port (tcpservices.go); tcpUses names their Services.
 	TCPServices []stream.Service
@@ -162,8 +165,8 @@ func Translate(in *Inputs, generation uint64) *Result {
 		tb = nil
 	}
 	res := &Result{Table: tb, Certificates: t.certs, CertificateSecrets: t.certSecrets, DefaultCertificate: defCert, ClientCertHosts: t.clientHosts, idx: &indexHolder{t.idx}}
-	res.Passthrough = t.passthrough(mains, canaries) // passthrough.go
-	t.streamServices(in, res)                        // tcpservices.go
+	res.Passthrough, res.PassthroughTerminated = t.passthrough(mains, canaries) // passthrough.go
+	t.streamServices(in, res)                                                   // tcpservices.go
 	t.translateGateways(in, generation, res)
 	res.Problems = sortProblems(t.problems)
 	if tb != nil {

@@ -35,7 +35,8 @@ type Routes struct {
 }
 
 // NewRoutes builds routes from host names: exact lower-case names or
-// one-label wildcards such as "*.example.com".
+// one-label wildcards such as "*.example.com". An exact name with a nil
+// target is not passed through, even under a wildcard.
 func NewRoutes(hosts map[string]*Target) *Routes {
 	r := &Routes{exact: map[string]*Target{}, wildcard: map[string]*Target{}}
 	for h, t := range hosts {

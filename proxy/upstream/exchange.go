@@ -492,6 +492,9 @@ func (u *upgradedConn) Read(p []byte) (int, error)  { return u.c.br.Read(p) }
 func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
 func (u *upgradedConn) Close() error                { return u.c.nc.Close() } // buffers go to the GC: a reader may still hold them
 
+// SetWriteDeadline bounds the tunnel's writes to the endpoint.
+func (u *upgradedConn) SetWriteDeadline(t time.Time) error { return u.c.nc.SetWriteDeadline(t) }
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

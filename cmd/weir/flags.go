@@ -133,7 +133,7 @@ func newFlagSet() (*config, *flag.FlagSet) {
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 32<<10, "request headers larger than this get 431")
 	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", 60*time.Second, "a client that sends nothing of its request body for this long gets 408 (nginx's client_body_timeout)")
 	fs.BoolVar(&c.underscoresInHeaders, "enable-underscores-in-headers", false, "forward request headers whose names contain \"_\" (default: dropped, as ingress-nginx does)")
-	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port")
+	fs.BoolVar(&c.profiling, "profiling", false, "serve Go's /debug/pprof on the metrics port, to loopback clients only (kubectl port-forward)")
 	fs.BoolVar(&c.sysmonBatch, "sysmon-batch", true, "Linux: run the Go runtime's monitor thread under SCHED_BATCH, so that its frequent wake-ups do not preempt the threads serving requests (docs/performance.md)")
 	c.gatherWrites = gatherAuto
 	fs.Func("gather-writes", "\"auto\", \"on\" or \"off\": the first write of an answer, or of a request to an endpoint, first lets the other ready connections be read, so a batch's writes wake a receiver once; auto: on while GOMAXPROCS is 1 (docs/performance.md)", func(v string) error {

@@ -205,3 +205,19 @@ func TestMetricsOfRemovedIngressesAndEndpointsGoAway(t *testing.T) {
 	require.True(t, s.has("weir_requests_total", map[string]string{"ingress": "app"}), "the remaining Ingress keeps its series")
 	require.True(t, s.has("weir_endpoint_healthy", map[string]string{"endpoint": "127.0.0.1:" + w.backends[0]}))
 }
+
+// With --profiling, profiles are served to loopback clients only (kubectl
+// port-forward); the metrics port's other clients, the cluster network's,
+// get 403.
+func TestProfilesOnlyForLoopbackClients(t *testing.T) {
+	cfg, err := parseFlags([]string{"--profiling"})
+	require.NoError(t, err)
+	h := metricsServer(cfg, prometheus.NewRegistry(), func() bool { return true }).Handler
+	for addr, want := range map[string]int{"10.0.0.5:4000": 403, "[2001:db8::5]:4000": 403, "127.0.0.1:4000": 200, "[::1]:4000": 200} {
+		r := httptest.NewRequest("GET", "/debug/pprof/", nil)
+		r.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		assert.Equal(t, want, rec.Code, addr)
+	}
+}

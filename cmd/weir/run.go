@@ -341,11 +341,28 @@ func metricsServer(cfg *config, reg *prometheus.Registry, ready func() bool) *ht
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.profiling {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/", loopbackOnly(pprof.Index))
+		mux.HandleFunc("/debug/pprof/profile", loopbackOnly(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/trace", loopbackOnly(pprof.Trace))
 	}
 	return &http.Server{Addr: cfg.addr(cfg.metricsPort), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// loopbackOnly serves h to clients on the Pod's own loopback (kubectl
+// port-forward arrives there) and refuses the rest with 403: a CPU profile
+// or a trace holds the process for as long as it is asked to, and the
+// metrics port is open to the cluster network (ingress-nginx serves its
+// profiles on 127.0.0.1 only).
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.Unmap().IsLoopback() {
+			http.Error(w, "profiles are served to loopback clients only (kubectl port-forward)", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func serveMetrics(srv *http.Server, ln net.Listener, log *zap.Logger) {

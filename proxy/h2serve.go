@@ -80,7 +80,7 @@ type h2Handler struct {
 }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.tls && r.TLS == nil || r.Body == nil || r.RemoteAddr == "" || r.RequestURI == "*" || r.ProtoMajor != 2 {
+	if h.next == nil || h.tls && r.TLS == nil || r.Body == nil || r.RemoteAddr == "" || r.RequestURI == "*" || r.ProtoMajor != 2 {
 		h.orig.ServeHTTP(w, r)
 		return
 	}

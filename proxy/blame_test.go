@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http2/h2c"
 	"golang.org/x/net/http2/hpack"
 
+	"weir.dev/weir/proxy/balance"
 	"weir.dev/weir/proxy/table"
 )
 
@@ -298,4 +299,28 @@ func TestAPanicMidAnswerEndsTheAttempt(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
+}
+
+// endOnPanic says an attempt a panic unwound "counts as neither success nor
+// failure": it must not clear the endpoint's run of passive failures.
+func TestAPanickedAttemptIsNotASuccess(t *testing.T) {
+	ep := balance.NewEndpoint("10.0.0.1:80", table.HTTP1, time.Now)
+	ep.SetPassive(table.PassiveHealth{MaxFails: 2, Ejection: time.Minute})
+	ep.Begin()
+	ep.End(balance.Outcome{Latency: time.Millisecond, Failed: true}) // failure 1 of 2
+	func() {
+		defer func() { recover() }()
+		inFlight := ep
+		ep.Begin()
+		defer endOnPanic(&inFlight)
+		panic("a bug mid-answer")
+	}()
+	if ep.InFlight() != 0 {
+		t.Fatalf("in flight %d", ep.InFlight())
+	}
+	ep.Begin()
+	ep.End(balance.Outcome{Latency: time.Millisecond, Failed: true}) // failure 2 of 2
+	if !ep.Ejected() {
+		t.Fatal("a panicked attempt counted as a success: it reset the endpoint's passive failures")
+	}
 }

@@ -284,7 +284,7 @@ func (s *Server) refuseRequestHead(w http.ResponseWriter, b *table.Backend, err 
 // busy for good. The attempt counts as neither success nor failure.
 func endOnPanic(ep **balance.Endpoint) {
 	if *ep != nil {
-		(*ep).End(balance.Outcome{})
+		(*ep).Abandon()
 	}
 }
 

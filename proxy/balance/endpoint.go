@@ -111,6 +111,10 @@ func (e *Endpoint) SetPassive(p table.PassiveHealth) { e.passive.Store(&p) }
 // Begin counts a request in flight.
 func (e *Endpoint) Begin() { e.inFlight.Add(1) }
 
+// Abandon ends a request Begin counted without an outcome: in-flight goes
+// down, the EWMA and the passive failures stay as they were.
+func (e *Endpoint) Abandon() { e.inFlight.Add(-1) }
+
 // Outcome is what happened to one request sent to an endpoint.
 type Outcome struct {
 	Latency time.Duration

@@ -46,7 +46,13 @@ func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 			ctx = bc.BaseContext()
 		}
-		h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h2Handler{orig: h, next: hs.Handler, tls: !sawPreface},
+		// headerLimit checks only HTTP/1.x heads: its handler serves the
+		// streams directly.
+		next := hs.Handler
+		if hl, ok := next.(headerLimit); ok {
+			next = hl.next
+		}
+		h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h2Handler{orig: h, next: next, tls: !sawPreface},
 			BaseConfig: hs, SawClientPreface: sawPreface})
 	}
 	srv.TLSNextProto["h2"] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
@@ -69,11 +75,10 @@ func serveHTTP2(srv *http.Server, sendTimeout time.Duration) {
 // a TLS connection), body and remote address it lacks, answers "OPTIONS *"
 // itself, then calls the server's handler. x/net's requests lack none of
 // them (h2TLSConn reports the TLS state), so every other request goes
-// straight to the server's handler, and, being HTTP/2, past headerLimit,
-// which checks only HTTP/1.x heads: three frames and about 670 bytes less
-// on a stream's stack, which must stay within the 4 KiB a new goroutine
-// gets (docs/performance.md, "A request path within a stream's first
-// stack").
+// straight to the server's handler (next, past headerLimit, which checks
+// only HTTP/1.x heads): three frames and about 670 bytes less on a
+// stream's stack, which must stay within the 4 KiB a new goroutine gets
+// (docs/performance.md, "A request path within a stream's first stack").
 type h2Handler struct {
 	orig, next http.Handler
 	tls        bool // a connection over TLS (else h2c)
@@ -84,9 +89,5 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.orig.ServeHTTP(w, r)
 		return
 	}
-	next := h.next
-	if hl, ok := next.(headerLimit); ok {
-		next = hl.next
-	}
-	next.ServeHTTP(w, r)
+	h.next.ServeHTTP(w, r)
 }

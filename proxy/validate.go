@@ -173,7 +173,8 @@ func checkOutgoing(out *outgoing) error {
 
 // checkForwarded checks the values of the forwarding headers Weir adds.
 // A function of its own, like unsafeHead: the frames of the request path
-// stay small (docs/performance.md, "A request path within a stream's first stack").
+// stay small (docs/performance.md, "A request path within a stream's
+// first stack").
 //
 //go:noinline
 func checkForwarded(out *outgoing) error {

@@ -97,9 +97,8 @@ func httpsGet(t *testing.T, addr, host string) (string, string) {
 	return cn, string(body)
 }
 
-// A tenant's
-// ssl-passthrough Ingress for *.example.com must not take the TLS
-// connections of app.example.com, an exact host another namespace's
+// A tenant's ssl-passthrough Ingress for *.example.com must not take the
+// TLS connections of app.example.com, an exact host another namespace's
 // Ingress serves (terminated by Weir). HTTP routing gives the exact host
 // precedence; passthrough must too.
 func TestWildcardPassthroughDoesNotTakeAnotherNamespacesHost(t *testing.T) {

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"slices"
-	"strings"
 
 	"weir.dev/weir/annotations"
 	"weir.dev/weir/proxy/table"
@@ -65,10 +64,7 @@ func (t *translator) passthrough(mains, canaries []*parsed) (map[string]*table.B
 func (t *translator) terminated(pass map[string]*table.Backend) []string {
 	var out []string
 	for h := range t.hosts {
-		if h == "" || strings.HasPrefix(h, "*.") || pass[h] != nil {
-			continue
-		}
-		if _, suffix, ok := strings.Cut(h, "."); ok && pass["*."+suffix] != nil {
+		if w, ok := wildcardOver(h); ok && pass[w] != nil && pass[h] == nil {
 			out = append(out, h)
 		}
 	}

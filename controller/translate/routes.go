@@ -96,7 +96,7 @@ func (t *translator) addRoute(p *parsed, host string, field fieldRef, pm table.P
 	}
 	for _, alias := range p.cfg.ServerAlias {
 		akey := conflictKey{alias, pm.Value, pm.Type}
-		if t.routes[akey] != nil || (t.hosts[alias] && !t.isAliasOf(alias, p)) {
+		if t.routes[akey] != nil || !t.isAliasOf(alias, p) {
 			t.problem(p, "metadata.annotations[server-alias]", ReasonServerAlias, Warning, "alias %q is already a host of another rule; alias ignored", alias)
 			continue
 		}
@@ -110,14 +110,10 @@ func (t *translator) addRoute(p *parsed, host string, field fieldRef, pm table.P
 
 // noteRoute records that p has a route on host.
 func (t *translator) noteRoute(host string, p *parsed) {
-	t.hosts[host] = true
-	if t.hostRoutes == nil {
-		t.hostRoutes = make(map[string]*parsed)
-	}
-	if owner, seen := t.hostRoutes[host]; !seen {
-		t.hostRoutes[host] = p
+	if owner, seen := t.hosts[host]; !seen {
+		t.hosts[host] = p
 	} else if owner != p {
-		t.hostRoutes[host] = nil // routes of several Ingresses
+		t.hosts[host] = nil // routes of several Ingresses
 	}
 }
 
@@ -125,7 +121,7 @@ func (t *translator) noteRoute(host string, p *parsed) {
 // aliases across several rules). One lookup: scanning every route here made
 // a translation quadratic in an Ingress's paths times its aliases.
 func (t *translator) isAliasOf(host string, p *parsed) bool {
-	owner, seen := t.hostRoutes[host]
+	owner, seen := t.hosts[host]
 	return !seen || owner == p
 }
 
@@ -178,7 +174,7 @@ func (t *translator) addCanary(p *parsed) {
 		if rule.HTTP == nil {
 			continue
 		}
-		if !t.hosts[host] {
+		if _, ok := t.hosts[host]; !ok {
 			t.problem(p, field.with(".host").String(), ReasonCanaryWithoutMain, Warning, "no main Ingress serves host %q; the canary is ignored", displayHost(host))
 			continue
 		}

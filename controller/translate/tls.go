@@ -53,8 +53,9 @@ func (t *translator) collectTLS(mains []*parsed) {
 	}
 }
 
-// ownTLSHosts are the Ingress's own hosts (rules, server-alias) a spec.tls host covers
-// (itself, or those a one-label wildcard matches), as in ingress-nginx.
+// ownTLSHosts are the Ingress's own hosts (rules, server-alias) that the
+// spec.tls host h covers (itself, or those a one-label wildcard matches),
+// as in ingress-nginx.
 // Otherwise an Ingress could list another namespace's host, or a wildcard
 // over it, and turn on that host's HTTPS redirect and HSTS.
 func ownTLSHosts(p *parsed, h string) []string {
@@ -68,8 +69,7 @@ func ownTLSHosts(p *parsed, h string) []string {
 		if !ok || rh == "" {
 			continue
 		}
-		i := strings.IndexByte(rh, '.')
-		if rh == h || (i > 0 && !strings.HasPrefix(rh, "*.") && h == "*"+rh[i:]) {
+		if w, ok := wildcardOver(rh); rh == h || ok && w == h {
 			out = append(out, rh)
 		}
 	}

@@ -120,11 +120,10 @@ type translator struct {
 	problems []Problem
 	routes   map[conflictKey]*routeEntry
 	list     []*table.Route
-	hosts    map[string]bool // hosts that have main routes
-	// hostRoutes is the one Ingress whose routes a host has so far (nil:
-	// several); isAliasOf reads it.
-	hostRoutes map[string]*parsed
-	order      int
+	// hosts are the hosts that have main routes, each with the one Ingress
+	// whose routes it has so far (nil: several); isAliasOf reads it.
+	hosts map[string]*parsed
+	order int
 
 	backends map[backendKey]*backendEntry
 	balance  map[string]balanceOwner // upstream settings per Service port
@@ -211,7 +210,7 @@ func newTranslatorWith(in *Inputs, idx *objIndex) *translator {
 		opts:     in.Options.withDefaults(),
 		idx:      idx,
 		routes:   make(map[conflictKey]*routeEntry, 2*len(in.Ingresses)),
-		hosts:    make(map[string]bool, len(in.Ingresses)),
+		hosts:    make(map[string]*parsed, len(in.Ingresses)),
 		backends: make(map[backendKey]*backendEntry, min(len(in.Services), len(in.Ingresses))),
 		balance:  make(map[string]balanceOwner, min(len(in.Services), len(in.Ingresses))),
 		tlsHosts: make(map[string]bool),
@@ -321,6 +320,16 @@ func sortProblems(ps []Problem) []Problem {
 		out = append(out, p)
 	}
 	return out
+}
+
+// wildcardOver is the one-label wildcard that covers host ("*.example.com"
+// for "app.example.com"); false for a wildcard or a name without a dot.
+func wildcardOver(host string) (string, bool) {
+	i := strings.IndexByte(host, '.')
+	if i <= 0 || strings.HasPrefix(host, "*.") {
+		return "", false
+	}
+	return "*" + host[i:], true
 }
 
 // normalizeHost lower-cases a rule host and checks its shape: a DNS name, or

@@ -267,7 +267,8 @@ func (t *Client) exchange(c *conn, req *Request, to *Timeouts, stop func() bool,
 // readFailed, noResponse and tooManyInterim are exchange's errors, in
 // functions of their own (never inlined): the arguments of fmt.Errorf
 // would otherwise widen exchange's frame, which every request's stack
-// holds (docs/performance.md, "A request path within a stream's first stack").
+// holds (docs/performance.md, "A request path within a stream's first
+// stack").
 //
 //go:noinline
 func readFailed(err error) error { return fmt.Errorf("read response: %w", err) }
